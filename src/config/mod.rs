@@ -1,0 +1,17 @@
+//! Environment files: schema, loading, validation and error rendering.
+//! Owns everything about `environments/*.yaml`; knows nothing of AWS.
+
+mod error;
+mod load;
+mod locate;
+mod schema;
+mod subnets;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{ConfigError, Problem};
+pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
+pub use locate::Position;
+pub use schema::*;

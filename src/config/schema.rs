@@ -1,0 +1,269 @@
+//! The environment file's schema: what a user may write in `environments/<env>.yaml`.
+//!
+//! Every struct denies unknown keys so a typo is an error with a position, never a silently
+//! ignored setting. Value-level checks that need no context (CIDR syntax, enum spellings,
+//! secret references) happen while deserializing, so serde_yaml reports their line and column.
+//! Checks across fields live in `validate.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// One environment, as written in its YAML file.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    /// Must equal the file's stem: `environments/staging.yaml` holds `name: staging`.
+    pub name: String,
+    /// AWS region; `--region` overrides it, and without either the AWS chain decides.
+    #[serde(default)]
+    pub region: Option<String>,
+    pub network: NetworkConfig,
+    pub load_balancer: LoadBalancerConfig,
+    pub compute: ComputeConfig,
+    #[serde(default)]
+    pub database: Option<DatabaseConfig>,
+    pub app: AppConfig,
+    /// When true, destroy and replacements refuse without `--allow-destroy`.
+    #[serde(default)]
+    pub protect: bool,
+    /// Extra tags put on every resource, beside deployer's own.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkConfig {
+    pub cidr: Cidr,
+    /// How many availability zones to spread subnets over.
+    pub azs: u8,
+    #[serde(default)]
+    pub nat: NatMode,
+    /// Explicit public subnet CIDRs, one per AZ; carved from `cidr` when absent.
+    #[serde(default)]
+    pub public_subnets: Option<Vec<Cidr>>,
+    /// Explicit private subnet CIDRs, one per AZ; carved from `cidr` when absent.
+    #[serde(default)]
+    pub private_subnets: Option<Vec<Cidr>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatMode {
+    /// One NAT gateway shared by every private subnet (cheaper, one AZ's failure cuts egress).
+    #[default]
+    Single,
+    /// One NAT gateway per AZ (what production wants).
+    PerAz,
+    /// No NAT: private subnets have no route to the internet.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerConfig {
+    pub kind: LoadBalancerKind,
+    /// The public HTTP port.
+    #[serde(default = "default_listener_port")]
+    pub port: u16,
+    #[serde(default = "default_health_check_path")]
+    pub health_check_path: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadBalancerKind {
+    /// Application Load Balancer (elasticloadbalancingv2).
+    Alb,
+    /// Classic Elastic Load Balancer.
+    Elb,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeConfig {
+    pub kind: ComputeKind,
+    #[serde(default = "default_instance_type")]
+    pub instance_type: String,
+    /// AMI id for `kind: ec2`; resolved from the region's Amazon Linux parameter when absent.
+    #[serde(default)]
+    pub ami: Option<String>,
+    /// Lower bound of the Auto Scaling group or ECS service; defaults to `desired`.
+    #[serde(default)]
+    pub min: Option<u32>,
+    pub desired: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeKind {
+    Ecs,
+    Ec2,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub engine: DatabaseEngine,
+    #[serde(default = "default_engine_version")]
+    pub engine_version: String,
+    #[serde(default = "default_instance_class")]
+    pub instance_class: String,
+    /// Cluster members: one writer plus `instances - 1` readers.
+    #[serde(default = "default_db_instances")]
+    pub instances: u8,
+    #[serde(default)]
+    pub deletion_protection: bool,
+    #[serde(default = "default_backup_retention_days")]
+    pub backup_retention_days: u8,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseEngine {
+    AuroraPostgresql,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    pub image: String,
+    #[serde(default = "default_app_port")]
+    pub port: u16,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Where the API's basic-auth token comes from; never the secret itself.
+    pub token_from: SecretRef,
+}
+
+/// A reference to a secret kept outside the YAML file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// `env:NAME`: read from the deployer's environment at apply time.
+    Env(String),
+    /// `ssm:/path`: an SSM Parameter Store SecureString.
+    Ssm(String),
+    /// `secretsmanager:name`: a Secrets Manager secret.
+    SecretsManager(String),
+}
+
+impl FromStr for SecretRef {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let expected = "expected `env:NAME`, `ssm:/parameter/path` or `secretsmanager:secret-name`";
+        let (scheme, rest) = s
+            .split_once(':')
+            .ok_or_else(|| format!("invalid secret reference `{s}`: {expected}"))?;
+        if rest.is_empty() {
+            return Err(format!("invalid secret reference `{s}`: the part after `{scheme}:` is empty; {expected}"));
+        }
+        match scheme {
+            "env" if rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Ok(Self::Env(rest.to_owned())),
+            "env" => Err(format!("invalid environment variable name `{rest}`: use letters, digits and `_`")),
+            "ssm" if rest.starts_with('/') => Ok(Self::Ssm(rest.to_owned())),
+            "ssm" => Err(format!("invalid SSM parameter `{rest}`: parameter paths start with `/`")),
+            "secretsmanager" => Ok(Self::SecretsManager(rest.to_owned())),
+            other => Err(format!("unknown secret source `{other}`: {expected}")),
+        }
+    }
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Env(name) => write!(f, "env:{name}"),
+            Self::Ssm(path) => write!(f, "ssm:{path}"),
+            Self::SecretsManager(name) => write!(f, "secretsmanager:{name}"),
+        }
+    }
+}
+
+/// An IPv4 network in CIDR notation whose address has no host bits set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Cidr(pub Ipv4Net);
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let net: Ipv4Net = s
+            .parse()
+            .map_err(|_| format!("invalid CIDR `{s}`: expected an IPv4 network such as 10.0.0.0/16"))?;
+        if net.trunc() != net {
+            return Err(format!(
+                "invalid CIDR `{s}`: host bits are set; the network address is {}",
+                net.trunc()
+            ));
+        }
+        Ok(Self(net))
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Both string-typed values parse through `FromStr`, so serde_yaml can put the position on the error.
+macro_rules! serde_via_str {
+    ($ty:ty) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+    };
+}
+
+serde_via_str!(Cidr);
+serde_via_str!(SecretRef);
+
+fn default_listener_port() -> u16 {
+    80
+}
+
+fn default_health_check_path() -> String {
+    "/healthcheck".to_owned()
+}
+
+fn default_instance_type() -> String {
+    "t3.micro".to_owned()
+}
+
+fn default_engine_version() -> String {
+    "16.4".to_owned()
+}
+
+fn default_instance_class() -> String {
+    "db.t4g.medium".to_owned()
+}
+
+fn default_db_instances() -> u8 {
+    1
+}
+
+fn default_backup_retention_days() -> u8 {
+    7
+}
+
+fn default_app_port() -> u16 {
+    8000
+}

@@ -1,0 +1,38 @@
+//! Desired resources: logical ids, specs, references between them, and tags. Pure: built from
+//! an environment's config plus facts read from AWS (its availability zones), no I/O here.
+
+mod build;
+mod id;
+mod spec;
+mod tags;
+
+pub use build::{Facts, ModelError, desired};
+pub use id::Id;
+pub use spec::*;
+pub use tags::{TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags, spec_hash, tags_for};
+
+use std::collections::BTreeMap;
+
+/// A resource deployer wants to exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredResource {
+    pub spec: Spec,
+    pub tags: Tags,
+}
+
+/// Everything one environment should consist of, keyed by logical id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Desired {
+    pub environment: String,
+    pub resources: BTreeMap<Id, DesiredResource>,
+}
+
+/// A resource found in AWS carrying the environment's tag, translated back into a spec whose
+/// references name logical ids wherever the referenced resource is ours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedResource {
+    pub id: Id,
+    pub physical_id: String,
+    pub spec: Spec,
+    pub tags: Tags,
+}

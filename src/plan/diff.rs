@@ -1,0 +1,194 @@
+//! Comparing desired resources with observed ones.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Action, Plan, PlannedChange};
+use crate::model::{AttributeValue, Desired, Id, ObservedResource, Spec, TAG_SPEC, Tags};
+
+/// Plans the changes that turn `observed` into `desired`.
+pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
+    let mut by_id: BTreeMap<&Id, Vec<&ObservedResource>> = BTreeMap::new();
+    for resource in observed {
+        by_id.entry(&resource.id).or_default().push(resource);
+    }
+
+    let mut changes: BTreeMap<Id, PlannedChange> = BTreeMap::new();
+    let mut duplicates = Vec::new();
+    for (id, mut found) in by_id {
+        // Several resources with one logical id (a crashed create retried against an API that
+        // ignores client tokens): keep the one that matches best, destroy the rest.
+        let wanted = desired.resources.get(id).map(|r| &r.spec);
+        found.sort_by_key(|r| (Some(&r.spec) != wanted, r.physical_id.clone()));
+        let kept = found[0];
+        for extra in &found[1..] {
+            duplicates.push(PlannedChange {
+                id: extra.id.clone(),
+                kind: extra.spec.kind(),
+                action: Action::Delete,
+                reasons: vec![format!("duplicate of {} (another resource tagged deployer:id={id})", kept.physical_id)],
+                desired: None,
+                observed: Some((*extra).clone()),
+            });
+        }
+        let Some(want) = desired.resources.get(id) else {
+            changes.insert(
+                id.clone(),
+                PlannedChange {
+                    id: id.clone(),
+                    kind: kept.spec.kind(),
+                    action: Action::Delete,
+                    reasons: vec![format!("no longer part of environment {}", desired.environment)],
+                    desired: None,
+                    observed: Some(kept.clone()),
+                },
+            );
+            continue;
+        };
+        let (replace, mut reasons) = compare_specs(&want.spec, &kept.spec);
+        reasons.extend(compare_tags(&want.tags, &kept.tags, !reasons.is_empty()));
+        let action = if replace {
+            Some(Action::Replace)
+        } else if reasons.is_empty() {
+            None
+        } else {
+            Some(Action::Update)
+        };
+        if let Some(action) = action {
+            changes.insert(
+                id.clone(),
+                PlannedChange {
+                    id: id.clone(),
+                    kind: want.spec.kind(),
+                    action,
+                    reasons,
+                    desired: Some(want.clone()),
+                    observed: Some(kept.clone()),
+                },
+            );
+        } else {
+            changes.insert(id.clone(), no_op(id, want.spec.kind(), want, kept));
+        }
+    }
+    for (id, want) in &desired.resources {
+        changes.entry(id.clone()).or_insert_with(|| PlannedChange {
+            id: id.clone(),
+            kind: want.spec.kind(),
+            action: Action::Create,
+            reasons: Vec::new(),
+            desired: Some(want.clone()),
+            observed: None,
+        });
+    }
+    propagate_replacements(&mut changes);
+
+    let mut ordered: Vec<PlannedChange> = changes.into_values().filter(|c| !c.reasons.is_empty() || c.action == Action::Create).collect();
+    ordered.extend(duplicates);
+    ordered.sort_by(|a, b| {
+        let destructive = |c: &PlannedChange| !matches!(c.action, Action::Delete | Action::Replace);
+        (destructive(a), &a.id, &a.observed.as_ref().map(|o| &o.physical_id)).cmp(&(
+            destructive(b),
+            &b.id,
+            &b.observed.as_ref().map(|o| &o.physical_id),
+        ))
+    });
+    Plan { environment: desired.environment.clone(), changes: ordered }
+}
+
+/// A placeholder for an unchanged resource, kept until propagation has run: a replacement
+/// upstream may still turn it into an update or a replacement. Filtered out afterwards by
+/// having no reasons.
+fn no_op(id: &Id, kind: crate::model::Kind, want: &crate::model::DesiredResource, kept: &ObservedResource) -> PlannedChange {
+    PlannedChange {
+        id: id.clone(),
+        kind,
+        action: Action::Update,
+        reasons: Vec::new(),
+        desired: Some(want.clone()),
+        observed: Some(kept.clone()),
+    }
+}
+
+/// Returns whether a difference forces replacement, and the readable differences.
+fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
+    if want.kind() != have.kind() {
+        return (true, vec![format!("kind: {} → {} (forces replacement)", have.kind(), want.kind())]);
+    }
+    let mut replace = false;
+    let mut reasons = Vec::new();
+    for (wanted, had) in want.attributes().into_iter().zip(have.attributes()) {
+        if wanted.value == had.value {
+            continue;
+        }
+        match (&had.value, &wanted.value) {
+            (AttributeValue::Scalar(from), AttributeValue::Scalar(to)) => {
+                let suffix = if wanted.forces_replacement { " (forces replacement)" } else { "" };
+                reasons.push(format!("{}: {from} → {to}{suffix}", wanted.name));
+            }
+            (AttributeValue::Set(from), AttributeValue::Set(to)) => {
+                reasons.extend(to.difference(from).map(|item| format!("{}: + {item}", wanted.name)));
+                reasons.extend(from.difference(to).map(|item| format!("{}: - {item}", wanted.name)));
+            }
+            _ => reasons.push(format!("{}: changed", wanted.name)),
+        }
+        replace |= wanted.forces_replacement;
+    }
+    (replace, reasons)
+}
+
+/// Tag differences, ignoring `aws:` tags (AWS owns them). The spec hash is named only when it
+/// is the sole difference: otherwise it just echoes the attribute changes listed already.
+fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<String> {
+    let keys: BTreeSet<&String> = want.keys().chain(have.keys().filter(|k| !k.starts_with("aws:"))).collect();
+    keys.into_iter()
+        .filter(|key| !(other_changes && key.as_str() == TAG_SPEC))
+        .filter_map(|key| match (have.get(key), want.get(key)) {
+            (Some(from), Some(to)) if from != to => Some(format!("tags: {key}: {from} → {to}")),
+            (None, Some(to)) => Some(format!("tags: + {key}={to}")),
+            (Some(from), None) => Some(format!("tags: - {key}={from}")),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A resource that points at a replaced one must follow it: replaced too when the reference
+/// cannot change in place (a subnet's VPC), updated when it can (a route's NAT gateway).
+fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
+    loop {
+        let replaced: BTreeSet<Id> =
+            changes.values().filter(|c| c.action == Action::Replace).map(|c| c.id.clone()).collect();
+        let mut changed = false;
+        for change in changes.values_mut() {
+            if change.action == Action::Replace || change.action == Action::Create || change.action == Action::Delete {
+                continue;
+            }
+            let Some(desired) = &change.desired else { continue };
+            let mut reasons = Vec::new();
+            let mut forces = false;
+            for reference in desired.spec.references() {
+                let Some(target) = reference.target.managed() else { continue };
+                if replaced.contains(target) {
+                    let reason = if reference.forces_replacement {
+                        format!("{}: {target} is replaced (forces replacement)", reference.attribute)
+                    } else {
+                        format!("{}: {target} is replaced", reference.attribute)
+                    };
+                    if !change.reasons.contains(&reason) && !reasons.contains(&reason) {
+                        reasons.push(reason);
+                    }
+                    forces |= reference.forces_replacement;
+                }
+            }
+            if reasons.is_empty() {
+                continue;
+            }
+            change.reasons.extend(reasons);
+            if forces {
+                change.action = Action::Replace;
+            }
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+}

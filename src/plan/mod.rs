@@ -1,0 +1,102 @@
+//! The planner: a pure function from (desired, observed) to a plan. No I/O, no SDK, no tokio.
+//! Rendering the plan as text or JSON lives in `render.rs`.
+
+mod diff;
+mod render;
+
+#[cfg(test)]
+mod tests;
+
+pub use diff::plan;
+pub use render::{render_json, render_text};
+
+use serde::Serialize;
+
+use crate::model::{DesiredResource, Id, Kind, ObservedResource};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Update,
+    /// Delete, then create anew (an attribute that AWS cannot change in place changed).
+    Replace,
+    Delete,
+}
+
+impl Action {
+    /// The terraform-style marker shown before the resource.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Create => "+",
+            Self::Update => "~",
+            Self::Replace => "-/+",
+            Self::Delete => "-",
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Replace => "replace",
+            Self::Delete => "destroy",
+        }
+    }
+}
+
+/// One resource's change and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedChange {
+    pub id: Id,
+    pub kind: Kind,
+    pub action: Action,
+    /// Human-readable causes, e.g. `cidr: 10.0.0.0/16 → 10.1.0.0/16 (forces replacement)`.
+    pub reasons: Vec<String>,
+    /// What should exist afterwards (absent for deletes).
+    pub desired: Option<DesiredResource>,
+    /// What exists now (absent for creates).
+    pub observed: Option<ObservedResource>,
+}
+
+/// Every change needed to converge one environment, destroys and replacements first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    pub environment: String,
+    pub changes: Vec<PlannedChange>,
+}
+
+/// Counts in terraform's sense: a replacement is one add and one destroy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary::default();
+        for change in &self.changes {
+            match change.action {
+                Action::Create => summary.add += 1,
+                Action::Update => summary.change += 1,
+                Action::Replace => {
+                    summary.add += 1;
+                    summary.destroy += 1;
+                }
+                Action::Delete => summary.destroy += 1,
+            }
+        }
+        summary
+    }
+
+    /// Whether applying the plan deletes anything (what `protect: true` guards against).
+    pub fn destroys_anything(&self) -> bool {
+        self.changes.iter().any(|c| matches!(c.action, Action::Delete | Action::Replace))
+    }
+}

@@ -1,0 +1,54 @@
+//! Plan rendering: terraform-style text for people, JSON for machines.
+
+use console::style;
+use serde_json::json;
+
+use super::{Action, Plan};
+
+pub fn render_text(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return format!("No changes. Environment {} matches its configuration.\n", plan.environment);
+    }
+    let mut out = format!("deployer will perform these actions on {}:\n\n", plan.environment);
+    for change in &plan.changes {
+        let symbol = match change.action {
+            Action::Create => style(change.action.symbol()).green(),
+            Action::Update => style(change.action.symbol()).yellow(),
+            Action::Replace => style(change.action.symbol()).magenta(),
+            Action::Delete => style(change.action.symbol()).red(),
+        }
+        .bold();
+        let physical = change.observed.as_ref().map(|o| format!(" ({})", o.physical_id)).unwrap_or_default();
+        out.push_str(&format!("  {symbol:>3} {} {}{physical}\n", change.kind, style(&change.id).bold()));
+        for reason in &change.reasons {
+            out.push_str(&format!("        {}\n", style(reason).dim()));
+        }
+    }
+    let summary = plan.summary();
+    out.push_str(&format!(
+        "\nPlan: {} to add, {} to change, {} to destroy.\n",
+        summary.add, summary.change, summary.destroy
+    ));
+    out
+}
+
+pub fn render_json(plan: &Plan) -> serde_json::Value {
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .map(|change| {
+            json!({
+                "id": change.id,
+                "kind": change.kind,
+                "action": change.action,
+                "physical_id": change.observed.as_ref().map(|o| &o.physical_id),
+                "reasons": change.reasons,
+            })
+        })
+        .collect();
+    json!({
+        "environment": plan.environment,
+        "changes": changes,
+        "summary": plan.summary(),
+    })
+}
