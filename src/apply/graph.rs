@@ -1,0 +1,253 @@
+//! Turns a plan into a graph of steps: which create, update or delete must finish before
+//! which. Pure, so the ordering rules are unit-tested without AWS.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::model::{Id, Kind};
+use crate::plan::{Action, Plan, PlannedChange};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One unit of work on one resource.
+#[derive(Debug, Clone)]
+pub struct Step<'p> {
+    pub id: Id,
+    pub kind: StepKind,
+    pub change: &'p PlannedChange,
+    /// Indexes of the steps that must finish first.
+    pub after: Vec<usize>,
+}
+
+#[derive(Debug)]
+pub struct StepGraph<'p> {
+    pub steps: Vec<Step<'p>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("internal error: the plan's steps form a cycle through {0}; please report this with the plan")]
+pub struct CycleError(String);
+
+impl<'p> StepGraph<'p> {
+    pub fn new(plan: &'p Plan) -> Result<Self, CycleError> {
+        let mut steps: Vec<Step<'p>> = Vec::new();
+        let mut index: BTreeMap<(Id, StepKind), usize> = BTreeMap::new();
+        let mut push = |steps: &mut Vec<Step<'p>>, change: &'p PlannedChange, kind| {
+            // Duplicates share a logical id; only the first delete of an id is addressable.
+            index.entry((change.id.clone(), kind)).or_insert(steps.len());
+            steps.push(Step { id: change.id.clone(), kind, change, after: Vec::new() });
+        };
+        for change in &plan.changes {
+            match change.action {
+                Action::Create => push(&mut steps, change, StepKind::Create),
+                Action::Update => push(&mut steps, change, StepKind::Update),
+                Action::Delete => push(&mut steps, change, StepKind::Delete),
+                Action::Replace => {
+                    push(&mut steps, change, StepKind::Delete);
+                    push(&mut steps, change, StepKind::Create);
+                }
+            }
+        }
+        let find = |id: &Id, kind| index.get(&(id.clone(), kind)).copied();
+        let replaced = |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
+
+        let mut edges: Vec<(usize, usize)> = Vec::new(); // (before, after)
+        for (at, step) in steps.iter().enumerate() {
+            match step.kind {
+                StepKind::Create | StepKind::Update => {
+                    // What a resource points at must exist (and be in its final shape) first.
+                    let desired = step.change.desired.as_ref().expect("creates and updates have a desired spec");
+                    for reference in desired.spec.references() {
+                        let Some(target) = reference.target.managed() else { continue };
+                        for kind in [StepKind::Create, StepKind::Update] {
+                            if let Some(before) = find(target, kind) {
+                                edges.push((before, at));
+                            }
+                        }
+                    }
+                    if step.kind == StepKind::Create
+                        && let Some(delete) = find(&step.id, StepKind::Delete)
+                    {
+                        edges.push((delete, at));
+                    }
+                }
+                StepKind::Delete => {
+                    // Whatever points at this resource today lets go of it first: deleted, or
+                    // updated to point elsewhere (unless this is a replacement, whose new
+                    // incarnation the update must wait for instead).
+                    for (other_at, other) in steps.iter().enumerate() {
+                        let Some(observed) = &other.change.observed else { continue };
+                        let points_here = observed.spec.references().iter().any(|r| r.target.managed() == Some(&step.id));
+                        if !points_here || other_at == at {
+                            continue;
+                        }
+                        match other.kind {
+                            StepKind::Delete => edges.push((other_at, at)),
+                            StepKind::Update if !replaced(&step.id) => edges.push((other_at, at)),
+                            _ => {}
+                        }
+                    }
+                    // Detaching an internet gateway fails while NAT gateways still map public
+                    // addresses in the VPC.
+                    if step.change.kind == Kind::InternetGateway {
+                        for (other_at, other) in steps.iter().enumerate() {
+                            if other.kind == StepKind::Delete && matches!(other.change.kind, Kind::NatGateway | Kind::ElasticIp) {
+                                edges.push((other_at, at));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        edges.sort_unstable();
+        edges.dedup();
+        for (before, after) in edges {
+            steps[after].after.push(before);
+        }
+        let graph = Self { steps };
+        graph.check_acyclic()?;
+        Ok(graph)
+    }
+
+    fn check_acyclic(&self) -> Result<(), CycleError> {
+        let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.after.len()).collect();
+        let mut ready: VecDeque<usize> = (0..self.steps.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut done = 0;
+        while let Some(i) = ready.pop_front() {
+            done += 1;
+            for (j, step) in self.steps.iter().enumerate() {
+                if step.after.contains(&i) {
+                    waiting[j] -= 1;
+                    if waiting[j] == 0 {
+                        ready.push_back(j);
+                    }
+                }
+            }
+        }
+        if done == self.steps.len() {
+            Ok(())
+        } else {
+            let stuck = (0..self.steps.len()).find(|&i| waiting[i] > 0).expect("a stuck step");
+            Err(CycleError(self.steps[stuck].id.to_string()))
+        }
+    }
+
+    /// For each step, the longest expected duration of it plus everything that waits on it:
+    /// the executor starts the step with the longest tail first.
+    pub fn critical_path_seconds(&self) -> Vec<u32> {
+        let mut memo: Vec<Option<u32>> = vec![None; self.steps.len()];
+        fn tail(graph: &StepGraph<'_>, i: usize, memo: &mut Vec<Option<u32>>) -> u32 {
+            if let Some(value) = memo[i] {
+                return value;
+            }
+            let own = graph.steps[i].change.kind.typical_seconds();
+            let rest = (0..graph.steps.len())
+                .filter(|&j| graph.steps[j].after.contains(&i))
+                .map(|j| tail(graph, j, memo))
+                .max()
+                .unwrap_or(0);
+            memo[i] = Some(own + rest);
+            own + rest
+        }
+        (0..self.steps.len()).map(|i| tail(self, i, &mut memo)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_environment;
+    use crate::model::{Desired, Facts, ObservedResource, desired};
+
+    fn staging() -> Desired {
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        desired(&config, &Facts { availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()] }).unwrap()
+    }
+
+    fn deployed(desired: &Desired) -> Vec<ObservedResource> {
+        desired
+            .resources
+            .iter()
+            .map(|(id, r)| ObservedResource { id: id.clone(), physical_id: format!("aws-{id}"), spec: r.spec.clone(), tags: r.tags.clone() })
+            .collect()
+    }
+
+    /// Position of each (id, kind) in one valid execution order.
+    fn order(graph: &StepGraph<'_>) -> BTreeMap<(String, StepKind), usize> {
+        let mut done: Vec<bool> = vec![false; graph.steps.len()];
+        let mut sequence = BTreeMap::new();
+        while sequence.len() < graph.steps.len() {
+            let next = (0..graph.steps.len())
+                .find(|&i| !done[i] && graph.steps[i].after.iter().all(|&j| done[j]))
+                .expect("acyclic");
+            done[next] = true;
+            sequence.insert((graph.steps[next].id.to_string(), graph.steps[next].kind), sequence.len());
+        }
+        sequence
+    }
+
+    fn before(order: &BTreeMap<(String, StepKind), usize>, a: (&str, StepKind), b: (&str, StepKind)) -> bool {
+        order[&(a.0.to_owned(), a.1)] < order[&(b.0.to_owned(), b.1)]
+    }
+
+    #[test]
+    fn creates_follow_references() {
+        let plan = crate::plan::plan(&staging(), &[]);
+        let graph = StepGraph::new(&plan).unwrap();
+        let order = order(&graph);
+        use StepKind::Create as C;
+        assert!(before(&order, ("vpc", C), ("subnet-public-a", C)));
+        assert!(before(&order, ("nat-eip-a", C), ("nat-gateway-a", C)));
+        assert!(before(&order, ("nat-gateway-a", C), ("route-table-private-b", C)));
+        assert!(before(&order, ("security-group-lb", C), ("security-group-app-rules", C)));
+        assert!(before(&order, ("security-group-db", C), ("security-group-app-rules", C)));
+    }
+
+    #[test]
+    fn destroy_runs_in_reverse_dependency_order() {
+        let desired = staging();
+        let empty = Desired { environment: "staging".into(), resources: BTreeMap::new() };
+        let plan = crate::plan::plan(&empty, &deployed(&desired));
+        let graph = StepGraph::new(&plan).unwrap();
+        let order = order(&graph);
+        use StepKind::Delete as D;
+        assert!(before(&order, ("subnet-public-a", D), ("vpc", D)));
+        assert!(before(&order, ("nat-gateway-a", D), ("nat-eip-a", D)));
+        assert!(before(&order, ("nat-gateway-a", D), ("subnet-public-a", D)));
+        assert!(before(&order, ("nat-gateway-a", D), ("internet-gateway", D)));
+        assert!(before(&order, ("nat-eip-a", D), ("internet-gateway", D)));
+        assert!(before(&order, ("route-table-public", D), ("internet-gateway", D)));
+        assert!(before(&order, ("security-group-app-rules", D), ("security-group-lb", D)));
+        assert!(before(&order, ("security-group-lb-rules", D), ("security-group-app", D)));
+        assert!(before(&order, ("internet-gateway", D), ("vpc", D)));
+    }
+
+    #[test]
+    fn replacement_deletes_before_it_creates_and_dependants_wait_for_the_new_one() {
+        let desired = staging();
+        let mut observed = deployed(&desired);
+        let nat = observed.iter_mut().find(|r| r.id.as_str() == "nat-gateway-a").unwrap();
+        let crate::model::Spec::NatGateway(spec) = &mut nat.spec else { panic!() };
+        spec.subnet = crate::model::Ref::to("subnet-public-b");
+        let plan = crate::plan::plan(&desired, &observed);
+        let graph = StepGraph::new(&plan).unwrap();
+        let order = order(&graph);
+        assert!(before(&order, ("nat-gateway-a", StepKind::Delete), ("nat-gateway-a", StepKind::Create)));
+        assert!(before(&order, ("nat-gateway-a", StepKind::Create), ("route-table-private-a", StepKind::Update)));
+    }
+
+    #[test]
+    fn slow_chains_rank_first() {
+        let plan = crate::plan::plan(&staging(), &[]);
+        let graph = StepGraph::new(&plan).unwrap();
+        let ranks = graph.critical_path_seconds();
+        let rank = |id: &str| ranks[graph.steps.iter().position(|s| s.id.as_str() == id).unwrap()];
+        assert!(rank("nat-eip-a") > rank("security-group-lb"));
+        assert!(rank("vpc") >= rank("nat-eip-a"));
+    }
+}

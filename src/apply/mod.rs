@@ -1,0 +1,7 @@
+//! Applying a plan: the step graph, and the executor that walks it.
+
+mod executor;
+mod graph;
+
+pub use executor::{Event, Operator, Outcome, Progress, Reporter, Resolved, Unresolved, error_chain, execute};
+pub use graph::{CycleError, Step, StepGraph, StepKind};
