@@ -1,7 +1,12 @@
 //! deployer: infrastructure as code for AWS. The binary in `main.rs` is a thin shell over this
 //! library so tests and benchmarks reuse the same code.
 
+pub mod apply;
+pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod model;
+pub mod outputs;
 pub mod plan;
-pub mod apply;
+pub mod run;
+pub mod ui;

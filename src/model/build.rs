@@ -171,7 +171,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     let resources = specs
         .into_iter()
         .map(|(id, spec)| {
-            let tags = tags_for(&config.name, &id, &spec, &config.tags);
+            let tags = if spec.kind().has_tags() { tags_for(&config.name, &id, &spec, &config.tags) } else { Default::default() };
             (id, DesiredResource { spec, tags })
         })
         .collect();
@@ -226,7 +226,7 @@ mod tests {
     fn every_resource_is_tagged_with_environment_id_and_spec_hash() {
         let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        for (id, resource) in &desired.resources {
+        for (id, resource) in desired.resources.iter().filter(|(_, r)| r.spec.kind().has_tags()) {
             assert_eq!(resource.tags["deployer:environment"], "staging");
             assert_eq!(resource.tags["deployer:id"], id.as_str());
             assert_eq!(resource.tags["Name"], format!("staging-{id}"));

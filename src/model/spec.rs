@@ -67,6 +67,12 @@ impl Kind {
         }
     }
 
+    /// Whether AWS keeps tags on it. Security group rules live inside their group and are
+    /// found through it.
+    pub fn has_tags(self) -> bool {
+        self != Self::SecurityGroupRules
+    }
+
     /// How long the resource typically takes to become ready on real AWS, used to start the
     /// slowest chains first.
     pub fn typical_seconds(self) -> u32 {

@@ -1,0 +1,105 @@
+//! AWS errors as users need them: the operation, AWS's own code and message, and what to do
+//! when the cause is on our side (no credentials, unreachable endpoint).
+
+use std::time::Duration;
+
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation} failed: {code}: {message}")]
+    Service { operation: &'static str, code: String, message: String },
+
+    #[error(
+        "{operation} failed: no AWS credentials were found\n  help: set AWS_PROFILE (and --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local emulator any non-empty values do"
+    )]
+    NoCredentials { operation: &'static str },
+
+    #[error(
+        "{operation} failed: could not reach the AWS endpoint: {detail}\n  help: check --endpoint-url / AWS_ENDPOINT_URL and your network; for the local emulator, start it with `cargo xtask moto`"
+    )]
+    Unreachable { operation: &'static str, detail: String },
+
+    #[error(
+        "{operation} failed: the endpoint answered HTTP {status} without an AWS error code{hint}"
+    )]
+    Unrecognized { operation: &'static str, status: u16, hint: &'static str },
+
+    #[error("{operation} failed: {detail}")]
+    Other { operation: &'static str, detail: String },
+
+    #[error("gave up waiting after {}s for {what}", waited.as_secs())]
+    WaitTimeout { what: String, waited: Duration },
+
+    #[error("{0}")]
+    Unresolved(#[from] crate::apply::Unresolved),
+}
+
+impl AwsError {
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The resource is already gone: a delete that meets this has nothing left to do.
+    pub fn is_not_found(&self) -> bool {
+        self.code().is_some_and(|code| code.ends_with("NotFound") || code.ends_with(".NotFound") || code == "InvalidAllocationID.NotFound")
+    }
+
+    /// Something still depends on the resource and will release it shortly (ENIs of a deleted
+    /// load balancer, a NAT gateway still holding its address).
+    pub fn is_dependency_violation(&self) -> bool {
+        self.code().is_some_and(|code| matches!(code, "DependencyViolation" | "InvalidIPAddress.InUse" | "AuthFailure.AddressInUse" | "ResourceInUse"))
+    }
+}
+
+/// Converts any SDK error into an `AwsError`, keeping AWS's code and message.
+pub fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let chain = crate::apply::error_chain(&error);
+    let lower = chain.to_ascii_lowercase();
+    if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("credentials provider") || lower.contains("failed to load credentials") || lower.contains("credentials were not loaded")) {
+        return AwsError::NoCredentials { operation };
+    }
+    match &error {
+        SdkError::ServiceError(service) => match error.code() {
+            Some(code) => AwsError::Service {
+                operation,
+                code: code.to_owned(),
+                message: error.message().unwrap_or("(no message)").to_owned(),
+            },
+            None => unrecognized(operation, service.raw().status().as_u16()),
+        },
+        SdkError::ResponseError(response) => unrecognized(operation, response.raw().status().as_u16()),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable { operation, detail: chain },
+        _ => AwsError::Other { operation, detail: chain },
+    }
+}
+
+fn unrecognized(operation: &'static str, status: u16) -> AwsError {
+    let hint = if status == 500 {
+        " (the local emulator answers this way for actions it does not implement)"
+    } else {
+        ""
+    };
+    AwsError::Unrecognized { operation, status, hint }
+}
+
+/// Shorthand for `.map_err(|e| classify("Operation", e))`.
+pub trait Classify<T> {
+    fn op(self, operation: &'static str) -> Result<T, AwsError>;
+}
+
+impl<T, E> Classify<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    fn op(self, operation: &'static str) -> Result<T, AwsError> {
+        self.map_err(|error| classify(operation, error))
+    }
+}

@@ -1,0 +1,128 @@
+//! The command line, as clap derive definitions. Each doc comment is the help text users see.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Provision and tear down AWS environments described in YAML.
+///
+/// Reads environments/<ENV>.yaml, discovers what exists in AWS by tag, and converges the two.
+/// Credentials, region and endpoint come from the standard AWS chain (AWS_PROFILE, AWS_REGION,
+/// AWS_ENDPOINT_URL, ~/.aws) unless the flags below say otherwise.
+#[derive(Debug, Parser)]
+#[command(name = "deployer", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// AWS region; overrides the environment file's `region:` and AWS_REGION.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Named profile from ~/.aws/config (default: AWS_PROFILE, then `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS endpoint URL, e.g. http://127.0.0.1:5000 for the local emulator (default: AWS_ENDPOINT_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Directory holding the <ENV>.yaml files.
+    #[arg(long, global = true, value_name = "DIR", default_value = "environments", env = "DEPLOYER_ENVIRONMENTS")]
+    pub environments: PathBuf,
+    /// Never use colours (NO_COLOR in the environment does the same).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// More logging on stderr: -v for deployer's steps, -vv adds AWS SDK requests.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what apply would change, without touching anything.
+    Plan(PlanArgs),
+    /// Converge an environment to its YAML file.
+    Apply(ApplyArgs),
+    /// Delete every resource of an environment, dependants first.
+    Destroy(DestroyArgs),
+    /// Print an environment's outputs (VPC, subnets, load balancer DNS name, API URL).
+    Output(OutputArgs),
+    /// Check environment files without calling AWS (all of them when none is named).
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Environment name: environments/<ENV>.yaml.
+    pub environment: String,
+    /// Print the plan as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Environment name: environments/<ENV>.yaml.
+    pub environment: String,
+    /// Apply without asking; required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Allow deletes and replacements in a protected environment (`protect: true`).
+    #[arg(long)]
+    pub allow_destroy: bool,
+    /// How many resources to work on at once.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+    /// Emit one JSON object per event on stdout instead of progress bars.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// Environment to destroy; when omitted and exactly one environment is deployed, that one.
+    pub environment: Option<String>,
+    /// Destroy without asking; required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Required with --auto-approve to destroy production or a `protect: true` environment.
+    #[arg(long)]
+    pub allow_destroy: bool,
+    /// How many resources to work on at once.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+    /// Emit one JSON object per event on stdout instead of progress bars.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Environment name.
+    pub environment: String,
+    /// Print the outputs as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Environments to check; all files in the environments directory when none are named.
+    #[arg(value_name = "ENV")]
+    pub names: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn definitions_are_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
