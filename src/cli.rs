@@ -30,7 +30,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Directory holding the <ENV>.yaml files.
-    #[arg(long, global = true, value_name = "DIR", default_value = "environments", env = "DEPLOYER_ENVIRONMENTS")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "environments",
+        env = "DEPLOYER_ENVIRONMENTS"
+    )]
     pub environments: PathBuf,
     /// Never use colours (NO_COLOR in the environment does the same).
     #[arg(long, global = true)]

@@ -19,7 +19,11 @@ pub struct Outputs {
 
 impl Outputs {
     pub fn from_observed(environment: &str, region: &str, observed: &[ObservedResource]) -> Self {
-        let mut outputs = Self { environment: environment.to_owned(), region: region.to_owned(), ..Self::default() };
+        let mut outputs = Self {
+            environment: environment.to_owned(),
+            region: region.to_owned(),
+            ..Self::default()
+        };
         let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         for resource in sorted {
@@ -27,7 +31,9 @@ impl Outputs {
             let physical = resource.physical_id.clone();
             match resource.spec.kind() {
                 Kind::Vpc => outputs.vpc_id = Some(physical),
-                Kind::Subnet if id.starts_with("subnet-public-") => outputs.public_subnet_ids.push(physical),
+                Kind::Subnet if id.starts_with("subnet-public-") => {
+                    outputs.public_subnet_ids.push(physical)
+                }
                 Kind::Subnet => outputs.private_subnet_ids.push(physical),
                 Kind::NatGateway => outputs.nat_gateway_ids.push(physical),
                 Kind::SecurityGroup => {
@@ -44,15 +50,30 @@ impl Outputs {
         let mut lines = vec![
             ("environment".to_owned(), self.environment.clone()),
             ("region".to_owned(), self.region.clone()),
-            ("vpc_id".to_owned(), self.vpc_id.clone().unwrap_or_else(|| "(none)".into())),
-            ("public_subnet_ids".to_owned(), self.public_subnet_ids.join(", ")),
-            ("private_subnet_ids".to_owned(), self.private_subnet_ids.join(", ")),
-            ("nat_gateway_ids".to_owned(), self.nat_gateway_ids.join(", ")),
+            (
+                "vpc_id".to_owned(),
+                self.vpc_id.clone().unwrap_or_else(|| "(none)".into()),
+            ),
+            (
+                "public_subnet_ids".to_owned(),
+                self.public_subnet_ids.join(", "),
+            ),
+            (
+                "private_subnet_ids".to_owned(),
+                self.private_subnet_ids.join(", "),
+            ),
+            (
+                "nat_gateway_ids".to_owned(),
+                self.nat_gateway_ids.join(", "),
+            ),
         ];
         for (role, id) in &self.security_group_ids {
             lines.push((format!("security_group_{role}"), id.clone()));
         }
         let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        lines.into_iter().map(|(k, v)| format!("{k:width$} = {v}\n")).collect()
+        lines
+            .into_iter()
+            .map(|(k, v)| format!("{k:width$} = {v}\n"))
+            .collect()
     }
 }

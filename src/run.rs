@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::apply::{StepGraph, execute};
 use crate::aws::{Aws, Provider, Settings};
-use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, ValidateArgs};
+use crate::cli::{
+    ApplyArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, ValidateArgs,
+};
 use crate::config::{EnvironmentConfig, available_environments, load_environment};
 use crate::model::{Desired, Facts, ObservedResource, desired};
 use crate::outputs::Outputs;
@@ -32,7 +34,10 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
     let names = if args.names.is_empty() {
         let names = available_environments(&global.environments)?;
         if names.is_empty() {
-            bail!("{} holds no environment files (*.yaml)", global.environments.display());
+            bail!(
+                "{} holds no environment files (*.yaml)",
+                global.environments.display()
+            );
         }
         names
     } else {
@@ -50,7 +55,11 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
     }
     let count = failures.len();
     let rendered: Vec<String> = failures.iter().map(ToString::to_string).collect();
-    bail!("{}\n{count} of {} environment files are invalid", rendered.join("\nerror: "), names.len())
+    bail!(
+        "{}\n{count} of {} environment files are invalid",
+        rendered.join("\nerror: "),
+        names.len()
+    )
 }
 
 /// An environment's configuration, the AWS clients for its region, and what exists.
@@ -68,10 +77,23 @@ async fn survey(global: &GlobalArgs, environment: &str) -> Result<Situation> {
     let settings = settings(global, config.region.as_deref());
     let region = settings.region.clone().unwrap_or_default();
     let aws = Aws::connect(&settings).await?;
-    let (zones, observed) = tokio::try_join!(aws.ec2.availability_zones(), aws.discover(&config.name))
-        .with_context(|| format!("could not read the current state of {environment} in {region}"))?;
-    let desired = desired(&config, &Facts { availability_zones: zones })?;
-    Ok(Situation { config, aws, region, desired, observed })
+    let (zones, observed) =
+        tokio::try_join!(aws.ec2.availability_zones(), aws.discover(&config.name)).with_context(
+            || format!("could not read the current state of {environment} in {region}"),
+        )?;
+    let desired = desired(
+        &config,
+        &Facts {
+            availability_zones: zones,
+        },
+    )?;
+    Ok(Situation {
+        config,
+        aws,
+        region,
+        desired,
+        observed,
+    })
 }
 
 /// Flag beats environment file beats AWS chain for the region.
@@ -82,7 +104,11 @@ fn settings(global: &GlobalArgs, file_region: Option<&str>) -> Settings {
         .or_else(|| file_region.map(str::to_owned))
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok());
-    Settings { region, profile: global.profile.clone(), endpoint_url: global.endpoint_url.clone() }
+    Settings {
+        region,
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+    }
 }
 
 async fn plan_command(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
@@ -93,7 +119,11 @@ async fn plan_command(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
     } else {
         print!("{}", render_text(&plan));
     }
-    Ok(if args.detailed_exitcode && !plan.is_empty() { 2 } else { 0 })
+    Ok(if args.detailed_exitcode && !plan.is_empty() {
+        2
+    } else {
+        0
+    })
 }
 
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
@@ -102,7 +132,14 @@ async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     let style = progress_style(args.json);
     show_plan(&plan, style);
     if plan.is_empty() {
-        show_outputs(&Outputs::from_observed(&situation.config.name, &situation.region, &situation.observed), style);
+        show_outputs(
+            &Outputs::from_observed(
+                &situation.config.name,
+                &situation.region,
+                &situation.observed,
+            ),
+            style,
+        );
         return Ok(0);
     }
     if situation.config.protect && plan.destroys_anything() && !args.allow_destroy {
@@ -112,9 +149,23 @@ async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
         );
     }
     if !args.auto_approve {
-        ask(&format!("Do you want to apply these changes to {}?", situation.config.name), Confirmation::Yes)?;
+        ask(
+            &format!(
+                "Do you want to apply these changes to {}?",
+                situation.config.name
+            ),
+            Confirmation::Yes,
+        )?;
     }
-    let outcome = run_plan(&situation.aws, &situation.config.name, &plan, &situation.observed, args.parallelism, style).await?;
+    let outcome = run_plan(
+        &situation.aws,
+        &situation.config.name,
+        &plan,
+        &situation.observed,
+        args.parallelism,
+        style,
+    )
+    .await?;
     ensure_complete(&outcome, "apply", &situation.config.name)?;
     let summary = plan.summary();
     let observed = situation.aws.discover(&situation.config.name).await?;
@@ -127,7 +178,10 @@ async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
             summary.destroy
         );
     }
-    show_outputs(&Outputs::from_observed(&situation.config.name, &situation.region, &observed), style);
+    show_outputs(
+        &Outputs::from_observed(&situation.config.name, &situation.region, &observed),
+        style,
+    );
     Ok(0)
 }
 
@@ -140,7 +194,9 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             let deployed = aws.ec2.deployed_environments().await?;
             match deployed.len() {
                 0 => {
-                    println!("Nothing to destroy: no deployer environment is deployed in this account and region.");
+                    println!(
+                        "Nothing to destroy: no deployer environment is deployed in this account and region."
+                    );
                     return Ok(0);
                 }
                 1 => {
@@ -158,13 +214,21 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
     };
     let settings = settings(global, config.as_ref().and_then(|c| c.region.as_deref()));
     let aws = Aws::connect(&settings).await?;
-    let observed = aws.discover(&environment).await.with_context(|| format!("could not list the resources of {environment}"))?;
-    let empty = Desired { environment: environment.clone(), resources: Default::default() };
+    let observed = aws
+        .discover(&environment)
+        .await
+        .with_context(|| format!("could not list the resources of {environment}"))?;
+    let empty = Desired {
+        environment: environment.clone(),
+        resources: Default::default(),
+    };
     let plan = plan(&empty, &observed);
     let style = progress_style(args.json);
     if plan.is_empty() {
         if style != Style::Json {
-            println!("Nothing to destroy: no resources are tagged deployer:environment={environment}.");
+            println!(
+                "Nothing to destroy: no resources are tagged deployer:environment={environment}."
+            );
         }
         return Ok(0);
     }
@@ -176,15 +240,32 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             "{environment} is protected: --auto-approve alone does not destroy it\n  help: add --allow-destroy, or run without --auto-approve on a terminal and type the environment's name"
         ),
         (true, false, _) => ask(
-            &format!("Really destroy every resource of the protected environment {environment}? There is no undo."),
+            &format!(
+                "Really destroy every resource of the protected environment {environment}? There is no undo."
+            ),
             Confirmation::Name(&environment),
         )?,
-        (false, false, _) => ask(&format!("Do you really want to destroy {environment}?"), Confirmation::Yes)?,
+        (false, false, _) => ask(
+            &format!("Do you really want to destroy {environment}?"),
+            Confirmation::Yes,
+        )?,
     }
-    let outcome = run_plan(&aws, &environment, &plan, &observed, args.parallelism, style).await?;
+    let outcome = run_plan(
+        &aws,
+        &environment,
+        &plan,
+        &observed,
+        args.parallelism,
+        style,
+    )
+    .await?;
     ensure_complete(&outcome, "destroy", &environment)?;
     if style != Style::Json {
-        println!("\n{} Resources: {} destroyed.", console::style("Destroy complete!").green().bold(), plan.summary().destroy);
+        println!(
+            "\n{} Resources: {} destroyed.",
+            console::style("Destroy complete!").green().bold(),
+            plan.summary().destroy
+        );
     }
     Ok(0)
 }
@@ -216,9 +297,15 @@ async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {
 /// environment looks when neither --region nor the AWS chain says.
 fn shared_region(dir: &Path) -> Option<String> {
     let names = available_environments(dir).ok()?;
-    let regions: std::collections::BTreeSet<String> =
-        names.iter().filter_map(|name| load_environment(dir, name).ok()?.config.region).collect();
-    if regions.len() == 1 { regions.into_iter().next() } else { None }
+    let regions: std::collections::BTreeSet<String> = names
+        .iter()
+        .filter_map(|name| load_environment(dir, name).ok()?.config.region)
+        .collect();
+    if regions.len() == 1 {
+        regions.into_iter().next()
+    } else {
+        None
+    }
 }
 
 /// The environment file if it exists: destroy works from tags alone, the file only adds the
@@ -226,7 +313,10 @@ fn shared_region(dir: &Path) -> Option<String> {
 fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
     match load_environment(dir, name) {
         Ok(loaded) => Ok(Some(loaded.config)),
-        Err(crate::config::ConfigError::UnknownEnvironment { .. } | crate::config::ConfigError::NoDirectory { .. }) => Ok(None),
+        Err(
+            crate::config::ConfigError::UnknownEnvironment { .. }
+            | crate::config::ConfigError::NoDirectory { .. },
+        ) => Ok(None),
         Err(error) => Err(error.into()),
     }
 }
@@ -243,7 +333,10 @@ fn progress_style(json: bool) -> Style {
 
 fn show_plan(plan: &Plan, style: Style) {
     if style == Style::Json {
-        println!("{}", serde_json::json!({"event": "plan", "plan": render_json(plan)}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "plan", "plan": render_json(plan)})
+        );
     } else {
         print!("{}", render_text(plan));
         let _ = std::io::stdout().flush();
@@ -252,7 +345,10 @@ fn show_plan(plan: &Plan, style: Style) {
 
 fn show_outputs(outputs: &Outputs, style: Style) {
     if style == Style::Json {
-        println!("{}", serde_json::json!({"event": "outputs", "outputs": outputs}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "outputs", "outputs": outputs})
+        );
     } else {
         println!("Outputs:\n{}", outputs.render_text());
     }
@@ -260,7 +356,9 @@ fn show_outputs(outputs: &Outputs, style: Style) {
 
 fn ask(question: &str, expected: Confirmation<'_>) -> Result<()> {
     if !ui::stdin_is_terminal() {
-        bail!("refusing to change anything without confirmation: stdin is not a terminal\n  help: re-run with --auto-approve");
+        bail!(
+            "refusing to change anything without confirmation: stdin is not a terminal\n  help: re-run with --auto-approve"
+        );
     }
     if !ui::confirm(question, expected).context("could not read the confirmation")? {
         bail!("cancelled: nothing was changed");
@@ -286,19 +384,35 @@ async fn run_plan(
         .filter_map(|c| c.observed.as_ref().map(|o| o.physical_id.as_str()))
         .collect();
     let mut known = std::collections::BTreeMap::new();
-    for resource in observed.iter().filter(|r| !duplicates.contains(r.physical_id.as_str())) {
-        known.entry(resource.id.clone()).or_insert_with(|| resource.physical_id.clone());
+    for resource in observed
+        .iter()
+        .filter(|r| !duplicates.contains(r.physical_id.as_str()))
+    {
+        known
+            .entry(resource.id.clone())
+            .or_insert_with(|| resource.physical_id.clone());
     }
     let provider = Provider { aws, environment };
     let reporter = StepReporter::new(style);
-    Ok(execute(&graph, &provider, known, usize::from(parallelism), &reporter).await)
+    Ok(execute(
+        &graph,
+        &provider,
+        known,
+        usize::from(parallelism),
+        &reporter,
+    )
+    .await)
 }
 
 fn ensure_complete(outcome: &crate::apply::Outcome, verb: &str, environment: &str) -> Result<()> {
     if outcome.succeeded() {
         return Ok(());
     }
-    let failures: Vec<String> = outcome.failed.iter().map(|(id, _, error)| format!("  {id}: {error}")).collect();
+    let failures: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(id, _, error)| format!("  {id}: {error}"))
+        .collect();
     bail!(
         "{verb} of {environment} stopped: {} step(s) failed, {} completed, {} not started\n{}\n  help: everything created so far is tagged and will be found again; fix the cause and re-run `deployer {verb} {environment}`",
         outcome.failed.len(),

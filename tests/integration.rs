@@ -1,1 +1,6 @@
+//! The one integration-test binary: the real `deployer` against the local AWS emulator.
 
+mod support;
+
+mod errors;
+mod round_trip;

@@ -16,11 +16,34 @@ use crate::model::{Id, Kind, Ref};
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Started { id: Id, kind: Kind, step: StepKind },
-    Waiting { id: Id, what: String },
-    Finished { id: Id, kind: Kind, step: StepKind, physical_id: Option<String>, seconds: f64 },
-    Failed { id: Id, kind: Kind, step: StepKind, error: String, seconds: f64 },
-    Skipped { id: Id, kind: Kind, step: StepKind },
+    Started {
+        id: Id,
+        kind: Kind,
+        step: StepKind,
+    },
+    Waiting {
+        id: Id,
+        what: String,
+    },
+    Finished {
+        id: Id,
+        kind: Kind,
+        step: StepKind,
+        physical_id: Option<String>,
+        seconds: f64,
+    },
+    Failed {
+        id: Id,
+        kind: Kind,
+        step: StepKind,
+        error: String,
+        seconds: f64,
+    },
+    Skipped {
+        id: Id,
+        kind: Kind,
+        step: StepKind,
+    },
 }
 
 pub trait Reporter: Sync {
@@ -36,7 +59,10 @@ pub struct Progress<'a> {
 
 impl Progress<'_> {
     pub fn waiting(&self, what: impl Into<String>) {
-        self.reporter.report(Event::Waiting { id: self.id.clone(), what: what.into() });
+        self.reporter.report(Event::Waiting {
+            id: self.id.clone(),
+            what: what.into(),
+        });
     }
 }
 
@@ -56,7 +82,11 @@ impl Resolved {
     /// The AWS id a reference stands for.
     pub fn physical(&self, reference: &Ref) -> Result<String, Unresolved> {
         match reference {
-            Ref::Managed(id) => self.0.get(id).cloned().ok_or_else(|| Unresolved(id.clone())),
+            Ref::Managed(id) => self
+                .0
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Unresolved(id.clone())),
             Ref::External(physical) => Ok(physical.clone()),
         }
     }
@@ -107,13 +137,25 @@ pub async fn execute<'g, O: Operator>(
 
     loop {
         if outcome.failed.is_empty() {
-            let mut ready: Vec<usize> = (0..count).filter(|&i| !started[i] && waiting_on[i] == 0).collect();
+            let mut ready: Vec<usize> = (0..count)
+                .filter(|&i| !started[i] && waiting_on[i] == 0)
+                .collect();
             ready.sort_by_key(|&i| (std::cmp::Reverse(priority[i]), i));
-            for i in ready.into_iter().take(parallelism.saturating_sub(in_flight.len())) {
+            for i in ready
+                .into_iter()
+                .take(parallelism.saturating_sub(in_flight.len()))
+            {
                 started[i] = true;
                 let step = &graph.steps[i];
-                reporter.report(Event::Started { id: step.id.clone(), kind: step.change.kind, step: step.kind });
-                let progress = Progress { id: &step.id, reporter };
+                reporter.report(Event::Started {
+                    id: step.id.clone(),
+                    kind: step.change.kind,
+                    step: step.kind,
+                });
+                let progress = Progress {
+                    id: &step.id,
+                    reporter,
+                };
                 let snapshot = Resolved(resolved.clone());
                 in_flight.push(async move {
                     let start = Instant::now();
@@ -122,7 +164,9 @@ pub async fn execute<'g, O: Operator>(
                 });
             }
         }
-        let Some((i, result, elapsed)) = in_flight.next().await else { break };
+        let Some((i, result, elapsed)) = in_flight.next().await else {
+            break;
+        };
         let step = &graph.steps[i];
         match result {
             Ok(physical_id) => {
@@ -165,7 +209,11 @@ pub async fn execute<'g, O: Operator>(
     for (i, step) in graph.steps.iter().enumerate() {
         if !started[i] {
             outcome.skipped += 1;
-            reporter.report(Event::Skipped { id: step.id.clone(), kind: step.change.kind, step: step.kind });
+            reporter.report(Event::Skipped {
+                id: step.id.clone(),
+                kind: step.change.kind,
+                step: step.kind,
+            });
         }
     }
     outcome
@@ -220,36 +268,43 @@ mod tests {
     impl Operator for Scripted {
         type Error = ScriptedError;
 
-        fn execute<'a>(
+        async fn execute<'a>(
             &'a self,
             step: &'a Step<'a>,
             resolved: Resolved,
             _progress: Progress<'a>,
-        ) -> impl Future<Output = Result<Option<String>, ScriptedError>> + 'a {
-            async move {
-                if let Some(desired) = &step.change.desired {
-                    for reference in desired.spec.references() {
-                        resolved.physical(reference.target).expect("dependencies resolved before start");
-                    }
+        ) -> Result<Option<String>, ScriptedError> {
+            if let Some(desired) = &step.change.desired {
+                for reference in desired.spec.references() {
+                    resolved
+                        .physical(reference.target)
+                        .expect("dependencies resolved before start");
                 }
-                {
-                    let mut running = self.running.lock().unwrap();
-                    running.0 += 1;
-                    running.1 = running.1.max(running.0);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-                self.running.lock().unwrap().0 -= 1;
-                if self.fail == Some(step.id.as_str()) {
-                    return Err(ScriptedError);
-                }
-                Ok(Some(format!("aws-{}", step.id)))
             }
+            {
+                let mut running = self.running.lock().unwrap();
+                running.0 += 1;
+                running.1 = running.1.max(running.0);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            self.running.lock().unwrap().0 -= 1;
+            if self.fail == Some(step.id.as_str()) {
+                return Err(ScriptedError);
+            }
+            Ok(Some(format!("aws-{}", step.id)))
         }
     }
 
     fn staging_plan() -> crate::plan::Plan {
-        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-        let desired = desired(&config, &Facts { availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()] }).unwrap();
+        let config =
+            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let desired = desired(
+            &config,
+            &Facts {
+                availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+            },
+        )
+        .unwrap();
         crate::plan::plan(&desired, &[])
     }
 
@@ -257,7 +312,10 @@ mod tests {
     async fn runs_every_step_within_the_parallelism_bound() {
         let plan = staging_plan();
         let graph = StepGraph::new(&plan).unwrap();
-        let operator = Scripted { fail: None, running: Mutex::new((0, 0)) };
+        let operator = Scripted {
+            fail: None,
+            running: Mutex::new((0, 0)),
+        };
         let recorder = Recorder::default();
         let outcome = execute(&graph, &operator, BTreeMap::new(), 3, &recorder).await;
         assert!(outcome.succeeded());
@@ -270,12 +328,26 @@ mod tests {
     async fn failure_stops_new_work_and_skips_the_rest() {
         let plan = staging_plan();
         let graph = StepGraph::new(&plan).unwrap();
-        let operator = Scripted { fail: Some("vpc"), running: Mutex::new((0, 0)) };
+        let operator = Scripted {
+            fail: Some("vpc"),
+            running: Mutex::new((0, 0)),
+        };
         let recorder = Recorder::default();
         let outcome = execute(&graph, &operator, BTreeMap::new(), 10, &recorder).await;
-        assert_eq!(outcome.failed, [(Id::from("vpc"), StepKind::Create, "scripted failure".to_owned())]);
+        assert_eq!(
+            outcome.failed,
+            [(
+                Id::from("vpc"),
+                StepKind::Create,
+                "scripted failure".to_owned()
+            )]
+        );
         let events = recorder.0.lock().unwrap();
-        assert!(!events.iter().any(|e| matches!(e, Event::Started { id, .. } if id.as_str() == "subnet-public-a")));
+        assert!(
+            !events.iter().any(
+                |e| matches!(e, Event::Started { id, .. } if id.as_str() == "subnet-public-a")
+            )
+        );
         assert_eq!(outcome.completed + outcome.skipped + 1, plan.changes.len());
         assert!(outcome.skipped > 10);
     }

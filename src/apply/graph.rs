@@ -30,7 +30,9 @@ pub struct StepGraph<'p> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("internal error: the plan's steps form a cycle through {0}; please report this with the plan")]
+#[error(
+    "internal error: the plan's steps form a cycle through {0}; please report this with the plan"
+)]
 pub struct CycleError(String);
 
 impl<'p> StepGraph<'p> {
@@ -39,8 +41,15 @@ impl<'p> StepGraph<'p> {
         let mut index: BTreeMap<(Id, StepKind), usize> = BTreeMap::new();
         let mut push = |steps: &mut Vec<Step<'p>>, change: &'p PlannedChange, kind| {
             // Duplicates share a logical id; only the first delete of an id is addressable.
-            index.entry((change.id.clone(), kind)).or_insert(steps.len());
-            steps.push(Step { id: change.id.clone(), kind, change, after: Vec::new() });
+            index
+                .entry((change.id.clone(), kind))
+                .or_insert(steps.len());
+            steps.push(Step {
+                id: change.id.clone(),
+                kind,
+                change,
+                after: Vec::new(),
+            });
         };
         for change in &plan.changes {
             match change.action {
@@ -54,16 +63,23 @@ impl<'p> StepGraph<'p> {
             }
         }
         let find = |id: &Id, kind| index.get(&(id.clone(), kind)).copied();
-        let replaced = |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
+        let replaced =
+            |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
 
         let mut edges: Vec<(usize, usize)> = Vec::new(); // (before, after)
         for (at, step) in steps.iter().enumerate() {
             match step.kind {
                 StepKind::Create | StepKind::Update => {
                     // What a resource points at must exist (and be in its final shape) first.
-                    let desired = step.change.desired.as_ref().expect("creates and updates have a desired spec");
+                    let desired = step
+                        .change
+                        .desired
+                        .as_ref()
+                        .expect("creates and updates have a desired spec");
                     for reference in desired.spec.references() {
-                        let Some(target) = reference.target.managed() else { continue };
+                        let Some(target) = reference.target.managed() else {
+                            continue;
+                        };
                         for kind in [StepKind::Create, StepKind::Update] {
                             if let Some(before) = find(target, kind) {
                                 edges.push((before, at));
@@ -81,8 +97,14 @@ impl<'p> StepGraph<'p> {
                     // updated to point elsewhere (unless this is a replacement, whose new
                     // incarnation the update must wait for instead).
                     for (other_at, other) in steps.iter().enumerate() {
-                        let Some(observed) = &other.change.observed else { continue };
-                        let points_here = observed.spec.references().iter().any(|r| r.target.managed() == Some(&step.id));
+                        let Some(observed) = &other.change.observed else {
+                            continue;
+                        };
+                        let points_here = observed
+                            .spec
+                            .references()
+                            .iter()
+                            .any(|r| r.target.managed() == Some(&step.id));
                         if !points_here || other_at == at {
                             continue;
                         }
@@ -96,7 +118,9 @@ impl<'p> StepGraph<'p> {
                     // addresses in the VPC.
                     if step.change.kind == Kind::InternetGateway {
                         for (other_at, other) in steps.iter().enumerate() {
-                            if other.kind == StepKind::Delete && matches!(other.change.kind, Kind::NatGateway | Kind::ElasticIp) {
+                            if other.kind == StepKind::Delete
+                                && matches!(other.change.kind, Kind::NatGateway | Kind::ElasticIp)
+                            {
                                 edges.push((other_at, at));
                             }
                         }
@@ -116,7 +140,8 @@ impl<'p> StepGraph<'p> {
 
     fn check_acyclic(&self) -> Result<(), CycleError> {
         let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.after.len()).collect();
-        let mut ready: VecDeque<usize> = (0..self.steps.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut ready: VecDeque<usize> =
+            (0..self.steps.len()).filter(|&i| waiting[i] == 0).collect();
         let mut done = 0;
         while let Some(i) = ready.pop_front() {
             done += 1;
@@ -132,7 +157,9 @@ impl<'p> StepGraph<'p> {
         if done == self.steps.len() {
             Ok(())
         } else {
-            let stuck = (0..self.steps.len()).find(|&i| waiting[i] > 0).expect("a stuck step");
+            let stuck = (0..self.steps.len())
+                .find(|&i| waiting[i] > 0)
+                .expect("a stuck step");
             Err(CycleError(self.steps[stuck].id.to_string()))
         }
     }
@@ -154,7 +181,9 @@ impl<'p> StepGraph<'p> {
             memo[i] = Some(own + rest);
             own + rest
         }
-        (0..self.steps.len()).map(|i| tail(self, i, &mut memo)).collect()
+        (0..self.steps.len())
+            .map(|i| tail(self, i, &mut memo))
+            .collect()
     }
 }
 
@@ -165,15 +194,27 @@ mod tests {
     use crate::model::{Desired, Facts, ObservedResource, desired};
 
     fn staging() -> Desired {
-        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-        desired(&config, &Facts { availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()] }).unwrap()
+        let config =
+            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        desired(
+            &config,
+            &Facts {
+                availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+            },
+        )
+        .unwrap()
     }
 
     fn deployed(desired: &Desired) -> Vec<ObservedResource> {
         desired
             .resources
             .iter()
-            .map(|(id, r)| ObservedResource { id: id.clone(), physical_id: format!("aws-{id}"), spec: r.spec.clone(), tags: r.tags.clone() })
+            .map(|(id, r)| ObservedResource {
+                id: id.clone(),
+                physical_id: format!("aws-{id}"),
+                spec: r.spec.clone(),
+                tags: r.tags.clone(),
+            })
             .collect()
     }
 
@@ -186,12 +227,19 @@ mod tests {
                 .find(|&i| !done[i] && graph.steps[i].after.iter().all(|&j| done[j]))
                 .expect("acyclic");
             done[next] = true;
-            sequence.insert((graph.steps[next].id.to_string(), graph.steps[next].kind), sequence.len());
+            sequence.insert(
+                (graph.steps[next].id.to_string(), graph.steps[next].kind),
+                sequence.len(),
+            );
         }
         sequence
     }
 
-    fn before(order: &BTreeMap<(String, StepKind), usize>, a: (&str, StepKind), b: (&str, StepKind)) -> bool {
+    fn before(
+        order: &BTreeMap<(String, StepKind), usize>,
+        a: (&str, StepKind),
+        b: (&str, StepKind),
+    ) -> bool {
         order[&(a.0.to_owned(), a.1)] < order[&(b.0.to_owned(), b.1)]
     }
 
@@ -203,15 +251,30 @@ mod tests {
         use StepKind::Create as C;
         assert!(before(&order, ("vpc", C), ("subnet-public-a", C)));
         assert!(before(&order, ("nat-eip-a", C), ("nat-gateway-a", C)));
-        assert!(before(&order, ("nat-gateway-a", C), ("route-table-private-b", C)));
-        assert!(before(&order, ("security-group-lb", C), ("security-group-app-rules", C)));
-        assert!(before(&order, ("security-group-db", C), ("security-group-app-rules", C)));
+        assert!(before(
+            &order,
+            ("nat-gateway-a", C),
+            ("route-table-private-b", C)
+        ));
+        assert!(before(
+            &order,
+            ("security-group-lb", C),
+            ("security-group-app-rules", C)
+        ));
+        assert!(before(
+            &order,
+            ("security-group-db", C),
+            ("security-group-app-rules", C)
+        ));
     }
 
     #[test]
     fn destroy_runs_in_reverse_dependency_order() {
         let desired = staging();
-        let empty = Desired { environment: "staging".into(), resources: BTreeMap::new() };
+        let empty = Desired {
+            environment: "staging".into(),
+            resources: BTreeMap::new(),
+        };
         let plan = crate::plan::plan(&empty, &deployed(&desired));
         let graph = StepGraph::new(&plan).unwrap();
         let order = order(&graph);
@@ -219,11 +282,27 @@ mod tests {
         assert!(before(&order, ("subnet-public-a", D), ("vpc", D)));
         assert!(before(&order, ("nat-gateway-a", D), ("nat-eip-a", D)));
         assert!(before(&order, ("nat-gateway-a", D), ("subnet-public-a", D)));
-        assert!(before(&order, ("nat-gateway-a", D), ("internet-gateway", D)));
+        assert!(before(
+            &order,
+            ("nat-gateway-a", D),
+            ("internet-gateway", D)
+        ));
         assert!(before(&order, ("nat-eip-a", D), ("internet-gateway", D)));
-        assert!(before(&order, ("route-table-public", D), ("internet-gateway", D)));
-        assert!(before(&order, ("security-group-app-rules", D), ("security-group-lb", D)));
-        assert!(before(&order, ("security-group-lb-rules", D), ("security-group-app", D)));
+        assert!(before(
+            &order,
+            ("route-table-public", D),
+            ("internet-gateway", D)
+        ));
+        assert!(before(
+            &order,
+            ("security-group-app-rules", D),
+            ("security-group-lb", D)
+        ));
+        assert!(before(
+            &order,
+            ("security-group-lb-rules", D),
+            ("security-group-app", D)
+        ));
         assert!(before(&order, ("internet-gateway", D), ("vpc", D)));
     }
 
@@ -231,14 +310,27 @@ mod tests {
     fn replacement_deletes_before_it_creates_and_dependants_wait_for_the_new_one() {
         let desired = staging();
         let mut observed = deployed(&desired);
-        let nat = observed.iter_mut().find(|r| r.id.as_str() == "nat-gateway-a").unwrap();
-        let crate::model::Spec::NatGateway(spec) = &mut nat.spec else { panic!() };
+        let nat = observed
+            .iter_mut()
+            .find(|r| r.id.as_str() == "nat-gateway-a")
+            .unwrap();
+        let crate::model::Spec::NatGateway(spec) = &mut nat.spec else {
+            panic!()
+        };
         spec.subnet = crate::model::Ref::to("subnet-public-b");
         let plan = crate::plan::plan(&desired, &observed);
         let graph = StepGraph::new(&plan).unwrap();
         let order = order(&graph);
-        assert!(before(&order, ("nat-gateway-a", StepKind::Delete), ("nat-gateway-a", StepKind::Create)));
-        assert!(before(&order, ("nat-gateway-a", StepKind::Create), ("route-table-private-a", StepKind::Update)));
+        assert!(before(
+            &order,
+            ("nat-gateway-a", StepKind::Delete),
+            ("nat-gateway-a", StepKind::Create)
+        ));
+        assert!(before(
+            &order,
+            ("nat-gateway-a", StepKind::Create),
+            ("route-table-private-a", StepKind::Update)
+        ));
     }
 
     #[test]
@@ -246,7 +338,13 @@ mod tests {
         let plan = crate::plan::plan(&staging(), &[]);
         let graph = StepGraph::new(&plan).unwrap();
         let ranks = graph.critical_path_seconds();
-        let rank = |id: &str| ranks[graph.steps.iter().position(|s| s.id.as_str() == id).unwrap()];
+        let rank = |id: &str| {
+            ranks[graph
+                .steps
+                .iter()
+                .position(|s| s.id.as_str() == id)
+                .unwrap()]
+        };
         assert!(rank("nat-eip-a") > rank("security-group-lb"));
         assert!(rank("vpc") >= rank("nat-eip-a"));
     }

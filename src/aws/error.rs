@@ -9,7 +9,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
     #[error("{operation} failed: {code}: {message}")]
-    Service { operation: &'static str, code: String, message: String },
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
 
     #[error(
         "{operation} failed: no AWS credentials were found\n  help: set AWS_PROFILE (and --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; against the local emulator any non-empty values do"
@@ -19,15 +23,25 @@ pub enum AwsError {
     #[error(
         "{operation} failed: could not reach the AWS endpoint: {detail}\n  help: check --endpoint-url / AWS_ENDPOINT_URL and your network; for the local emulator, start it with `cargo xtask moto`"
     )]
-    Unreachable { operation: &'static str, detail: String },
+    Unreachable {
+        operation: &'static str,
+        detail: String,
+    },
 
     #[error(
         "{operation} failed: the endpoint answered HTTP {status} without an AWS error code{hint}"
     )]
-    Unrecognized { operation: &'static str, status: u16, hint: &'static str },
+    Unrecognized {
+        operation: &'static str,
+        status: u16,
+        hint: &'static str,
+    },
 
     #[error("{operation} failed: {detail}")]
-    Other { operation: &'static str, detail: String },
+    Other {
+        operation: &'static str,
+        detail: String,
+    },
 
     #[error("gave up waiting after {}s for {what}", waited.as_secs())]
     WaitTimeout { what: String, waited: Duration },
@@ -46,24 +60,41 @@ impl AwsError {
 
     /// The resource is already gone: a delete that meets this has nothing left to do.
     pub fn is_not_found(&self) -> bool {
-        self.code().is_some_and(|code| code.ends_with("NotFound") || code.ends_with(".NotFound") || code == "InvalidAllocationID.NotFound")
+        self.code().is_some_and(|code| {
+            code.ends_with("NotFound")
+                || code.ends_with(".NotFound")
+                || code == "InvalidAllocationID.NotFound"
+        })
     }
 
     /// Something still depends on the resource and will release it shortly (ENIs of a deleted
     /// load balancer, a NAT gateway still holding its address).
     pub fn is_dependency_violation(&self) -> bool {
-        self.code().is_some_and(|code| matches!(code, "DependencyViolation" | "InvalidIPAddress.InUse" | "AuthFailure.AddressInUse" | "ResourceInUse"))
+        self.code().is_some_and(|code| {
+            matches!(
+                code,
+                "DependencyViolation"
+                    | "InvalidIPAddress.InUse"
+                    | "AuthFailure.AddressInUse"
+                    | "ResourceInUse"
+            )
+        })
     }
 }
 
 /// Converts any SDK error into an `AwsError`, keeping AWS's code and message.
-pub fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
+pub(super) fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let chain = crate::apply::error_chain(&error);
     let lower = chain.to_ascii_lowercase();
-    if lower.contains("credential") && (lower.contains("no credentials") || lower.contains("credentials provider") || lower.contains("failed to load credentials") || lower.contains("credentials were not loaded")) {
+    if lower.contains("credential")
+        && (lower.contains("no credentials")
+            || lower.contains("credentials provider")
+            || lower.contains("failed to load credentials")
+            || lower.contains("credentials were not loaded"))
+    {
         return AwsError::NoCredentials { operation };
     }
     match &error {
@@ -75,9 +106,17 @@ where
             },
             None => unrecognized(operation, service.raw().status().as_u16()),
         },
-        SdkError::ResponseError(response) => unrecognized(operation, response.raw().status().as_u16()),
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable { operation, detail: chain },
-        _ => AwsError::Other { operation, detail: chain },
+        SdkError::ResponseError(response) => {
+            unrecognized(operation, response.raw().status().as_u16())
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable {
+            operation,
+            detail: chain,
+        },
+        _ => AwsError::Other {
+            operation,
+            detail: chain,
+        },
     }
 }
 
@@ -87,11 +126,15 @@ fn unrecognized(operation: &'static str, status: u16) -> AwsError {
     } else {
         ""
     };
-    AwsError::Unrecognized { operation, status, hint }
+    AwsError::Unrecognized {
+        operation,
+        status,
+        hint,
+    }
 }
 
 /// Shorthand for `.map_err(|e| classify("Operation", e))`.
-pub trait Classify<T> {
+pub(super) trait Classify<T> {
     fn op(self, operation: &'static str) -> Result<T, AwsError>;
 }
 

@@ -8,8 +8,6 @@ mod error;
 pub use ec2::Ec2;
 pub use error::AwsError;
 
-use std::future::Future;
-
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::apply::{Operator, Progress, Resolved, Step, StepKind};
@@ -25,7 +23,9 @@ pub struct Settings {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no AWS region is configured\n  help: set `region:` in the environment file, pass --region, or set AWS_REGION")]
+#[error(
+    "no AWS region is configured\n  help: set `region:` in the environment file, pass --region, or set AWS_REGION"
+)]
 pub struct NoRegion;
 
 /// The service clients for one region.
@@ -40,7 +40,9 @@ impl Aws {
         if config.region().is_none() {
             return Err(NoRegion);
         }
-        Ok(Self { ec2: Ec2::new(&config) })
+        Ok(Self {
+            ec2: Ec2::new(&config),
+        })
     }
 
     /// Everything tagged as part of `environment`.
@@ -72,23 +74,33 @@ pub struct Provider<'a> {
 impl Operator for Provider<'_> {
     type Error = AwsError;
 
-    fn execute<'a>(
+    async fn execute<'a>(
         &'a self,
         step: &'a Step<'a>,
         resolved: Resolved,
         progress: Progress<'a>,
-    ) -> impl Future<Output = Result<Option<String>, AwsError>> + 'a {
-        async move {
-            match step.kind {
-                StepKind::Create => {
-                    let desired = step.change.desired.as_ref().expect("a create has a desired spec");
-                    self.create(step, &desired.spec, &desired.tags, &resolved, progress).await.map(Some)
-                }
-                StepKind::Update => self.update(step, &resolved).await.map(|()| None),
-                StepKind::Delete => {
-                    let observed = step.change.observed.as_ref().expect("a delete has an observed resource");
-                    self.delete(observed, &resolved, progress).await.map(|()| None)
-                }
+    ) -> Result<Option<String>, AwsError> {
+        match step.kind {
+            StepKind::Create => {
+                let desired = step
+                    .change
+                    .desired
+                    .as_ref()
+                    .expect("a create has a desired spec");
+                self.create(step, &desired.spec, &desired.tags, &resolved, progress)
+                    .await
+                    .map(Some)
+            }
+            StepKind::Update => self.update(step, &resolved).await.map(|()| None),
+            StepKind::Delete => {
+                let observed = step
+                    .change
+                    .observed
+                    .as_ref()
+                    .expect("a delete has an observed resource");
+                self.delete(observed, &resolved, progress)
+                    .await
+                    .map(|()| None)
             }
         }
     }
@@ -109,7 +121,10 @@ impl Provider<'_> {
             Spec::Subnet(s) => ec2.create_subnet(s, tags, resolved).await,
             Spec::InternetGateway(s) => ec2.create_internet_gateway(s, tags, resolved).await,
             Spec::ElasticIp(_) => ec2.allocate_address(tags).await,
-            Spec::NatGateway(s) => ec2.create_nat_gateway(s, tags, &self.client_token(step, tags), resolved, progress).await,
+            Spec::NatGateway(s) => {
+                ec2.create_nat_gateway(s, tags, &self.client_token(step, tags), resolved, progress)
+                    .await
+            }
             Spec::RouteTable(s) => ec2.create_route_table(s, tags, resolved).await,
             Spec::SecurityGroup(s) => ec2.create_security_group(s, tags, resolved).await,
             Spec::SecurityGroupRules(s) => {
@@ -124,26 +139,42 @@ impl Provider<'_> {
     /// into a replacement.
     async fn update(&self, step: &Step<'_>, resolved: &Resolved) -> Result<(), AwsError> {
         let ec2 = &self.aws.ec2;
-        let desired = step.change.desired.as_ref().expect("an update has a desired spec");
-        let observed = step.change.observed.as_ref().expect("an update has an observed resource");
+        let desired = step
+            .change
+            .desired
+            .as_ref()
+            .expect("an update has a desired spec");
+        let observed = step
+            .change
+            .observed
+            .as_ref()
+            .expect("an update has an observed resource");
         let physical = &observed.physical_id;
         match &desired.spec {
             Spec::Vpc(s) => ec2.set_vpc_dns(physical, s).await?,
             Spec::InternetGateway(s) => {
                 let current = ec2.internet_gateway_vpc(physical).await?;
-                ec2.attach_internet_gateway(physical, current.as_deref(), s, resolved).await?;
+                ec2.attach_internet_gateway(physical, current.as_deref(), s, resolved)
+                    .await?;
             }
             Spec::RouteTable(s) => ec2.sync_route_table(physical, s, resolved).await?,
             Spec::SecurityGroupRules(s) => ec2.sync_rules(physical, s, resolved).await?,
-            Spec::Subnet(_) | Spec::ElasticIp(_) | Spec::NatGateway(_) | Spec::SecurityGroup(_) => {}
+            Spec::Subnet(_) | Spec::ElasticIp(_) | Spec::NatGateway(_) | Spec::SecurityGroup(_) => {
+            }
         }
         if desired.spec.kind().has_tags() {
-            ec2.sync_tags(physical, &desired.tags, &observed.tags).await?;
+            ec2.sync_tags(physical, &desired.tags, &observed.tags)
+                .await?;
         }
         Ok(())
     }
 
-    async fn delete(&self, observed: &ObservedResource, resolved: &Resolved, progress: Progress<'_>) -> Result<(), AwsError> {
+    async fn delete(
+        &self,
+        observed: &ObservedResource,
+        resolved: &Resolved,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
         let ec2 = &self.aws.ec2;
         let physical = &observed.physical_id;
         match &observed.spec {

@@ -12,13 +12,23 @@ pub enum ConfigError {
     NoDirectory { dir: PathBuf },
 
     #[error("{}", unknown_environment(name, dir, available))]
-    UnknownEnvironment { name: String, dir: PathBuf, available: Vec<String> },
+    UnknownEnvironment {
+        name: String,
+        dir: PathBuf,
+        available: Vec<String>,
+    },
 
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{}", render_problems(path, problems))]
-    Invalid { path: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 /// One thing wrong with one field of one file.
@@ -35,7 +45,13 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), help: None, position: None, source_line: None }
+        Self {
+            field: field.into(),
+            message: message.into(),
+            help: None,
+            position: None,
+            source_line: None,
+        }
     }
 
     #[must_use]
@@ -46,11 +62,20 @@ impl Problem {
 }
 
 fn unknown_environment(name: &str, dir: &std::path::Path, available: &[String]) -> String {
-    let mut text = format!("unknown environment `{name}`: there is no {}/{name}.yaml", dir.display());
+    let mut text = format!(
+        "unknown environment `{name}`: there is no {}/{name}.yaml",
+        dir.display()
+    );
     if available.is_empty() {
-        text.push_str(&format!("\n  help: {} holds no environment files", dir.display()));
+        text.push_str(&format!(
+            "\n  help: {} holds no environment files",
+            dir.display()
+        ));
     } else {
-        text.push_str(&format!("\n  help: known environments: {}", available.join(", ")));
+        text.push_str(&format!(
+            "\n  help: known environments: {}",
+            available.join(", ")
+        ));
     }
     text
 }
@@ -78,7 +103,9 @@ impl Problem {
             let number = position.line.to_string();
             let gutter = " ".repeat(number.len());
             let caret_pad = " ".repeat(position.column.saturating_sub(1));
-            out.push_str(&format!("\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^"));
+            out.push_str(&format!(
+                "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^"
+            ));
         }
         if let Some(help) = &self.help {
             out.push_str(&format!("\n  help: {help}"));

@@ -17,8 +17,13 @@ pub struct LoadedEnvironment {
 /// The environment names in `dir` (the stems of its `*.yaml` files), sorted.
 pub fn available_environments(dir: &Path) -> Result<Vec<String>, ConfigError> {
     let entries = std::fs::read_dir(dir).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ConfigError::NoDirectory { dir: dir.to_owned() },
-        _ => ConfigError::Read { path: dir.to_owned(), source },
+        std::io::ErrorKind::NotFound => ConfigError::NoDirectory {
+            dir: dir.to_owned(),
+        },
+        _ => ConfigError::Read {
+            path: dir.to_owned(),
+            source,
+        },
     })?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
@@ -37,16 +42,26 @@ pub fn load_environment(dir: &Path, name: &str) -> Result<LoadedEnvironment, Con
         Ok(text) => text,
         Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
             let available = available_environments(dir)?;
-            return Err(ConfigError::UnknownEnvironment { name: name.to_owned(), dir: dir.to_owned(), available });
+            return Err(ConfigError::UnknownEnvironment {
+                name: name.to_owned(),
+                dir: dir.to_owned(),
+                available,
+            });
         }
         Err(source) => return Err(ConfigError::Read { path, source }),
     };
-    let config = parse_environment(&text, name).map_err(|problems| ConfigError::Invalid { path: path.clone(), problems })?;
+    let config = parse_environment(&text, name).map_err(|problems| ConfigError::Invalid {
+        path: path.clone(),
+        problems,
+    })?;
     Ok(LoadedEnvironment { config, path })
 }
 
 /// Parses and validates one environment file's text; `expected_name` is the file's stem.
-pub fn parse_environment(text: &str, expected_name: &str) -> Result<EnvironmentConfig, Vec<Problem>> {
+pub fn parse_environment(
+    text: &str,
+    expected_name: &str,
+) -> Result<EnvironmentConfig, Vec<Problem>> {
     let config: EnvironmentConfig = match serde_yaml::from_str(text) {
         Ok(config) => config,
         Err(error) => return Err(vec![yaml_problem(text, &error)]),
@@ -90,11 +105,20 @@ fn yaml_problem(text: &str, error: &serde_yaml::Error) -> Problem {
     } else {
         None
     };
-    let position = error.location().map(|l| super::locate::Position { line: l.line(), column: l.column() });
+    let position = error.location().map(|l| super::locate::Position {
+        line: l.line(),
+        column: l.column(),
+    });
     let field = match position {
         Some(p) if !message.contains("unknown field") && !message.contains("missing field") => {
-            let prefix = if field.starts_with('(') { "" } else { field.as_str() };
-            SourceMap::build(text).key_on_line(prefix, p.line).unwrap_or(field)
+            let prefix = if field.starts_with('(') {
+                ""
+            } else {
+                field.as_str()
+            };
+            SourceMap::build(text)
+                .key_on_line(prefix, p.line)
+                .unwrap_or(field)
         }
         _ => field,
     };

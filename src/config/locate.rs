@@ -15,28 +15,41 @@ pub struct Position {
 
 /// Positions of every key and sequence item in one document.
 #[derive(Debug, Default)]
-pub struct SourceMap {
+pub(super) struct SourceMap {
     positions: HashMap<String, Position>,
 }
 
 enum Frame {
-    Mapping { path: String, pending_key: Option<String> },
-    Sequence { path: String, next_index: usize },
+    Mapping {
+        path: String,
+        pending_key: Option<String>,
+    },
+    Sequence {
+        path: String,
+        next_index: usize,
+    },
 }
 
 impl SourceMap {
     /// Builds the map; a document that does not parse yields an empty map (serde_yaml reports
     /// the syntax error itself).
-    pub fn build(text: &str) -> Self {
+    pub(super) fn build(text: &str) -> Self {
         let mut positions = HashMap::new();
         let mut stack: Vec<Frame> = Vec::new();
         let mut parser = Parser::new_from_str(text);
         while let Ok((event, marker)) = parser.next_token() {
-            let position = Position { line: marker.line(), column: marker.col() + 1 };
+            let position = Position {
+                line: marker.line(),
+                column: marker.col() + 1,
+            };
             match event {
                 Event::StreamEnd => break,
                 Event::Scalar(value, ..) => {
-                    if let Some(Frame::Mapping { path, pending_key: pending @ None }) = stack.last_mut() {
+                    if let Some(Frame::Mapping {
+                        path,
+                        pending_key: pending @ None,
+                    }) = stack.last_mut()
+                    {
                         let key_path = join(path, &value);
                         positions.insert(key_path, position);
                         *pending = Some(value);
@@ -49,11 +62,17 @@ impl SourceMap {
                 }
                 Event::MappingStart(..) => {
                     let path = child_path(&mut stack, &mut positions, position).unwrap_or_default();
-                    stack.push(Frame::Mapping { path, pending_key: None });
+                    stack.push(Frame::Mapping {
+                        path,
+                        pending_key: None,
+                    });
                 }
                 Event::SequenceStart(..) => {
                     let path = child_path(&mut stack, &mut positions, position).unwrap_or_default();
-                    stack.push(Frame::Sequence { path, next_index: 0 });
+                    stack.push(Frame::Sequence {
+                        path,
+                        next_index: 0,
+                    });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
                     stack.pop();
@@ -66,11 +85,14 @@ impl SourceMap {
 
     /// The deepest key under `prefix` written on `line`: serde_yaml names only the enclosing
     /// mapping (`network`) of a bad value, this finds the field itself (`network.cidr`).
-    pub fn key_on_line(&self, prefix: &str, line: usize) -> Option<String> {
+    pub(super) fn key_on_line(&self, prefix: &str, line: usize) -> Option<String> {
         self.positions
             .iter()
             .filter(|(path, position)| {
-                position.line == line && (prefix.is_empty() || path.starts_with(&format!("{prefix}.")) || path.as_str() == prefix)
+                position.line == line
+                    && (prefix.is_empty()
+                        || path.starts_with(&format!("{prefix}."))
+                        || path.as_str() == prefix)
             })
             .map(|(path, _)| path.clone())
             .max_by_key(String::len)
@@ -78,7 +100,7 @@ impl SourceMap {
 
     /// The position of `path`, or of its nearest ancestor that exists in the file (a field that
     /// took its default value points at the section that omitted it).
-    pub fn position(&self, path: &str) -> Option<Position> {
+    pub(super) fn position(&self, path: &str) -> Option<Position> {
         let mut path = path;
         loop {
             if let Some(position) = self.positions.get(path) {
@@ -92,7 +114,11 @@ impl SourceMap {
 
 /// Consumes the value slot of the innermost collection and returns the path of that value.
 /// Records sequence items' positions (mapping keys are recorded where the key is read).
-fn child_path(stack: &mut [Frame], positions: &mut HashMap<String, Position>, at: Position) -> Option<String> {
+fn child_path(
+    stack: &mut [Frame],
+    positions: &mut HashMap<String, Position>,
+    at: Position,
+) -> Option<String> {
     match stack.last_mut()? {
         Frame::Mapping { path, pending_key } => pending_key.take().map(|key| join(path, &key)),
         Frame::Sequence { path, next_index } => {
@@ -105,7 +131,11 @@ fn child_path(stack: &mut [Frame], positions: &mut HashMap<String, Position>, at
 }
 
 fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 #[cfg(test)]
@@ -118,15 +148,27 @@ mod tests {
     fn finds_nested_keys_and_sequence_items() {
         let map = SourceMap::build(DOC);
         assert_eq!(map.position("name"), Some(Position { line: 1, column: 1 }));
-        assert_eq!(map.position("network.cidr"), Some(Position { line: 3, column: 3 }));
-        assert_eq!(map.position("network.public_subnets[1]"), Some(Position { line: 6, column: 7 }));
-        assert_eq!(map.position("compute.desired"), Some(Position { line: 8, column: 3 }));
+        assert_eq!(
+            map.position("network.cidr"),
+            Some(Position { line: 3, column: 3 })
+        );
+        assert_eq!(
+            map.position("network.public_subnets[1]"),
+            Some(Position { line: 6, column: 7 })
+        );
+        assert_eq!(
+            map.position("compute.desired"),
+            Some(Position { line: 8, column: 3 })
+        );
     }
 
     #[test]
     fn missing_field_points_at_nearest_ancestor() {
         let map = SourceMap::build(DOC);
-        assert_eq!(map.position("compute.max"), Some(Position { line: 7, column: 1 }));
+        assert_eq!(
+            map.position("compute.max"),
+            Some(Position { line: 7, column: 1 })
+        );
         assert_eq!(map.position("database.instances"), None);
     }
 }

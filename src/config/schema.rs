@@ -165,13 +165,21 @@ impl FromStr for SecretRef {
             .split_once(':')
             .ok_or_else(|| format!("invalid secret reference `{s}`: {expected}"))?;
         if rest.is_empty() {
-            return Err(format!("invalid secret reference `{s}`: the part after `{scheme}:` is empty; {expected}"));
+            return Err(format!(
+                "invalid secret reference `{s}`: the part after `{scheme}:` is empty; {expected}"
+            ));
         }
         match scheme {
-            "env" if rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Ok(Self::Env(rest.to_owned())),
-            "env" => Err(format!("invalid environment variable name `{rest}`: use letters, digits and `_`")),
+            "env" if rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+                Ok(Self::Env(rest.to_owned()))
+            }
+            "env" => Err(format!(
+                "invalid environment variable name `{rest}`: use letters, digits and `_`"
+            )),
             "ssm" if rest.starts_with('/') => Ok(Self::Ssm(rest.to_owned())),
-            "ssm" => Err(format!("invalid SSM parameter `{rest}`: parameter paths start with `/`")),
+            "ssm" => Err(format!(
+                "invalid SSM parameter `{rest}`: parameter paths start with `/`"
+            )),
             "secretsmanager" => Ok(Self::SecretsManager(rest.to_owned())),
             other => Err(format!("unknown secret source `{other}`: {expected}")),
         }
@@ -196,9 +204,9 @@ impl FromStr for Cidr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let net: Ipv4Net = s
-            .parse()
-            .map_err(|_| format!("invalid CIDR `{s}`: expected an IPv4 network such as 10.0.0.0/16"))?;
+        let net: Ipv4Net = s.parse().map_err(|_| {
+            format!("invalid CIDR `{s}`: expected an IPv4 network such as 10.0.0.0/16")
+        })?;
         if net.trunc() != net {
             return Err(format!(
                 "invalid CIDR `{s}`: host bits are set; the network address is {}",

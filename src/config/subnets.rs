@@ -9,21 +9,25 @@ use ipnet::Ipv4Net;
 use super::schema::{Cidr, NetworkConfig};
 
 /// Extra prefix bits for carved subnets: 16 blocks, so a /16 VPC gets /20 subnets.
-pub const CARVE_BITS: u8 = 4;
+pub(super) const CARVE_BITS: u8 = 4;
 /// Where private subnets start among the 16 blocks.
 const PRIVATE_OFFSET: usize = 8;
 /// Carving supports up to 8 AZs; no AWS region has more than 6.
-pub const MAX_AZS: u8 = 6;
+pub(super) const MAX_AZS: u8 = 6;
 
 impl NetworkConfig {
     /// The public subnets, one per AZ, explicit or carved.
     pub fn public_subnet_cidrs(&self) -> Vec<Cidr> {
-        self.public_subnets.clone().unwrap_or_else(|| carve(self.cidr.0, 0, self.azs))
+        self.public_subnets
+            .clone()
+            .unwrap_or_else(|| carve(self.cidr.0, 0, self.azs))
     }
 
     /// The private subnets, one per AZ, explicit or carved.
     pub fn private_subnet_cidrs(&self) -> Vec<Cidr> {
-        self.private_subnets.clone().unwrap_or_else(|| carve(self.cidr.0, PRIVATE_OFFSET, self.azs))
+        self.private_subnets
+            .clone()
+            .unwrap_or_else(|| carve(self.cidr.0, PRIVATE_OFFSET, self.azs))
     }
 }
 
@@ -31,7 +35,11 @@ fn carve(vpc: Ipv4Net, offset: usize, count: u8) -> Vec<Cidr> {
     let Some(blocks) = vpc.subnets(vpc.prefix_len() + CARVE_BITS).ok() else {
         return Vec::new();
     };
-    blocks.skip(offset).take(usize::from(count)).map(Cidr).collect()
+    blocks
+        .skip(offset)
+        .take(usize::from(count))
+        .map(Cidr)
+        .collect()
 }
 
 #[cfg(test)]
@@ -52,8 +60,16 @@ mod tests {
     #[test]
     fn carves_stable_blocks() {
         let net = network("10.1.0.0/16", 3);
-        let public: Vec<String> = net.public_subnet_cidrs().iter().map(ToString::to_string).collect();
-        let private: Vec<String> = net.private_subnet_cidrs().iter().map(ToString::to_string).collect();
+        let public: Vec<String> = net
+            .public_subnet_cidrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let private: Vec<String> = net
+            .private_subnet_cidrs()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         assert_eq!(public, ["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/20"]);
         assert_eq!(private, ["10.1.128.0/20", "10.1.144.0/20", "10.1.160.0/20"]);
     }

@@ -23,20 +23,52 @@ fn edit(from: &str, to: &str) -> String {
 }
 
 fn line_of(yaml: &str, needle: &str) -> usize {
-    yaml.lines().position(|l| l.contains(needle)).expect("needle in yaml") + 1
+    yaml.lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in yaml")
+        + 1
 }
 
 #[test]
 fn repository_environments_are_valid_and_differ() {
-    let prod = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
-    let staging = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+    let prod = parse_environment(
+        include_str!("../../environments/production.yaml"),
+        "production",
+    )
+    .unwrap();
+    let staging =
+        parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
     let dev = parse_environment(DEVELOPMENT, "development").unwrap();
-    assert_eq!((prod.network.azs, prod.network.nat, prod.protect), (3, NatMode::PerAz, true));
+    assert_eq!(
+        (prod.network.azs, prod.network.nat, prod.protect),
+        (3, NatMode::PerAz, true)
+    );
     assert_eq!((prod.compute.desired, prod.compute.max), (4, 8));
-    assert_eq!((staging.compute.desired, staging.compute.max, staging.network.nat), (2, 4, NatMode::Single));
-    assert_eq!((dev.load_balancer.kind, dev.compute.kind, dev.compute.desired), (LoadBalancerKind::Elb, ComputeKind::Ec2, 1));
+    assert_eq!(
+        (
+            staging.compute.desired,
+            staging.compute.max,
+            staging.network.nat
+        ),
+        (2, 4, NatMode::Single)
+    );
+    assert_eq!(
+        (
+            dev.load_balancer.kind,
+            dev.compute.kind,
+            dev.compute.desired
+        ),
+        (LoadBalancerKind::Elb, ComputeKind::Ec2, 1)
+    );
     let cidrs = [prod.network.cidr, staging.network.cidr, dev.network.cidr];
-    assert!(cidrs.iter().all(|a| cidrs.iter().filter(|b| a.0.contains(&b.0.network())).count() == 1), "VPC ranges overlap");
+    assert!(
+        cidrs.iter().all(|a| cidrs
+            .iter()
+            .filter(|b| a.0.contains(&b.0.network()))
+            .count()
+            == 1),
+        "VPC ranges overlap"
+    );
 }
 
 #[test]
@@ -44,7 +76,13 @@ fn unknown_key_is_named_with_its_position_and_the_accepted_keys() {
     let yaml = edit("  azs: 2\n", "  azs: 2\n  zones: 2\n");
     let (problem, line, column) = only_problem(&yaml);
     assert_eq!(problem.field, "network");
-    assert!(problem.message.starts_with("unknown field `zones`, expected one of `cidr`, `azs`"), "{}", problem.message);
+    assert!(
+        problem
+            .message
+            .starts_with("unknown field `zones`, expected one of `cidr`, `azs`"),
+        "{}",
+        problem.message
+    );
     assert_eq!((line, column), (line_of(&yaml, "zones:"), 3));
     assert_eq!(problem.source_line.as_deref(), Some("  zones: 2"));
 }
@@ -53,7 +91,11 @@ fn unknown_key_is_named_with_its_position_and_the_accepted_keys() {
 fn unknown_top_level_key_is_rejected() {
     let yaml = format!("{DEVELOPMENT}replicas: 3\n");
     let (problem, line, _) = only_problem(&yaml);
-    assert!(problem.message.contains("unknown field `replicas`"), "{}", problem.message);
+    assert!(
+        problem.message.contains("unknown field `replicas`"),
+        "{}",
+        problem.message
+    );
     assert_eq!(line, line_of(&yaml, "replicas"));
 }
 
@@ -62,14 +104,20 @@ fn malformed_cidr_is_rejected_where_it_is_written() {
     let yaml = edit("cidr: 10.2.0.0/16", "cidr: 10.2.0.300/16");
     let (problem, line, column) = only_problem(&yaml);
     assert_eq!(problem.field, "network.cidr");
-    assert_eq!(problem.message, "invalid CIDR `10.2.0.300/16`: expected an IPv4 network such as 10.0.0.0/16");
+    assert_eq!(
+        problem.message,
+        "invalid CIDR `10.2.0.300/16`: expected an IPv4 network such as 10.0.0.0/16"
+    );
     assert_eq!((line, column), (line_of(&yaml, "cidr:"), 3));
 }
 
 #[test]
 fn cidr_with_host_bits_names_the_network_address() {
     let (problem, ..) = only_problem(&edit("cidr: 10.2.0.0/16", "cidr: 10.2.3.0/16"));
-    assert_eq!(problem.message, "invalid CIDR `10.2.3.0/16`: host bits are set; the network address is 10.2.0.0/16");
+    assert_eq!(
+        problem.message,
+        "invalid CIDR `10.2.3.0/16`: host bits are set; the network address is 10.2.0.0/16"
+    );
 }
 
 #[test]
@@ -77,7 +125,13 @@ fn unknown_enum_value_lists_the_accepted_ones() {
     let yaml = edit("nat: single", "nat: double");
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "network.nat");
-    assert!(problem.message.contains("unknown variant `double`, expected one of `single`, `per-az`, `none`"), "{}", problem.message);
+    assert!(
+        problem
+            .message
+            .contains("unknown variant `double`, expected one of `single`, `per-az`, `none`"),
+        "{}",
+        problem.message
+    );
     assert_eq!(line, line_of(&yaml, "nat:"));
 }
 
@@ -86,7 +140,11 @@ fn wrong_type_is_rejected() {
     let yaml = edit("  desired: 1", "  desired: one");
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.desired");
-    assert!(problem.message.contains("invalid type: string \"one\""), "{}", problem.message);
+    assert!(
+        problem.message.contains("invalid type: string \"one\""),
+        "{}",
+        problem.message
+    );
     assert_eq!(line, line_of(&yaml, "desired:"));
 }
 
@@ -95,14 +153,20 @@ fn missing_required_field_is_named() {
     let yaml = edit("  kind: ec2\n", "");
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "compute");
-    assert!(problem.message.contains("missing field `kind`"), "{}", problem.message);
+    assert!(
+        problem.message.contains("missing field `kind`"),
+        "{}",
+        problem.message
+    );
 }
 
 #[test]
 fn yaml_syntax_error_has_a_position() {
     let yaml = edit("  azs: 2\n", "  azs: [2\n");
     let problems = rejected(&yaml);
-    let position = problems[0].position.expect("syntax errors carry a position");
+    let position = problems[0]
+        .position
+        .expect("syntax errors carry a position");
     assert!(position.line >= line_of(&yaml, "azs: [2"), "{position:?}");
 }
 
@@ -112,13 +176,19 @@ fn desired_above_max_points_at_desired() {
     let (problem, line, column) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.desired");
     assert_eq!(problem.message, "5 is more than compute.max (1)");
-    assert_eq!(problem.help.as_deref(), Some("raise compute.max or lower compute.desired"));
+    assert_eq!(
+        problem.help.as_deref(),
+        Some("raise compute.max or lower compute.desired")
+    );
     assert_eq!((line, column), (line_of(&yaml, "desired:"), 3));
 }
 
 #[test]
 fn min_above_desired_is_rejected() {
-    let yaml = edit("  min: 1\n  desired: 1\n  max: 1", "  min: 3\n  desired: 2\n  max: 4");
+    let yaml = edit(
+        "  min: 1\n  desired: 1\n  max: 1",
+        "  min: 3\n  desired: 2\n  max: 4",
+    );
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.min");
     assert_eq!(line, line_of(&yaml, "min: 3"));
@@ -126,7 +196,10 @@ fn min_above_desired_is_rejected() {
 
 #[test]
 fn zero_max_is_rejected() {
-    let yaml = edit("  min: 1\n  desired: 1\n  max: 1", "  min: 0\n  desired: 0\n  max: 0");
+    let yaml = edit(
+        "  min: 1\n  desired: 1\n  max: 1",
+        "  min: 0\n  desired: 0\n  max: 0",
+    );
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.max");
     assert_eq!(problem.message, "must be at least 1");
@@ -140,7 +213,10 @@ fn overlapping_subnets_point_at_the_later_one() {
     );
     let (problem, line, column) = only_problem(&yaml);
     assert_eq!(problem.field, "network.private_subnets[1]");
-    assert_eq!(problem.message, "10.2.0.128/25 overlaps 10.2.0.0/24 (network.public_subnets[0])");
+    assert_eq!(
+        problem.message,
+        "10.2.0.128/25 overlaps 10.2.0.0/24 (network.public_subnets[0])"
+    );
     assert_eq!((line, column), (line_of(&yaml, "10.2.0.128/25"), 7));
 }
 
@@ -152,12 +228,18 @@ fn subnet_outside_the_vpc_is_rejected() {
     );
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "network.public_subnets[1]");
-    assert_eq!(problem.message, "10.9.1.0/24 is not inside the VPC range 10.2.0.0/16");
+    assert_eq!(
+        problem.message,
+        "10.9.1.0/24 is not inside the VPC range 10.2.0.0/16"
+    );
 }
 
 #[test]
 fn subnet_count_must_match_azs() {
-    let yaml = edit("  nat: single\n", "  nat: single\n  public_subnets: [10.2.0.0/24]\n");
+    let yaml = edit(
+        "  nat: single\n",
+        "  nat: single\n  public_subnets: [10.2.0.0/24]\n",
+    );
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "network.public_subnets");
     assert_eq!(problem.message, "1 subnets listed for 2 availability zones");
@@ -189,7 +271,10 @@ fn alb_and_aurora_need_two_azs() {
 #[test]
 fn name_must_match_the_file() {
     let (problem, line, _) = only_problem(&edit("name: development", "name: dev"));
-    assert_eq!(problem.message, "`dev` does not match the file name `development.yaml`");
+    assert_eq!(
+        problem.message,
+        "`dev` does not match the file name `development.yaml`"
+    );
     assert_eq!(line, line_of(DEVELOPMENT, "name:"));
 }
 
@@ -198,7 +283,11 @@ fn secret_reference_must_name_a_known_source() {
     let yaml = edit("token_from: env:API_TOKEN", "token_from: vault:api");
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "app.auth.token_from");
-    assert!(problem.message.starts_with("unknown secret source `vault`"), "{}", problem.message);
+    assert!(
+        problem.message.starts_with("unknown secret source `vault`"),
+        "{}",
+        problem.message
+    );
     assert_eq!(line, line_of(&yaml, "token_from"));
 }
 
@@ -218,7 +307,11 @@ fn reserved_tag_keys_are_rejected() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let yaml = edit("  desired: 1", "  desired: 9").replacen("instance_type: t3.micro", "instance_type: large", 1);
+    let yaml = edit("  desired: 1", "  desired: 9").replacen(
+        "instance_type: t3.micro",
+        "instance_type: large",
+        1,
+    );
     let fields: Vec<String> = rejected(&yaml).into_iter().map(|p| p.field).collect();
     assert_eq!(fields, ["compute.desired", "compute.instance_type"]);
 }
@@ -227,7 +320,10 @@ fn every_problem_is_reported_at_once() {
 fn rendered_error_shows_file_line_caret_and_help() {
     let yaml = edit("  desired: 1", "  desired: 5");
     let problems = rejected(&yaml);
-    let error = ConfigError::Invalid { path: "environments/development.yaml".into(), problems };
+    let error = ConfigError::Invalid {
+        path: "environments/development.yaml".into(),
+        problems,
+    };
     let line = line_of(&yaml, "desired:");
     assert_eq!(
         error.to_string(),

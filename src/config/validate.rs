@@ -12,7 +12,7 @@ const MAX_DB_INSTANCES: u8 = 16;
 /// A sanity cap on counts, so a typo such as `max: 400` is caught before AWS quota errors.
 const MAX_TASKS_OR_INSTANCES: u32 = 100;
 
-pub fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<Problem> {
+pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<Problem> {
     let mut problems = Vec::new();
     check_name(config, expected_name, &mut problems);
     check_region(config, &mut problems);
@@ -29,7 +29,9 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
     let name = &config.name;
     let valid = name.len() <= 20
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid {
         problems.push(
             Problem::new("name", format!("`{name}` is not a valid environment name"))
@@ -37,8 +39,13 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
         );
     } else if name != expected {
         problems.push(
-            Problem::new("name", format!("`{name}` does not match the file name `{expected}.yaml`"))
-                .help(format!("set `name: {expected}` or rename the file to {name}.yaml")),
+            Problem::new(
+                "name",
+                format!("`{name}` does not match the file name `{expected}.yaml`"),
+            )
+            .help(format!(
+                "set `name: {expected}` or rename the file to {name}.yaml"
+            )),
         );
     }
 }
@@ -47,8 +54,14 @@ fn check_region(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let Some(region) = &config.region else { return };
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if !valid {
         problems.push(
             Problem::new("region", format!("`{region}` is not an AWS region name"))
@@ -62,28 +75,43 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let prefix = network.cidr.0.prefix_len();
     if !(16..=28).contains(&prefix) {
         problems.push(
-            Problem::new("network.cidr", format!("/{prefix} is outside what AWS allows for a VPC"))
-                .help("use a prefix between /16 and /28, e.g. 10.0.0.0/16"),
+            Problem::new(
+                "network.cidr",
+                format!("/{prefix} is outside what AWS allows for a VPC"),
+            )
+            .help("use a prefix between /16 and /28, e.g. 10.0.0.0/16"),
         );
     }
     if network.azs == 0 || network.azs > MAX_AZS {
         problems.push(
-            Problem::new("network.azs", format!("{} availability zones requested", network.azs))
-                .help(format!("use 1 to {MAX_AZS}")),
+            Problem::new(
+                "network.azs",
+                format!("{} availability zones requested", network.azs),
+            )
+            .help(format!("use 1 to {MAX_AZS}")),
         );
         return;
     }
     let carving = network.public_subnets.is_none() || network.private_subnets.is_none();
     if carving && prefix + CARVE_BITS > 28 {
         problems.push(
-            Problem::new("network.cidr", format!("/{prefix} is too small to carve subnets from (they would be /{})", prefix + CARVE_BITS))
-                .help("use a /24 or larger VPC, or list public_subnets and private_subnets explicitly"),
+            Problem::new(
+                "network.cidr",
+                format!(
+                    "/{prefix} is too small to carve subnets from (they would be /{})",
+                    prefix + CARVE_BITS
+                ),
+            )
+            .help("use a /24 or larger VPC, or list public_subnets and private_subnets explicitly"),
         );
         return;
     }
     let public = network.public_subnet_cidrs();
     let private = network.private_subnet_cidrs();
-    for (field, list) in [("network.public_subnets", &network.public_subnets), ("network.private_subnets", &network.private_subnets)] {
+    for (field, list) in [
+        ("network.public_subnets", &network.public_subnets),
+        ("network.private_subnets", &network.private_subnets),
+    ] {
         if let Some(list) = list
             && list.len() != usize::from(network.azs)
         {
@@ -97,26 +125,40 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         .iter()
         .enumerate()
         .map(|(i, c)| (format!("network.public_subnets[{i}]"), *c))
-        .chain(private.iter().enumerate().map(|(i, c)| (format!("network.private_subnets[{i}]"), *c)))
+        .chain(
+            private
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("network.private_subnets[{i}]"), *c)),
+        )
         .collect();
     for (i, (field, cidr)) in all.iter().enumerate() {
         if !network.cidr.0.contains(&cidr.0) {
             problems.push(
-                Problem::new(field.clone(), format!("{cidr} is not inside the VPC range {}", network.cidr))
-                    .help("pick a subnet within network.cidr"),
+                Problem::new(
+                    field.clone(),
+                    format!("{cidr} is not inside the VPC range {}", network.cidr),
+                )
+                .help("pick a subnet within network.cidr"),
             );
         }
         if cidr.0.prefix_len() > 28 {
             problems.push(
-                Problem::new(field.clone(), format!("{cidr} is smaller than /28, the smallest subnet AWS allows"))
-                    .help("use a /28 or larger subnet"),
+                Problem::new(
+                    field.clone(),
+                    format!("{cidr} is smaller than /28, the smallest subnet AWS allows"),
+                )
+                .help("use a /28 or larger subnet"),
             );
         }
         for (other_field, other) in &all[..i] {
             if cidr.0.contains(&other.0.network()) || other.0.contains(&cidr.0.network()) {
                 problems.push(
-                    Problem::new(field.clone(), format!("{cidr} overlaps {other} ({other_field})"))
-                        .help("subnets must not overlap; pick disjoint ranges"),
+                    Problem::new(
+                        field.clone(),
+                        format!("{cidr} overlaps {other} ({other_field})"),
+                    )
+                    .help("subnets must not overlap; pick disjoint ranges"),
                 );
             }
         }
@@ -134,17 +176,26 @@ fn check_load_balancer(config: &EnvironmentConfig, problems: &mut Vec<Problem>) 
     let lb = &config.load_balancer;
     if lb.kind == LoadBalancerKind::Alb && config.network.azs < 2 {
         problems.push(
-            Problem::new("network.azs", "an ALB needs subnets in at least 2 availability zones")
-                .help("set network.azs to 2 or more, or use load_balancer.kind: elb"),
+            Problem::new(
+                "network.azs",
+                "an ALB needs subnets in at least 2 availability zones",
+            )
+            .help("set network.azs to 2 or more, or use load_balancer.kind: elb"),
         );
     }
     if lb.port == 0 {
-        problems.push(Problem::new("load_balancer.port", "port 0 is not a valid listener port").help("use 80"));
+        problems.push(
+            Problem::new("load_balancer.port", "port 0 is not a valid listener port")
+                .help("use 80"),
+        );
     }
     if !lb.health_check_path.starts_with('/') {
         problems.push(
-            Problem::new("load_balancer.health_check_path", format!("`{}` is not an absolute path", lb.health_check_path))
-                .help("use a path starting with `/`, e.g. /healthcheck"),
+            Problem::new(
+                "load_balancer.health_check_path",
+                format!("`{}` is not an absolute path", lb.health_check_path),
+            )
+            .help("use a path starting with `/`, e.g. /healthcheck"),
         );
     }
 }
@@ -153,35 +204,62 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let compute = &config.compute;
     let min = compute.min.unwrap_or(compute.desired);
     if compute.max == 0 {
-        problems.push(Problem::new("compute.max", "must be at least 1").help("set compute.max to 1 or more"));
+        problems.push(
+            Problem::new("compute.max", "must be at least 1").help("set compute.max to 1 or more"),
+        );
     } else if compute.max > MAX_TASKS_OR_INSTANCES {
         problems.push(
-            Problem::new("compute.max", format!("{} is above deployer's limit of {MAX_TASKS_OR_INSTANCES}", compute.max))
-                .help("lower compute.max"),
+            Problem::new(
+                "compute.max",
+                format!(
+                    "{} is above deployer's limit of {MAX_TASKS_OR_INSTANCES}",
+                    compute.max
+                ),
+            )
+            .help("lower compute.max"),
         );
     }
     if compute.desired > compute.max {
         problems.push(
-            Problem::new("compute.desired", format!("{} is more than compute.max ({})", compute.desired, compute.max))
-                .help("raise compute.max or lower compute.desired"),
+            Problem::new(
+                "compute.desired",
+                format!(
+                    "{} is more than compute.max ({})",
+                    compute.desired, compute.max
+                ),
+            )
+            .help("raise compute.max or lower compute.desired"),
         );
     }
     if min > compute.desired {
         problems.push(
-            Problem::new("compute.min", format!("{min} is more than compute.desired ({})", compute.desired))
-                .help("lower compute.min or raise compute.desired"),
+            Problem::new(
+                "compute.min",
+                format!("{min} is more than compute.desired ({})", compute.desired),
+            )
+            .help("lower compute.min or raise compute.desired"),
         );
     }
     let parts: Vec<&str> = compute.instance_type.split('.').collect();
-    if parts.len() != 2 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')) {
+    if parts.len() != 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
         problems.push(
-            Problem::new("compute.instance_type", format!("`{}` is not an EC2 instance type", compute.instance_type))
-                .help("use a type such as t3.micro or m6i.large"),
+            Problem::new(
+                "compute.instance_type",
+                format!("`{}` is not an EC2 instance type", compute.instance_type),
+            )
+            .help("use a type such as t3.micro or m6i.large"),
         );
     }
     if let Some(ami) = &compute.ami {
         if compute.kind != ComputeKind::Ec2 {
-            problems.push(Problem::new("compute.ami", "only applies to `kind: ec2`").help("remove compute.ami"));
+            problems.push(
+                Problem::new("compute.ami", "only applies to `kind: ec2`")
+                    .help("remove compute.ami"),
+            );
         } else if !ami.starts_with("ami-") {
             problems.push(Problem::new("compute.ami", format!("`{ami}` is not an AMI id")).help("use an id such as ami-0abcdef1234567890, or remove it to use Amazon Linux 2023"));
         }
@@ -192,26 +270,40 @@ fn check_database(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let Some(db) = &config.database else { return };
     if config.network.azs < 2 {
         problems.push(
-            Problem::new("network.azs", "Aurora needs a DB subnet group spanning at least 2 availability zones")
-                .help("set network.azs to 2 or more, or remove the database section"),
+            Problem::new(
+                "network.azs",
+                "Aurora needs a DB subnet group spanning at least 2 availability zones",
+            )
+            .help("set network.azs to 2 or more, or remove the database section"),
         );
     }
     if db.instances == 0 || db.instances > MAX_DB_INSTANCES {
         problems.push(
-            Problem::new("database.instances", format!("{} instances requested", db.instances))
-                .help(format!("use 1 (a writer) to {MAX_DB_INSTANCES} (a writer and 15 readers)")),
+            Problem::new(
+                "database.instances",
+                format!("{} instances requested", db.instances),
+            )
+            .help(format!(
+                "use 1 (a writer) to {MAX_DB_INSTANCES} (a writer and 15 readers)"
+            )),
         );
     }
     if !(1..=35).contains(&db.backup_retention_days) {
         problems.push(
-            Problem::new("database.backup_retention_days", format!("{} days", db.backup_retention_days))
-                .help("Aurora keeps backups for 1 to 35 days"),
+            Problem::new(
+                "database.backup_retention_days",
+                format!("{} days", db.backup_retention_days),
+            )
+            .help("Aurora keeps backups for 1 to 35 days"),
         );
     }
     if !db.instance_class.starts_with("db.") {
         problems.push(
-            Problem::new("database.instance_class", format!("`{}` is not a DB instance class", db.instance_class))
-                .help("use a class such as db.t4g.medium or db.r6g.large"),
+            Problem::new(
+                "database.instance_class",
+                format!("`{}` is not a DB instance class", db.instance_class),
+            )
+            .help("use a class such as db.t4g.medium or db.r6g.large"),
         );
     }
 }
@@ -220,20 +312,27 @@ fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let app = &config.app;
     if app.image.is_empty() || app.image.chars().any(char::is_whitespace) {
         problems.push(
-            Problem::new("app.image", format!("`{}` is not a container image reference", app.image))
-                .help("use a reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.0.0"),
+            Problem::new(
+                "app.image",
+                format!("`{}` is not a container image reference", app.image),
+            )
+            .help("use a reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.0.0"),
         );
     }
     if app.port == 0 {
-        problems.push(Problem::new("app.port", "port 0 is not a valid port").help("use 8000, the API's default"));
+        problems.push(
+            Problem::new("app.port", "port 0 is not a valid port")
+                .help("use 8000, the API's default"),
+        );
     }
 }
 
 fn check_tags(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     if config.tags.len() > MAX_USER_TAGS {
         problems.push(
-            Problem::new("tags", format!("{} tags given", config.tags.len()))
-                .help(format!("AWS allows 50 tags per resource and deployer uses 4: keep at most {MAX_USER_TAGS}")),
+            Problem::new("tags", format!("{} tags given", config.tags.len())).help(format!(
+                "AWS allows 50 tags per resource and deployer uses 4: keep at most {MAX_USER_TAGS}"
+            )),
         );
     }
     for key in config.tags.keys() {

@@ -46,9 +46,18 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
 
     add(
         "vpc".into(),
-        Spec::Vpc(VpcSpec { cidr: config.network.cidr.to_string(), dns_support: true, dns_hostnames: true }),
+        Spec::Vpc(VpcSpec {
+            cidr: config.network.cidr.to_string(),
+            dns_support: true,
+            dns_hostnames: true,
+        }),
     );
-    add("internet-gateway".into(), Spec::InternetGateway(InternetGatewaySpec { vpc: Some(Ref::to("vpc")) }));
+    add(
+        "internet-gateway".into(),
+        Spec::InternetGateway(InternetGatewaySpec {
+            vpc: Some(Ref::to("vpc")),
+        }),
+    );
 
     let public = config.network.public_subnet_cidrs();
     let private = config.network.private_subnet_cidrs();
@@ -57,7 +66,11 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         for (tier, cidr) in [("public", public[index]), ("private", private[index])] {
             add(
                 format!("subnet-{tier}-{letter}"),
-                Spec::Subnet(SubnetSpec { vpc: Ref::to("vpc"), cidr: cidr.to_string(), availability_zone: zone.clone() }),
+                Spec::Subnet(SubnetSpec {
+                    vpc: Ref::to("vpc"),
+                    cidr: cidr.to_string(),
+                    availability_zone: zone.clone(),
+                }),
             );
         }
     }
@@ -69,7 +82,10 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     };
     for index in 0..nat_zones {
         let letter = zone_letter(index);
-        add(format!("nat-eip-{letter}"), Spec::ElasticIp(ElasticIpSpec {}));
+        add(
+            format!("nat-eip-{letter}"),
+            Spec::ElasticIp(ElasticIpSpec {}),
+        );
         add(
             format!("nat-gateway-{letter}"),
             Spec::NatGateway(NatGatewaySpec {
@@ -87,7 +103,9 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
                 destination: ANYWHERE.into(),
                 target: RouteTarget::InternetGateway(Ref::to("internet-gateway")),
             }]),
-            subnets: (0..zone_count).map(|i| Ref::Managed(Id::new(format!("subnet-public-{}", zone_letter(i))))).collect(),
+            subnets: (0..zone_count)
+                .map(|i| Ref::Managed(Id::new(format!("subnet-public-{}", zone_letter(i)))))
+                .collect(),
         }),
     );
     for index in 0..zone_count {
@@ -99,7 +117,9 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             let nat_letter = zone_letter(index.min(nat_zones - 1));
             BTreeSet::from([Route {
                 destination: ANYWHERE.into(),
-                target: RouteTarget::NatGateway(Ref::Managed(Id::new(format!("nat-gateway-{nat_letter}")))),
+                target: RouteTarget::NatGateway(Ref::Managed(Id::new(format!(
+                    "nat-gateway-{nat_letter}"
+                )))),
             }])
         };
         add(
@@ -107,14 +127,20 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             Spec::RouteTable(RouteTableSpec {
                 vpc: Ref::to("vpc"),
                 routes,
-                subnets: BTreeSet::from([Ref::Managed(Id::new(format!("subnet-private-{letter}")))]),
+                subnets: BTreeSet::from([Ref::Managed(Id::new(format!(
+                    "subnet-private-{letter}"
+                )))]),
             }),
         );
     }
 
     let has_database = config.database.is_some();
     let groups: &[(&str, &str)] = if has_database {
-        &[("lb", "load balancer"), ("app", "application"), ("db", "database")]
+        &[
+            ("lb", "load balancer"),
+            ("app", "application"),
+            ("db", "database"),
+        ]
     } else {
         &[("lb", "load balancer"), ("app", "application")]
     };
@@ -128,7 +154,8 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             }),
         );
     }
-    let group = |role: &str| Peer::SecurityGroup(Ref::Managed(Id::new(format!("security-group-{role}"))));
+    let group =
+        |role: &str| Peer::SecurityGroup(Ref::Managed(Id::new(format!("security-group-{role}"))));
     let tcp = |port: i32, peer: Peer, description: &str| Rule {
         protocol: "tcp".into(),
         from_port: port,
@@ -143,10 +170,18 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     // API port, the API only the database and HTTPS (image pulls, AWS APIs); the database nothing.
     let lb_rules = SecurityGroupRulesSpec {
         group: Ref::to("security-group-lb"),
-        ingress: BTreeSet::from([tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere")]),
+        ingress: BTreeSet::from([tcp(
+            lb_port,
+            Peer::Cidr(ANYWHERE.into()),
+            "HTTP from anywhere",
+        )]),
         egress: BTreeSet::from([tcp(app_port, group("app"), "to the API")]),
     };
-    let mut app_egress = BTreeSet::from([tcp(HTTPS, Peer::Cidr(ANYWHERE.into()), "HTTPS for images and AWS APIs")]);
+    let mut app_egress = BTreeSet::from([tcp(
+        HTTPS,
+        Peer::Cidr(ANYWHERE.into()),
+        "HTTPS for images and AWS APIs",
+    )]);
     if has_database {
         app_egress.insert(tcp(POSTGRES, group("db"), "to the database"));
     }
@@ -155,8 +190,14 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         ingress: BTreeSet::from([tcp(app_port, group("lb"), "API from the load balancer")]),
         egress: app_egress,
     };
-    add("security-group-lb-rules".into(), Spec::SecurityGroupRules(lb_rules));
-    add("security-group-app-rules".into(), Spec::SecurityGroupRules(app_rules));
+    add(
+        "security-group-lb-rules".into(),
+        Spec::SecurityGroupRules(lb_rules),
+    );
+    add(
+        "security-group-app-rules".into(),
+        Spec::SecurityGroupRules(app_rules),
+    );
     if has_database {
         add(
             "security-group-db-rules".into(),
@@ -171,11 +212,18 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     let resources = specs
         .into_iter()
         .map(|(id, spec)| {
-            let tags = if spec.kind().has_tags() { tags_for(&config.name, &id, &spec, &config.tags) } else { Default::default() };
+            let tags = if spec.kind().has_tags() {
+                tags_for(&config.name, &id, &spec, &config.tags)
+            } else {
+                Default::default()
+            };
             (id, DesiredResource { spec, tags })
         })
         .collect();
-    Ok(Desired { environment: config.name.clone(), resources })
+    Ok(Desired {
+        environment: config.name.clone(),
+        resources,
+    })
 }
 
 #[cfg(test)]
@@ -184,49 +232,109 @@ mod tests {
     use crate::config::parse_environment;
 
     fn facts() -> Facts {
-        Facts { availability_zones: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"].map(String::from).to_vec() }
+        Facts {
+            availability_zones: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
+                .map(String::from)
+                .to_vec(),
+        }
     }
 
     fn ids(desired: &Desired, prefix: &str) -> Vec<String> {
-        desired.resources.keys().map(ToString::to_string).filter(|id| id.starts_with(prefix)).collect()
+        desired
+            .resources
+            .keys()
+            .map(ToString::to_string)
+            .filter(|id| id.starts_with(prefix))
+            .collect()
     }
 
     #[test]
     fn production_gets_a_nat_gateway_per_zone() {
-        let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
+        let config = parse_environment(
+            include_str!("../../environments/production.yaml"),
+            "production",
+        )
+        .unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        assert_eq!(ids(&desired, "nat-gateway"), ["nat-gateway-a", "nat-gateway-b", "nat-gateway-c"]);
-        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-c")].spec else { panic!() };
-        assert_eq!(rt.routes.iter().next().unwrap().to_string(), "0.0.0.0/0 via nat-gateway-c");
+        assert_eq!(
+            ids(&desired, "nat-gateway"),
+            ["nat-gateway-a", "nat-gateway-b", "nat-gateway-c"]
+        );
+        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-c")].spec
+        else {
+            panic!()
+        };
+        assert_eq!(
+            rt.routes.iter().next().unwrap().to_string(),
+            "0.0.0.0/0 via nat-gateway-c"
+        );
     }
 
     #[test]
     fn single_nat_is_shared_by_every_private_route_table() {
-        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let config =
+            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let desired = desired(&config, &facts()).unwrap();
         assert_eq!(ids(&desired, "nat-gateway"), ["nat-gateway-a"]);
-        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-b")].spec else { panic!() };
-        assert_eq!(rt.routes.iter().next().unwrap().to_string(), "0.0.0.0/0 via nat-gateway-a");
-        assert_eq!(ids(&desired, "subnet"), ["subnet-private-a", "subnet-private-b", "subnet-public-a", "subnet-public-b"]);
+        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-b")].spec
+        else {
+            panic!()
+        };
+        assert_eq!(
+            rt.routes.iter().next().unwrap().to_string(),
+            "0.0.0.0/0 via nat-gateway-a"
+        );
+        assert_eq!(
+            ids(&desired, "subnet"),
+            [
+                "subnet-private-a",
+                "subnet-private-b",
+                "subnet-public-a",
+                "subnet-public-b"
+            ]
+        );
     }
 
     #[test]
     fn app_port_is_open_only_to_the_load_balancer_group() {
-        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let config = parse_environment(
+            include_str!("../../environments/development.yaml"),
+            "development",
+        )
+        .unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        let Spec::SecurityGroupRules(app) = &desired.resources[&Id::from("security-group-app-rules")].spec else { panic!() };
+        let Spec::SecurityGroupRules(app) =
+            &desired.resources[&Id::from("security-group-app-rules")].spec
+        else {
+            panic!()
+        };
         let ingress: Vec<String> = app.ingress.iter().map(|r| r.to_string()).collect();
-        assert_eq!(ingress, ["tcp/8000 security-group-lb (API from the load balancer)"]);
-        let Spec::SecurityGroupRules(db) = &desired.resources[&Id::from("security-group-db-rules")].spec else { panic!() };
+        assert_eq!(
+            ingress,
+            ["tcp/8000 security-group-lb (API from the load balancer)"]
+        );
+        let Spec::SecurityGroupRules(db) =
+            &desired.resources[&Id::from("security-group-db-rules")].spec
+        else {
+            panic!()
+        };
         assert!(db.egress.is_empty());
-        assert_eq!(db.ingress.iter().next().unwrap().peer, Peer::SecurityGroup(Ref::to("security-group-app")));
+        assert_eq!(
+            db.ingress.iter().next().unwrap().peer,
+            Peer::SecurityGroup(Ref::to("security-group-app"))
+        );
     }
 
     #[test]
     fn every_resource_is_tagged_with_environment_id_and_spec_hash() {
-        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let config =
+            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        for (id, resource) in desired.resources.iter().filter(|(_, r)| r.spec.kind().has_tags()) {
+        for (id, resource) in desired
+            .resources
+            .iter()
+            .filter(|(_, r)| r.spec.kind().has_tags())
+        {
             assert_eq!(resource.tags["deployer:environment"], "staging");
             assert_eq!(resource.tags["deployer:id"], id.as_str());
             assert_eq!(resource.tags["Name"], format!("staging-{id}"));
@@ -237,8 +345,14 @@ mod tests {
 
     #[test]
     fn too_few_zones_is_an_error_naming_the_field() {
-        let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
-        let two = Facts { availability_zones: vec!["eu-west-3a".into(), "eu-west-3b".into()] };
+        let config = parse_environment(
+            include_str!("../../environments/production.yaml"),
+            "production",
+        )
+        .unwrap();
+        let two = Facts {
+            availability_zones: vec!["eu-west-3a".into(), "eu-west-3b".into()],
+        };
         let error = desired(&config, &two).unwrap_err();
         assert!(error.to_string().starts_with("network.azs asks for 3 availability zones but the region offers 2 (eu-west-3a, eu-west-3b)"));
     }

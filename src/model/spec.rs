@@ -226,17 +226,30 @@ impl Spec {
 
     /// The resources this one points at: they must exist before it and outlive it.
     pub fn references(&self) -> Vec<Reference<'_>> {
-        let strong = |attribute, target| Reference { attribute, target, forces_replacement: true };
-        let weak = |attribute, target| Reference { attribute, target, forces_replacement: false };
+        let strong = |attribute, target| Reference {
+            attribute,
+            target,
+            forces_replacement: true,
+        };
+        let weak = |attribute, target| Reference {
+            attribute,
+            target,
+            forces_replacement: false,
+        };
         match self {
             Self::Vpc(_) | Self::ElasticIp(_) => Vec::new(),
             Self::Subnet(s) => vec![strong("vpc", &s.vpc)],
             Self::InternetGateway(s) => s.vpc.iter().map(|vpc| weak("vpc", vpc)).collect(),
-            Self::NatGateway(s) => vec![strong("subnet", &s.subnet), strong("elastic_ip", &s.elastic_ip)],
+            Self::NatGateway(s) => vec![
+                strong("subnet", &s.subnet),
+                strong("elastic_ip", &s.elastic_ip),
+            ],
             Self::RouteTable(s) => {
                 let mut refs = vec![strong("vpc", &s.vpc)];
                 refs.extend(s.routes.iter().filter_map(|route| match &route.target {
-                    RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => Some(weak("routes", r)),
+                    RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => {
+                        Some(weak("routes", r))
+                    }
                     RouteTarget::Other(_) => None,
                 }));
                 refs.extend(s.subnets.iter().map(|subnet| weak("subnets", subnet)));
@@ -245,10 +258,12 @@ impl Spec {
             Self::SecurityGroup(s) => vec![strong("vpc", &s.vpc)],
             Self::SecurityGroupRules(s) => {
                 let mut refs = vec![strong("group", &s.group)];
-                refs.extend(s.ingress.iter().chain(&s.egress).filter_map(|rule| match &rule.peer {
-                    Peer::SecurityGroup(group) => Some(weak("rules", group)),
-                    Peer::Cidr(_) => None,
-                }));
+                refs.extend(s.ingress.iter().chain(&s.egress).filter_map(
+                    |rule| match &rule.peer {
+                        Peer::SecurityGroup(group) => Some(weak("rules", group)),
+                        Peer::Cidr(_) => None,
+                    },
+                ));
                 refs
             }
         }
@@ -261,7 +276,11 @@ impl Spec {
             value: AttributeValue::Scalar(value),
             forces_replacement,
         };
-        let set = |name, values: BTreeSet<String>| Attribute { name, value: AttributeValue::Set(values), forces_replacement: false };
+        let set = |name, values: BTreeSet<String>| Attribute {
+            name,
+            value: AttributeValue::Set(values),
+            forces_replacement: false,
+        };
         match self {
             Self::Vpc(s) => vec![
                 scalar("cidr", s.cidr.clone(), true),
@@ -275,7 +294,9 @@ impl Spec {
             ],
             Self::InternetGateway(s) => vec![scalar(
                 "vpc",
-                s.vpc.as_ref().map_or_else(|| "(detached)".to_owned(), ToString::to_string),
+                s.vpc
+                    .as_ref()
+                    .map_or_else(|| "(detached)".to_owned(), ToString::to_string),
                 false,
             )],
             Self::ElasticIp(_) => Vec::new(),
@@ -286,7 +307,10 @@ impl Spec {
             Self::RouteTable(s) => vec![
                 scalar("vpc", s.vpc.to_string(), true),
                 set("routes", s.routes.iter().map(ToString::to_string).collect()),
-                set("subnets", s.subnets.iter().map(ToString::to_string).collect()),
+                set(
+                    "subnets",
+                    s.subnets.iter().map(ToString::to_string).collect(),
+                ),
             ],
             Self::SecurityGroup(s) => vec![
                 scalar("vpc", s.vpc.to_string(), true),
@@ -295,7 +319,10 @@ impl Spec {
             ],
             Self::SecurityGroupRules(s) => vec![
                 scalar("group", s.group.to_string(), true),
-                set("ingress", s.ingress.iter().map(ToString::to_string).collect()),
+                set(
+                    "ingress",
+                    s.ingress.iter().map(ToString::to_string).collect(),
+                ),
                 set("egress", s.egress.iter().map(ToString::to_string).collect()),
             ],
         }
@@ -305,7 +332,9 @@ impl Spec {
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.target {
-            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => write!(f, "{} via {r}", self.destination),
+            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => {
+                write!(f, "{} via {r}", self.destination)
+            }
             RouteTarget::Other(target) => write!(f, "{} via {target}", self.destination),
         }
     }

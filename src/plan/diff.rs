@@ -25,7 +25,10 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                 id: extra.id.clone(),
                 kind: extra.spec.kind(),
                 action: Action::Delete,
-                reasons: vec![format!("duplicate of {} (another resource tagged deployer:id={id})", kept.physical_id)],
+                reasons: vec![format!(
+                    "duplicate of {} (another resource tagged deployer:id={id})",
+                    kept.physical_id
+                )],
                 desired: None,
                 observed: Some((*extra).clone()),
             });
@@ -37,7 +40,10 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     id: id.clone(),
                     kind: kept.spec.kind(),
                     action: Action::Delete,
-                    reasons: vec![format!("no longer part of environment {}", desired.environment)],
+                    reasons: vec![format!(
+                        "no longer part of environment {}",
+                        desired.environment
+                    )],
                     desired: None,
                     observed: Some(kept.clone()),
                 },
@@ -81,23 +87,39 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
     }
     propagate_replacements(&mut changes);
 
-    let mut ordered: Vec<PlannedChange> = changes.into_values().filter(|c| !c.reasons.is_empty() || c.action == Action::Create).collect();
+    let mut ordered: Vec<PlannedChange> = changes
+        .into_values()
+        .filter(|c| !c.reasons.is_empty() || c.action == Action::Create)
+        .collect();
     ordered.extend(duplicates);
     ordered.sort_by(|a, b| {
         let destructive = |c: &PlannedChange| !matches!(c.action, Action::Delete | Action::Replace);
-        (destructive(a), &a.id, &a.observed.as_ref().map(|o| &o.physical_id)).cmp(&(
-            destructive(b),
-            &b.id,
-            &b.observed.as_ref().map(|o| &o.physical_id),
-        ))
+        (
+            destructive(a),
+            &a.id,
+            &a.observed.as_ref().map(|o| &o.physical_id),
+        )
+            .cmp(&(
+                destructive(b),
+                &b.id,
+                &b.observed.as_ref().map(|o| &o.physical_id),
+            ))
     });
-    Plan { environment: desired.environment.clone(), changes: ordered }
+    Plan {
+        environment: desired.environment.clone(),
+        changes: ordered,
+    }
 }
 
 /// A placeholder for an unchanged resource, kept until propagation has run: a replacement
 /// upstream may still turn it into an update or a replacement. Filtered out afterwards by
 /// having no reasons.
-fn no_op(id: &Id, kind: crate::model::Kind, want: &crate::model::DesiredResource, kept: &ObservedResource) -> PlannedChange {
+fn no_op(
+    id: &Id,
+    kind: crate::model::Kind,
+    want: &crate::model::DesiredResource,
+    kept: &ObservedResource,
+) -> PlannedChange {
     PlannedChange {
         id: id.clone(),
         kind,
@@ -111,7 +133,14 @@ fn no_op(id: &Id, kind: crate::model::Kind, want: &crate::model::DesiredResource
 /// Returns whether a difference forces replacement, and the readable differences.
 fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
     if want.kind() != have.kind() {
-        return (true, vec![format!("kind: {} → {} (forces replacement)", have.kind(), want.kind())]);
+        return (
+            true,
+            vec![format!(
+                "kind: {} → {} (forces replacement)",
+                have.kind(),
+                want.kind()
+            )],
+        );
     }
     let mut replace = false;
     let mut reasons = Vec::new();
@@ -121,12 +150,22 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
         }
         match (&had.value, &wanted.value) {
             (AttributeValue::Scalar(from), AttributeValue::Scalar(to)) => {
-                let suffix = if wanted.forces_replacement { " (forces replacement)" } else { "" };
+                let suffix = if wanted.forces_replacement {
+                    " (forces replacement)"
+                } else {
+                    ""
+                };
                 reasons.push(format!("{}: {from} → {to}{suffix}", wanted.name));
             }
             (AttributeValue::Set(from), AttributeValue::Set(to)) => {
-                reasons.extend(to.difference(from).map(|item| format!("{}: + {item}", wanted.name)));
-                reasons.extend(from.difference(to).map(|item| format!("{}: - {item}", wanted.name)));
+                reasons.extend(
+                    to.difference(from)
+                        .map(|item| format!("{}: + {item}", wanted.name)),
+                );
+                reasons.extend(
+                    from.difference(to)
+                        .map(|item| format!("{}: - {item}", wanted.name)),
+                );
             }
             _ => reasons.push(format!("{}: changed", wanted.name)),
         }
@@ -138,7 +177,10 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
 /// Tag differences, ignoring `aws:` tags (AWS owns them). The spec hash is named only when it
 /// is the sole difference: otherwise it just echoes the attribute changes listed already.
 fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<String> {
-    let keys: BTreeSet<&String> = want.keys().chain(have.keys().filter(|k| !k.starts_with("aws:"))).collect();
+    let keys: BTreeSet<&String> = want
+        .keys()
+        .chain(have.keys().filter(|k| !k.starts_with("aws:")))
+        .collect();
     keys.into_iter()
         .filter(|key| !(other_changes && key.as_str() == TAG_SPEC))
         .filter_map(|key| match (have.get(key), want.get(key)) {
@@ -154,21 +196,34 @@ fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<String> {
 /// cannot change in place (a subnet's VPC), updated when it can (a route's NAT gateway).
 fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
     loop {
-        let replaced: BTreeSet<Id> =
-            changes.values().filter(|c| c.action == Action::Replace).map(|c| c.id.clone()).collect();
+        let replaced: BTreeSet<Id> = changes
+            .values()
+            .filter(|c| c.action == Action::Replace)
+            .map(|c| c.id.clone())
+            .collect();
         let mut changed = false;
         for change in changes.values_mut() {
-            if change.action == Action::Replace || change.action == Action::Create || change.action == Action::Delete {
+            if change.action == Action::Replace
+                || change.action == Action::Create
+                || change.action == Action::Delete
+            {
                 continue;
             }
-            let Some(desired) = &change.desired else { continue };
+            let Some(desired) = &change.desired else {
+                continue;
+            };
             let mut reasons = Vec::new();
             let mut forces = false;
             for reference in desired.spec.references() {
-                let Some(target) = reference.target.managed() else { continue };
+                let Some(target) = reference.target.managed() else {
+                    continue;
+                };
                 if replaced.contains(target) {
                     let reason = if reference.forces_replacement {
-                        format!("{}: {target} is replaced (forces replacement)", reference.attribute)
+                        format!(
+                            "{}: {target} is replaced (forces replacement)",
+                            reference.attribute
+                        )
                     } else {
                         format!("{}: {target} is replaced", reference.attribute)
                     };

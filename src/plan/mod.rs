@@ -97,6 +97,8 @@ impl Plan {
 
     /// Whether applying the plan deletes anything (what `protect: true` guards against).
     pub fn destroys_anything(&self) -> bool {
-        self.changes.iter().any(|c| matches!(c.action, Action::Delete | Action::Replace))
+        self.changes
+            .iter()
+            .any(|c| matches!(c.action, Action::Delete | Action::Replace))
     }
 }

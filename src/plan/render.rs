@@ -7,9 +7,15 @@ use super::{Action, Plan};
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
-        return format!("No changes. Environment {} matches its configuration.\n", plan.environment);
+        return format!(
+            "No changes. Environment {} matches its configuration.\n",
+            plan.environment
+        );
     }
-    let mut out = format!("deployer will perform these actions on {}:\n\n", plan.environment);
+    let mut out = format!(
+        "deployer will perform these actions on {}:\n\n",
+        plan.environment
+    );
     for change in &plan.changes {
         let symbol = match change.action {
             Action::Create => style(change.action.symbol()).green(),
@@ -18,8 +24,16 @@ pub fn render_text(plan: &Plan) -> String {
             Action::Delete => style(change.action.symbol()).red(),
         }
         .bold();
-        let physical = change.observed.as_ref().map(|o| format!(" ({})", o.physical_id)).unwrap_or_default();
-        out.push_str(&format!("  {symbol:>3} {} {}{physical}\n", change.kind, style(&change.id).bold()));
+        let physical = change
+            .observed
+            .as_ref()
+            .map(|o| format!(" ({})", o.physical_id))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  {symbol:>3} {} {}{physical}\n",
+            change.kind,
+            style(&change.id).bold()
+        ));
         for reason in &change.reasons {
             out.push_str(&format!("        {}\n", style(reason).dim()));
         }

@@ -5,8 +5,15 @@ use crate::config::parse_environment;
 use crate::model::{Desired, Facts, Id, ObservedResource, Ref, Spec, desired};
 
 fn staging() -> Desired {
-    let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-    desired(&config, &Facts { availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()] }).unwrap()
+    let config =
+        parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+    desired(
+        &config,
+        &Facts {
+            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
+        },
+    )
+    .unwrap()
 }
 
 /// What discovery would report right after a successful apply of `desired`.
@@ -24,11 +31,17 @@ fn deployed(desired: &Desired) -> Vec<ObservedResource> {
 }
 
 fn find<'a>(plan: &'a Plan, id: &str) -> &'a PlannedChange {
-    plan.changes.iter().find(|c| c.id.as_str() == id).unwrap_or_else(|| panic!("{id} not in plan"))
+    plan.changes
+        .iter()
+        .find(|c| c.id.as_str() == id)
+        .unwrap_or_else(|| panic!("{id} not in plan"))
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
-    plan.changes.iter().map(|c| (c.id.to_string(), c.action)).collect()
+    plan.changes
+        .iter()
+        .map(|c| (c.id.to_string(), c.action))
+        .collect()
 }
 
 fn observed_mut<'a>(observed: &'a mut [ObservedResource], id: &str) -> &'a mut ObservedResource {
@@ -41,7 +54,14 @@ fn empty_account_creates_everything() {
     let plan = plan(&desired, &[]);
     assert_eq!(plan.changes.len(), desired.resources.len());
     assert!(plan.changes.iter().all(|c| c.action == Action::Create));
-    assert_eq!(plan.summary(), Summary { add: 17, change: 0, destroy: 0 });
+    assert_eq!(
+        plan.summary(),
+        Summary {
+            add: 17,
+            change: 0,
+            destroy: 0
+        }
+    );
     assert!(render_text(&plan).ends_with("\nPlan: 17 to add, 0 to change, 0 to destroy.\n"));
 }
 
@@ -50,29 +70,48 @@ fn deployed_environment_has_no_changes() {
     let desired = staging();
     let plan = plan(&desired, &deployed(&desired));
     assert!(plan.is_empty(), "{plan:#?}");
-    assert_eq!(render_text(&plan), "No changes. Environment staging matches its configuration.\n");
+    assert_eq!(
+        render_text(&plan),
+        "No changes. Environment staging matches its configuration.\n"
+    );
 }
 
 #[test]
 fn missing_route_is_an_in_place_update() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::RouteTable(rt) = &mut observed_mut(&mut observed, "route-table-private-b").spec else { panic!() };
+    let Spec::RouteTable(rt) = &mut observed_mut(&mut observed, "route-table-private-b").spec
+    else {
+        panic!()
+    };
     rt.routes.clear();
     let plan = plan(&desired, &observed);
-    assert_eq!(actions(&plan), [("route-table-private-b".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "route-table-private-b").reasons, ["routes: + 0.0.0.0/0 via nat-gateway-a"]);
+    assert_eq!(
+        actions(&plan),
+        [("route-table-private-b".to_owned(), Action::Update)]
+    );
+    assert_eq!(
+        find(&plan, "route-table-private-b").reasons,
+        ["routes: + 0.0.0.0/0 via nat-gateway-a"]
+    );
 }
 
 #[test]
 fn tag_drift_is_an_update_naming_the_tag() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    observed_mut(&mut observed, "vpc").tags.insert("cost-center".into(), "marketing".into());
-    observed_mut(&mut observed, "vpc").tags.insert("aws:cloudformation:stack-id".into(), "x".into());
+    observed_mut(&mut observed, "vpc")
+        .tags
+        .insert("cost-center".into(), "marketing".into());
+    observed_mut(&mut observed, "vpc")
+        .tags
+        .insert("aws:cloudformation:stack-id".into(), "x".into());
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("vpc".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "vpc").reasons, ["tags: cost-center: marketing → platform"]);
+    assert_eq!(
+        find(&plan, "vpc").reasons,
+        ["tags: cost-center: marketing → platform"]
+    );
 }
 
 #[test]
@@ -80,17 +119,28 @@ fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
     let mut desired = staging();
     let observed = deployed(&desired);
     let vpc = desired.resources.get_mut(&Id::from("vpc")).unwrap();
-    let Spec::Vpc(spec) = &mut vpc.spec else { panic!() };
+    let Spec::Vpc(spec) = &mut vpc.spec else {
+        panic!()
+    };
     spec.cidr = "10.9.0.0/16".into();
     let plan = plan(&desired, &observed);
     assert_eq!(find(&plan, "vpc").action, Action::Replace);
-    assert_eq!(find(&plan, "vpc").reasons[0], "cidr: 10.1.0.0/16 → 10.9.0.0/16 (forces replacement)");
+    assert_eq!(
+        find(&plan, "vpc").reasons[0],
+        "cidr: 10.1.0.0/16 → 10.9.0.0/16 (forces replacement)"
+    );
     assert_eq!(find(&plan, "subnet-private-a").action, Action::Replace);
-    assert_eq!(find(&plan, "subnet-private-a").reasons, ["vpc: vpc is replaced (forces replacement)"]);
+    assert_eq!(
+        find(&plan, "subnet-private-a").reasons,
+        ["vpc: vpc is replaced (forces replacement)"]
+    );
     // The NAT sits in a replaced subnet, so it is replaced too; the gateway re-attaches in place.
     assert_eq!(find(&plan, "nat-gateway-a").action, Action::Replace);
     assert_eq!(find(&plan, "internet-gateway").action, Action::Update);
-    assert!(plan.changes.iter().all(|c| c.id.as_str() != "nat-eip-a"), "the elastic IP itself is unchanged");
+    assert!(
+        plan.changes.iter().all(|c| c.id.as_str() != "nat-eip-a"),
+        "the elastic IP itself is unchanged"
+    );
 }
 
 #[test]
@@ -102,9 +152,22 @@ fn destroy_of_resources_no_longer_configured() {
     orphan.physical_id = "nat-0c".into();
     observed.push(orphan);
     let plan = plan(&desired, &observed);
-    assert_eq!(actions(&plan), [("nat-gateway-c".to_owned(), Action::Delete)]);
-    assert_eq!(find(&plan, "nat-gateway-c").reasons, ["no longer part of environment staging"]);
-    assert_eq!(plan.summary(), Summary { add: 0, change: 0, destroy: 1 });
+    assert_eq!(
+        actions(&plan),
+        [("nat-gateway-c".to_owned(), Action::Delete)]
+    );
+    assert_eq!(
+        find(&plan, "nat-gateway-c").reasons,
+        ["no longer part of environment staging"]
+    );
+    assert_eq!(
+        plan.summary(),
+        Summary {
+            add: 0,
+            change: 0,
+            destroy: 1
+        }
+    );
 }
 
 #[test]
@@ -117,61 +180,114 @@ fn duplicate_resources_keep_the_matching_one() {
     let plan = plan(&desired, &observed);
     assert_eq!(plan.changes.len(), 1);
     let change = &plan.changes[0];
-    assert_eq!((change.action, change.observed.as_ref().unwrap().physical_id.as_str()), (Action::Delete, "aws-nat-eip-a"));
-    assert_eq!(change.reasons, ["duplicate of aaa-first-by-name (another resource tagged deployer:id=nat-eip-a)"]);
+    assert_eq!(
+        (
+            change.action,
+            change.observed.as_ref().unwrap().physical_id.as_str()
+        ),
+        (Action::Delete, "aws-nat-eip-a")
+    );
+    assert_eq!(
+        change.reasons,
+        ["duplicate of aaa-first-by-name (another resource tagged deployer:id=nat-eip-a)"]
+    );
 }
 
 #[test]
 fn changed_rule_updates_the_rules_not_the_group() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::SecurityGroupRules(rules) = &mut observed_mut(&mut observed, "security-group-app-rules").spec else { panic!() };
+    let Spec::SecurityGroupRules(rules) =
+        &mut observed_mut(&mut observed, "security-group-app-rules").spec
+    else {
+        panic!()
+    };
     let mut wide_open = rules.ingress.iter().next().unwrap().clone();
     wide_open.peer = crate::model::Peer::Cidr("0.0.0.0/0".into());
     wide_open.description = String::new();
     rules.ingress.insert(wide_open);
     let plan = plan(&desired, &observed);
-    assert_eq!(actions(&plan), [("security-group-app-rules".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "security-group-app-rules").reasons, ["ingress: - tcp/8000 0.0.0.0/0"]);
+    assert_eq!(
+        actions(&plan),
+        [("security-group-app-rules".to_owned(), Action::Update)]
+    );
+    assert_eq!(
+        find(&plan, "security-group-app-rules").reasons,
+        ["ingress: - tcp/8000 0.0.0.0/0"]
+    );
 }
 
 #[test]
 fn detached_gateway_is_reattached_in_place() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::InternetGateway(igw) = &mut observed_mut(&mut observed, "internet-gateway").spec else { panic!() };
+    let Spec::InternetGateway(igw) = &mut observed_mut(&mut observed, "internet-gateway").spec
+    else {
+        panic!()
+    };
     igw.vpc = None;
     let plan = plan(&desired, &observed);
-    assert_eq!(actions(&plan), [("internet-gateway".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "internet-gateway").reasons, ["vpc: (detached) → vpc"]);
+    assert_eq!(
+        actions(&plan),
+        [("internet-gateway".to_owned(), Action::Update)]
+    );
+    assert_eq!(
+        find(&plan, "internet-gateway").reasons,
+        ["vpc: (detached) → vpc"]
+    );
 }
 
 #[test]
 fn subnet_in_a_foreign_vpc_is_replaced() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::Subnet(subnet) = &mut observed_mut(&mut observed, "subnet-public-b").spec else { panic!() };
+    let Spec::Subnet(subnet) = &mut observed_mut(&mut observed, "subnet-public-b").spec else {
+        panic!()
+    };
     subnet.vpc = Ref::External("vpc-0foreign".into());
     let plan = plan(&desired, &observed);
     assert_eq!(find(&plan, "subnet-public-b").action, Action::Replace);
     assert_eq!(find(&plan, "route-table-public").action, Action::Update);
-    assert_eq!(find(&plan, "route-table-public").reasons, ["subnets: subnet-public-b is replaced"]);
+    assert_eq!(
+        find(&plan, "route-table-public").reasons,
+        ["subnets: subnet-public-b is replaced"]
+    );
 }
 
 #[test]
 fn destroys_and_replacements_are_listed_first() {
     let mut desired = staging();
     let observed = deployed(&desired);
-    desired.resources.remove(&Id::from("security-group-db-rules"));
-    let Spec::RouteTable(rt) = &mut desired.resources.get_mut(&Id::from("route-table-public")).unwrap().spec else { panic!() };
+    desired
+        .resources
+        .remove(&Id::from("security-group-db-rules"));
+    let Spec::RouteTable(rt) = &mut desired
+        .resources
+        .get_mut(&Id::from("route-table-public"))
+        .unwrap()
+        .spec
+    else {
+        panic!()
+    };
     rt.routes.clear();
     let mut observed = observed;
     observed.retain(|r| r.id.as_str() != "vpc");
     let plan = plan(&desired, &observed);
     let order: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
-    let first_constructive = order.iter().position(|a| matches!(a, Action::Create | Action::Update)).unwrap();
-    assert!(order[first_constructive..].iter().all(|a| matches!(a, Action::Create | Action::Update)), "{order:?}");
-    assert_eq!(find(&plan, "security-group-db-rules").action, Action::Delete);
+    let first_constructive = order
+        .iter()
+        .position(|a| matches!(a, Action::Create | Action::Update))
+        .unwrap();
+    assert!(
+        order[first_constructive..]
+            .iter()
+            .all(|a| matches!(a, Action::Create | Action::Update)),
+        "{order:?}"
+    );
+    assert_eq!(
+        find(&plan, "security-group-db-rules").action,
+        Action::Delete
+    );
     assert_eq!(find(&plan, "vpc").action, Action::Create);
 }
 
@@ -181,7 +297,10 @@ fn json_rendering_names_every_change() {
     let mut observed = deployed(&desired);
     observed.retain(|r| r.id.as_str() != "internet-gateway");
     let json = render_json(&plan(&desired, &observed));
-    assert_eq!(json["summary"], serde_json::json!({"add": 1, "change": 0, "destroy": 0}));
+    assert_eq!(
+        json["summary"],
+        serde_json::json!({"add": 1, "change": 0, "destroy": 0})
+    );
     assert_eq!(json["changes"][0]["id"], "internet-gateway");
     assert_eq!(json["changes"][0]["action"], "create");
     assert_eq!(json["changes"][0]["kind"], "internet_gateway");

@@ -4,7 +4,7 @@
 mod progress;
 mod prompt;
 
-pub use progress::{Style, StepReporter};
+pub use progress::{StepReporter, Style};
 pub use prompt::{Confirmation, confirm};
 
 use std::io::IsTerminal;

@@ -33,7 +33,11 @@ pub struct StepReporter {
 
 impl StepReporter {
     pub fn new(style: Style) -> Self {
-        Self { style, bars: MultiProgress::new(), running: Mutex::new(HashMap::new()) }
+        Self {
+            style,
+            bars: MultiProgress::new(),
+            running: Mutex::new(HashMap::new()),
+        }
     }
 
     fn line(&self, text: String) {
@@ -65,14 +69,34 @@ impl Reporter for StepReporter {
             Style::Lines => self.line(match &event {
                 Event::Started { id, kind, step } => format!("{kind} {id}: {}...", doing(*step)),
                 Event::Waiting { id, what } => format!("{id}: waiting for {what}"),
-                Event::Finished { id, kind, step, physical_id, seconds } => {
-                    let physical = physical_id.as_ref().map(|p| format!(" [id={p}]")).unwrap_or_default();
+                Event::Finished {
+                    id,
+                    kind,
+                    step,
+                    physical_id,
+                    seconds,
+                } => {
+                    let physical = physical_id
+                        .as_ref()
+                        .map(|p| format!(" [id={p}]"))
+                        .unwrap_or_default();
                     format!("{kind} {id}: {} after {seconds:.1}s{physical}", done(*step))
                 }
-                Event::Failed { id, kind, step, error, seconds } => {
-                    format!("{kind} {id}: {} failed after {seconds:.1}s: {error}", doing(*step))
+                Event::Failed {
+                    id,
+                    kind,
+                    step,
+                    error,
+                    seconds,
+                } => {
+                    format!(
+                        "{kind} {id}: {} failed after {seconds:.1}s: {error}",
+                        doing(*step)
+                    )
                 }
-                Event::Skipped { id, kind, step } => format!("{kind} {id}: not {} (stopped after an error)", done(*step)),
+                Event::Skipped { id, kind, step } => {
+                    format!("{kind} {id}: not {} (stopped after an error)", done(*step))
+                }
             }),
             Style::Bars => self.bar_event(event),
         }
@@ -85,7 +109,12 @@ impl StepReporter {
         match event {
             Event::Started { id, kind, step } => {
                 let bar = self.bars.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner:.cyan} {prefix} [{elapsed}] {wide_msg:.dim}").expect("valid template"));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner:.cyan} {prefix} [{elapsed}] {wide_msg:.dim}",
+                    )
+                    .expect("valid template"),
+                );
                 bar.set_prefix(format!("{} {kind} {}", doing(step), style(&id).bold()));
                 bar.enable_steady_tick(TICK);
                 running.insert(id, bar);
@@ -95,19 +124,52 @@ impl StepReporter {
                     bar.set_message(format!("waiting for {what}"));
                 }
             }
-            Event::Finished { id, kind, step, physical_id, seconds } => {
+            Event::Finished {
+                id,
+                kind,
+                step,
+                physical_id,
+                seconds,
+            } => {
                 if let Some(bar) = running.remove(&id) {
-                    bar.set_style(ProgressStyle::with_template("{prefix} {wide_msg:.dim}").expect("valid template"));
-                    let physical = physical_id.map(|p| format!(" [id={p}]")).unwrap_or_default();
-                    bar.set_prefix(format!("{} {} {kind} {}", style("✓").green(), done(step), style(&id).bold()));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix} {wide_msg:.dim}")
+                            .expect("valid template"),
+                    );
+                    let physical = physical_id
+                        .map(|p| format!(" [id={p}]"))
+                        .unwrap_or_default();
+                    bar.set_prefix(format!(
+                        "{} {} {kind} {}",
+                        style("✓").green(),
+                        done(step),
+                        style(&id).bold()
+                    ));
                     bar.finish_with_message(format!("{seconds:.1}s{physical}"));
                 }
             }
-            Event::Failed { id, kind, step, error, seconds } => {
+            Event::Failed {
+                id,
+                kind,
+                step,
+                error,
+                seconds,
+            } => {
                 if let Some(bar) = running.remove(&id) {
-                    bar.set_style(ProgressStyle::with_template("{prefix} {wide_msg}").expect("valid template"));
-                    bar.set_prefix(format!("{} {} {kind} {}", style("✗").red(), doing(step), style(&id).bold()));
-                    bar.finish_with_message(format!("failed after {seconds:.1}s: {}", error.lines().next().unwrap_or_default()));
+                    bar.set_style(
+                        ProgressStyle::with_template("{prefix} {wide_msg}")
+                            .expect("valid template"),
+                    );
+                    bar.set_prefix(format!(
+                        "{} {} {kind} {}",
+                        style("✗").red(),
+                        doing(step),
+                        style(&id).bold()
+                    ));
+                    bar.finish_with_message(format!(
+                        "failed after {seconds:.1}s: {}",
+                        error.lines().next().unwrap_or_default()
+                    ));
                 }
             }
             Event::Skipped { .. } => {}

@@ -17,7 +17,10 @@ pub fn confirm(question: &str, expected: Confirmation<'_>) -> std::io::Result<bo
         Confirmation::Name(name) => name,
     };
     let mut stderr = std::io::stderr().lock();
-    write!(stderr, "{question}\n  Only '{wanted}' will be accepted.\n\n  Enter a value: ")?;
+    write!(
+        stderr,
+        "{question}\n  Only '{wanted}' will be accepted.\n\n  Enter a value: "
+    )?;
     stderr.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

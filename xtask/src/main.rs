@@ -1,1 +1,193 @@
-fn main() {}
+//! Development tasks: `cargo xtask setup | moto | demo | test`.
+//!
+//! Everything a fresh machine needs beyond the Rust toolchain and python3 is installed here,
+//! into the project (`.venv/`), idempotently.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  setup       install the local AWS emulator (moto) into .venv/ (idempotent)
+  moto [PORT] run the emulator in the foreground on 127.0.0.1 (default port 5000)
+  demo        start the emulator, apply the development environment, print its outputs
+  test        set up, then run the whole test suite (what CI runs)";
+
+/// moto needs a moment to import its services; on a loaded 2-core machine it can take a while.
+const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("setup") => setup().map(drop),
+        Some("moto") => run_moto(args.get(1).map(String::as_str)),
+        Some("demo") => demo(),
+        Some("test") => test(),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+/// Creates `.venv` with the pinned emulator unless it is already there; returns moto_server's path.
+fn setup() -> Result<PathBuf> {
+    let root = root();
+    let venv = root.join(".venv");
+    let requirements = root.join("tests/requirements.txt");
+    let wanted =
+        std::fs::read_to_string(&requirements).context("reading tests/requirements.txt")?;
+    let marker = venv.join(".deployer-requirements");
+    let server = venv.join("bin/moto_server");
+    if server.exists() && std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted) {
+        return Ok(server);
+    }
+    eprintln!(
+        "xtask: installing the AWS emulator into {} (once)",
+        venv.display()
+    );
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !venv.join("bin/python").exists() {
+        status(Command::new(&python).args(["-m", "venv"]).arg(&venv))
+            .context("creating the virtualenv (is python3 with venv installed?)")?;
+    }
+    let pip = venv.join("bin/pip");
+    status(
+        Command::new(&pip)
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&requirements),
+    )
+    .context("installing moto[server] with pip")?;
+    std::fs::write(&marker, wanted)?;
+    Ok(server)
+}
+
+fn status(command: &mut Command) -> Result<()> {
+    let status = command
+        .status()
+        .with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn run_moto(port: Option<&str>) -> Result<()> {
+    let server = setup()?;
+    let port = port.unwrap_or("5000");
+    eprintln!("xtask: AWS emulator on http://127.0.0.1:{port} (Ctrl-C stops it)");
+    status(moto_command(&server).args(["-H", "127.0.0.1", "-p", port]))
+}
+
+fn moto_command(server: &Path) -> Command {
+    let mut command = Command::new(server);
+    // New ECS services otherwise never reach their desired count (see shared/MOTO.md).
+    command
+        .env("MOTO_ECS_SERVICE_RUNNING", "1")
+        .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
+    command
+}
+
+/// A background emulator, stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start(server: &Path) -> Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = moto_command(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting moto_server")?;
+        let moto = Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > MOTO_START_TIMEOUT {
+                bail!(
+                    "moto_server did not listen on port {port} within {}s",
+                    MOTO_START_TIMEOUT.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(moto)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
+    command.current_dir(root());
+    command
+}
+
+fn demo() -> Result<()> {
+    let server = setup()?;
+    status(cargo().args(["build", "--quiet", "--bin", "deployer"]))?;
+    let moto = Moto::start(&server)?;
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let deployer = target.join("debug/deployer");
+    let run = |args: &[&str]| -> Result<()> {
+        eprintln!("\n$ deployer {}", args.join(" "));
+        status(
+            Command::new(&deployer)
+                .args(args)
+                .current_dir(root())
+                .env("AWS_ENDPOINT_URL", &moto.endpoint)
+                .env("AWS_ACCESS_KEY_ID", "demo")
+                .env("AWS_SECRET_ACCESS_KEY", "demo")
+                .env("AWS_EC2_METADATA_DISABLED", "true")
+                .env_remove("AWS_PROFILE"),
+        )
+    };
+    eprintln!("xtask: local AWS emulator at {}", moto.endpoint);
+    run(&["validate"])?;
+    run(&["plan", "development"])?;
+    run(&["apply", "development", "--auto-approve"])?;
+    run(&["plan", "development"])?;
+    run(&["output", "development"])?;
+    eprintln!("\nxtask: demo done; the emulator stops now and takes the environment with it.");
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    let server = setup()?;
+    status(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("MOTO_SERVER", &server),
+    )
+}

@@ -17,13 +17,36 @@ struct Found {
 }
 
 enum Raw {
-    Vpc { cidr: String, dns_support: bool, dns_hostnames: bool },
-    Subnet { vpc: String, cidr: String, zone: String },
-    InternetGateway { vpc: Option<String> },
+    Vpc {
+        cidr: String,
+        dns_support: bool,
+        dns_hostnames: bool,
+    },
+    Subnet {
+        vpc: String,
+        cidr: String,
+        zone: String,
+    },
+    InternetGateway {
+        vpc: Option<String>,
+    },
     ElasticIp,
-    NatGateway { subnet: String, allocation: String },
-    RouteTable { vpc: String, routes: Vec<(String, RawTarget)>, subnets: Vec<String> },
-    SecurityGroup { vpc: String, name: String, description: String, ingress: Vec<IpPermission>, egress: Vec<IpPermission> },
+    NatGateway {
+        subnet: String,
+        allocation: String,
+    },
+    RouteTable {
+        vpc: String,
+        routes: Vec<(String, RawTarget)>,
+        subnets: Vec<String>,
+    },
+    SecurityGroup {
+        vpc: String,
+        name: String,
+        description: String,
+        ingress: Vec<IpPermission>,
+        egress: Vec<IpPermission>,
+    },
 }
 
 enum RawTarget {
@@ -52,7 +75,11 @@ impl Ec2 {
         let found: Vec<Found> = [vpcs, subnets, gateways, addresses, nats, tables, groups]
             .into_iter()
             .flatten()
-            .filter(|f| f.tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment))
+            .filter(|f| {
+                f.tags
+                    .get(TAG_ENVIRONMENT)
+                    .is_some_and(|e| e == environment)
+            })
             .collect();
         Ok(translate(found))
     }
@@ -72,8 +99,16 @@ impl Ec2 {
             .collect::<Result<Vec<_>, _>>();
         let addresses = self.client.describe_addresses().filters(tagged).send();
         let (vpcs, addresses) = tokio::join!(vpcs, addresses);
-        let vpc_tags = vpcs.op("DescribeVpcs")?.into_iter().flat_map(|v| v.tags.unwrap_or_default());
-        let address_tags = addresses.op("DescribeAddresses")?.addresses.unwrap_or_default().into_iter().flat_map(|a| a.tags.unwrap_or_default());
+        let vpc_tags = vpcs
+            .op("DescribeVpcs")?
+            .into_iter()
+            .flat_map(|v| v.tags.unwrap_or_default());
+        let address_tags = addresses
+            .op("DescribeAddresses")?
+            .addresses
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|a| a.tags.unwrap_or_default());
         Ok(vpc_tags
             .chain(address_tags)
             .filter(|t| t.key() == Some(TAG_ENVIRONMENT))
@@ -102,13 +137,21 @@ impl Ec2 {
             found.push(Found {
                 physical_id: id,
                 tags: from_sdk_tags(vpc.tags()),
-                raw: Raw::Vpc { cidr: vpc.cidr_block().unwrap_or_default().to_owned(), dns_support, dns_hostnames },
+                raw: Raw::Vpc {
+                    cidr: vpc.cidr_block().unwrap_or_default().to_owned(),
+                    dns_support,
+                    dns_hostnames,
+                },
             });
         }
         Ok(found)
     }
 
-    async fn vpc_attribute(&self, vpc: &str, attribute: VpcAttributeName) -> Result<bool, AwsError> {
+    async fn vpc_attribute(
+        &self,
+        vpc: &str,
+        attribute: VpcAttributeName,
+    ) -> Result<bool, AwsError> {
         let output = self
             .client
             .describe_vpc_attribute()
@@ -118,7 +161,9 @@ impl Ec2 {
             .await
             .op("DescribeVpcAttribute")?;
         let value = match attribute {
-            VpcAttributeName::EnableDnsSupport => output.enable_dns_support().and_then(|v| v.value()),
+            VpcAttributeName::EnableDnsSupport => {
+                output.enable_dns_support().and_then(|v| v.value())
+            }
             _ => output.enable_dns_hostnames().and_then(|v| v.value()),
         };
         Ok(value.unwrap_or(false))
@@ -165,14 +210,26 @@ impl Ec2 {
             .map(|g| Found {
                 physical_id: g.internet_gateway_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(g.tags()),
-                raw: Raw::InternetGateway { vpc: g.attachments().first().and_then(|a| a.vpc_id()).map(str::to_owned) },
+                raw: Raw::InternetGateway {
+                    vpc: g
+                        .attachments()
+                        .first()
+                        .and_then(|a| a.vpc_id())
+                        .map(str::to_owned),
+                },
             })
             .collect())
     }
 
     async fn find_addresses(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         // DescribeAddresses is not paginated: it returns every address at once.
-        let output = self.client.describe_addresses().filters(env_filter(environment)).send().await.op("DescribeAddresses")?;
+        let output = self
+            .client
+            .describe_addresses()
+            .filters(env_filter(environment))
+            .send()
+            .await
+            .op("DescribeAddresses")?;
         Ok(output
             .addresses()
             .iter()
@@ -203,7 +260,12 @@ impl Ec2 {
                 tags: from_sdk_tags(n.tags()),
                 raw: Raw::NatGateway {
                     subnet: n.subnet_id().unwrap_or_default().to_owned(),
-                    allocation: n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default().to_owned(),
+                    allocation: n
+                        .nat_gateway_addresses()
+                        .first()
+                        .and_then(|a| a.allocation_id())
+                        .unwrap_or_default()
+                        .to_owned(),
                 },
             })
             .collect())
@@ -294,14 +356,20 @@ fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, RawTarget)> {
 }
 
 /// Rules of one direction, one model rule per peer (AWS groups several peers per permission).
-pub(super) fn rules_of(permissions: &[IpPermission], logical: &impl Fn(&str) -> Ref) -> std::collections::BTreeSet<Rule> {
+pub(super) fn rules_of(
+    permissions: &[IpPermission],
+    logical: &impl Fn(&str) -> Ref,
+) -> std::collections::BTreeSet<Rule> {
     let mut rules = std::collections::BTreeSet::new();
     for permission in permissions {
         let protocol = permission.ip_protocol().unwrap_or("-1").to_owned();
         let (from_port, to_port) = if protocol == "-1" {
             (-1, -1)
         } else {
-            (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1))
+            (
+                permission.from_port().unwrap_or(-1),
+                permission.to_port().unwrap_or(-1),
+            )
         };
         let rule = |peer, description: Option<&str>| Rule {
             protocol: protocol.clone(),
@@ -311,16 +379,28 @@ pub(super) fn rules_of(permissions: &[IpPermission], logical: &impl Fn(&str) -> 
             description: description.unwrap_or_default().to_owned(),
         };
         for range in permission.ip_ranges() {
-            rules.insert(rule(Peer::Cidr(range.cidr_ip().unwrap_or_default().to_owned()), range.description()));
+            rules.insert(rule(
+                Peer::Cidr(range.cidr_ip().unwrap_or_default().to_owned()),
+                range.description(),
+            ));
         }
         for range in permission.ipv6_ranges() {
-            rules.insert(rule(Peer::Cidr(range.cidr_ipv6().unwrap_or_default().to_owned()), range.description()));
+            rules.insert(rule(
+                Peer::Cidr(range.cidr_ipv6().unwrap_or_default().to_owned()),
+                range.description(),
+            ));
         }
         for list in permission.prefix_list_ids() {
-            rules.insert(rule(Peer::Cidr(list.prefix_list_id().unwrap_or_default().to_owned()), list.description()));
+            rules.insert(rule(
+                Peer::Cidr(list.prefix_list_id().unwrap_or_default().to_owned()),
+                list.description(),
+            ));
         }
         for pair in permission.user_id_group_pairs() {
-            rules.insert(rule(Peer::SecurityGroup(logical(pair.group_id().unwrap_or_default())), pair.description()));
+            rules.insert(rule(
+                Peer::SecurityGroup(logical(pair.group_id().unwrap_or_default())),
+                pair.description(),
+            ));
         }
     }
     rules
@@ -343,21 +423,42 @@ fn translate(found: Vec<Found>) -> Vec<ObservedResource> {
             continue;
         };
         let spec = match f.raw {
-            Raw::Vpc { cidr, dns_support, dns_hostnames } => Spec::Vpc(VpcSpec { cidr, dns_support, dns_hostnames }),
-            Raw::Subnet { vpc, cidr, zone } => Spec::Subnet(SubnetSpec { vpc: logical(&vpc), cidr, availability_zone: zone }),
-            Raw::InternetGateway { vpc } => Spec::InternetGateway(InternetGatewaySpec { vpc: vpc.as_deref().map(logical) }),
+            Raw::Vpc {
+                cidr,
+                dns_support,
+                dns_hostnames,
+            } => Spec::Vpc(VpcSpec {
+                cidr,
+                dns_support,
+                dns_hostnames,
+            }),
+            Raw::Subnet { vpc, cidr, zone } => Spec::Subnet(SubnetSpec {
+                vpc: logical(&vpc),
+                cidr,
+                availability_zone: zone,
+            }),
+            Raw::InternetGateway { vpc } => Spec::InternetGateway(InternetGatewaySpec {
+                vpc: vpc.as_deref().map(logical),
+            }),
             Raw::ElasticIp => Spec::ElasticIp(ElasticIpSpec {}),
-            Raw::NatGateway { subnet, allocation } => {
-                Spec::NatGateway(NatGatewaySpec { subnet: logical(&subnet), elastic_ip: logical(&allocation) })
-            }
-            Raw::RouteTable { vpc, routes, subnets } => Spec::RouteTable(RouteTableSpec {
+            Raw::NatGateway { subnet, allocation } => Spec::NatGateway(NatGatewaySpec {
+                subnet: logical(&subnet),
+                elastic_ip: logical(&allocation),
+            }),
+            Raw::RouteTable {
+                vpc,
+                routes,
+                subnets,
+            } => Spec::RouteTable(RouteTableSpec {
                 vpc: logical(&vpc),
                 routes: routes
                     .into_iter()
                     .map(|(destination, target)| Route {
                         destination,
                         target: match target {
-                            RawTarget::Gateway(id) if id.starts_with("igw-") => RouteTarget::InternetGateway(logical(&id)),
+                            RawTarget::Gateway(id) if id.starts_with("igw-") => {
+                                RouteTarget::InternetGateway(logical(&id))
+                            }
                             RawTarget::Nat(id) => RouteTarget::NatGateway(logical(&id)),
                             RawTarget::Gateway(id) | RawTarget::Other(id) => RouteTarget::Other(id),
                         },
@@ -365,7 +466,13 @@ fn translate(found: Vec<Found>) -> Vec<ObservedResource> {
                     .collect(),
                 subnets: subnets.iter().map(|s| logical(s)).collect(),
             }),
-            Raw::SecurityGroup { vpc, name, description, ingress, egress } => {
+            Raw::SecurityGroup {
+                vpc,
+                name,
+                description,
+                ingress,
+                egress,
+            } => {
                 // The group's rules are a resource of their own in the model (see spec.rs).
                 observed.push(ObservedResource {
                     id: Id::new(format!("{id}-rules")),
@@ -377,10 +484,19 @@ fn translate(found: Vec<Found>) -> Vec<ObservedResource> {
                     }),
                     tags: Tags::new(),
                 });
-                Spec::SecurityGroup(SecurityGroupSpec { vpc: logical(&vpc), name, description })
+                Spec::SecurityGroup(SecurityGroupSpec {
+                    vpc: logical(&vpc),
+                    name,
+                    description,
+                })
             }
         };
-        observed.push(ObservedResource { id, physical_id: f.physical_id, spec, tags: f.tags });
+        observed.push(ObservedResource {
+            id,
+            physical_id: f.physical_id,
+            spec,
+            tags: f.tags,
+        });
     }
     observed
 }

@@ -30,7 +30,9 @@ pub struct Ec2 {
 
 impl Ec2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self { client: Client::new(config) }
+        Self {
+            client: Client::new(config),
+        }
     }
 
     /// The region's availability zones that accept new resources, sorted by name.
@@ -44,7 +46,11 @@ impl Ec2 {
             .send()
             .await
             .op("DescribeAvailabilityZones")?;
-        let mut zones: Vec<String> = output.availability_zones().iter().filter_map(|z| z.zone_name().map(str::to_owned)).collect();
+        let mut zones: Vec<String> = output
+            .availability_zones()
+            .iter()
+            .filter_map(|z| z.zone_name().map(str::to_owned))
+            .collect();
         zones.sort();
         Ok(zones)
     }
@@ -55,22 +61,36 @@ fn filter(name: &str, value: &str) -> Filter {
 }
 
 fn tag_specification(resource_type: ResourceType, tags: &Tags) -> TagSpecification {
-    TagSpecification::builder().resource_type(resource_type).set_tags(Some(to_sdk_tags(tags))).build()
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(to_sdk_tags(tags)))
+        .build()
 }
 
 fn to_sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 fn from_sdk_tags(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            ))
+        })
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
 
 /// Runs a delete, treating "already gone" as done and retrying while dependants drain.
-async fn delete_with_retry<F, Fut>(what: &str, progress: Progress<'_>, mut attempt: F) -> Result<(), AwsError>
+async fn delete_with_retry<F, Fut>(
+    what: &str,
+    progress: Progress<'_>,
+    mut attempt: F,
+) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), AwsError>>,
@@ -85,7 +105,10 @@ where
                 if started.elapsed() >= DEPENDENCY_RELEASE_TIMEOUT {
                     return Err(error);
                 }
-                progress.waiting(format!("dependants of {what} to be released ({})", error.code().unwrap_or("in use")));
+                progress.waiting(format!(
+                    "dependants of {what} to be released ({})",
+                    error.code().unwrap_or("in use")
+                ));
                 let jitter = Duration::from_millis(fastrand::u64(0..500));
                 tokio::time::sleep(delay + jitter).await;
                 delay = (delay * 2).min(MAX_RETRY_DELAY);

@@ -20,7 +20,11 @@ impl Ec2 {
             .send()
             .await
             .op("CreateVpc")?;
-        let id = output.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
+        let id = output
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap_or_default()
+            .to_owned();
         self.set_vpc_dns(&id, spec).await?;
         Ok(id)
     }
@@ -46,10 +50,24 @@ impl Ec2 {
     }
 
     pub async fn delete_vpc(&self, vpc: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        delete_with_retry(vpc, progress, || async { self.client.delete_vpc().vpc_id(vpc).send().await.op("DeleteVpc").map(drop) }).await
+        delete_with_retry(vpc, progress, || async {
+            self.client
+                .delete_vpc()
+                .vpc_id(vpc)
+                .send()
+                .await
+                .op("DeleteVpc")
+                .map(drop)
+        })
+        .await
     }
 
-    pub async fn create_subnet(&self, spec: &SubnetSpec, tags: &Tags, resolved: &Resolved) -> Result<String, AwsError> {
+    pub async fn create_subnet(
+        &self,
+        spec: &SubnetSpec,
+        tags: &Tags,
+        resolved: &Resolved,
+    ) -> Result<String, AwsError> {
         let output = self
             .client
             .create_subnet()
@@ -60,17 +78,36 @@ impl Ec2 {
             .send()
             .await
             .op("CreateSubnet")?;
-        Ok(output.subnet().and_then(|s| s.subnet_id()).unwrap_or_default().to_owned())
+        Ok(output
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_owned())
     }
 
-    pub async fn delete_subnet(&self, subnet: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+    pub async fn delete_subnet(
+        &self,
+        subnet: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
         delete_with_retry(subnet, progress, || async {
-            self.client.delete_subnet().subnet_id(subnet).send().await.op("DeleteSubnet").map(drop)
+            self.client
+                .delete_subnet()
+                .subnet_id(subnet)
+                .send()
+                .await
+                .op("DeleteSubnet")
+                .map(drop)
         })
         .await
     }
 
-    pub async fn create_internet_gateway(&self, spec: &InternetGatewaySpec, tags: &Tags, resolved: &Resolved) -> Result<String, AwsError> {
+    pub async fn create_internet_gateway(
+        &self,
+        spec: &InternetGatewaySpec,
+        tags: &Tags,
+        resolved: &Resolved,
+    ) -> Result<String, AwsError> {
         let output = self
             .client
             .create_internet_gateway()
@@ -78,8 +115,13 @@ impl Ec2 {
             .send()
             .await
             .op("CreateInternetGateway")?;
-        let id = output.internet_gateway().and_then(|g| g.internet_gateway_id()).unwrap_or_default().to_owned();
-        self.attach_internet_gateway(&id, None, spec, resolved).await?;
+        let id = output
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap_or_default()
+            .to_owned();
+        self.attach_internet_gateway(&id, None, spec, resolved)
+            .await?;
         Ok(id)
     }
 
@@ -91,7 +133,11 @@ impl Ec2 {
         spec: &InternetGatewaySpec,
         resolved: &Resolved,
     ) -> Result<(), AwsError> {
-        let wanted = spec.vpc.as_ref().map(|vpc| resolved.physical(vpc)).transpose()?;
+        let wanted = spec
+            .vpc
+            .as_ref()
+            .map(|vpc| resolved.physical(vpc))
+            .transpose()?;
         if current == wanted.as_deref() {
             return Ok(());
         }
@@ -133,7 +179,11 @@ impl Ec2 {
             .map(str::to_owned))
     }
 
-    pub async fn delete_internet_gateway(&self, gateway: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+    pub async fn delete_internet_gateway(
+        &self,
+        gateway: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
         let attached = match self.internet_gateway_vpc(gateway).await {
             Err(error) if error.is_not_found() => return Ok(()),
             other => other?,
@@ -175,9 +225,19 @@ impl Ec2 {
         Ok(output.allocation_id().unwrap_or_default().to_owned())
     }
 
-    pub async fn release_address(&self, allocation: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+    pub async fn release_address(
+        &self,
+        allocation: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
         delete_with_retry(allocation, progress, || async {
-            self.client.release_address().allocation_id(allocation).send().await.op("ReleaseAddress").map(drop)
+            self.client
+                .release_address()
+                .allocation_id(allocation)
+                .send()
+                .await
+                .op("ReleaseAddress")
+                .map(drop)
         })
         .await
     }
@@ -200,22 +260,45 @@ impl Ec2 {
             .send()
             .await
             .op("CreateNatGateway")?;
-        let id = output.nat_gateway().and_then(|n| n.nat_gateway_id()).unwrap_or_default().to_owned();
-        let ready = output.nat_gateway().and_then(|n| n.state()).is_some_and(|s| s.as_str() == "available");
+        let id = output
+            .nat_gateway()
+            .and_then(|n| n.nat_gateway_id())
+            .unwrap_or_default()
+            .to_owned();
+        let ready = output
+            .nat_gateway()
+            .and_then(|n| n.state())
+            .is_some_and(|s| s.as_str() == "available");
         if !ready {
-            progress.waiting(format!("NAT gateway {id} to become available (usually 1 to 5 minutes)"));
+            progress.waiting(format!(
+                "NAT gateway {id} to become available (usually 1 to 5 minutes)"
+            ));
             self.client
                 .wait_until_nat_gateway_available()
                 .nat_gateway_ids(&id)
                 .wait(NAT_TIMEOUT)
                 .await
-                .map_err(|_| AwsError::WaitTimeout { what: format!("NAT gateway {id} to become available"), waited: NAT_TIMEOUT })?;
+                .map_err(|_| AwsError::WaitTimeout {
+                    what: format!("NAT gateway {id} to become available"),
+                    waited: NAT_TIMEOUT,
+                })?;
         }
         Ok(id)
     }
 
-    pub async fn delete_nat_gateway(&self, nat: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        match self.client.delete_nat_gateway().nat_gateway_id(nat).send().await.op("DeleteNatGateway") {
+    pub async fn delete_nat_gateway(
+        &self,
+        nat: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
+        match self
+            .client
+            .delete_nat_gateway()
+            .nat_gateway_id(nat)
+            .send()
+            .await
+            .op("DeleteNatGateway")
+        {
             Err(error) if error.is_not_found() => return Ok(()),
             other => other?,
         };
@@ -226,11 +309,19 @@ impl Ec2 {
             .nat_gateway_ids(nat)
             .wait(NAT_TIMEOUT)
             .await
-            .map_err(|_| AwsError::WaitTimeout { what: format!("NAT gateway {nat} to be deleted"), waited: NAT_TIMEOUT })?;
+            .map_err(|_| AwsError::WaitTimeout {
+                what: format!("NAT gateway {nat} to be deleted"),
+                waited: NAT_TIMEOUT,
+            })?;
         Ok(())
     }
 
-    pub async fn create_route_table(&self, spec: &RouteTableSpec, tags: &Tags, resolved: &Resolved) -> Result<String, AwsError> {
+    pub async fn create_route_table(
+        &self,
+        spec: &RouteTableSpec,
+        tags: &Tags,
+        resolved: &Resolved,
+    ) -> Result<String, AwsError> {
         let output = self
             .client
             .create_route_table()
@@ -239,15 +330,30 @@ impl Ec2 {
             .send()
             .await
             .op("CreateRouteTable")?;
-        let id = output.route_table().and_then(|t| t.route_table_id()).unwrap_or_default().to_owned();
+        let id = output
+            .route_table()
+            .and_then(|t| t.route_table_id())
+            .unwrap_or_default()
+            .to_owned();
         self.sync_route_table(&id, spec, resolved).await?;
         Ok(id)
     }
 
     /// Makes the table's routes and subnet associations exactly the desired ones, reading its
     /// current contents first (association ids are needed to remove one).
-    pub async fn sync_route_table(&self, table: &str, spec: &RouteTableSpec, resolved: &Resolved) -> Result<(), AwsError> {
-        let output = self.client.describe_route_tables().route_table_ids(table).send().await.op("DescribeRouteTables")?;
+    pub async fn sync_route_table(
+        &self,
+        table: &str,
+        spec: &RouteTableSpec,
+        resolved: &Resolved,
+    ) -> Result<(), AwsError> {
+        let output = self
+            .client
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+            .op("DescribeRouteTables")?;
         let current = output.route_tables().first();
         let routes = current.map(|t| t.routes()).unwrap_or_default();
         let associations = current.map(|t| t.associations()).unwrap_or_default();
@@ -260,9 +366,13 @@ impl Ec2 {
                 RouteTarget::NatGateway(r) => (None, Some(resolved.physical(r)?)),
                 RouteTarget::Other(_) => continue,
             };
-            let existing = routes.iter().find(|r| r.destination_cidr_block() == Some(route.destination.as_str()));
+            let existing = routes
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some(route.destination.as_str()));
             match existing {
-                Some(r) if r.gateway_id() == gateway.as_deref() && r.nat_gateway_id() == nat.as_deref() => {}
+                Some(r)
+                    if r.gateway_id() == gateway.as_deref()
+                        && r.nat_gateway_id() == nat.as_deref() => {}
                 Some(_) => {
                     self.client
                         .replace_route()
@@ -288,7 +398,9 @@ impl Ec2 {
             }
         }
         for route in routes {
-            let Some(destination) = route.destination_cidr_block() else { continue };
+            let Some(destination) = route.destination_cidr_block() else {
+                continue;
+            };
             if route.gateway_id() == Some("local") || wanted_destinations.contains(destination) {
                 continue;
             }
@@ -305,7 +417,8 @@ impl Ec2 {
         for subnet in &spec.subnets {
             wanted_subnets.insert(resolved.physical(subnet)?);
         }
-        let associated: BTreeSet<&str> = associations.iter().filter_map(|a| a.subnet_id()).collect();
+        let associated: BTreeSet<&str> =
+            associations.iter().filter_map(|a| a.subnet_id()).collect();
         for subnet in &wanted_subnets {
             if !associated.contains(subnet.as_str()) {
                 self.client
@@ -318,7 +431,10 @@ impl Ec2 {
             }
         }
         for association in associations {
-            let (Some(subnet), Some(association_id)) = (association.subnet_id(), association.route_table_association_id()) else {
+            let (Some(subnet), Some(association_id)) = (
+                association.subnet_id(),
+                association.route_table_association_id(),
+            ) else {
                 continue;
             };
             if !association.main().unwrap_or(false) && !wanted_subnets.contains(subnet) {
@@ -333,8 +449,19 @@ impl Ec2 {
         Ok(())
     }
 
-    pub async fn delete_route_table(&self, table: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        let output = match self.client.describe_route_tables().route_table_ids(table).send().await.op("DescribeRouteTables") {
+    pub async fn delete_route_table(
+        &self,
+        table: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
+        let output = match self
+            .client
+            .describe_route_tables()
+            .route_table_ids(table)
+            .send()
+            .await
+            .op("DescribeRouteTables")
+        {
             Err(error) if error.is_not_found() => return Ok(()),
             other => other?,
         };
@@ -343,27 +470,51 @@ impl Ec2 {
                 continue;
             }
             if let Some(id) = association.route_table_association_id() {
-                match self.client.disassociate_route_table().association_id(id).send().await.op("DisassociateRouteTable") {
+                match self
+                    .client
+                    .disassociate_route_table()
+                    .association_id(id)
+                    .send()
+                    .await
+                    .op("DisassociateRouteTable")
+                {
                     Err(error) if !error.is_not_found() => return Err(error),
                     _ => {}
                 }
             }
         }
         delete_with_retry(table, progress, || async {
-            self.client.delete_route_table().route_table_id(table).send().await.op("DeleteRouteTable").map(drop)
+            self.client
+                .delete_route_table()
+                .route_table_id(table)
+                .send()
+                .await
+                .op("DeleteRouteTable")
+                .map(drop)
         })
         .await
     }
 
     /// Rewrites a resource's tags to exactly `wanted` (AWS-owned `aws:` tags untouched).
-    pub async fn sync_tags(&self, resource: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
+    pub async fn sync_tags(
+        &self,
+        resource: &str,
+        wanted: &Tags,
+        current: &Tags,
+    ) -> Result<(), AwsError> {
         let stale: Vec<_> = current
             .keys()
             .filter(|k| !wanted.contains_key(*k) && !k.starts_with("aws:"))
             .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
             .collect();
         if !stale.is_empty() {
-            self.client.delete_tags().resources(resource).set_tags(Some(stale)).send().await.op("DeleteTags")?;
+            self.client
+                .delete_tags()
+                .resources(resource)
+                .set_tags(Some(stale))
+                .send()
+                .await
+                .op("DeleteTags")?;
         }
         if wanted != current {
             self.client

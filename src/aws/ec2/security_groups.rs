@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
+};
 
 use super::discover::rules_of;
 use super::{Ec2, delete_with_retry, tag_specification};
@@ -11,7 +13,12 @@ use crate::aws::error::{AwsError, Classify};
 use crate::model::*;
 
 impl Ec2 {
-    pub async fn create_security_group(&self, spec: &SecurityGroupSpec, tags: &Tags, resolved: &Resolved) -> Result<String, AwsError> {
+    pub async fn create_security_group(
+        &self,
+        spec: &SecurityGroupSpec,
+        tags: &Tags,
+        resolved: &Resolved,
+    ) -> Result<String, AwsError> {
         let output = self
             .client
             .create_security_group()
@@ -25,19 +32,43 @@ impl Ec2 {
         Ok(output.group_id().unwrap_or_default().to_owned())
     }
 
-    pub async fn delete_security_group(&self, group: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+    pub async fn delete_security_group(
+        &self,
+        group: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
         delete_with_retry(group, progress, || async {
-            self.client.delete_security_group().group_id(group).send().await.op("DeleteSecurityGroup").map(drop)
+            self.client
+                .delete_security_group()
+                .group_id(group)
+                .send()
+                .await
+                .op("DeleteSecurityGroup")
+                .map(drop)
         })
         .await
     }
 
     /// Makes the group's rules exactly `spec`'s: revokes the others (AWS's default allow-all
     /// egress among them), then authorizes what is missing.
-    pub async fn sync_rules(&self, group: &str, spec: &SecurityGroupRulesSpec, resolved: &Resolved) -> Result<(), AwsError> {
-        let output = self.client.describe_security_groups().group_ids(group).send().await.op("DescribeSecurityGroups")?;
+    pub async fn sync_rules(
+        &self,
+        group: &str,
+        spec: &SecurityGroupRulesSpec,
+        resolved: &Resolved,
+    ) -> Result<(), AwsError> {
+        let output = self
+            .client
+            .describe_security_groups()
+            .group_ids(group)
+            .send()
+            .await
+            .op("DescribeSecurityGroups")?;
         let Some(current) = output.security_groups().first() else {
-            return Err(AwsError::Other { operation: "DescribeSecurityGroups", detail: format!("security group {group} not found") });
+            return Err(AwsError::Other {
+                operation: "DescribeSecurityGroups",
+                detail: format!("security group {group} not found"),
+            });
         };
         let external = |physical: &str| Ref::External(physical.to_owned());
         let have_ingress = rules_of(current.ip_permissions(), &external);
@@ -90,7 +121,11 @@ impl Ec2 {
 
     /// Removes every rule, so groups that name each other can then be deleted in any order.
     pub async fn revoke_all_rules(&self, group: &str, resolved: &Resolved) -> Result<(), AwsError> {
-        let empty = SecurityGroupRulesSpec { group: Ref::External(group.to_owned()), ingress: BTreeSet::new(), egress: BTreeSet::new() };
+        let empty = SecurityGroupRulesSpec {
+            group: Ref::External(group.to_owned()),
+            ingress: BTreeSet::new(),
+            egress: BTreeSet::new(),
+        };
         match self.sync_rules(group, &empty, resolved).await {
             Err(AwsError::Other { .. }) => Ok(()),
             Err(error) if error.is_not_found() => Ok(()),
@@ -105,10 +140,15 @@ fn physical_rules(rules: &BTreeSet<Rule>, resolved: &Resolved) -> Result<BTreeSe
         .iter()
         .map(|rule| {
             let peer = match &rule.peer {
-                Peer::SecurityGroup(group) => Peer::SecurityGroup(Ref::External(resolved.physical(group)?)),
+                Peer::SecurityGroup(group) => {
+                    Peer::SecurityGroup(Ref::External(resolved.physical(group)?))
+                }
                 cidr @ Peer::Cidr(_) => cidr.clone(),
             };
-            Ok(Rule { peer, ..rule.clone() })
+            Ok(Rule {
+                peer,
+                ..rule.clone()
+            })
         })
         .collect()
 }
@@ -124,16 +164,30 @@ fn permission(rule: &Rule) -> IpPermission {
     }
     let description = (!rule.description.is_empty()).then(|| rule.description.clone());
     match &rule.peer {
-        Peer::Cidr(cidr) if cidr.contains(':') => {
-            builder.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).set_description(description).build())
-        }
-        Peer::Cidr(list) if list.starts_with("pl-") => {
-            builder.prefix_list_ids(PrefixListId::builder().prefix_list_id(list).set_description(description).build())
-        }
-        Peer::Cidr(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build()),
-        Peer::SecurityGroup(group) => {
-            builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(group.to_string()).set_description(description).build())
-        }
+        Peer::Cidr(cidr) if cidr.contains(':') => builder.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(cidr)
+                .set_description(description)
+                .build(),
+        ),
+        Peer::Cidr(list) if list.starts_with("pl-") => builder.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(list)
+                .set_description(description)
+                .build(),
+        ),
+        Peer::Cidr(cidr) => builder.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(description)
+                .build(),
+        ),
+        Peer::SecurityGroup(group) => builder.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(group.to_string())
+                .set_description(description)
+                .build(),
+        ),
     }
     .build()
 }
