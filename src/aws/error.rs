@@ -60,11 +60,7 @@ impl AwsError {
 
     /// The resource is already gone: a delete that meets this has nothing left to do.
     pub fn is_not_found(&self) -> bool {
-        self.code().is_some_and(|code| {
-            code.ends_with("NotFound")
-                || code.ends_with(".NotFound")
-                || code == "InvalidAllocationID.NotFound"
-        })
+        self.code().is_some_and(|code| code.ends_with("NotFound"))
     }
 
     /// Something still depends on the resource and will release it shortly (ENIs of a deleted

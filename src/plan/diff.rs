@@ -92,19 +92,16 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
         .filter(|c| !c.reasons.is_empty() || c.action == Action::Create)
         .collect();
     ordered.extend(duplicates);
-    ordered.sort_by(|a, b| {
-        let destructive = |c: &PlannedChange| !matches!(c.action, Action::Delete | Action::Replace);
+    // Destroys and replacements first (false sorts before true), then by id.
+    let order = |c: &PlannedChange| {
+        let constructive = !matches!(c.action, Action::Delete | Action::Replace);
         (
-            destructive(a),
-            &a.id,
-            &a.observed.as_ref().map(|o| &o.physical_id),
+            constructive,
+            c.id.clone(),
+            c.observed.as_ref().map(|o| o.physical_id.clone()),
         )
-            .cmp(&(
-                destructive(b),
-                &b.id,
-                &b.observed.as_ref().map(|o| &o.physical_id),
-            ))
-    });
+    };
+    ordered.sort_by_key(order);
     Plan {
         environment: desired.environment.clone(),
         changes: ordered,
