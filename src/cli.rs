@@ -82,6 +82,9 @@ pub struct ApplyArgs {
     /// Allow deletes and replacements in a protected environment (`protect: true`).
     #[arg(long)]
     pub allow_destroy: bool,
+    /// Container image to run instead of the file's `app.image` (rolls the service).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
     /// How many resources to work on at once.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,

@@ -15,6 +15,10 @@ pub struct Outputs {
     pub private_subnet_ids: Vec<String>,
     pub nat_gateway_ids: Vec<String>,
     pub security_group_ids: BTreeMap<String, String>,
+    pub load_balancer_dns: Option<String>,
+    /// Where the API answers: `http://<load balancer DNS name>`.
+    pub api_url: Option<String>,
+    pub database_endpoint: Option<String>,
 }
 
 impl Outputs {
@@ -31,11 +35,14 @@ impl Outputs {
             let physical = resource.physical_id.clone();
             match resource.spec.kind() {
                 Kind::Vpc => outputs.vpc_id = Some(physical),
-                Kind::Subnet if id.starts_with("subnet-public-") => {
-                    outputs.public_subnet_ids.push(physical)
-                }
+                Kind::Subnet if id.starts_with("subnet-public-") => outputs.public_subnet_ids.push(physical),
                 Kind::Subnet => outputs.private_subnet_ids.push(physical),
                 Kind::NatGateway => outputs.nat_gateway_ids.push(physical),
+                Kind::ClassicLoadBalancer | Kind::LoadBalancer => {
+                    outputs.load_balancer_dns = resource.info.get("dns_name").cloned();
+                    outputs.api_url = outputs.load_balancer_dns.as_ref().map(|dns| format!("http://{dns}"));
+                }
+                Kind::DbCluster => outputs.database_endpoint = resource.info.get("endpoint").cloned(),
                 Kind::SecurityGroup => {
                     let role = id.trim_start_matches("security-group-").to_owned();
                     outputs.security_group_ids.insert(role, physical);
@@ -54,26 +61,18 @@ impl Outputs {
                 "vpc_id".to_owned(),
                 self.vpc_id.clone().unwrap_or_else(|| "(none)".into()),
             ),
-            (
-                "public_subnet_ids".to_owned(),
-                self.public_subnet_ids.join(", "),
-            ),
-            (
-                "private_subnet_ids".to_owned(),
-                self.private_subnet_ids.join(", "),
-            ),
-            (
-                "nat_gateway_ids".to_owned(),
-                self.nat_gateway_ids.join(", "),
-            ),
+            ("public_subnet_ids".to_owned(), self.public_subnet_ids.join(", ")),
+            ("private_subnet_ids".to_owned(), self.private_subnet_ids.join(", ")),
+            ("nat_gateway_ids".to_owned(), self.nat_gateway_ids.join(", ")),
         ];
+        let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+        lines.push(("load_balancer_dns".to_owned(), optional(&self.load_balancer_dns)));
+        lines.push(("api_url".to_owned(), optional(&self.api_url)));
+        lines.push(("database_endpoint".to_owned(), optional(&self.database_endpoint)));
         for (role, id) in &self.security_group_ids {
             lines.push((format!("security_group_{role}"), id.clone()));
         }
         let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        lines
-            .into_iter()
-            .map(|(k, v)| format!("{k:width$} = {v}\n"))
-            .collect()
+        lines.into_iter().map(|(k, v)| format!("{k:width$} = {v}\n")).collect()
     }
 }

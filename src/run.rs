@@ -8,11 +8,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::apply::{StepGraph, execute};
 use crate::aws::{Aws, Provider, Settings};
-use crate::cli::{
-    ApplyArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, ValidateArgs,
-};
+use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, ValidateArgs};
 use crate::config::{EnvironmentConfig, available_environments, load_environment};
-use crate::model::{Desired, Facts, ObservedResource, desired};
+use crate::model::{Desired, ObservedResource, desired};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, plan, render_json, render_text};
 use crate::ui::{self, Confirmation, StepReporter, Style};
@@ -34,10 +32,7 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
     let names = if args.names.is_empty() {
         let names = available_environments(&global.environments)?;
         if names.is_empty() {
-            bail!(
-                "{} holds no environment files (*.yaml)",
-                global.environments.display()
-            );
+            bail!("{} holds no environment files (*.yaml)", global.environments.display());
         }
         names
     } else {
@@ -71,22 +66,20 @@ struct Situation {
     observed: Vec<ObservedResource>,
 }
 
-async fn survey(global: &GlobalArgs, environment: &str) -> Result<Situation> {
+async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>) -> Result<Situation> {
     let loaded = load_environment(&global.environments, environment)?;
-    let config = loaded.config;
+    let mut config = loaded.config;
+    if let Some(image) = image {
+        crate::config::check_image(image).map_err(|message| anyhow::anyhow!("--image: {message}"))?;
+        config.app.image = image.to_owned();
+    }
     let settings = settings(global, config.region.as_deref());
     let region = settings.region.clone().unwrap_or_default();
     let aws = Aws::connect(&settings).await?;
-    let (zones, observed) =
-        tokio::try_join!(aws.ec2.availability_zones(), aws.discover(&config.name)).with_context(
-            || format!("could not read the current state of {environment} in {region}"),
-        )?;
-    let desired = desired(
-        &config,
-        &Facts {
-            availability_zones: zones,
-        },
-    )?;
+    let needs_image = config.compute.kind == crate::config::ComputeKind::Ec2 && config.compute.ami.is_none();
+    let (facts, observed) = tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name))
+        .with_context(|| format!("could not read the current state of {environment} in {region}"))?;
+    let desired = desired(&config, &facts)?;
     Ok(Situation {
         config,
         aws,
@@ -112,7 +105,7 @@ fn settings(global: &GlobalArgs, file_region: Option<&str>) -> Settings {
 }
 
 async fn plan_command(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
-    let situation = survey(global, &args.environment).await?;
+    let situation = survey(global, &args.environment, None).await?;
     let plan = plan(&situation.desired, &situation.observed);
     if args.json {
         println!("{}", render_json(&plan));
@@ -127,17 +120,13 @@ async fn plan_command(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
 }
 
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
-    let situation = survey(global, &args.environment).await?;
+    let situation = survey(global, &args.environment, args.image.as_deref()).await?;
     let plan = plan(&situation.desired, &situation.observed);
     let style = progress_style(args.json);
     show_plan(&plan, style);
     if plan.is_empty() {
         show_outputs(
-            &Outputs::from_observed(
-                &situation.config.name,
-                &situation.region,
-                &situation.observed,
-            ),
+            &Outputs::from_observed(&situation.config.name, &situation.region, &situation.observed),
             style,
         );
         return Ok(0);
@@ -150,10 +139,7 @@ async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     }
     if !args.auto_approve {
         ask(
-            &format!(
-                "Do you want to apply these changes to {}?",
-                situation.config.name
-            ),
+            &format!("Do you want to apply these changes to {}?", situation.config.name),
             Confirmation::Yes,
         )?;
     }
@@ -194,9 +180,7 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             let deployed = aws.ec2.deployed_environments().await?;
             match deployed.len() {
                 0 => {
-                    println!(
-                        "Nothing to destroy: no deployer environment is deployed in this account and region."
-                    );
+                    println!("Nothing to destroy: no deployer environment is deployed in this account and region.");
                     return Ok(0);
                 }
                 1 => {
@@ -226,9 +210,7 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
     let style = progress_style(args.json);
     if plan.is_empty() {
         if style != Style::Json {
-            println!(
-                "Nothing to destroy: no resources are tagged deployer:environment={environment}."
-            );
+            println!("Nothing to destroy: no resources are tagged deployer:environment={environment}.");
         }
         return Ok(0);
     }
@@ -240,9 +222,7 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             "{environment} is protected: --auto-approve alone does not destroy it\n  help: add --allow-destroy, or run without --auto-approve on a terminal and type the environment's name"
         ),
         (true, false, _) => ask(
-            &format!(
-                "Really destroy every resource of the protected environment {environment}? There is no undo."
-            ),
+            &format!("Really destroy every resource of the protected environment {environment}? There is no undo."),
             Confirmation::Name(&environment),
         )?,
         (false, false, _) => ask(
@@ -250,15 +230,7 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             Confirmation::Yes,
         )?,
     }
-    let outcome = run_plan(
-        &aws,
-        &environment,
-        &plan,
-        &observed,
-        args.parallelism,
-        style,
-    )
-    .await?;
+    let outcome = run_plan(&aws, &environment, &plan, &observed, args.parallelism, style).await?;
     ensure_complete(&outcome, "destroy", &environment)?;
     if style != Style::Json {
         println!(
@@ -313,10 +285,9 @@ fn shared_region(dir: &Path) -> Option<String> {
 fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
     match load_environment(dir, name) {
         Ok(loaded) => Ok(Some(loaded.config)),
-        Err(
-            crate::config::ConfigError::UnknownEnvironment { .. }
-            | crate::config::ConfigError::NoDirectory { .. },
-        ) => Ok(None),
+        Err(crate::config::ConfigError::UnknownEnvironment { .. } | crate::config::ConfigError::NoDirectory { .. }) => {
+            Ok(None)
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -333,10 +304,7 @@ fn progress_style(json: bool) -> Style {
 
 fn show_plan(plan: &Plan, style: Style) {
     if style == Style::Json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "plan", "plan": render_json(plan)})
-        );
+        println!("{}", serde_json::json!({"event": "plan", "plan": render_json(plan)}));
     } else {
         print!("{}", render_text(plan));
         let _ = std::io::stdout().flush();
@@ -345,10 +313,7 @@ fn show_plan(plan: &Plan, style: Style) {
 
 fn show_outputs(outputs: &Outputs, style: Style) {
     if style == Style::Json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "outputs", "outputs": outputs})
-        );
+        println!("{}", serde_json::json!({"event": "outputs", "outputs": outputs}));
     } else {
         println!("Outputs:\n{}", outputs.render_text());
     }
@@ -384,24 +349,14 @@ async fn run_plan(
         .filter_map(|c| c.observed.as_ref().map(|o| o.physical_id.as_str()))
         .collect();
     let mut known = std::collections::BTreeMap::new();
-    for resource in observed
-        .iter()
-        .filter(|r| !duplicates.contains(r.physical_id.as_str()))
-    {
+    for resource in observed.iter().filter(|r| !duplicates.contains(r.physical_id.as_str())) {
         known
             .entry(resource.id.clone())
             .or_insert_with(|| resource.physical_id.clone());
     }
     let provider = Provider { aws, environment };
     let reporter = StepReporter::new(style);
-    Ok(execute(
-        &graph,
-        &provider,
-        known,
-        usize::from(parallelism),
-        &reporter,
-    )
-    .await)
+    Ok(execute(&graph, &provider, known, usize::from(parallelism), &reporter).await)
 }
 
 fn ensure_complete(outcome: &crate::apply::Outcome, verb: &str, environment: &str) -> Result<()> {

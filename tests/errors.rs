@@ -4,10 +4,7 @@ use crate::support::{Deployer, Moto, environments_copy};
 
 #[test]
 fn validate_accepts_every_repository_environment() {
-    let run = Deployer::offline()
-        .args(["validate"])
-        .run()
-        .expect_status(0);
+    let run = Deployer::offline().args(["validate"]).run().expect_status(0);
     for name in ["development", "production", "staging"] {
         assert!(
             run.stdout.contains(&format!("✓ environments/{name}.yaml")),
@@ -37,8 +34,7 @@ fn validate_names_file_line_column_and_field() {
     );
     assert!(run.stderr.contains(&location), "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("help: raise compute.max or lower compute.desired"),
+        run.stderr.contains("help: raise compute.max or lower compute.desired"),
         "{}",
         run.stderr
     );
@@ -64,11 +60,7 @@ fn yaml_syntax_error_is_reported_with_its_position() {
         .args(["plan", "development"])
         .run()
         .expect_status(1);
-    assert!(
-        run.stderr.contains(&format!("{}:", path.display())),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(&format!("{}:", path.display())), "{}", run.stderr);
     assert!(
         !run.stderr.contains("Error {") && !run.stderr.contains("Location {"),
         "debug dump leaked: {}",
@@ -78,10 +70,7 @@ fn yaml_syntax_error_is_reported_with_its_position() {
 
 #[test]
 fn unknown_environment_lists_the_known_ones() {
-    let run = Deployer::offline()
-        .args(["plan", "prod"])
-        .run()
-        .expect_status(1);
+    let run = Deployer::offline().args(["plan", "prod"]).run().expect_status(1);
     assert!(
         run.stderr
             .contains("unknown environment `prod`: there is no environments/prod.yaml"),
@@ -116,12 +105,7 @@ fn unreachable_endpoint_is_a_clear_error() {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_MAX_ATTEMPTS", "1")
-        .args([
-            "--endpoint-url",
-            "http://127.0.0.1:1",
-            "plan",
-            "development",
-        ])
+        .args(["--endpoint-url", "http://127.0.0.1:1", "plan", "development"])
         .run()
         .expect_status(1);
     assert!(
@@ -136,8 +120,7 @@ fn unreachable_endpoint_is_a_clear_error() {
         run.stderr
     );
     assert!(
-        run.stderr
-            .contains("help: check --endpoint-url / AWS_ENDPOINT_URL"),
+        run.stderr.contains("help: check --endpoint-url / AWS_ENDPOINT_URL"),
         "{}",
         run.stderr
     );
@@ -152,16 +135,8 @@ fn missing_credentials_is_a_clear_error() {
         .args(["plan", "development"])
         .run()
         .expect_status(1);
-    assert!(
-        run.stderr.contains("no AWS credentials were found"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr.contains("help: set AWS_PROFILE"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("no AWS credentials were found"), "{}", run.stderr);
+    assert!(run.stderr.contains("help: set AWS_PROFILE"), "{}", run.stderr);
 }
 
 #[test]
@@ -171,11 +146,7 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
         .args(["apply", "development"])
         .run()
         .expect_status(1);
-    assert!(
-        run.stderr.contains("stdin is not a terminal"),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains("stdin is not a terminal"), "{}", run.stderr);
     assert!(
         run.stderr.contains("help: re-run with --auto-approve"),
         "{}",

@@ -4,10 +4,7 @@ use crate::support::{Deployer, Moto, environments_copy, tagged_resources};
 
 fn round_trip(environment: &str, expected_resources: usize) {
     let moto = Moto::start();
-    Deployer::new(&moto)
-        .args(["validate"])
-        .run()
-        .expect_status(0);
+    Deployer::new(&moto).args(["validate"]).run().expect_status(0);
 
     let plan = Deployer::new(&moto)
         .args(["plan", environment, "--detailed-exitcode"])
@@ -26,9 +23,9 @@ fn round_trip(environment: &str, expected_resources: usize) {
         .run()
         .expect_status(0);
     assert!(
-        apply.stdout.contains(&format!(
-            "Apply complete! Resources: {expected_resources} added"
-        )),
+        apply
+            .stdout
+            .contains(&format!("Apply complete! Resources: {expected_resources} added")),
         "{}",
         apply.stdout
     );
@@ -49,21 +46,14 @@ fn round_trip(environment: &str, expected_resources: usize) {
         .run()
         .expect_status(0);
     let outputs: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
-    assert!(
-        outputs["vpc_id"].as_str().unwrap().starts_with("vpc-"),
-        "{outputs}"
-    );
+    assert!(outputs["vpc_id"].as_str().unwrap().starts_with("vpc-"), "{outputs}");
     assert_eq!(outputs["security_group_ids"].as_object().unwrap().len(), 3);
 
     let destroy = Deployer::new(&moto)
         .args(["destroy", environment, "--auto-approve"])
         .run()
         .expect_status(0);
-    assert!(
-        destroy.stdout.contains("Destroy complete!"),
-        "{}",
-        destroy.stdout
-    );
+    assert!(destroy.stdout.contains("Destroy complete!"), "{}", destroy.stdout);
     assert_eq!(tagged_resources(&moto, environment), Vec::<String>::new());
 
     let after = Deployer::new(&moto)
@@ -71,9 +61,7 @@ fn round_trip(environment: &str, expected_resources: usize) {
         .run()
         .expect_status(2);
     assert!(
-        after
-            .stdout
-            .contains(&format!("Plan: {expected_resources} to add")),
+        after.stdout.contains(&format!("Plan: {expected_resources} to add")),
         "{}",
         after.stdout
     );
@@ -146,20 +134,17 @@ fn drift_is_repaired_in_place() {
         plan.stdout
     );
     assert!(
-        plan.stdout
-            .contains("routes: + 0.0.0.0/0 via nat-gateway-a"),
+        plan.stdout.contains("routes: + 0.0.0.0/0 via nat-gateway-a"),
         "{}",
         plan.stdout
     );
     assert!(
-        plan.stdout
-            .contains("tags: cost-center: someone-else → platform"),
+        plan.stdout.contains("tags: cost-center: someone-else → platform"),
         "{}",
         plan.stdout
     );
     assert!(
-        plan.stdout
-            .contains("Plan: 0 to add, 2 to change, 0 to destroy."),
+        plan.stdout.contains("Plan: 0 to add, 2 to change, 0 to destroy."),
         "{}",
         plan.stdout
     );
@@ -222,24 +207,13 @@ fn changed_layout_updates_and_destroys_only_what_differs() {
         .run()
         .expect_status(0);
     assert!(
-        apply
-            .stdout
-            .contains("Resources: 0 added, 1 changed, 2 destroyed."),
+        apply.stdout.contains("Resources: 0 added, 1 changed, 2 destroyed."),
         "{}",
         apply.stdout
     );
-    let route = apply
-        .stdout
-        .find("route_table route-table-private-b: updated")
-        .unwrap();
-    let nat = apply
-        .stdout
-        .find("nat_gateway nat-gateway-b: destroyed")
-        .unwrap();
-    let eip = apply
-        .stdout
-        .find("elastic_ip nat-eip-b: destroyed")
-        .unwrap();
+    let route = apply.stdout.find("route_table route-table-private-b: updated").unwrap();
+    let nat = apply.stdout.find("nat_gateway nat-gateway-b: destroyed").unwrap();
+    let eip = apply.stdout.find("elastic_ip nat-eip-b: destroyed").unwrap();
     assert!(
         route < nat && nat < eip,
         "route re-pointed, then NAT, then its address:\n{}",
@@ -259,11 +233,7 @@ fn destroy_without_environment_picks_the_only_deployed_one() {
         .args(["destroy", "--auto-approve"])
         .run()
         .expect_status(0);
-    assert!(
-        none.stdout.contains("Nothing to destroy"),
-        "{}",
-        none.stdout
-    );
+    assert!(none.stdout.contains("Nothing to destroy"), "{}", none.stdout);
 
     Deployer::new(&moto)
         .args(["apply", "development", "--auto-approve"])
@@ -284,11 +254,7 @@ fn destroy_without_environment_picks_the_only_deployed_one() {
         "{}",
         several.stderr
     );
-    assert_eq!(
-        tagged_resources(&moto, "staging").len(),
-        14,
-        "nothing was destroyed"
-    );
+    assert_eq!(tagged_resources(&moto, "staging").len(), 14, "nothing was destroyed");
 
     Deployer::new(&moto)
         .args(["destroy", "staging", "--auto-approve"])
@@ -358,14 +324,7 @@ fn production_destroy_needs_allow_destroy() {
 fn json_apply_emits_one_event_per_line() {
     let moto = Moto::start();
     let run = Deployer::new(&moto)
-        .args([
-            "apply",
-            "development",
-            "--auto-approve",
-            "--json",
-            "--parallelism",
-            "2",
-        ])
+        .args(["apply", "development", "--auto-approve", "--json", "--parallelism", "2"])
         .run()
         .expect_status(0);
     let events: Vec<serde_json::Value> = run

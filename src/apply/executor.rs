@@ -82,11 +82,7 @@ impl Resolved {
     /// The AWS id a reference stands for.
     pub fn physical(&self, reference: &Ref) -> Result<String, Unresolved> {
         match reference {
-            Ref::Managed(id) => self
-                .0
-                .get(id)
-                .cloned()
-                .ok_or_else(|| Unresolved(id.clone())),
+            Ref::Managed(id) => self.0.get(id).cloned().ok_or_else(|| Unresolved(id.clone())),
             Ref::External(physical) => Ok(physical.clone()),
         }
     }
@@ -137,14 +133,9 @@ pub async fn execute<'g, O: Operator>(
 
     loop {
         if outcome.failed.is_empty() {
-            let mut ready: Vec<usize> = (0..count)
-                .filter(|&i| !started[i] && waiting_on[i] == 0)
-                .collect();
+            let mut ready: Vec<usize> = (0..count).filter(|&i| !started[i] && waiting_on[i] == 0).collect();
             ready.sort_by_key(|&i| (std::cmp::Reverse(priority[i]), i));
-            for i in ready
-                .into_iter()
-                .take(parallelism.saturating_sub(in_flight.len()))
-            {
+            for i in ready.into_iter().take(parallelism.saturating_sub(in_flight.len())) {
                 started[i] = true;
                 let step = &graph.steps[i];
                 reporter.report(Event::Started {
@@ -152,10 +143,7 @@ pub async fn execute<'g, O: Operator>(
                     kind: step.change.kind,
                     step: step.kind,
                 });
-                let progress = Progress {
-                    id: &step.id,
-                    reporter,
-                };
+                let progress = Progress { id: &step.id, reporter };
                 let snapshot = Resolved(resolved.clone());
                 in_flight.push(async move {
                     let start = Instant::now();
@@ -296,15 +284,8 @@ mod tests {
     }
 
     fn staging_plan() -> crate::plan::Plan {
-        let config =
-            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-        let desired = desired(
-            &config,
-            &Facts {
-                availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
-            },
-        )
-        .unwrap();
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let desired = desired(&config, &crate::model::example_facts(2)).unwrap();
         crate::plan::plan(&desired, &[])
     }
 
@@ -336,17 +317,13 @@ mod tests {
         let outcome = execute(&graph, &operator, BTreeMap::new(), 10, &recorder).await;
         assert_eq!(
             outcome.failed,
-            [(
-                Id::from("vpc"),
-                StepKind::Create,
-                "scripted failure".to_owned()
-            )]
+            [(Id::from("vpc"), StepKind::Create, "scripted failure".to_owned())]
         );
         let events = recorder.0.lock().unwrap();
         assert!(
-            !events.iter().any(
-                |e| matches!(e, Event::Started { id, .. } if id.as_str() == "subnet-public-a")
-            )
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::Started { id, .. } if id.as_str() == "subnet-public-a"))
         );
         assert_eq!(outcome.completed + outcome.skipped + 1, plan.changes.len());
         assert!(outcome.skipped > 10);

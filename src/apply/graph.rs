@@ -30,9 +30,7 @@ pub struct StepGraph<'p> {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "internal error: the plan's steps form a cycle through {0}; please report this with the plan"
-)]
+#[error("internal error: the plan's steps form a cycle through {0}; please report this with the plan")]
 pub struct CycleError(String);
 
 impl<'p> StepGraph<'p> {
@@ -41,9 +39,7 @@ impl<'p> StepGraph<'p> {
         let mut index: BTreeMap<(Id, StepKind), usize> = BTreeMap::new();
         let mut push = |steps: &mut Vec<Step<'p>>, change: &'p PlannedChange, kind| {
             // Duplicates share a logical id; only the first delete of an id is addressable.
-            index
-                .entry((change.id.clone(), kind))
-                .or_insert(steps.len());
+            index.entry((change.id.clone(), kind)).or_insert(steps.len());
             steps.push(Step {
                 id: change.id.clone(),
                 kind,
@@ -63,8 +59,7 @@ impl<'p> StepGraph<'p> {
             }
         }
         let find = |id: &Id, kind| index.get(&(id.clone(), kind)).copied();
-        let replaced =
-            |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
+        let replaced = |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
 
         let mut edges: Vec<(usize, usize)> = Vec::new(); // (before, after)
         for (at, step) in steps.iter().enumerate() {
@@ -140,8 +135,7 @@ impl<'p> StepGraph<'p> {
 
     fn check_acyclic(&self) -> Result<(), CycleError> {
         let mut waiting: Vec<usize> = self.steps.iter().map(|s| s.after.len()).collect();
-        let mut ready: VecDeque<usize> =
-            (0..self.steps.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut ready: VecDeque<usize> = (0..self.steps.len()).filter(|&i| waiting[i] == 0).collect();
         let mut done = 0;
         while let Some(i) = ready.pop_front() {
             done += 1;
@@ -157,9 +151,7 @@ impl<'p> StepGraph<'p> {
         if done == self.steps.len() {
             Ok(())
         } else {
-            let stuck = (0..self.steps.len())
-                .find(|&i| waiting[i] > 0)
-                .expect("a stuck step");
+            let stuck = (0..self.steps.len()).find(|&i| waiting[i] > 0).expect("a stuck step");
             Err(CycleError(self.steps[stuck].id.to_string()))
         }
     }
@@ -181,9 +173,7 @@ impl<'p> StepGraph<'p> {
             memo[i] = Some(own + rest);
             own + rest
         }
-        (0..self.steps.len())
-            .map(|i| tail(self, i, &mut memo))
-            .collect()
+        (0..self.steps.len()).map(|i| tail(self, i, &mut memo)).collect()
     }
 }
 
@@ -194,15 +184,8 @@ mod tests {
     use crate::model::{Desired, Facts, ObservedResource, desired};
 
     fn staging() -> Desired {
-        let config =
-            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-        desired(
-            &config,
-            &Facts {
-                availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
-            },
-        )
-        .unwrap()
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        desired(&config, &crate::model::example_facts(2)).unwrap()
     }
 
     fn deployed(desired: &Desired) -> Vec<ObservedResource> {
@@ -235,11 +218,7 @@ mod tests {
         sequence
     }
 
-    fn before(
-        order: &BTreeMap<(String, StepKind), usize>,
-        a: (&str, StepKind),
-        b: (&str, StepKind),
-    ) -> bool {
+    fn before(order: &BTreeMap<(String, StepKind), usize>, a: (&str, StepKind), b: (&str, StepKind)) -> bool {
         order[&(a.0.to_owned(), a.1)] < order[&(b.0.to_owned(), b.1)]
     }
 
@@ -251,11 +230,7 @@ mod tests {
         use StepKind::Create as C;
         assert!(before(&order, ("vpc", C), ("subnet-public-a", C)));
         assert!(before(&order, ("nat-eip-a", C), ("nat-gateway-a", C)));
-        assert!(before(
-            &order,
-            ("nat-gateway-a", C),
-            ("route-table-private-b", C)
-        ));
+        assert!(before(&order, ("nat-gateway-a", C), ("route-table-private-b", C)));
         assert!(before(
             &order,
             ("security-group-lb", C),
@@ -282,17 +257,9 @@ mod tests {
         assert!(before(&order, ("subnet-public-a", D), ("vpc", D)));
         assert!(before(&order, ("nat-gateway-a", D), ("nat-eip-a", D)));
         assert!(before(&order, ("nat-gateway-a", D), ("subnet-public-a", D)));
-        assert!(before(
-            &order,
-            ("nat-gateway-a", D),
-            ("internet-gateway", D)
-        ));
+        assert!(before(&order, ("nat-gateway-a", D), ("internet-gateway", D)));
         assert!(before(&order, ("nat-eip-a", D), ("internet-gateway", D)));
-        assert!(before(
-            &order,
-            ("route-table-public", D),
-            ("internet-gateway", D)
-        ));
+        assert!(before(&order, ("route-table-public", D), ("internet-gateway", D)));
         assert!(before(
             &order,
             ("security-group-app-rules", D),
@@ -310,10 +277,7 @@ mod tests {
     fn replacement_deletes_before_it_creates_and_dependants_wait_for_the_new_one() {
         let desired = staging();
         let mut observed = deployed(&desired);
-        let nat = observed
-            .iter_mut()
-            .find(|r| r.id.as_str() == "nat-gateway-a")
-            .unwrap();
+        let nat = observed.iter_mut().find(|r| r.id.as_str() == "nat-gateway-a").unwrap();
         let crate::model::Spec::NatGateway(spec) = &mut nat.spec else {
             panic!()
         };
@@ -338,13 +302,7 @@ mod tests {
         let plan = crate::plan::plan(&staging(), &[]);
         let graph = StepGraph::new(&plan).unwrap();
         let ranks = graph.critical_path_seconds();
-        let rank = |id: &str| {
-            ranks[graph
-                .steps
-                .iter()
-                .position(|s| s.id.as_str() == id)
-                .unwrap()]
-        };
+        let rank = |id: &str| ranks[graph.steps.iter().position(|s| s.id.as_str() == id).unwrap()];
         assert!(rank("nat-eip-a") > rank("security-group-lb"));
         assert!(rank("vpc") >= rank("nat-eip-a"));
     }

@@ -23,14 +23,9 @@ pub enum AwsError {
     #[error(
         "{operation} failed: could not reach the AWS endpoint: {detail}\n  help: check --endpoint-url / AWS_ENDPOINT_URL and your network; for the local emulator, start it with `cargo xtask moto`"
     )]
-    Unreachable {
-        operation: &'static str,
-        detail: String,
-    },
+    Unreachable { operation: &'static str, detail: String },
 
-    #[error(
-        "{operation} failed: the endpoint answered HTTP {status} without an AWS error code{hint}"
-    )]
+    #[error("{operation} failed: the endpoint answered HTTP {status} without an AWS error code{hint}")]
     Unrecognized {
         operation: &'static str,
         status: u16,
@@ -38,10 +33,7 @@ pub enum AwsError {
     },
 
     #[error("{operation} failed: {detail}")]
-    Other {
-        operation: &'static str,
-        detail: String,
-    },
+    Other { operation: &'static str, detail: String },
 
     #[error("gave up waiting after {}s for {what}", waited.as_secs())]
     WaitTimeout { what: String, waited: Duration },
@@ -69,10 +61,7 @@ impl AwsError {
         self.code().is_some_and(|code| {
             matches!(
                 code,
-                "DependencyViolation"
-                    | "InvalidIPAddress.InUse"
-                    | "AuthFailure.AddressInUse"
-                    | "ResourceInUse"
+                "DependencyViolation" | "InvalidIPAddress.InUse" | "AuthFailure.AddressInUse" | "ResourceInUse"
             )
         })
     }
@@ -102,9 +91,7 @@ where
             },
             None => unrecognized(operation, service.raw().status().as_u16()),
         },
-        SdkError::ResponseError(response) => {
-            unrecognized(operation, response.raw().status().as_u16())
-        }
+        SdkError::ResponseError(response) => unrecognized(operation, response.raw().status().as_u16()),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable {
             operation,
             detail: chain,

@@ -19,16 +19,10 @@ pub enum ConfigError {
     },
 
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
 
     #[error("{}", render_problems(path, problems))]
-    Invalid {
-        path: PathBuf,
-        problems: Vec<Problem>,
-    },
+    Invalid { path: PathBuf, problems: Vec<Problem> },
 }
 
 /// One thing wrong with one field of one file.
@@ -67,15 +61,9 @@ fn unknown_environment(name: &str, dir: &std::path::Path, available: &[String]) 
         dir.display()
     );
     if available.is_empty() {
-        text.push_str(&format!(
-            "\n  help: {} holds no environment files",
-            dir.display()
-        ));
+        text.push_str(&format!("\n  help: {} holds no environment files", dir.display()));
     } else {
-        text.push_str(&format!(
-            "\n  help: known environments: {}",
-            available.join(", ")
-        ));
+        text.push_str(&format!("\n  help: known environments: {}", available.join(", ")));
     }
     text
 }
@@ -103,9 +91,7 @@ impl Problem {
             let number = position.line.to_string();
             let gutter = " ".repeat(number.len());
             let caret_pad = " ".repeat(position.column.saturating_sub(1));
-            out.push_str(&format!(
-                "\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^"
-            ));
+            out.push_str(&format!("\n{gutter} |\n{number} | {line}\n{gutter} | {caret_pad}^"));
         }
         if let Some(help) = &self.help {
             out.push_str(&format!("\n  help: {help}"));

@@ -17,9 +17,7 @@ pub struct LoadedEnvironment {
 /// The environment names in `dir` (the stems of its `*.yaml` files), sorted.
 pub fn available_environments(dir: &Path) -> Result<Vec<String>, ConfigError> {
     let entries = std::fs::read_dir(dir).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => ConfigError::NoDirectory {
-            dir: dir.to_owned(),
-        },
+        std::io::ErrorKind::NotFound => ConfigError::NoDirectory { dir: dir.to_owned() },
         _ => ConfigError::Read {
             path: dir.to_owned(),
             source,
@@ -58,10 +56,7 @@ pub fn load_environment(dir: &Path, name: &str) -> Result<LoadedEnvironment, Con
 }
 
 /// Parses and validates one environment file's text; `expected_name` is the file's stem.
-pub fn parse_environment(
-    text: &str,
-    expected_name: &str,
-) -> Result<EnvironmentConfig, Vec<Problem>> {
+pub fn parse_environment(text: &str, expected_name: &str) -> Result<EnvironmentConfig, Vec<Problem>> {
     let config: EnvironmentConfig = match serde_yaml::from_str(text) {
         Ok(config) => config,
         Err(error) => return Err(vec![yaml_problem(text, &error)]),
@@ -111,14 +106,8 @@ fn yaml_problem(text: &str, error: &serde_yaml::Error) -> Problem {
     });
     let field = match position {
         Some(p) if !message.contains("unknown field") && !message.contains("missing field") => {
-            let prefix = if field.starts_with('(') {
-                ""
-            } else {
-                field.as_str()
-            };
-            SourceMap::build(text)
-                .key_on_line(prefix, p.line)
-                .unwrap_or(field)
+            let prefix = if field.starts_with('(') { "" } else { field.as_str() };
+            SourceMap::build(text).key_on_line(prefix, p.line).unwrap_or(field)
         }
         _ => field,
     };

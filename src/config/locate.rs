@@ -20,14 +20,8 @@ pub(super) struct SourceMap {
 }
 
 enum Frame {
-    Mapping {
-        path: String,
-        pending_key: Option<String>,
-    },
-    Sequence {
-        path: String,
-        next_index: usize,
-    },
+    Mapping { path: String, pending_key: Option<String> },
+    Sequence { path: String, next_index: usize },
 }
 
 impl SourceMap {
@@ -69,10 +63,7 @@ impl SourceMap {
                 }
                 Event::SequenceStart(..) => {
                     let path = child_path(&mut stack, &mut positions, position).unwrap_or_default();
-                    stack.push(Frame::Sequence {
-                        path,
-                        next_index: 0,
-                    });
+                    stack.push(Frame::Sequence { path, next_index: 0 });
                 }
                 Event::MappingEnd | Event::SequenceEnd => {
                     stack.pop();
@@ -90,9 +81,7 @@ impl SourceMap {
             .iter()
             .filter(|(path, position)| {
                 position.line == line
-                    && (prefix.is_empty()
-                        || path.starts_with(&format!("{prefix}."))
-                        || path.as_str() == prefix)
+                    && (prefix.is_empty() || path.starts_with(&format!("{prefix}.")) || path.as_str() == prefix)
             })
             .map(|(path, _)| path.clone())
             .max_by_key(String::len)
@@ -114,11 +103,7 @@ impl SourceMap {
 
 /// Consumes the value slot of the innermost collection and returns the path of that value.
 /// Records sequence items' positions (mapping keys are recorded where the key is read).
-fn child_path(
-    stack: &mut [Frame],
-    positions: &mut HashMap<String, Position>,
-    at: Position,
-) -> Option<String> {
+fn child_path(stack: &mut [Frame], positions: &mut HashMap<String, Position>, at: Position) -> Option<String> {
     match stack.last_mut()? {
         Frame::Mapping { path, pending_key } => pending_key.take().map(|key| join(path, &key)),
         Frame::Sequence { path, next_index } => {
@@ -148,27 +133,18 @@ mod tests {
     fn finds_nested_keys_and_sequence_items() {
         let map = SourceMap::build(DOC);
         assert_eq!(map.position("name"), Some(Position { line: 1, column: 1 }));
-        assert_eq!(
-            map.position("network.cidr"),
-            Some(Position { line: 3, column: 3 })
-        );
+        assert_eq!(map.position("network.cidr"), Some(Position { line: 3, column: 3 }));
         assert_eq!(
             map.position("network.public_subnets[1]"),
             Some(Position { line: 6, column: 7 })
         );
-        assert_eq!(
-            map.position("compute.desired"),
-            Some(Position { line: 8, column: 3 })
-        );
+        assert_eq!(map.position("compute.desired"), Some(Position { line: 8, column: 3 }));
     }
 
     #[test]
     fn missing_field_points_at_nearest_ancestor() {
         let map = SourceMap::build(DOC);
-        assert_eq!(
-            map.position("compute.max"),
-            Some(Position { line: 7, column: 1 })
-        );
+        assert_eq!(map.position("compute.max"), Some(Position { line: 7, column: 1 }));
         assert_eq!(map.position("database.instances"), None);
     }
 }

@@ -15,3 +15,4 @@ pub use error::{ConfigError, Problem};
 pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
 pub use locate::Position;
 pub use schema::*;
+pub use validate::check_image;

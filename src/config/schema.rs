@@ -87,16 +87,41 @@ pub enum LoadBalancerKind {
 #[serde(deny_unknown_fields)]
 pub struct ComputeConfig {
     pub kind: ComputeKind,
-    #[serde(default = "default_instance_type")]
-    pub instance_type: String,
-    /// AMI id for `kind: ec2`; resolved from the region's Amazon Linux parameter when absent.
+    /// EC2 instance type, for `kind: ec2` (default t3.micro).
+    #[serde(default)]
+    pub instance_type: Option<String>,
+    /// AMI id for `kind: ec2`; resolved from the region's Amazon Linux 2023 parameter when absent.
     #[serde(default)]
     pub ami: Option<String>,
+    /// Fargate CPU units per task, for `kind: ecs` (default 256).
+    #[serde(default)]
+    pub cpu: Option<u32>,
+    /// Fargate memory per task in MiB, for `kind: ecs` (default 512).
+    #[serde(default)]
+    pub memory: Option<u32>,
     /// Lower bound of the Auto Scaling group or ECS service; defaults to `desired`.
     #[serde(default)]
     pub min: Option<u32>,
     pub desired: u32,
     pub max: u32,
+}
+
+impl ComputeConfig {
+    pub fn instance_type(&self) -> &str {
+        self.instance_type.as_deref().unwrap_or("t3.micro")
+    }
+
+    pub fn cpu(&self) -> u32 {
+        self.cpu.unwrap_or(256)
+    }
+
+    pub fn memory(&self) -> u32 {
+        self.memory.unwrap_or(512)
+    }
+
+    pub fn min(&self) -> u32 {
+        self.min.unwrap_or(self.desired)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -170,17 +195,25 @@ impl FromStr for SecretRef {
             ));
         }
         match scheme {
-            "env" if rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                Ok(Self::Env(rest.to_owned()))
-            }
+            "env" if rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => Ok(Self::Env(rest.to_owned())),
             "env" => Err(format!(
                 "invalid environment variable name `{rest}`: use letters, digits and `_`"
             )),
-            "ssm" if rest.starts_with('/') => Ok(Self::Ssm(rest.to_owned())),
+            "ssm" if rest.starts_with('/') && rest.chars().all(|c| c.is_ascii_alphanumeric() || "/_.-".contains(c)) => {
+                Ok(Self::Ssm(rest.to_owned()))
+            }
+            "ssm" if rest.starts_with('/') => Err(format!(
+                "invalid SSM parameter `{rest}`: use letters, digits and `/_.-`"
+            )),
             "ssm" => Err(format!(
                 "invalid SSM parameter `{rest}`: parameter paths start with `/`"
             )),
-            "secretsmanager" => Ok(Self::SecretsManager(rest.to_owned())),
+            "secretsmanager" if rest.chars().all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c)) => {
+                Ok(Self::SecretsManager(rest.to_owned()))
+            }
+            "secretsmanager" => Err(format!(
+                "invalid secret name `{rest}`: use letters, digits and `/_+=.@-`"
+            )),
             other => Err(format!("unknown secret source `{other}`: {expected}")),
         }
     }
@@ -204,9 +237,9 @@ impl FromStr for Cidr {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let net: Ipv4Net = s.parse().map_err(|_| {
-            format!("invalid CIDR `{s}`: expected an IPv4 network such as 10.0.0.0/16")
-        })?;
+        let net: Ipv4Net = s
+            .parse()
+            .map_err(|_| format!("invalid CIDR `{s}`: expected an IPv4 network such as 10.0.0.0/16"))?;
         if net.trunc() != net {
             return Err(format!(
                 "invalid CIDR `{s}`: host bits are set; the network address is {}",
@@ -250,10 +283,6 @@ fn default_listener_port() -> u16 {
 
 fn default_health_check_path() -> String {
     "/healthcheck".to_owned()
-}
-
-fn default_instance_type() -> String {
-    "t3.micro".to_owned()
 }
 
 fn default_engine_version() -> String {

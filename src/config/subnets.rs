@@ -35,11 +35,7 @@ fn carve(vpc: Ipv4Net, offset: usize, count: u8) -> Vec<Cidr> {
     let Some(blocks) = vpc.subnets(vpc.prefix_len() + CARVE_BITS).ok() else {
         return Vec::new();
     };
-    blocks
-        .skip(offset)
-        .take(usize::from(count))
-        .map(Cidr)
-        .collect()
+    blocks.skip(offset).take(usize::from(count)).map(Cidr).collect()
 }
 
 #[cfg(test)]
@@ -60,16 +56,8 @@ mod tests {
     #[test]
     fn carves_stable_blocks() {
         let net = network("10.1.0.0/16", 3);
-        let public: Vec<String> = net
-            .public_subnet_cidrs()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let private: Vec<String> = net
-            .private_subnet_cidrs()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let public: Vec<String> = net.public_subnet_cidrs().iter().map(ToString::to_string).collect();
+        let private: Vec<String> = net.private_subnet_cidrs().iter().map(ToString::to_string).collect();
         assert_eq!(public, ["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/20"]);
         assert_eq!(private, ["10.1.128.0/20", "10.1.144.0/20", "10.1.160.0/20"]);
     }

@@ -23,21 +23,13 @@ fn edit(from: &str, to: &str) -> String {
 }
 
 fn line_of(yaml: &str, needle: &str) -> usize {
-    yaml.lines()
-        .position(|l| l.contains(needle))
-        .expect("needle in yaml")
-        + 1
+    yaml.lines().position(|l| l.contains(needle)).expect("needle in yaml") + 1
 }
 
 #[test]
 fn repository_environments_are_valid_and_differ() {
-    let prod = parse_environment(
-        include_str!("../../environments/production.yaml"),
-        "production",
-    )
-    .unwrap();
-    let staging =
-        parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+    let prod = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
+    let staging = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
     let dev = parse_environment(DEVELOPMENT, "development").unwrap();
     assert_eq!(
         (prod.network.azs, prod.network.nat, prod.protect),
@@ -45,28 +37,18 @@ fn repository_environments_are_valid_and_differ() {
     );
     assert_eq!((prod.compute.desired, prod.compute.max), (4, 8));
     assert_eq!(
-        (
-            staging.compute.desired,
-            staging.compute.max,
-            staging.network.nat
-        ),
+        (staging.compute.desired, staging.compute.max, staging.network.nat),
         (2, 4, NatMode::Single)
     );
     assert_eq!(
-        (
-            dev.load_balancer.kind,
-            dev.compute.kind,
-            dev.compute.desired
-        ),
+        (dev.load_balancer.kind, dev.compute.kind, dev.compute.desired),
         (LoadBalancerKind::Elb, ComputeKind::Ec2, 1)
     );
     let cidrs = [prod.network.cidr, staging.network.cidr, dev.network.cidr];
     assert!(
-        cidrs.iter().all(|a| cidrs
+        cidrs
             .iter()
-            .filter(|b| a.0.contains(&b.0.network()))
-            .count()
-            == 1),
+            .all(|a| cidrs.iter().filter(|b| a.0.contains(&b.0.network())).count() == 1),
         "VPC ranges overlap"
     );
 }
@@ -153,20 +135,14 @@ fn missing_required_field_is_named() {
     let yaml = edit("  kind: ec2\n", "");
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "compute");
-    assert!(
-        problem.message.contains("missing field `kind`"),
-        "{}",
-        problem.message
-    );
+    assert!(problem.message.contains("missing field `kind`"), "{}", problem.message);
 }
 
 #[test]
 fn yaml_syntax_error_has_a_position() {
     let yaml = edit("  azs: 2\n", "  azs: [2\n");
     let problems = rejected(&yaml);
-    let position = problems[0]
-        .position
-        .expect("syntax errors carry a position");
+    let position = problems[0].position.expect("syntax errors carry a position");
     assert!(position.line >= line_of(&yaml, "azs: [2"), "{position:?}");
 }
 
@@ -185,10 +161,7 @@ fn desired_above_max_points_at_desired() {
 
 #[test]
 fn min_above_desired_is_rejected() {
-    let yaml = edit(
-        "  min: 1\n  desired: 1\n  max: 1",
-        "  min: 3\n  desired: 2\n  max: 4",
-    );
+    let yaml = edit("  min: 1\n  desired: 1\n  max: 1", "  min: 3\n  desired: 2\n  max: 4");
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.min");
     assert_eq!(line, line_of(&yaml, "min: 3"));
@@ -196,10 +169,7 @@ fn min_above_desired_is_rejected() {
 
 #[test]
 fn zero_max_is_rejected() {
-    let yaml = edit(
-        "  min: 1\n  desired: 1\n  max: 1",
-        "  min: 0\n  desired: 0\n  max: 0",
-    );
+    let yaml = edit("  min: 1\n  desired: 1\n  max: 1", "  min: 0\n  desired: 0\n  max: 0");
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "compute.max");
     assert_eq!(problem.message, "must be at least 1");
@@ -228,18 +198,12 @@ fn subnet_outside_the_vpc_is_rejected() {
     );
     let (problem, ..) = only_problem(&yaml);
     assert_eq!(problem.field, "network.public_subnets[1]");
-    assert_eq!(
-        problem.message,
-        "10.9.1.0/24 is not inside the VPC range 10.2.0.0/16"
-    );
+    assert_eq!(problem.message, "10.9.1.0/24 is not inside the VPC range 10.2.0.0/16");
 }
 
 #[test]
 fn subnet_count_must_match_azs() {
-    let yaml = edit(
-        "  nat: single\n",
-        "  nat: single\n  public_subnets: [10.2.0.0/24]\n",
-    );
+    let yaml = edit("  nat: single\n", "  nat: single\n  public_subnets: [10.2.0.0/24]\n");
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "network.public_subnets");
     assert_eq!(problem.message, "1 subnets listed for 2 availability zones");
@@ -265,16 +229,17 @@ fn alb_and_aurora_need_two_azs() {
             "Aurora needs a DB subnet group spanning at least 2 availability zones"
         ]
     );
-    assert!(problems.iter().all(|p| p.field == "network.azs" && p.position.unwrap().line == line_of(&yaml, "azs:")));
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.field == "network.azs" && p.position.unwrap().line == line_of(&yaml, "azs:"))
+    );
 }
 
 #[test]
 fn name_must_match_the_file() {
     let (problem, line, _) = only_problem(&edit("name: development", "name: dev"));
-    assert_eq!(
-        problem.message,
-        "`dev` does not match the file name `development.yaml`"
-    );
+    assert_eq!(problem.message, "`dev` does not match the file name `development.yaml`");
     assert_eq!(line, line_of(DEVELOPMENT, "name:"));
 }
 
@@ -307,11 +272,7 @@ fn reserved_tag_keys_are_rejected() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let yaml = edit("  desired: 1", "  desired: 9").replacen(
-        "instance_type: t3.micro",
-        "instance_type: large",
-        1,
-    );
+    let yaml = edit("  desired: 1", "  desired: 9").replacen("instance_type: t3.micro", "instance_type: large", 1);
     let fields: Vec<String> = rejected(&yaml).into_iter().map(|p| p.field).collect();
     assert_eq!(fields, ["compute.desired", "compute.instance_type"]);
 }

@@ -43,9 +43,7 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
                 "name",
                 format!("`{name}` does not match the file name `{expected}.yaml`"),
             )
-            .help(format!(
-                "set `name: {expected}` or rename the file to {name}.yaml"
-            )),
+            .help(format!("set `name: {expected}` or rename the file to {name}.yaml")),
         );
     }
 }
@@ -54,14 +52,10 @@ fn check_region(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let Some(region) = &config.region else { return };
     let parts: Vec<&str> = region.split('-').collect();
     let valid = parts.len() >= 3
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
         && parts
-            .last()
-            .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if !valid {
         problems.push(
             Problem::new("region", format!("`{region}` is not an AWS region name"))
@@ -84,11 +78,8 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     }
     if network.azs == 0 || network.azs > MAX_AZS {
         problems.push(
-            Problem::new(
-                "network.azs",
-                format!("{} availability zones requested", network.azs),
-            )
-            .help(format!("use 1 to {MAX_AZS}")),
+            Problem::new("network.azs", format!("{} availability zones requested", network.azs))
+                .help(format!("use 1 to {MAX_AZS}")),
         );
         return;
     }
@@ -116,8 +107,11 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             && list.len() != usize::from(network.azs)
         {
             problems.push(
-                Problem::new(field, format!("{} subnets listed for {} availability zones", list.len(), network.azs))
-                    .help("list exactly one subnet per AZ, or remove the list to have subnets carved from network.cidr"),
+                Problem::new(
+                    field,
+                    format!("{} subnets listed for {} availability zones", list.len(), network.azs),
+                )
+                .help("list exactly one subnet per AZ, or remove the list to have subnets carved from network.cidr"),
             );
         }
     }
@@ -154,11 +148,8 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         for (other_field, other) in &all[..i] {
             if cidr.0.contains(&other.0.network()) || other.0.contains(&cidr.0.network()) {
                 problems.push(
-                    Problem::new(
-                        field.clone(),
-                        format!("{cidr} overlaps {other} ({other_field})"),
-                    )
-                    .help("subnets must not overlap; pick disjoint ranges"),
+                    Problem::new(field.clone(), format!("{cidr} overlaps {other} ({other_field})"))
+                        .help("subnets must not overlap; pick disjoint ranges"),
                 );
             }
         }
@@ -166,8 +157,11 @@ fn check_network(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     // All compute runs in the private subnets, so they always need a way out.
     if network.nat == NatMode::None {
         problems.push(
-            Problem::new("network.nat", "`none` leaves the private subnets without a route out, so the compute there cannot pull its image")
-                .help("use `single` (one shared NAT gateway) or `per-az`"),
+            Problem::new(
+                "network.nat",
+                "`none` leaves the private subnets without a route out, so the compute there cannot pull its image",
+            )
+            .help("use `single` (one shared NAT gateway) or `per-az`"),
         );
     }
 }
@@ -176,18 +170,12 @@ fn check_load_balancer(config: &EnvironmentConfig, problems: &mut Vec<Problem>) 
     let lb = &config.load_balancer;
     if lb.kind == LoadBalancerKind::Alb && config.network.azs < 2 {
         problems.push(
-            Problem::new(
-                "network.azs",
-                "an ALB needs subnets in at least 2 availability zones",
-            )
-            .help("set network.azs to 2 or more, or use load_balancer.kind: elb"),
+            Problem::new("network.azs", "an ALB needs subnets in at least 2 availability zones")
+                .help("set network.azs to 2 or more, or use load_balancer.kind: elb"),
         );
     }
     if lb.port == 0 {
-        problems.push(
-            Problem::new("load_balancer.port", "port 0 is not a valid listener port")
-                .help("use 80"),
-        );
+        problems.push(Problem::new("load_balancer.port", "port 0 is not a valid listener port").help("use 80"));
     }
     if !lb.health_check_path.starts_with('/') {
         problems.push(
@@ -204,17 +192,12 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let compute = &config.compute;
     let min = compute.min.unwrap_or(compute.desired);
     if compute.max == 0 {
-        problems.push(
-            Problem::new("compute.max", "must be at least 1").help("set compute.max to 1 or more"),
-        );
+        problems.push(Problem::new("compute.max", "must be at least 1").help("set compute.max to 1 or more"));
     } else if compute.max > MAX_TASKS_OR_INSTANCES {
         problems.push(
             Problem::new(
                 "compute.max",
-                format!(
-                    "{} is above deployer's limit of {MAX_TASKS_OR_INSTANCES}",
-                    compute.max
-                ),
+                format!("{} is above deployer's limit of {MAX_TASKS_OR_INSTANCES}", compute.max),
             )
             .help("lower compute.max"),
         );
@@ -223,10 +206,7 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         problems.push(
             Problem::new(
                 "compute.desired",
-                format!(
-                    "{} is more than compute.max ({})",
-                    compute.desired, compute.max
-                ),
+                format!("{} is more than compute.max ({})", compute.desired, compute.max),
             )
             .help("raise compute.max or lower compute.desired"),
         );
@@ -240,29 +220,96 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             .help("lower compute.min or raise compute.desired"),
         );
     }
-    let parts: Vec<&str> = compute.instance_type.split('.').collect();
-    if parts.len() != 2
-        || parts
+    let instance_type = compute.instance_type();
+    let parts: Vec<&str> = instance_type.split('.').collect();
+    let well_formed = parts.len() == 2
+        && parts
             .iter()
-            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-    {
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !well_formed {
         problems.push(
             Problem::new(
                 "compute.instance_type",
-                format!("`{}` is not an EC2 instance type", compute.instance_type),
+                format!("`{instance_type}` is not an EC2 instance type"),
             )
             .help("use a type such as t3.micro or m6i.large"),
         );
     }
+    match compute.kind {
+        ComputeKind::Ecs => {
+            if compute.instance_type.is_some() {
+                problems.push(
+                    Problem::new(
+                        "compute.instance_type",
+                        "only applies to `kind: ec2`; ECS tasks run on Fargate",
+                    )
+                    .help("remove it and size tasks with compute.cpu and compute.memory"),
+                );
+            }
+            check_fargate_size(compute.cpu(), compute.memory(), problems);
+        }
+        ComputeKind::Ec2 => {
+            for (field, value) in [("compute.cpu", compute.cpu), ("compute.memory", compute.memory)] {
+                if value.is_some() {
+                    problems.push(
+                        Problem::new(field, "only applies to `kind: ecs` (the Fargate task size)")
+                            .help("remove it and choose compute.instance_type instead"),
+                    );
+                }
+            }
+        }
+    }
     if let Some(ami) = &compute.ami {
         if compute.kind != ComputeKind::Ec2 {
-            problems.push(
-                Problem::new("compute.ami", "only applies to `kind: ec2`")
-                    .help("remove compute.ami"),
-            );
+            problems.push(Problem::new("compute.ami", "only applies to `kind: ec2`").help("remove compute.ami"));
         } else if !ami.starts_with("ami-") {
-            problems.push(Problem::new("compute.ami", format!("`{ami}` is not an AMI id")).help("use an id such as ami-0abcdef1234567890, or remove it to use Amazon Linux 2023"));
+            problems.push(
+                Problem::new("compute.ami", format!("`{ami}` is not an AMI id"))
+                    .help("use an id such as ami-0abcdef1234567890, or remove it to use Amazon Linux 2023"),
+            );
         }
+    }
+}
+
+/// A container image reference: registry/name:tag or @digest, nothing a shell or JSON string
+/// would need to escape (the reference goes into user data and a task definition).
+pub fn check_image(image: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "./:@_-".contains(c);
+    if image.is_empty() || !image.chars().all(allowed) {
+        return Err(format!("`{image}` is not a container image reference"));
+    }
+    Ok(())
+}
+
+/// Fargate accepts only certain CPU and memory pairs.
+fn check_fargate_size(cpu: u32, memory: u32, problems: &mut Vec<Problem>) {
+    let allowed: Vec<u32> = match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => (1..=4).map(|gb| gb * 1024).collect(),
+        1024 => (2..=8).map(|gb| gb * 1024).collect(),
+        2048 => (4..=16).map(|gb| gb * 1024).collect(),
+        4096 => (8..=30).map(|gb| gb * 1024).collect(),
+        _ => {
+            problems.push(
+                Problem::new("compute.cpu", format!("{cpu} is not a Fargate CPU size"))
+                    .help("use 256, 512, 1024, 2048 or 4096 (CPU units; 1024 is one vCPU)"),
+            );
+            return;
+        }
+    };
+    if !allowed.contains(&memory) {
+        let first = allowed.first().copied().unwrap_or_default();
+        let last = allowed.last().copied().unwrap_or_default();
+        problems.push(
+            Problem::new(
+                "compute.memory",
+                format!("{memory} MiB does not fit {cpu} CPU units on Fargate"),
+            )
+            .help(format!(
+                "with cpu {cpu}, use {first} to {last} MiB in steps of {}",
+                if cpu == 256 { 512 } else { 1024 }
+            )),
+        );
     }
 }
 
@@ -279,11 +326,7 @@ fn check_database(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     }
     if db.instances == 0 || db.instances > MAX_DB_INSTANCES {
         problems.push(
-            Problem::new(
-                "database.instances",
-                format!("{} instances requested", db.instances),
-            )
-            .help(format!(
+            Problem::new("database.instances", format!("{} instances requested", db.instances)).help(format!(
                 "use 1 (a writer) to {MAX_DB_INSTANCES} (a writer and 15 readers)"
             )),
         );
@@ -310,6 +353,15 @@ fn check_database(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
 
 fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let app = &config.app;
+    if let super::schema::SecretRef::Env(name) = &app.auth.token_from {
+        problems.push(
+            Problem::new("app.auth.token_from", format!("`env:{name}` would copy the token into the task definition or user data in clear text"))
+                .help(format!(
+                    "store it once with `aws ssm put-parameter --type SecureString --name /deployer/{0}/api-token --value ...` and write `token_from: ssm:/deployer/{0}/api-token`",
+                    config.name
+                )),
+        );
+    }
     if app.image.is_empty() || app.image.chars().any(char::is_whitespace) {
         problems.push(
             Problem::new(
@@ -320,10 +372,7 @@ fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         );
     }
     if app.port == 0 {
-        problems.push(
-            Problem::new("app.port", "port 0 is not a valid port")
-                .help("use 8000, the API's default"),
-        );
+        problems.push(Problem::new("app.port", "port 0 is not a valid port").help("use 8000, the API's default"));
     }
 }
 

@@ -3,17 +3,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::spec::*;
-use super::{Desired, DesiredResource, Id, tags_for};
-use crate::config::{EnvironmentConfig, NatMode};
+use super::templates::{AppTemplateInput, container_definitions, user_data};
+use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_FINAL_SNAPSHOT, tags_for};
+use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
     /// The region's usable availability zones, sorted by name.
     pub availability_zones: Vec<String>,
+    pub region: String,
+    /// The AWS account, for ARNs of secrets.
+    pub account_id: String,
+    /// The AMI EC2 compute boots when the file names none (latest Amazon Linux 2023).
+    pub default_image_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error(
         "network.azs asks for {wanted} availability zones but the region offers {} ({})\n  help: lower network.azs in the environment file",
@@ -21,11 +27,22 @@ pub enum ModelError {
         if available.is_empty() { "none".to_owned() } else { available.join(", ") }
     )]
     NotEnoughZones { wanted: u8, available: Vec<String> },
+
+    #[error(
+        "no Amazon Linux 2023 AMI was found in {region}\n  help: set compute.ami to an AMI id in the environment file"
+    )]
+    NoImage { region: String },
+
+    #[error(transparent)]
+    Template(#[from] super::templates::TemplateError),
 }
 
 const ANYWHERE: &str = "0.0.0.0/0";
 const HTTPS: i32 = 443;
 const POSTGRES: i32 = 5432;
+const CONTAINER_NAME: &str = "api";
+const ECR_READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
+const ECS_EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 
 /// The suffix used in logical ids for the AZ at `index`: a, b, c, …
 fn zone_letter(index: usize) -> char {
@@ -42,7 +59,9 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     }
     let zones = &facts.availability_zones[..zone_count];
     let mut specs: BTreeMap<Id, Spec> = BTreeMap::new();
-    let mut add = |id: String, spec: Spec| specs.insert(Id::new(id), spec);
+    let mut add = |id: String, spec: Spec| {
+        specs.insert(Id::new(id), spec);
+    };
 
     add(
         "vpc".into(),
@@ -82,10 +101,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     };
     for index in 0..nat_zones {
         let letter = zone_letter(index);
-        add(
-            format!("nat-eip-{letter}"),
-            Spec::ElasticIp(ElasticIpSpec {}),
-        );
+        add(format!("nat-eip-{letter}"), Spec::ElasticIp(ElasticIpSpec {}));
         add(
             format!("nat-gateway-{letter}"),
             Spec::NatGateway(NatGatewaySpec {
@@ -117,9 +133,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             let nat_letter = zone_letter(index.min(nat_zones - 1));
             BTreeSet::from([Route {
                 destination: ANYWHERE.into(),
-                target: RouteTarget::NatGateway(Ref::Managed(Id::new(format!(
-                    "nat-gateway-{nat_letter}"
-                )))),
+                target: RouteTarget::NatGateway(Ref::Managed(Id::new(format!("nat-gateway-{nat_letter}")))),
             }])
         };
         add(
@@ -127,20 +141,14 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             Spec::RouteTable(RouteTableSpec {
                 vpc: Ref::to("vpc"),
                 routes,
-                subnets: BTreeSet::from([Ref::Managed(Id::new(format!(
-                    "subnet-private-{letter}"
-                )))]),
+                subnets: BTreeSet::from([Ref::Managed(Id::new(format!("subnet-private-{letter}")))]),
             }),
         );
     }
 
     let has_database = config.database.is_some();
     let groups: &[(&str, &str)] = if has_database {
-        &[
-            ("lb", "load balancer"),
-            ("app", "application"),
-            ("db", "database"),
-        ]
+        &[("lb", "load balancer"), ("app", "application"), ("db", "database")]
     } else {
         &[("lb", "load balancer"), ("app", "application")]
     };
@@ -154,8 +162,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             }),
         );
     }
-    let group =
-        |role: &str| Peer::SecurityGroup(Ref::Managed(Id::new(format!("security-group-{role}"))));
+    let group = |role: &str| Peer::SecurityGroup(Ref::Managed(Id::new(format!("security-group-{role}"))));
     let tcp = |port: i32, peer: Peer, description: &str| Rule {
         protocol: "tcp".into(),
         from_port: port,
@@ -170,18 +177,10 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     // API port, the API only the database and HTTPS (image pulls, AWS APIs); the database nothing.
     let lb_rules = SecurityGroupRulesSpec {
         group: Ref::to("security-group-lb"),
-        ingress: BTreeSet::from([tcp(
-            lb_port,
-            Peer::Cidr(ANYWHERE.into()),
-            "HTTP from anywhere",
-        )]),
+        ingress: BTreeSet::from([tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere")]),
         egress: BTreeSet::from([tcp(app_port, group("app"), "to the API")]),
     };
-    let mut app_egress = BTreeSet::from([tcp(
-        HTTPS,
-        Peer::Cidr(ANYWHERE.into()),
-        "HTTPS for images and AWS APIs",
-    )]);
+    let mut app_egress = BTreeSet::from([tcp(HTTPS, Peer::Cidr(ANYWHERE.into()), "HTTPS for images and AWS APIs")]);
     if has_database {
         app_egress.insert(tcp(POSTGRES, group("db"), "to the database"));
     }
@@ -190,14 +189,8 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         ingress: BTreeSet::from([tcp(app_port, group("lb"), "API from the load balancer")]),
         egress: app_egress,
     };
-    add(
-        "security-group-lb-rules".into(),
-        Spec::SecurityGroupRules(lb_rules),
-    );
-    add(
-        "security-group-app-rules".into(),
-        Spec::SecurityGroupRules(app_rules),
-    );
+    add("security-group-lb-rules".into(), Spec::SecurityGroupRules(lb_rules));
+    add("security-group-app-rules".into(), Spec::SecurityGroupRules(app_rules));
     if has_database {
         add(
             "security-group-db-rules".into(),
@@ -209,14 +202,31 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         );
     }
 
+    add_load_balancer(config, zone_count, &mut add);
+    add_compute(config, facts, zone_count, &mut add)?;
+    add_database(config, zone_count, &mut add);
+
     let resources = specs
         .into_iter()
         .map(|(id, spec)| {
-            let tags = if spec.kind().has_tags() {
+            let mut tags = if spec.kind().has_tags() {
                 tags_for(&config.name, &id, &spec, &config.tags)
             } else {
                 Default::default()
             };
+            match &spec {
+                Spec::AutoScalingGroup(s) => {
+                    tags.insert(TAG_DIGEST.to_owned(), s.template_version.clone());
+                }
+                Spec::TaskDefinition(s) => {
+                    tags.insert(TAG_DIGEST.to_owned(), s.digest.clone());
+                }
+                // Production-like environments keep a final snapshot when the cluster goes.
+                Spec::DbCluster(s) if config.protect || s.deletion_protection => {
+                    tags.insert(TAG_FINAL_SNAPSHOT.to_owned(), "true".to_owned());
+                }
+                _ => {}
+            }
             (id, DesiredResource { spec, tags })
         })
         .collect();
@@ -224,6 +234,320 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         environment: config.name.clone(),
         resources,
     })
+}
+
+/// Facts as discovery would report them for us-east-1, for tests.
+#[cfg(test)]
+pub(crate) fn example_facts(zones: usize) -> Facts {
+    Facts {
+        availability_zones: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"][..zones]
+            .iter()
+            .map(|z| (*z).to_owned())
+            .collect(),
+        region: "us-east-1".into(),
+        account_id: "123456789012".into(),
+        default_image_id: Some("ami-0123456789abcdef0".into()),
+    }
+}
+
+fn subnets(tier: &str, zone_count: usize) -> BTreeSet<Ref> {
+    (0..zone_count)
+        .map(|i| Ref::Managed(Id::new(format!("subnet-{tier}-{}", zone_letter(i)))))
+        .collect()
+}
+
+fn group(role: &str) -> BTreeSet<Ref> {
+    BTreeSet::from([Ref::Managed(Id::new(format!("security-group-{role}")))])
+}
+
+fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut impl FnMut(String, Spec)) {
+    let name = &config.name;
+    let lb = &config.load_balancer;
+    match lb.kind {
+        LoadBalancerKind::Elb => add(
+            "load-balancer".into(),
+            Spec::ClassicLoadBalancer(ClassicLoadBalancerSpec {
+                name: format!("{name}-lb"),
+                subnets: subnets("public", zone_count),
+                security_groups: group("lb"),
+                listener_port: lb.port,
+                instance_port: config.app.port,
+                health_check_target: format!("HTTP:{}{}", config.app.port, lb.health_check_path),
+                cross_zone: true,
+            }),
+        ),
+        LoadBalancerKind::Alb => {
+            add(
+                "load-balancer".into(),
+                Spec::LoadBalancer(LoadBalancerSpec {
+                    name: format!("{name}-lb"),
+                    subnets: subnets("public", zone_count),
+                    security_groups: group("lb"),
+                }),
+            );
+            add(
+                "target-group".into(),
+                Spec::TargetGroup(TargetGroupSpec {
+                    name: format!("{name}-app"),
+                    vpc: Ref::to("vpc"),
+                    port: config.app.port,
+                    target_type: match config.compute.kind {
+                        ComputeKind::Ec2 => "instance".into(),
+                        ComputeKind::Ecs => "ip".into(),
+                    },
+                    health_check_path: lb.health_check_path.clone(),
+                }),
+            );
+            add(
+                "listener-http".into(),
+                Spec::Listener(ListenerSpec {
+                    load_balancer: Ref::to("load-balancer"),
+                    port: lb.port,
+                    target_group: Ref::to("target-group"),
+                }),
+            );
+        }
+    }
+}
+
+/// Where the API token lives, as an ARN (for IAM policies and ECS `valueFrom`).
+fn token_arn(token: &SecretRef, region: &str, account: &str) -> String {
+    match token {
+        SecretRef::Ssm(path) => format!("arn:aws:ssm:{region}:{account}:parameter{path}"),
+        SecretRef::SecretsManager(name) => format!("arn:aws:secretsmanager:{region}:{account}:secret:{name}"),
+        SecretRef::Env(name) => format!("env:{name}"),
+    }
+}
+
+/// What the API calls at run time, and reading its own token.
+fn api_policy(token: &SecretRef, token_arn: &str) -> String {
+    let (read_action, resource) = match token {
+        SecretRef::SecretsManager(_) => ("secretsmanager:GetSecretValue", format!("{token_arn}-*")),
+        _ => ("ssm:GetParameter", token_arn.to_owned()),
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeInstances",
+                    "elasticloadbalancing:DescribeInstanceHealth",
+                    "elasticloadbalancing:DescribeLoadBalancers",
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    "elasticloadbalancing:DescribeTargetHealth",
+                    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+                    "elasticloadbalancing:DeregisterTargets",
+                    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+                    "elasticloadbalancing:RegisterTargets"
+                ],
+                "Resource": "*"
+            },
+            {"Effect": "Allow", "Action": [read_action], "Resource": [resource]}
+        ]
+    })
+    .to_string()
+}
+
+/// The ECS agent's role: pull the image, write logs, read the token into the container.
+fn execution_policy(token: &SecretRef, token_arn: &str) -> String {
+    let (read_action, resource) = match token {
+        SecretRef::SecretsManager(_) => ("secretsmanager:GetSecretValue", format!("{token_arn}-*")),
+        _ => ("ssm:GetParameters", token_arn.to_owned()),
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": [read_action], "Resource": [resource]},
+            {"Effect": "Allow", "Action": ["logs:CreateLogGroup"], "Resource": "*"}
+        ]
+    })
+    .to_string()
+}
+
+fn role(config: &EnvironmentConfig, suffix: &str, service: &str, managed: &[&str], inline_policy: String) -> Spec {
+    Spec::IamRole(RoleSpec {
+        name: format!("{}-{suffix}", config.name),
+        path: format!("/deployer/{}/", config.name),
+        trusted_service: service.into(),
+        managed_policies: managed.iter().map(|p| (*p).to_owned()).collect(),
+        inline_policy,
+    })
+}
+
+fn add_compute(
+    config: &EnvironmentConfig,
+    facts: &Facts,
+    zone_count: usize,
+    add: &mut impl FnMut(String, Spec),
+) -> Result<(), ModelError> {
+    let name = &config.name;
+    let compute = &config.compute;
+    let token = &config.app.auth.token_from;
+    let token_arn = token_arn(token, &facts.region, &facts.account_id);
+    let input = AppTemplateInput {
+        environment: name,
+        region: &facts.region,
+        image: &config.app.image,
+        port: config.app.port,
+        token,
+        token_arn: &token_arn,
+        container_name: CONTAINER_NAME,
+    };
+    let classic = config.load_balancer.kind == LoadBalancerKind::Elb;
+    match compute.kind {
+        ComputeKind::Ec2 => {
+            let image_id = match (&compute.ami, &facts.default_image_id) {
+                (Some(ami), _) | (None, Some(ami)) => ami.clone(),
+                (None, None) => {
+                    return Err(ModelError::NoImage {
+                        region: facts.region.clone(),
+                    });
+                }
+            };
+            add(
+                "instance-role".into(),
+                role(
+                    config,
+                    "instance",
+                    "ec2.amazonaws.com",
+                    &[ECR_READ_ONLY],
+                    api_policy(token, &token_arn),
+                ),
+            );
+            add(
+                "instance-profile".into(),
+                Spec::InstanceProfile(InstanceProfileSpec {
+                    name: format!("{name}-instance"),
+                    path: format!("/deployer/{name}/"),
+                    role: Ref::to("instance-role"),
+                }),
+            );
+            let template = LaunchTemplateSpec {
+                name: format!("{name}-app"),
+                image_id,
+                instance_type: compute.instance_type().to_owned(),
+                security_groups: group("app"),
+                instance_profile: Ref::to("instance-profile"),
+                user_data: user_data(&input)?,
+            };
+            let template_version = super::spec_hash(&Spec::LaunchTemplate(template.clone()));
+            add("launch-template".into(), Spec::LaunchTemplate(template));
+            let (target_groups, classic_load_balancers) = if classic {
+                (BTreeSet::new(), BTreeSet::from([Ref::to("load-balancer")]))
+            } else {
+                (BTreeSet::from([Ref::to("target-group")]), BTreeSet::new())
+            };
+            add(
+                "auto-scaling-group".into(),
+                Spec::AutoScalingGroup(AutoScalingGroupSpec {
+                    name: format!("{name}-app"),
+                    launch_template: Ref::to("launch-template"),
+                    template_version,
+                    min: compute.min(),
+                    max: compute.max,
+                    desired: compute.desired,
+                    subnets: subnets("private", zone_count),
+                    target_groups,
+                    classic_load_balancers,
+                }),
+            );
+        }
+        ComputeKind::Ecs => {
+            add(
+                "execution-role".into(),
+                role(
+                    config,
+                    "execution",
+                    "ecs-tasks.amazonaws.com",
+                    &[ECS_EXECUTION_POLICY],
+                    execution_policy(token, &token_arn),
+                ),
+            );
+            add(
+                "task-role".into(),
+                role(
+                    config,
+                    "task",
+                    "ecs-tasks.amazonaws.com",
+                    &[],
+                    api_policy(token, &token_arn),
+                ),
+            );
+            add(
+                "ecs-cluster".into(),
+                Spec::EcsCluster(EcsClusterSpec { name: name.clone() }),
+            );
+            let container_definitions = container_definitions(&input)?;
+            add(
+                "task-definition".into(),
+                Spec::TaskDefinition(TaskDefinitionSpec {
+                    family: format!("{name}-api"),
+                    cpu: compute.cpu(),
+                    memory: compute.memory(),
+                    execution_role: Ref::to("execution-role"),
+                    task_role: Ref::to("task-role"),
+                    digest: super::tags::content_digest(&container_definitions),
+                    container_definitions,
+                }),
+            );
+            add(
+                "ecs-service".into(),
+                Spec::EcsService(EcsServiceSpec {
+                    name: "api".into(),
+                    cluster: Ref::to("ecs-cluster"),
+                    task_definition: Ref::to("task-definition"),
+                    desired: compute.desired,
+                    subnets: subnets("private", zone_count),
+                    security_groups: group("app"),
+                    target_group: (!classic).then(|| Ref::to("target-group")),
+                    classic_load_balancer: classic.then(|| Ref::to("load-balancer")),
+                    container_name: CONTAINER_NAME.into(),
+                    container_port: config.app.port,
+                }),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn add_database(config: &EnvironmentConfig, zone_count: usize, add: &mut impl FnMut(String, Spec)) {
+    let Some(database) = &config.database else { return };
+    let name = &config.name;
+    add(
+        "db-subnet-group".into(),
+        // Not `{name}-db`: physical ids must be unique across kinds, and that is the cluster's.
+        Spec::DbSubnetGroup(DbSubnetGroupSpec {
+            name: format!("{name}-db-subnets"),
+            subnets: subnets("private", zone_count),
+        }),
+    );
+    add(
+        "db-cluster".into(),
+        Spec::DbCluster(DbClusterSpec {
+            identifier: format!("{name}-db"),
+            engine: "aurora-postgresql".into(),
+            engine_version: database.engine_version.clone(),
+            subnet_group: Ref::to("db-subnet-group"),
+            security_groups: group("db"),
+            storage_encrypted: true,
+            deletion_protection: database.deletion_protection,
+            backup_retention_days: database.backup_retention_days,
+            master_username: "deployer".into(),
+            database_name: "app".into(),
+        }),
+    );
+    for number in 1..=database.instances {
+        add(
+            format!("db-instance-{number}"),
+            Spec::DbInstance(DbInstanceSpec {
+                identifier: format!("{name}-db-{number}"),
+                cluster: Ref::to("db-cluster"),
+                instance_class: database.instance_class.clone(),
+                engine: "aurora-postgresql".into(),
+            }),
+        );
+    }
 }
 
 #[cfg(test)]
@@ -250,18 +574,13 @@ mod tests {
 
     #[test]
     fn production_gets_a_nat_gateway_per_zone() {
-        let config = parse_environment(
-            include_str!("../../environments/production.yaml"),
-            "production",
-        )
-        .unwrap();
+        let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
         let desired = desired(&config, &facts()).unwrap();
         assert_eq!(
             ids(&desired, "nat-gateway"),
             ["nat-gateway-a", "nat-gateway-b", "nat-gateway-c"]
         );
-        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-c")].spec
-        else {
+        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-c")].spec else {
             panic!()
         };
         assert_eq!(
@@ -272,12 +591,10 @@ mod tests {
 
     #[test]
     fn single_nat_is_shared_by_every_private_route_table() {
-        let config =
-            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let desired = desired(&config, &facts()).unwrap();
         assert_eq!(ids(&desired, "nat-gateway"), ["nat-gateway-a"]);
-        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-b")].spec
-        else {
+        let Spec::RouteTable(rt) = &desired.resources[&Id::from("route-table-private-b")].spec else {
             panic!()
         };
         assert_eq!(
@@ -297,25 +614,14 @@ mod tests {
 
     #[test]
     fn app_port_is_open_only_to_the_load_balancer_group() {
-        let config = parse_environment(
-            include_str!("../../environments/development.yaml"),
-            "development",
-        )
-        .unwrap();
+        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        let Spec::SecurityGroupRules(app) =
-            &desired.resources[&Id::from("security-group-app-rules")].spec
-        else {
+        let Spec::SecurityGroupRules(app) = &desired.resources[&Id::from("security-group-app-rules")].spec else {
             panic!()
         };
         let ingress: Vec<String> = app.ingress.iter().map(|r| r.to_string()).collect();
-        assert_eq!(
-            ingress,
-            ["tcp/8000 security-group-lb (API from the load balancer)"]
-        );
-        let Spec::SecurityGroupRules(db) =
-            &desired.resources[&Id::from("security-group-db-rules")].spec
-        else {
+        assert_eq!(ingress, ["tcp/8000 security-group-lb (API from the load balancer)"]);
+        let Spec::SecurityGroupRules(db) = &desired.resources[&Id::from("security-group-db-rules")].spec else {
             panic!()
         };
         assert!(db.egress.is_empty());
@@ -327,14 +633,9 @@ mod tests {
 
     #[test]
     fn every_resource_is_tagged_with_environment_id_and_spec_hash() {
-        let config =
-            parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let desired = desired(&config, &facts()).unwrap();
-        for (id, resource) in desired
-            .resources
-            .iter()
-            .filter(|(_, r)| r.spec.kind().has_tags())
-        {
+        for (id, resource) in desired.resources.iter().filter(|(_, r)| r.spec.kind().has_tags()) {
             assert_eq!(resource.tags["deployer:environment"], "staging");
             assert_eq!(resource.tags["deployer:id"], id.as_str());
             assert_eq!(resource.tags["Name"], format!("staging-{id}"));
@@ -345,15 +646,15 @@ mod tests {
 
     #[test]
     fn too_few_zones_is_an_error_naming_the_field() {
-        let config = parse_environment(
-            include_str!("../../environments/production.yaml"),
-            "production",
-        )
-        .unwrap();
+        let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
         let two = Facts {
             availability_zones: vec!["eu-west-3a".into(), "eu-west-3b".into()],
         };
         let error = desired(&config, &two).unwrap_err();
-        assert!(error.to_string().starts_with("network.azs asks for 3 availability zones but the region offers 2 (eu-west-3a, eu-west-3b)"));
+        assert!(
+            error.to_string().starts_with(
+                "network.azs asks for 3 availability zones but the region offers 2 (eu-west-3a, eu-west-3b)"
+            )
+        );
     }
 }

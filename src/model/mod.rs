@@ -3,13 +3,18 @@
 
 mod build;
 mod id;
+mod service_specs;
 mod spec;
 mod tags;
+mod templates;
 
+#[cfg(test)]
+pub(crate) use build::example_facts;
 pub use build::{Facts, ModelError, desired};
 pub use id::Id;
 pub use spec::*;
-pub use tags::{TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags, spec_hash, tags_for};
+pub use tags::{TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_SPEC, Tags, spec_hash, tags_for};
+pub use templates::TemplateError;
 
 use std::collections::BTreeMap;
 
@@ -35,4 +40,6 @@ pub struct ObservedResource {
     pub physical_id: String,
     pub spec: Spec,
     pub tags: Tags,
+    /// Read-only facts AWS reports (a load balancer's DNS name); never compared.
+    pub info: std::collections::BTreeMap<String, String>,
 }

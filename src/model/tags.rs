@@ -12,12 +12,26 @@ pub type Tags = BTreeMap<String, String>;
 pub const TAG_ENVIRONMENT: &str = "deployer:environment";
 pub const TAG_ID: &str = "deployer:id";
 pub const TAG_SPEC: &str = "deployer:spec";
+/// A digest of content AWS does not echo back in comparable form: the launch template version
+/// an Auto Scaling group rolled to, a task definition's container definitions.
+pub const TAG_DIGEST: &str = "deployer:digest";
+/// On a database cluster: take a final snapshot when it is destroyed.
+pub const TAG_FINAL_SNAPSHOT: &str = "deployer:final-snapshot";
 
 /// A short, stable hash of a spec, so drift in attributes AWS does not echo back still shows.
 pub fn spec_hash(spec: &Spec) -> String {
     let json = serde_json::to_vec(spec).expect("specs serialize");
     let digest = Sha256::digest(&json);
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short digest of text that AWS does not echo back verbatim.
+pub fn content_digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The full tag set of one resource: the user's tags plus deployer's own.

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Action, Plan, PlannedChange};
-use crate::model::{AttributeValue, Desired, Id, ObservedResource, Spec, TAG_SPEC, Tags};
+use crate::model::{AttributeValue, Desired, Id, ObservedResource, Spec, Tags};
 
 /// Plans the changes that turn `observed` into `desired`.
 pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
@@ -40,10 +40,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     id: id.clone(),
                     kind: kept.spec.kind(),
                     action: Action::Delete,
-                    reasons: vec![format!(
-                        "no longer part of environment {}",
-                        desired.environment
-                    )],
+                    reasons: vec![format!("no longer part of environment {}", desired.environment)],
                     desired: None,
                     observed: Some(kept.clone()),
                 },
@@ -132,11 +129,7 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
     if want.kind() != have.kind() {
         return (
             true,
-            vec![format!(
-                "kind: {} → {} (forces replacement)",
-                have.kind(),
-                want.kind()
-            )],
+            vec![format!("kind: {} → {} (forces replacement)", have.kind(), want.kind())],
         );
     }
     let mut replace = false;
@@ -155,14 +148,8 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
                 reasons.push(format!("{}: {from} → {to}{suffix}", wanted.name));
             }
             (AttributeValue::Set(from), AttributeValue::Set(to)) => {
-                reasons.extend(
-                    to.difference(from)
-                        .map(|item| format!("{}: + {item}", wanted.name)),
-                );
-                reasons.extend(
-                    from.difference(to)
-                        .map(|item| format!("{}: - {item}", wanted.name)),
-                );
+                reasons.extend(to.difference(from).map(|item| format!("{}: + {item}", wanted.name)));
+                reasons.extend(from.difference(to).map(|item| format!("{}: - {item}", wanted.name)));
             }
             _ => reasons.push(format!("{}: changed", wanted.name)),
         }
@@ -171,15 +158,16 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
     (replace, reasons)
 }
 
-/// Tag differences, ignoring `aws:` tags (AWS owns them). The spec hash is named only when it
-/// is the sole difference: otherwise it just echoes the attribute changes listed already.
+/// Tag differences, ignoring `aws:` tags (AWS owns them). deployer's own bookkeeping tags (spec
+/// hash, digests) are named only when they are the sole difference: otherwise they just echo
+/// the attribute changes listed already.
 fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<String> {
     let keys: BTreeSet<&String> = want
         .keys()
         .chain(have.keys().filter(|k| !k.starts_with("aws:")))
         .collect();
     keys.into_iter()
-        .filter(|key| !(other_changes && key.as_str() == TAG_SPEC))
+        .filter(|key| !(other_changes && key.starts_with("deployer:")))
         .filter_map(|key| match (have.get(key), want.get(key)) {
             (Some(from), Some(to)) if from != to => Some(format!("tags: {key}: {from} → {to}")),
             (None, Some(to)) => Some(format!("tags: + {key}={to}")),
@@ -200,10 +188,7 @@ fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
             .collect();
         let mut changed = false;
         for change in changes.values_mut() {
-            if change.action == Action::Replace
-                || change.action == Action::Create
-                || change.action == Action::Delete
-            {
+            if change.action == Action::Replace || change.action == Action::Create || change.action == Action::Delete {
                 continue;
             }
             let Some(desired) = &change.desired else {
@@ -217,10 +202,7 @@ fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
                 };
                 if replaced.contains(target) {
                     let reason = if reference.forces_replacement {
-                        format!(
-                            "{}: {target} is replaced (forces replacement)",
-                            reference.attribute
-                        )
+                        format!("{}: {target} is replaced (forces replacement)", reference.attribute)
                     } else {
                         format!("{}: {target} is replaced", reference.attribute)
                     };

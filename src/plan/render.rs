@@ -12,10 +12,7 @@ pub fn render_text(plan: &Plan) -> String {
             plan.environment
         );
     }
-    let mut out = format!(
-        "deployer will perform these actions on {}:\n\n",
-        plan.environment
-    );
+    let mut out = format!("deployer will perform these actions on {}:\n\n", plan.environment);
     for change in &plan.changes {
         let symbol = match change.action {
             Action::Create => style(change.action.symbol()).green(),

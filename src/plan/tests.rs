@@ -5,15 +5,8 @@ use crate::config::parse_environment;
 use crate::model::{Desired, Facts, Id, ObservedResource, Ref, Spec, desired};
 
 fn staging() -> Desired {
-    let config =
-        parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
-    desired(
-        &config,
-        &Facts {
-            availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
-        },
-    )
-    .unwrap()
+    let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+    desired(&config, &crate::model::example_facts(2)).unwrap()
 }
 
 /// What discovery would report right after a successful apply of `desired`.
@@ -26,6 +19,7 @@ fn deployed(desired: &Desired) -> Vec<ObservedResource> {
             physical_id: format!("aws-{id}"),
             spec: r.spec.clone(),
             tags: r.tags.clone(),
+            info: Default::default(),
         })
         .collect()
 }
@@ -38,10 +32,7 @@ fn find<'a>(plan: &'a Plan, id: &str) -> &'a PlannedChange {
 }
 
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
-    plan.changes
-        .iter()
-        .map(|c| (c.id.to_string(), c.action))
-        .collect()
+    plan.changes.iter().map(|c| (c.id.to_string(), c.action)).collect()
 }
 
 fn observed_mut<'a>(observed: &'a mut [ObservedResource], id: &str) -> &'a mut ObservedResource {
@@ -80,16 +71,12 @@ fn deployed_environment_has_no_changes() {
 fn missing_route_is_an_in_place_update() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::RouteTable(rt) = &mut observed_mut(&mut observed, "route-table-private-b").spec
-    else {
+    let Spec::RouteTable(rt) = &mut observed_mut(&mut observed, "route-table-private-b").spec else {
         panic!()
     };
     rt.routes.clear();
     let plan = plan(&desired, &observed);
-    assert_eq!(
-        actions(&plan),
-        [("route-table-private-b".to_owned(), Action::Update)]
-    );
+    assert_eq!(actions(&plan), [("route-table-private-b".to_owned(), Action::Update)]);
     assert_eq!(
         find(&plan, "route-table-private-b").reasons,
         ["routes: + 0.0.0.0/0 via nat-gateway-a"]
@@ -108,10 +95,7 @@ fn tag_drift_is_an_update_naming_the_tag() {
         .insert("aws:cloudformation:stack-id".into(), "x".into());
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("vpc".to_owned(), Action::Update)]);
-    assert_eq!(
-        find(&plan, "vpc").reasons,
-        ["tags: cost-center: marketing → platform"]
-    );
+    assert_eq!(find(&plan, "vpc").reasons, ["tags: cost-center: marketing → platform"]);
 }
 
 #[test]
@@ -119,9 +103,7 @@ fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
     let mut desired = staging();
     let observed = deployed(&desired);
     let vpc = desired.resources.get_mut(&Id::from("vpc")).unwrap();
-    let Spec::Vpc(spec) = &mut vpc.spec else {
-        panic!()
-    };
+    let Spec::Vpc(spec) = &mut vpc.spec else { panic!() };
     spec.cidr = "10.9.0.0/16".into();
     let plan = plan(&desired, &observed);
     assert_eq!(find(&plan, "vpc").action, Action::Replace);
@@ -152,10 +134,7 @@ fn destroy_of_resources_no_longer_configured() {
     orphan.physical_id = "nat-0c".into();
     observed.push(orphan);
     let plan = plan(&desired, &observed);
-    assert_eq!(
-        actions(&plan),
-        [("nat-gateway-c".to_owned(), Action::Delete)]
-    );
+    assert_eq!(actions(&plan), [("nat-gateway-c".to_owned(), Action::Delete)]);
     assert_eq!(
         find(&plan, "nat-gateway-c").reasons,
         ["no longer part of environment staging"]
@@ -181,10 +160,7 @@ fn duplicate_resources_keep_the_matching_one() {
     assert_eq!(plan.changes.len(), 1);
     let change = &plan.changes[0];
     assert_eq!(
-        (
-            change.action,
-            change.observed.as_ref().unwrap().physical_id.as_str()
-        ),
+        (change.action, change.observed.as_ref().unwrap().physical_id.as_str()),
         (Action::Delete, "aws-nat-eip-a")
     );
     assert_eq!(
@@ -197,9 +173,7 @@ fn duplicate_resources_keep_the_matching_one() {
 fn changed_rule_updates_the_rules_not_the_group() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::SecurityGroupRules(rules) =
-        &mut observed_mut(&mut observed, "security-group-app-rules").spec
-    else {
+    let Spec::SecurityGroupRules(rules) = &mut observed_mut(&mut observed, "security-group-app-rules").spec else {
         panic!()
     };
     let mut wide_open = rules.ingress.iter().next().unwrap().clone();
@@ -221,20 +195,13 @@ fn changed_rule_updates_the_rules_not_the_group() {
 fn detached_gateway_is_reattached_in_place() {
     let desired = staging();
     let mut observed = deployed(&desired);
-    let Spec::InternetGateway(igw) = &mut observed_mut(&mut observed, "internet-gateway").spec
-    else {
+    let Spec::InternetGateway(igw) = &mut observed_mut(&mut observed, "internet-gateway").spec else {
         panic!()
     };
     igw.vpc = None;
     let plan = plan(&desired, &observed);
-    assert_eq!(
-        actions(&plan),
-        [("internet-gateway".to_owned(), Action::Update)]
-    );
-    assert_eq!(
-        find(&plan, "internet-gateway").reasons,
-        ["vpc: (detached) → vpc"]
-    );
+    assert_eq!(actions(&plan), [("internet-gateway".to_owned(), Action::Update)]);
+    assert_eq!(find(&plan, "internet-gateway").reasons, ["vpc: (detached) → vpc"]);
 }
 
 #[test]
@@ -258,15 +225,8 @@ fn subnet_in_a_foreign_vpc_is_replaced() {
 fn destroys_and_replacements_are_listed_first() {
     let mut desired = staging();
     let observed = deployed(&desired);
-    desired
-        .resources
-        .remove(&Id::from("security-group-db-rules"));
-    let Spec::RouteTable(rt) = &mut desired
-        .resources
-        .get_mut(&Id::from("route-table-public"))
-        .unwrap()
-        .spec
-    else {
+    desired.resources.remove(&Id::from("security-group-db-rules"));
+    let Spec::RouteTable(rt) = &mut desired.resources.get_mut(&Id::from("route-table-public")).unwrap().spec else {
         panic!()
     };
     rt.routes.clear();
@@ -284,10 +244,7 @@ fn destroys_and_replacements_are_listed_first() {
             .all(|a| matches!(a, Action::Create | Action::Update)),
         "{order:?}"
     );
-    assert_eq!(
-        find(&plan, "security-group-db-rules").action,
-        Action::Delete
-    );
+    assert_eq!(find(&plan, "security-group-db-rules").action, Action::Delete);
     assert_eq!(find(&plan, "vpc").action, Action::Create);
 }
 

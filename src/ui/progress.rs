@@ -76,10 +76,7 @@ impl Reporter for StepReporter {
                     physical_id,
                     seconds,
                 } => {
-                    let physical = physical_id
-                        .as_ref()
-                        .map(|p| format!(" [id={p}]"))
-                        .unwrap_or_default();
+                    let physical = physical_id.as_ref().map(|p| format!(" [id={p}]")).unwrap_or_default();
                     format!("{kind} {id}: {} after {seconds:.1}s{physical}", done(*step))
                 }
                 Event::Failed {
@@ -89,10 +86,7 @@ impl Reporter for StepReporter {
                     error,
                     seconds,
                 } => {
-                    format!(
-                        "{kind} {id}: {} failed after {seconds:.1}s: {error}",
-                        doing(*step)
-                    )
+                    format!("{kind} {id}: {} failed after {seconds:.1}s: {error}", doing(*step))
                 }
                 Event::Skipped { id, kind, step } => {
                     format!("{kind} {id}: not {} (stopped after an error)", done(*step))
@@ -110,10 +104,8 @@ impl StepReporter {
             Event::Started { id, kind, step } => {
                 let bar = self.bars.add(ProgressBar::new_spinner());
                 bar.set_style(
-                    ProgressStyle::with_template(
-                        "{spinner:.cyan} {prefix} [{elapsed}] {wide_msg:.dim}",
-                    )
-                    .expect("valid template"),
+                    ProgressStyle::with_template("{spinner:.cyan} {prefix} [{elapsed}] {wide_msg:.dim}")
+                        .expect("valid template"),
                 );
                 bar.set_prefix(format!("{} {kind} {}", doing(step), style(&id).bold()));
                 bar.enable_steady_tick(TICK);
@@ -132,13 +124,8 @@ impl StepReporter {
                 seconds,
             } => {
                 if let Some(bar) = running.remove(&id) {
-                    bar.set_style(
-                        ProgressStyle::with_template("{prefix} {wide_msg:.dim}")
-                            .expect("valid template"),
-                    );
-                    let physical = physical_id
-                        .map(|p| format!(" [id={p}]"))
-                        .unwrap_or_default();
+                    bar.set_style(ProgressStyle::with_template("{prefix} {wide_msg:.dim}").expect("valid template"));
+                    let physical = physical_id.map(|p| format!(" [id={p}]")).unwrap_or_default();
                     bar.set_prefix(format!(
                         "{} {} {kind} {}",
                         style("✓").green(),
@@ -156,10 +143,7 @@ impl StepReporter {
                 seconds,
             } => {
                 if let Some(bar) = running.remove(&id) {
-                    bar.set_style(
-                        ProgressStyle::with_template("{prefix} {wide_msg}")
-                            .expect("valid template"),
-                    );
+                    bar.set_style(ProgressStyle::with_template("{prefix} {wide_msg}").expect("valid template"));
                     bar.set_prefix(format!(
                         "{} {} {kind} {}",
                         style("✗").red(),

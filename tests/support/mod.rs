@@ -21,21 +21,20 @@ pub(crate) struct Moto {
 
 impl Moto {
     pub(crate) fn start() -> Self {
-        let server = std::env::var_os("MOTO_SERVER")
-            .map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
+        let server =
+            std::env::var_os("MOTO_SERVER").map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
         assert!(
             server.exists(),
             "the AWS emulator is not installed at {}: run `cargo xtask setup` (or the whole suite with `cargo xtask test`)",
             server.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(&server)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ECS_SERVICE_RUNNING", "1")
+            // New ECS services otherwise never reach their desired count, and the ECS task
+            // execution policy would not exist (see shared/MOTO.md).
+            .env("MOTO_ECS_SERVICE_RUNNING", "4")
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -139,10 +138,7 @@ impl Deployer {
         command
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/aws-credentials",
-            )
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
             .env("NO_COLOR", "1");
         Self { command }
     }
@@ -193,24 +189,14 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
                 .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment))
         };
         let mut left = Vec::new();
-        let vpcs = ec2
-            .describe_vpcs()
-            .filters(tagged.clone())
-            .send()
-            .await
-            .unwrap();
+        let vpcs = ec2.describe_vpcs().filters(tagged.clone()).send().await.unwrap();
         left.extend(
             vpcs.vpcs()
                 .iter()
                 .filter(|v| is_ours(v.tags()))
                 .filter_map(|v| v.vpc_id().map(str::to_owned)),
         );
-        let subnets = ec2
-            .describe_subnets()
-            .filters(tagged.clone())
-            .send()
-            .await
-            .unwrap();
+        let subnets = ec2.describe_subnets().filters(tagged.clone()).send().await.unwrap();
         left.extend(
             subnets
                 .subnets()
@@ -231,12 +217,7 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
                 .filter(|g| is_ours(g.tags()))
                 .filter_map(|g| g.internet_gateway_id().map(str::to_owned)),
         );
-        let addresses = ec2
-            .describe_addresses()
-            .filters(tagged.clone())
-            .send()
-            .await
-            .unwrap();
+        let addresses = ec2.describe_addresses().filters(tagged.clone()).send().await.unwrap();
         left.extend(
             addresses
                 .addresses()
@@ -264,12 +245,7 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
                 .filter(|t| is_ours(t.tags()))
                 .filter_map(|t| t.route_table_id().map(str::to_owned)),
         );
-        let groups = ec2
-            .describe_security_groups()
-            .filters(tagged)
-            .send()
-            .await
-            .unwrap();
+        let groups = ec2.describe_security_groups().filters(tagged).send().await.unwrap();
         left.extend(
             groups
                 .security_groups()

@@ -54,17 +54,13 @@ fn setup() -> Result<PathBuf> {
     let root = root();
     let venv = root.join(".venv");
     let requirements = root.join("tests/requirements.txt");
-    let wanted =
-        std::fs::read_to_string(&requirements).context("reading tests/requirements.txt")?;
+    let wanted = std::fs::read_to_string(&requirements).context("reading tests/requirements.txt")?;
     let marker = venv.join(".deployer-requirements");
     let server = venv.join("bin/moto_server");
     if server.exists() && std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted) {
         return Ok(server);
     }
-    eprintln!(
-        "xtask: installing the AWS emulator into {} (once)",
-        venv.display()
-    );
+    eprintln!("xtask: installing the AWS emulator into {} (once)", venv.display());
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
     if !venv.join("bin/python").exists() {
         status(Command::new(&python).args(["-m", "venv"]).arg(&venv))
@@ -82,9 +78,7 @@ fn setup() -> Result<PathBuf> {
 }
 
 fn status(command: &mut Command) -> Result<()> {
-    let status = command
-        .status()
-        .with_context(|| format!("running {command:?}"))?;
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");
     }
@@ -157,8 +151,7 @@ fn demo() -> Result<()> {
     let server = setup()?;
     status(cargo().args(["build", "--quiet", "--bin", "deployer"]))?;
     let moto = Moto::start(&server)?;
-    let target =
-        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
     let deployer = target.join("debug/deployer");
     let run = |args: &[&str]| -> Result<()> {
         eprintln!("\n$ deployer {}", args.join(" "));

@@ -7,10 +7,11 @@ use aws_sdk_ec2::types::{IpPermission, VpcAttributeName};
 
 use super::{Ec2, filter, from_sdk_tags};
 use crate::aws::error::{AwsError, Classify};
+use crate::aws::found::{Found, Lookup};
 use crate::model::*;
 
-/// A resource as found, before references are translated.
-struct Found {
+/// A resource as described, before it becomes a `Found`.
+struct RawFound {
     physical_id: String,
     tags: Tags,
     raw: Raw,
@@ -60,7 +61,7 @@ const NAT_GONE: [&str; 3] = ["deleting", "deleted", "failed"];
 
 impl Ec2 {
     /// Every EC2 resource tagged with `deployer:environment=<environment>`.
-    pub async fn discover(&self, environment: &str) -> Result<Vec<ObservedResource>, AwsError> {
+    pub(crate) async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let (vpcs, subnets, gateways, addresses, nats, tables, groups) = tokio::try_join!(
             self.find_vpcs(environment),
             self.find_subnets(environment),
@@ -70,18 +71,13 @@ impl Ec2 {
             self.find_route_tables(environment),
             self.find_security_groups(environment),
         )?;
-        // Re-check the tag: a describe call that ignores its filter (the emulator's
-        // DescribeNatGateways does) must never make another environment's resources ours.
-        let found: Vec<Found> = [vpcs, subnets, gateways, addresses, nats, tables, groups]
+        let raw = [vpcs, subnets, gateways, addresses, nats, tables, groups]
             .into_iter()
             .flatten()
-            .filter(|f| {
-                f.tags
-                    .get(TAG_ENVIRONMENT)
-                    .is_some_and(|e| e == environment)
-            })
             .collect();
-        Ok(translate(found))
+        let mut found = into_found(raw);
+        found.extend(self.find_launch_templates(environment).await?);
+        Ok(found)
     }
 
     /// The environments deployed here: those with a VPC or an Elastic IP, the resources a
@@ -116,7 +112,7 @@ impl Ec2 {
             .collect())
     }
 
-    async fn find_vpcs(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_vpcs(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let vpcs: Vec<_> = self
             .client
             .describe_vpcs()
@@ -134,7 +130,7 @@ impl Ec2 {
                 self.vpc_attribute(&id, VpcAttributeName::EnableDnsSupport),
                 self.vpc_attribute(&id, VpcAttributeName::EnableDnsHostnames),
             )?;
-            found.push(Found {
+            found.push(RawFound {
                 physical_id: id,
                 tags: from_sdk_tags(vpc.tags()),
                 raw: Raw::Vpc {
@@ -147,11 +143,7 @@ impl Ec2 {
         Ok(found)
     }
 
-    async fn vpc_attribute(
-        &self,
-        vpc: &str,
-        attribute: VpcAttributeName,
-    ) -> Result<bool, AwsError> {
+    async fn vpc_attribute(&self, vpc: &str, attribute: VpcAttributeName) -> Result<bool, AwsError> {
         let output = self
             .client
             .describe_vpc_attribute()
@@ -161,15 +153,13 @@ impl Ec2 {
             .await
             .op("DescribeVpcAttribute")?;
         let value = match attribute {
-            VpcAttributeName::EnableDnsSupport => {
-                output.enable_dns_support().and_then(|v| v.value())
-            }
+            VpcAttributeName::EnableDnsSupport => output.enable_dns_support().and_then(|v| v.value()),
             _ => output.enable_dns_hostnames().and_then(|v| v.value()),
         };
         Ok(value.unwrap_or(false))
     }
 
-    async fn find_subnets(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_subnets(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let subnets: Vec<_> = self
             .client
             .describe_subnets()
@@ -182,7 +172,7 @@ impl Ec2 {
             .op("DescribeSubnets")?;
         Ok(subnets
             .into_iter()
-            .map(|s| Found {
+            .map(|s| RawFound {
                 physical_id: s.subnet_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(s.tags()),
                 raw: Raw::Subnet {
@@ -194,7 +184,7 @@ impl Ec2 {
             .collect())
     }
 
-    async fn find_internet_gateways(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_internet_gateways(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let gateways: Vec<_> = self
             .client
             .describe_internet_gateways()
@@ -207,21 +197,17 @@ impl Ec2 {
             .op("DescribeInternetGateways")?;
         Ok(gateways
             .into_iter()
-            .map(|g| Found {
+            .map(|g| RawFound {
                 physical_id: g.internet_gateway_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(g.tags()),
                 raw: Raw::InternetGateway {
-                    vpc: g
-                        .attachments()
-                        .first()
-                        .and_then(|a| a.vpc_id())
-                        .map(str::to_owned),
+                    vpc: g.attachments().first().and_then(|a| a.vpc_id()).map(str::to_owned),
                 },
             })
             .collect())
     }
 
-    async fn find_addresses(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_addresses(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         // DescribeAddresses is not paginated: it returns every address at once.
         let output = self
             .client
@@ -233,7 +219,7 @@ impl Ec2 {
         Ok(output
             .addresses()
             .iter()
-            .map(|a| Found {
+            .map(|a| RawFound {
                 physical_id: a.allocation_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(a.tags()),
                 raw: Raw::ElasticIp,
@@ -241,7 +227,7 @@ impl Ec2 {
             .collect())
     }
 
-    async fn find_nat_gateways(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_nat_gateways(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let nats: Vec<_> = self
             .client
             .describe_nat_gateways()
@@ -255,7 +241,7 @@ impl Ec2 {
         Ok(nats
             .into_iter()
             .filter(|n| !n.state().is_some_and(|s| NAT_GONE.contains(&s.as_str())))
-            .map(|n| Found {
+            .map(|n| RawFound {
                 physical_id: n.nat_gateway_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(n.tags()),
                 raw: Raw::NatGateway {
@@ -271,7 +257,7 @@ impl Ec2 {
             .collect())
     }
 
-    async fn find_route_tables(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_route_tables(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let tables: Vec<_> = self
             .client
             .describe_route_tables()
@@ -284,7 +270,7 @@ impl Ec2 {
             .op("DescribeRouteTables")?;
         Ok(tables
             .into_iter()
-            .map(|t| Found {
+            .map(|t| RawFound {
                 physical_id: t.route_table_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(t.tags()),
                 raw: Raw::RouteTable {
@@ -301,7 +287,7 @@ impl Ec2 {
             .collect())
     }
 
-    async fn find_security_groups(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+    async fn find_security_groups(&self, environment: &str) -> Result<Vec<RawFound>, AwsError> {
         let groups: Vec<_> = self
             .client
             .describe_security_groups()
@@ -314,7 +300,7 @@ impl Ec2 {
             .op("DescribeSecurityGroups")?;
         Ok(groups
             .into_iter()
-            .map(|g| Found {
+            .map(|g| RawFound {
                 physical_id: g.group_id().unwrap_or_default().to_owned(),
                 tags: from_sdk_tags(g.tags()),
                 raw: Raw::SecurityGroup {
@@ -358,7 +344,7 @@ fn route_of(route: &aws_sdk_ec2::types::Route) -> Option<(String, RawTarget)> {
 /// Rules of one direction, one model rule per peer (AWS groups several peers per permission).
 pub(super) fn rules_of(
     permissions: &[IpPermission],
-    logical: &impl Fn(&str) -> Ref,
+    logical: &dyn Fn(&str) -> Ref,
 ) -> std::collections::BTreeSet<Rule> {
     let mut rules = std::collections::BTreeSet::new();
     for permission in permissions {
@@ -366,10 +352,7 @@ pub(super) fn rules_of(
         let (from_port, to_port) = if protocol == "-1" {
             (-1, -1)
         } else {
-            (
-                permission.from_port().unwrap_or(-1),
-                permission.to_port().unwrap_or(-1),
-            )
+            (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1))
         };
         let rule = |peer, description: Option<&str>| Rule {
             protocol: protocol.clone(),
@@ -406,66 +389,64 @@ pub(super) fn rules_of(
     rules
 }
 
-/// Builds observed resources, naming referenced resources by logical id where they are ours.
-fn translate(found: Vec<Found>) -> Vec<ObservedResource> {
-    let logical_ids: BTreeMap<String, Id> = found
-        .iter()
-        .filter_map(|f| Some((f.physical_id.clone(), Id::new(f.tags.get(TAG_ID)?.clone()))))
-        .collect();
-    let logical = |physical: &str| match logical_ids.get(physical) {
-        Some(id) => Ref::Managed(id.clone()),
-        None => Ref::External(physical.to_owned()),
-    };
-    let mut observed = Vec::new();
-    for f in found {
-        let Some(id) = f.tags.get(TAG_ID).map(|id| Id::new(id.clone())) else {
-            tracing::warn!(physical_id = %f.physical_id, "resource has {TAG_ENVIRONMENT} but no {TAG_ID} tag; leaving it alone");
-            continue;
-        };
-        let spec = match f.raw {
+/// Turns raw findings into `Found`s; a security group yields its rules as a second one.
+fn into_found(raw_found: Vec<RawFound>) -> Vec<Found> {
+    let mut found = Vec::new();
+    for f in raw_found {
+        let tags = f.tags;
+        let physical = f.physical_id;
+        match f.raw {
             Raw::Vpc {
                 cidr,
                 dns_support,
                 dns_hostnames,
-            } => Spec::Vpc(VpcSpec {
-                cidr,
-                dns_support,
-                dns_hostnames,
-            }),
-            Raw::Subnet { vpc, cidr, zone } => Spec::Subnet(SubnetSpec {
-                vpc: logical(&vpc),
-                cidr,
-                availability_zone: zone,
-            }),
-            Raw::InternetGateway { vpc } => Spec::InternetGateway(InternetGatewaySpec {
-                vpc: vpc.as_deref().map(logical),
-            }),
-            Raw::ElasticIp => Spec::ElasticIp(ElasticIpSpec {}),
-            Raw::NatGateway { subnet, allocation } => Spec::NatGateway(NatGatewaySpec {
-                subnet: logical(&subnet),
-                elastic_ip: logical(&allocation),
-            }),
-            Raw::RouteTable {
-                vpc,
-                routes,
-                subnets,
-            } => Spec::RouteTable(RouteTableSpec {
-                vpc: logical(&vpc),
-                routes: routes
-                    .into_iter()
-                    .map(|(destination, target)| Route {
-                        destination,
-                        target: match target {
-                            RawTarget::Gateway(id) if id.starts_with("igw-") => {
-                                RouteTarget::InternetGateway(logical(&id))
-                            }
-                            RawTarget::Nat(id) => RouteTarget::NatGateway(logical(&id)),
-                            RawTarget::Gateway(id) | RawTarget::Other(id) => RouteTarget::Other(id),
-                        },
+            } => {
+                found.push(Found::new(physical, tags, move |_| {
+                    Spec::Vpc(VpcSpec {
+                        cidr,
+                        dns_support,
+                        dns_hostnames,
                     })
-                    .collect(),
-                subnets: subnets.iter().map(|s| logical(s)).collect(),
-            }),
+                }));
+            }
+            Raw::Subnet { vpc, cidr, zone } => found.push(Found::new(physical, tags, move |lookup| {
+                Spec::Subnet(SubnetSpec {
+                    vpc: lookup(&vpc),
+                    cidr,
+                    availability_zone: zone,
+                })
+            })),
+            Raw::InternetGateway { vpc } => found.push(Found::new(physical, tags, move |lookup| {
+                Spec::InternetGateway(InternetGatewaySpec {
+                    vpc: vpc.as_deref().map(lookup),
+                })
+            })),
+            Raw::ElasticIp => found.push(Found::new(physical, tags, |_| Spec::ElasticIp(ElasticIpSpec {}))),
+            Raw::NatGateway { subnet, allocation } => found.push(Found::new(physical, tags, move |lookup| {
+                Spec::NatGateway(NatGatewaySpec {
+                    subnet: lookup(&subnet),
+                    elastic_ip: lookup(&allocation),
+                })
+            })),
+            Raw::RouteTable { vpc, routes, subnets } => found.push(Found::new(physical, tags, move |lookup| {
+                Spec::RouteTable(RouteTableSpec {
+                    vpc: lookup(&vpc),
+                    routes: routes
+                        .into_iter()
+                        .map(|(destination, target)| Route {
+                            destination,
+                            target: match target {
+                                RawTarget::Gateway(id) if id.starts_with("igw-") => {
+                                    RouteTarget::InternetGateway(lookup(&id))
+                                }
+                                RawTarget::Nat(id) => RouteTarget::NatGateway(lookup(&id)),
+                                RawTarget::Gateway(id) | RawTarget::Other(id) => RouteTarget::Other(id),
+                            },
+                        })
+                        .collect(),
+                    subnets: subnets.iter().map(|s| lookup(s)).collect(),
+                })
+            })),
             Raw::SecurityGroup {
                 vpc,
                 name,
@@ -474,29 +455,30 @@ fn translate(found: Vec<Found>) -> Vec<ObservedResource> {
                 egress,
             } => {
                 // The group's rules are a resource of their own in the model (see spec.rs).
-                observed.push(ObservedResource {
-                    id: Id::new(format!("{id}-rules")),
-                    physical_id: f.physical_id.clone(),
-                    spec: Spec::SecurityGroupRules(SecurityGroupRulesSpec {
-                        group: Ref::Managed(id.clone()),
-                        ingress: rules_of(&ingress, &logical),
-                        egress: rules_of(&egress, &logical),
-                    }),
-                    tags: Tags::new(),
-                });
-                Spec::SecurityGroup(SecurityGroupSpec {
-                    vpc: logical(&vpc),
-                    name,
-                    description,
-                })
+                if let Some(id) = tags.get(TAG_ID) {
+                    let group_id = Id::new(id.clone());
+                    let mut rule_tags = tags.clone();
+                    rule_tags.insert(TAG_ID.to_owned(), format!("{id}-rules"));
+                    found.push(
+                        Found::new(physical.clone(), rule_tags, move |lookup| {
+                            Spec::SecurityGroupRules(SecurityGroupRulesSpec {
+                                group: Ref::Managed(group_id),
+                                ingress: rules_of(&ingress, lookup),
+                                egress: rules_of(&egress, lookup),
+                            })
+                        })
+                        .part_of_another(),
+                    );
+                }
+                found.push(Found::new(physical, tags, move |lookup| {
+                    Spec::SecurityGroup(SecurityGroupSpec {
+                        vpc: lookup(&vpc),
+                        name,
+                        description,
+                    })
+                }));
             }
-        };
-        observed.push(ObservedResource {
-            id,
-            physical_id: f.physical_id,
-            spec,
-            tags: f.tags,
-        });
+        }
     }
-    observed
+    found
 }

@@ -2,6 +2,7 @@
 //! Translates between model specs and aws-sdk-ec2 calls; the only module that imports it.
 
 mod discover;
+mod launch_templates;
 mod network;
 mod security_groups;
 
@@ -75,18 +76,13 @@ fn to_sdk_tags(tags: &Tags) -> Vec<Tag> {
 
 fn from_sdk_tags(tags: &[Tag]) -> Tags {
     tags.iter()
-        .filter_map(|t| {
-            Some((
-                t.key()?.to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            ))
-        })
+        .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
 
 /// Runs a delete, treating "already gone" as done and retrying while dependants drain.
-async fn delete_with_retry<F, Fut>(
+pub(crate) async fn delete_with_retry<F, Fut>(
     what: &str,
     progress: Progress<'_>,
     mut attempt: F,

@@ -20,11 +20,7 @@ impl Ec2 {
             .send()
             .await
             .op("CreateVpc")?;
-        let id = output
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .unwrap_or_default()
-            .to_owned();
+        let id = output.vpc().and_then(|v| v.vpc_id()).unwrap_or_default().to_owned();
         self.set_vpc_dns(&id, spec).await?;
         Ok(id)
     }
@@ -62,12 +58,7 @@ impl Ec2 {
         .await
     }
 
-    pub async fn create_subnet(
-        &self,
-        spec: &SubnetSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<String, AwsError> {
+    pub async fn create_subnet(&self, spec: &SubnetSpec, tags: &Tags, resolved: &Resolved) -> Result<String, AwsError> {
         let output = self
             .client
             .create_subnet()
@@ -85,11 +76,7 @@ impl Ec2 {
             .to_owned())
     }
 
-    pub async fn delete_subnet(
-        &self,
-        subnet: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_subnet(&self, subnet: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         delete_with_retry(subnet, progress, || async {
             self.client
                 .delete_subnet()
@@ -120,8 +107,7 @@ impl Ec2 {
             .and_then(|g| g.internet_gateway_id())
             .unwrap_or_default()
             .to_owned();
-        self.attach_internet_gateway(&id, None, spec, resolved)
-            .await?;
+        self.attach_internet_gateway(&id, None, spec, resolved).await?;
         Ok(id)
     }
 
@@ -133,11 +119,7 @@ impl Ec2 {
         spec: &InternetGatewaySpec,
         resolved: &Resolved,
     ) -> Result<(), AwsError> {
-        let wanted = spec
-            .vpc
-            .as_ref()
-            .map(|vpc| resolved.physical(vpc))
-            .transpose()?;
+        let wanted = spec.vpc.as_ref().map(|vpc| resolved.physical(vpc)).transpose()?;
         if current == wanted.as_deref() {
             return Ok(());
         }
@@ -179,11 +161,7 @@ impl Ec2 {
             .map(str::to_owned))
     }
 
-    pub async fn delete_internet_gateway(
-        &self,
-        gateway: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_internet_gateway(&self, gateway: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         let attached = match self.internet_gateway_vpc(gateway).await {
             Err(error) if error.is_not_found() => return Ok(()),
             other => other?,
@@ -225,11 +203,7 @@ impl Ec2 {
         Ok(output.allocation_id().unwrap_or_default().to_owned())
     }
 
-    pub async fn release_address(
-        &self,
-        allocation: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn release_address(&self, allocation: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         delete_with_retry(allocation, progress, || async {
             self.client
                 .release_address()
@@ -270,9 +244,7 @@ impl Ec2 {
             .and_then(|n| n.state())
             .is_some_and(|s| s.as_str() == "available");
         if !ready {
-            progress.waiting(format!(
-                "NAT gateway {id} to become available (usually 1 to 5 minutes)"
-            ));
+            progress.waiting(format!("NAT gateway {id} to become available (usually 1 to 5 minutes)"));
             self.client
                 .wait_until_nat_gateway_available()
                 .nat_gateway_ids(&id)
@@ -286,11 +258,7 @@ impl Ec2 {
         Ok(id)
     }
 
-    pub async fn delete_nat_gateway(
-        &self,
-        nat: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_nat_gateway(&self, nat: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         match self
             .client
             .delete_nat_gateway()
@@ -370,9 +338,7 @@ impl Ec2 {
                 .iter()
                 .find(|r| r.destination_cidr_block() == Some(route.destination.as_str()));
             match existing {
-                Some(r)
-                    if r.gateway_id() == gateway.as_deref()
-                        && r.nat_gateway_id() == nat.as_deref() => {}
+                Some(r) if r.gateway_id() == gateway.as_deref() && r.nat_gateway_id() == nat.as_deref() => {}
                 Some(_) => {
                     self.client
                         .replace_route()
@@ -417,8 +383,7 @@ impl Ec2 {
         for subnet in &spec.subnets {
             wanted_subnets.insert(resolved.physical(subnet)?);
         }
-        let associated: BTreeSet<&str> =
-            associations.iter().filter_map(|a| a.subnet_id()).collect();
+        let associated: BTreeSet<&str> = associations.iter().filter_map(|a| a.subnet_id()).collect();
         for subnet in &wanted_subnets {
             if !associated.contains(subnet.as_str()) {
                 self.client
@@ -431,10 +396,9 @@ impl Ec2 {
             }
         }
         for association in associations {
-            let (Some(subnet), Some(association_id)) = (
-                association.subnet_id(),
-                association.route_table_association_id(),
-            ) else {
+            let (Some(subnet), Some(association_id)) =
+                (association.subnet_id(), association.route_table_association_id())
+            else {
                 continue;
             };
             if !association.main().unwrap_or(false) && !wanted_subnets.contains(subnet) {
@@ -449,11 +413,7 @@ impl Ec2 {
         Ok(())
     }
 
-    pub async fn delete_route_table(
-        &self,
-        table: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_route_table(&self, table: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         let output = match self
             .client
             .describe_route_tables()
@@ -496,12 +456,7 @@ impl Ec2 {
     }
 
     /// Rewrites a resource's tags to exactly `wanted` (AWS-owned `aws:` tags untouched).
-    pub async fn sync_tags(
-        &self,
-        resource: &str,
-        wanted: &Tags,
-        current: &Tags,
-    ) -> Result<(), AwsError> {
+    pub async fn sync_tags(&self, resource: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
         let stale: Vec<_> = current
             .keys()
             .filter(|k| !wanted.contains_key(*k) && !k.starts_with("aws:"))

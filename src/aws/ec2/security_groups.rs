@@ -2,9 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair,
-};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
 
 use super::discover::rules_of;
 use super::{Ec2, delete_with_retry, tag_specification};
@@ -32,11 +30,7 @@ impl Ec2 {
         Ok(output.group_id().unwrap_or_default().to_owned())
     }
 
-    pub async fn delete_security_group(
-        &self,
-        group: &str,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
+    pub async fn delete_security_group(&self, group: &str, progress: Progress<'_>) -> Result<(), AwsError> {
         delete_with_retry(group, progress, || async {
             self.client
                 .delete_security_group()
@@ -140,15 +134,10 @@ fn physical_rules(rules: &BTreeSet<Rule>, resolved: &Resolved) -> Result<BTreeSe
         .iter()
         .map(|rule| {
             let peer = match &rule.peer {
-                Peer::SecurityGroup(group) => {
-                    Peer::SecurityGroup(Ref::External(resolved.physical(group)?))
-                }
+                Peer::SecurityGroup(group) => Peer::SecurityGroup(Ref::External(resolved.physical(group)?)),
                 cidr @ Peer::Cidr(_) => cidr.clone(),
             };
-            Ok(Rule {
-                peer,
-                ..rule.clone()
-            })
+            Ok(Rule { peer, ..rule.clone() })
         })
         .collect()
 }
@@ -176,12 +165,7 @@ fn permission(rule: &Rule) -> IpPermission {
                 .set_description(description)
                 .build(),
         ),
-        Peer::Cidr(cidr) => builder.ip_ranges(
-            IpRange::builder()
-                .cidr_ip(cidr)
-                .set_description(description)
-                .build(),
-        ),
+        Peer::Cidr(cidr) => builder.ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(description).build()),
         Peer::SecurityGroup(group) => builder.user_id_group_pairs(
             UserIdGroupPair::builder()
                 .group_id(group.to_string())
