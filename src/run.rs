@@ -345,7 +345,7 @@ async fn run_plan(
     let duplicates: std::collections::BTreeSet<&str> = plan
         .changes
         .iter()
-        .filter(|c| c.desired.is_none())
+        .filter(|c| c.duplicate)
         .filter_map(|c| c.observed.as_ref().map(|o| o.physical_id.as_str()))
         .collect();
     let mut known = std::collections::BTreeMap::new();

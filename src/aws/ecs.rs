@@ -115,18 +115,34 @@ impl Ecs {
                 }
             }
         }
+        // ListTaskDefinitionFamilies matches a prefix; ListTaskDefinitions wants whole families.
         let families: Vec<String> = self
             .client
-            .list_task_definitions()
+            .list_task_definition_families()
             .family_prefix(format!("{environment}-"))
-            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .op("ListTaskDefinitions")?;
-        for arn in families {
+            .op("ListTaskDefinitionFamilies")?;
+        let mut definitions = Vec::new();
+        for family in families {
+            let arns: Vec<String> = self
+                .client
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .op("ListTaskDefinitions")?;
+            definitions.extend(arns);
+        }
+        for arn in definitions {
             let output = self
                 .client
                 .describe_task_definition()
@@ -140,6 +156,12 @@ impl Ecs {
                 continue;
             };
             let family = definition.family().unwrap_or_default().to_owned();
+            let image = definition
+                .container_definitions()
+                .first()
+                .and_then(|c| c.image())
+                .unwrap_or_default()
+                .to_owned();
             let cpu = definition.cpu().and_then(|c| c.parse().ok()).unwrap_or_default();
             let memory = definition.memory().and_then(|m| m.parse().ok()).unwrap_or_default();
             let execution_role = definition.execution_role_arn().unwrap_or_default().to_owned();
@@ -150,6 +172,7 @@ impl Ecs {
             found.push(Found::new(arn, tags, move |lookup| {
                 Spec::TaskDefinition(TaskDefinitionSpec {
                     family,
+                    image,
                     cpu,
                     memory,
                     execution_role: lookup(&execution_role),

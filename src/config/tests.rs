@@ -245,7 +245,10 @@ fn name_must_match_the_file() {
 
 #[test]
 fn secret_reference_must_name_a_known_source() {
-    let yaml = edit("token_from: env:API_TOKEN", "token_from: vault:api");
+    let yaml = edit(
+        "token_from: ssm:/deployer/development/api-token",
+        "token_from: vault:api",
+    );
     let (problem, line, _) = only_problem(&yaml);
     assert_eq!(problem.field, "app.auth.token_from");
     assert!(

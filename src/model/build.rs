@@ -483,6 +483,7 @@ fn add_compute(
                 "task-definition".into(),
                 Spec::TaskDefinition(TaskDefinitionSpec {
                     family: format!("{name}-api"),
+                    image: config.app.image.clone(),
                     cpu: compute.cpu(),
                     memory: compute.memory(),
                     execution_role: Ref::to("execution-role"),
@@ -556,11 +557,7 @@ mod tests {
     use crate::config::parse_environment;
 
     fn facts() -> Facts {
-        Facts {
-            availability_zones: ["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"]
-                .map(String::from)
-                .to_vec(),
-        }
+        example_facts(4)
     }
 
     fn ids(desired: &Desired, prefix: &str) -> Vec<String> {
@@ -649,6 +646,7 @@ mod tests {
         let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
         let two = Facts {
             availability_zones: vec!["eu-west-3a".into(), "eu-west-3b".into()],
+            ..facts()
         };
         let error = desired(&config, &two).unwrap_err();
         assert!(

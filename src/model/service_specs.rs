@@ -98,6 +98,8 @@ pub struct EcsClusterSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TaskDefinitionSpec {
     pub family: String,
+    /// The container image, shown on its own so a plan says what a new revision changes.
+    pub image: String,
     pub cpu: u32,
     pub memory: u32,
     pub execution_role: Ref,

@@ -466,6 +466,7 @@ impl Spec {
             Self::EcsCluster(s) => vec![scalar("name", s.name.clone(), true)],
             Self::TaskDefinition(s) => vec![
                 scalar("family", s.family.clone(), true),
+                scalar("image", s.image.clone(), true),
                 scalar("cpu", s.cpu.to_string(), true),
                 scalar("memory", s.memory.to_string(), true),
                 scalar("execution_role", s.execution_role.to_string(), true),

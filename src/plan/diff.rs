@@ -31,6 +31,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                 )],
                 desired: None,
                 observed: Some((*extra).clone()),
+                duplicate: true,
             });
         }
         let Some(want) = desired.resources.get(id) else {
@@ -43,6 +44,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     reasons: vec![format!("no longer part of environment {}", desired.environment)],
                     desired: None,
                     observed: Some(kept.clone()),
+                    duplicate: false,
                 },
             );
             continue;
@@ -66,6 +68,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     reasons,
                     desired: Some(want.clone()),
                     observed: Some(kept.clone()),
+                    duplicate: false,
                 },
             );
         } else {
@@ -80,6 +83,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
             reasons: Vec::new(),
             desired: Some(want.clone()),
             observed: None,
+            duplicate: false,
         });
     }
     propagate_replacements(&mut changes);
@@ -121,6 +125,7 @@ fn no_op(
         reasons: Vec::new(),
         desired: Some(want.clone()),
         observed: Some(kept.clone()),
+        duplicate: false,
     }
 }
 

@@ -57,6 +57,8 @@ pub struct PlannedChange {
     pub desired: Option<DesiredResource>,
     /// What exists now (absent for creates).
     pub observed: Option<ObservedResource>,
+    /// A second resource carrying another's logical id, deleted so one remains.
+    pub duplicate: bool,
 }
 
 /// Every change needed to converge one environment, destroys and replacements first.

@@ -21,6 +21,12 @@ pub(crate) struct Moto {
 
 impl Moto {
     pub(crate) fn start() -> Self {
+        Self::start_with_tasks(1)
+    }
+
+    /// The emulator reports this many running tasks for every new ECS service (see
+    /// shared/MOTO.md); the deployer waits, as on real AWS, until running equals desired.
+    pub(crate) fn start_with_tasks(ecs_tasks: u32) -> Self {
         let server =
             std::env::var_os("MOTO_SERVER").map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
         assert!(
@@ -33,7 +39,7 @@ impl Moto {
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             // New ECS services otherwise never reach their desired count, and the ECS task
             // execution policy would not exist (see shared/MOTO.md).
-            .env("MOTO_ECS_SERVICE_RUNNING", "4")
+            .env("MOTO_ECS_SERVICE_RUNNING", ecs_tasks.to_string())
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -54,17 +60,20 @@ impl Moto {
         moto
     }
 
-    /// An EC2 client for checking the emulator independently of deployer's own code.
-    pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+    /// SDK configuration for checking the emulator independently of deployer's own code.
+    pub(crate) fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "test", "test", None, None, "tests",
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"),
             ))
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+            .build()
+    }
+
+    pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk_config())
     }
 }
 
@@ -171,90 +180,302 @@ impl Deployer {
     }
 }
 
-/// Every EC2 resource in the emulator tagged `deployer:environment=<environment>` that still
-/// exists (NAT gateways in state `deleted` linger on real AWS too, and do not count).
+/// Everything in the emulator tagged `deployer:environment=<environment>` that still exists,
+/// across every service deployer uses, found with the SDK directly (not through deployer).
+/// NAT gateways in state `deleted` linger on real AWS too, and do not count.
 pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let ec2 = moto.ec2();
-        let tagged = aws_sdk_ec2::types::Filter::builder()
-            .name("tag:deployer:environment")
-            .values(environment)
-            .build();
-        let is_ours = |tags: &[aws_sdk_ec2::types::Tag]| {
-            tags.iter()
-                .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment))
-        };
+        let config = moto.sdk_config();
         let mut left = Vec::new();
-        let vpcs = ec2.describe_vpcs().filters(tagged.clone()).send().await.unwrap();
-        left.extend(
-            vpcs.vpcs()
-                .iter()
-                .filter(|v| is_ours(v.tags()))
-                .filter_map(|v| v.vpc_id().map(str::to_owned)),
-        );
-        let subnets = ec2.describe_subnets().filters(tagged.clone()).send().await.unwrap();
-        left.extend(
-            subnets
-                .subnets()
-                .iter()
-                .filter(|s| is_ours(s.tags()))
-                .filter_map(|s| s.subnet_id().map(str::to_owned)),
-        );
-        let gateways = ec2
-            .describe_internet_gateways()
-            .filters(tagged.clone())
-            .send()
-            .await
-            .unwrap();
-        left.extend(
-            gateways
-                .internet_gateways()
-                .iter()
-                .filter(|g| is_ours(g.tags()))
-                .filter_map(|g| g.internet_gateway_id().map(str::to_owned)),
-        );
-        let addresses = ec2.describe_addresses().filters(tagged.clone()).send().await.unwrap();
-        left.extend(
-            addresses
-                .addresses()
-                .iter()
-                .filter(|a| is_ours(a.tags()))
-                .filter_map(|a| a.allocation_id().map(str::to_owned)),
-        );
-        let nats = ec2.describe_nat_gateways().send().await.unwrap();
-        left.extend(
-            nats.nat_gateways()
-                .iter()
-                .filter(|n| is_ours(n.tags()) && n.state().is_none_or(|s| s.as_str() != "deleted"))
-                .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
-        );
-        let tables = ec2
-            .describe_route_tables()
-            .filters(tagged.clone())
-            .send()
-            .await
-            .unwrap();
-        left.extend(
-            tables
-                .route_tables()
-                .iter()
-                .filter(|t| is_ours(t.tags()))
-                .filter_map(|t| t.route_table_id().map(str::to_owned)),
-        );
-        let groups = ec2.describe_security_groups().filters(tagged).send().await.unwrap();
-        left.extend(
-            groups
-                .security_groups()
-                .iter()
-                .filter(|g| is_ours(g.tags()))
-                .filter_map(|g| g.group_id().map(str::to_owned)),
-        );
+        left.extend(ec2_leftovers(&aws_sdk_ec2::Client::new(&config), environment).await);
+        left.extend(load_balancer_leftovers(&config, environment).await);
+        left.extend(compute_leftovers(&config, environment).await);
+        left.extend(database_leftovers(&aws_sdk_rds::Client::new(&config), environment).await);
         left
     })
+}
+
+fn tagged_ec2(tags: &[aws_sdk_ec2::types::Tag], environment: &str) -> bool {
+    tags.iter()
+        .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment))
+}
+
+async fn ec2_leftovers(ec2: &aws_sdk_ec2::Client, environment: &str) -> Vec<String> {
+    let ours = |tags: &[aws_sdk_ec2::types::Tag]| tagged_ec2(tags, environment);
+    let mut left = Vec::new();
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    left.extend(
+        vpcs.vpcs()
+            .iter()
+            .filter(|v| ours(v.tags()))
+            .filter_map(|v| v.vpc_id().map(str::to_owned)),
+    );
+    let subnets = ec2.describe_subnets().send().await.unwrap();
+    left.extend(
+        subnets
+            .subnets()
+            .iter()
+            .filter(|s| ours(s.tags()))
+            .filter_map(|s| s.subnet_id().map(str::to_owned)),
+    );
+    let gateways = ec2.describe_internet_gateways().send().await.unwrap();
+    left.extend(
+        gateways
+            .internet_gateways()
+            .iter()
+            .filter(|g| ours(g.tags()))
+            .filter_map(|g| g.internet_gateway_id().map(str::to_owned)),
+    );
+    let addresses = ec2.describe_addresses().send().await.unwrap();
+    left.extend(
+        addresses
+            .addresses()
+            .iter()
+            .filter(|a| ours(a.tags()))
+            .filter_map(|a| a.allocation_id().map(str::to_owned)),
+    );
+    let nats = ec2.describe_nat_gateways().send().await.unwrap();
+    left.extend(
+        nats.nat_gateways()
+            .iter()
+            .filter(|n| ours(n.tags()) && n.state().is_none_or(|s| s.as_str() != "deleted"))
+            .filter_map(|n| n.nat_gateway_id().map(str::to_owned)),
+    );
+    let tables = ec2.describe_route_tables().send().await.unwrap();
+    left.extend(
+        tables
+            .route_tables()
+            .iter()
+            .filter(|t| ours(t.tags()))
+            .filter_map(|t| t.route_table_id().map(str::to_owned)),
+    );
+    let groups = ec2.describe_security_groups().send().await.unwrap();
+    left.extend(
+        groups
+            .security_groups()
+            .iter()
+            .filter(|g| ours(g.tags()))
+            .filter_map(|g| g.group_id().map(str::to_owned)),
+    );
+    let templates = ec2.describe_launch_templates().send().await.unwrap();
+    left.extend(
+        templates
+            .launch_templates()
+            .iter()
+            .filter(|t| ours(t.tags()))
+            .filter_map(|t| t.launch_template_id().map(str::to_owned)),
+    );
+    let reservations = ec2.describe_instances().send().await.unwrap();
+    left.extend(
+        reservations
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .filter(|i| {
+                ours(i.tags())
+                    && i.state()
+                        .and_then(|s| s.name())
+                        .is_none_or(|s| s.as_str() != "terminated")
+            })
+            .filter_map(|i| i.instance_id().map(str::to_owned)),
+    );
+    left
+}
+
+async fn load_balancer_leftovers(config: &aws_config::SdkConfig, environment: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let elb = aws_sdk_elasticloadbalancing::Client::new(config);
+    for balancer in elb
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancer_descriptions()
+    {
+        let name = balancer.load_balancer_name().unwrap().to_owned();
+        let tags = elb.describe_tags().load_balancer_names(&name).send().await.unwrap();
+        let ours = tags
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .any(|t| t.key() == "deployer:environment" && t.value() == Some(environment));
+        if ours {
+            left.push(name);
+        }
+    }
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(config);
+    let mut arns: Vec<String> = elbv2
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()
+        .iter()
+        .filter_map(|b| b.load_balancer_arn().map(str::to_owned))
+        .collect();
+    arns.extend(
+        elbv2
+            .describe_target_groups()
+            .send()
+            .await
+            .unwrap()
+            .target_groups()
+            .iter()
+            .filter_map(|g| g.target_group_arn().map(str::to_owned)),
+    );
+    for arn in arns {
+        let tags = elbv2.describe_tags().resource_arns(&arn).send().await.unwrap();
+        let ours = tags
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment));
+        if ours {
+            left.push(arn);
+        }
+    }
+    left
+}
+
+async fn compute_leftovers(config: &aws_config::SdkConfig, environment: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    let asg = aws_sdk_autoscaling::Client::new(config);
+    for group in asg
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap()
+        .auto_scaling_groups()
+    {
+        if group
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment))
+        {
+            left.push(group.auto_scaling_group_name().unwrap_or_default().to_owned());
+        }
+    }
+    let ecs = aws_sdk_ecs::Client::new(config);
+    let clusters = ecs.list_clusters().send().await.unwrap().cluster_arns().to_vec();
+    if !clusters.is_empty() {
+        let described = ecs
+            .describe_clusters()
+            .set_clusters(Some(clusters.clone()))
+            .include(aws_sdk_ecs::types::ClusterField::Tags)
+            .send()
+            .await
+            .unwrap();
+        for cluster in described.clusters() {
+            let ours = cluster
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment));
+            if ours && cluster.status() != Some("INACTIVE") {
+                left.push(cluster.cluster_arn().unwrap_or_default().to_owned());
+            }
+        }
+        for cluster in clusters {
+            let services = ecs
+                .list_services()
+                .cluster(&cluster)
+                .send()
+                .await
+                .unwrap()
+                .service_arns()
+                .to_vec();
+            if services.is_empty() {
+                continue;
+            }
+            let described = ecs
+                .describe_services()
+                .cluster(&cluster)
+                .set_services(Some(services))
+                .send()
+                .await
+                .unwrap();
+            left.extend(
+                described
+                    .services()
+                    .iter()
+                    .filter(|s| {
+                        s.status() != Some("INACTIVE")
+                            && s.service_arn()
+                                .unwrap_or_default()
+                                .contains(&format!("/{environment}/"))
+                    })
+                    .filter_map(|s| s.service_arn().map(str::to_owned)),
+            );
+        }
+    }
+    let definitions = ecs
+        .list_task_definitions()
+        .family_prefix(format!("{environment}-api"))
+        .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    left.extend(definitions.task_definition_arns().iter().cloned());
+    let iam = aws_sdk_iam::Client::new(config);
+    let path = format!("/deployer/{environment}/");
+    left.extend(
+        iam.list_roles()
+            .path_prefix(&path)
+            .send()
+            .await
+            .unwrap()
+            .roles()
+            .iter()
+            .map(|r| r.arn().to_owned()),
+    );
+    left.extend(
+        iam.list_instance_profiles()
+            .path_prefix(&path)
+            .send()
+            .await
+            .unwrap()
+            .instance_profiles()
+            .iter()
+            .map(|p| p.arn().to_owned()),
+    );
+    left
+}
+
+async fn database_leftovers(rds: &aws_sdk_rds::Client, environment: &str) -> Vec<String> {
+    let ours = |tags: &[aws_sdk_rds::types::Tag]| {
+        tags.iter()
+            .any(|t| t.key() == Some("deployer:environment") && t.value() == Some(environment))
+    };
+    let mut left = Vec::new();
+    let clusters = rds.describe_db_clusters().send().await.unwrap();
+    left.extend(
+        clusters
+            .db_clusters()
+            .iter()
+            .filter(|c| ours(c.tag_list()))
+            .filter_map(|c| c.db_cluster_identifier().map(str::to_owned)),
+    );
+    let instances = rds.describe_db_instances().send().await.unwrap();
+    left.extend(
+        instances
+            .db_instances()
+            .iter()
+            .filter(|i| ours(i.tag_list()))
+            .filter_map(|i| i.db_instance_identifier().map(str::to_owned)),
+    );
+    let groups = rds.describe_db_subnet_groups().send().await.unwrap();
+    left.extend(
+        groups
+            .db_subnet_groups()
+            .iter()
+            .filter_map(|g| g.db_subnet_group_name())
+            .filter(|name| name.starts_with(&format!("{environment}-")))
+            .map(str::to_owned),
+    );
+    left
 }
 
 /// Copies the repository's environment files into a temporary directory tests may edit.

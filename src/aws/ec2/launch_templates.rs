@@ -49,6 +49,41 @@ impl Ec2 {
             .collect::<Result<Vec<_>, _>>()
             .await
             .op("DescribeLaunchTemplates")?;
+        // Tags come from DescribeTags: the emulator's DescribeLaunchTemplates keeps showing the
+        // tags from creation after CreateTags changed them (real AWS agrees with DescribeTags).
+        let ids: Vec<String> = templates
+            .iter()
+            .filter_map(|t| t.launch_template_id().map(str::to_owned))
+            .collect();
+        let mut tags_by_id: std::collections::BTreeMap<String, Tags> = std::collections::BTreeMap::new();
+        if !ids.is_empty() {
+            let tags: Vec<_> = self
+                .client
+                .describe_tags()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("resource-id")
+                        .set_values(Some(ids))
+                        .build(),
+                )
+                .into_paginator()
+                .items()
+                .send()
+                .collect::<Result<Vec<_>, _>>()
+                .await
+                .op("DescribeTags")?;
+            for tag in tags {
+                let (Some(id), Some(key)) = (tag.resource_id, tag.key) else {
+                    continue;
+                };
+                if !key.starts_with("aws:") {
+                    tags_by_id
+                        .entry(id)
+                        .or_default()
+                        .insert(key, tag.value.unwrap_or_default());
+                }
+            }
+        }
         let mut found = Vec::new();
         for template in templates {
             let id = template.launch_template_id().unwrap_or_default().to_owned();
@@ -81,7 +116,8 @@ impl Ec2 {
                 .and_then(|encoded| base64::decode(encoded).ok())
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
-            found.push(Found::new(id, from_sdk_tags(template.tags()), move |lookup| {
+            let tags = tags_by_id.remove(&id).unwrap_or_else(|| from_sdk_tags(template.tags()));
+            found.push(Found::new(id, tags, move |lookup| {
                 Spec::LaunchTemplate(LaunchTemplateSpec {
                     name,
                     image_id,
