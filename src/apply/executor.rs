@@ -230,7 +230,7 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 mod tests {
     use super::*;
     use crate::config::parse_environment;
-    use crate::model::{Facts, desired};
+    use crate::model::desired;
     use std::sync::Mutex;
 
     /// Records events; a test reporter, not a stand-in for AWS.

@@ -181,7 +181,7 @@ impl<'p> StepGraph<'p> {
 mod tests {
     use super::*;
     use crate::config::parse_environment;
-    use crate::model::{Desired, Facts, ObservedResource, desired};
+    use crate::model::{Desired, ObservedResource, desired};
 
     fn staging() -> Desired {
         let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();

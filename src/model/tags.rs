@@ -26,7 +26,7 @@ pub fn spec_hash(spec: &Spec) -> String {
 }
 
 /// A short digest of text that AWS does not echo back verbatim.
-pub fn content_digest(text: &str) -> String {
+pub(super) fn content_digest(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .take(6)

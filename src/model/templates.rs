@@ -24,7 +24,7 @@ struct Token<'a> {
     name: &'a str,
 }
 
-pub struct AppTemplateInput<'a> {
+pub(super) struct AppTemplateInput<'a> {
     pub environment: &'a str,
     pub region: &'a str,
     pub image: &'a str,
@@ -55,13 +55,13 @@ impl AppTemplateInput<'_> {
     }
 }
 
-pub fn user_data(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
+pub(super) fn user_data(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
     render("user-data.sh.tera", USER_DATA, &input.context())
 }
 
 /// The container definitions as canonical JSON (sorted keys), so comparisons with what ECS
 /// returns are textual.
-pub fn container_definitions(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
+pub(super) fn container_definitions(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
     let text = render("task-definition.json.tera", TASK_DEFINITION, &input.context())?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
     Ok(value.to_string())

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::config::parse_environment;
-use crate::model::{Desired, Facts, Id, ObservedResource, Ref, Spec, desired};
+use crate::model::{Desired, Id, ObservedResource, Ref, Spec, desired};
 
 fn staging() -> Desired {
     let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();

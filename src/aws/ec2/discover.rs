@@ -1,13 +1,13 @@
 //! Finding an environment's EC2 resources by tag: one paginated describe per kind, all kinds
 //! concurrently, then AWS ids in references translated back to logical ids.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{IpPermission, VpcAttributeName};
 
 use super::{Ec2, filter, from_sdk_tags};
 use crate::aws::error::{AwsError, Classify};
-use crate::aws::found::{Found, Lookup};
+use crate::aws::found::Found;
 use crate::model::*;
 
 /// A resource as described, before it becomes a `Found`.
