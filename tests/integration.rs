@@ -2,5 +2,6 @@
 
 mod support;
 
+mod api;
 mod errors;
 mod round_trip;

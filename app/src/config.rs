@@ -1,0 +1,153 @@
+//! Configuration, only from the environment (12-factor; the container image sets nothing else).
+
+use std::time::Duration;
+
+use crate::auth::Credentials;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// `200 GET /elb/web (10.0.1.7) 0.84ms`
+    Text,
+    /// One JSON object per request.
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    /// `None` only when API_ALLOW_ANONYMOUS=true said so explicitly.
+    pub credentials: Option<Credentials>,
+    pub cache_ttl: Duration,
+    pub request_timeout: Duration,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error(
+        "no credentials configured: set API_TOKEN (base64 of user:password) or API_USER and API_PASSWORD; API_ALLOW_ANONYMOUS=true runs without authentication"
+    )]
+    NoCredentials,
+    #[error("{variable}: {problem}")]
+    Invalid { variable: &'static str, problem: String },
+}
+
+/// Defaults: a few seconds of cache keeps load on the API from becoming load on AWS while the
+/// answer stays fresh; requests give AWS a generous moment before answering 503.
+const DEFAULT_CACHE_TTL_SECONDS: u64 = 5;
+const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 10;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let number = |variable: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(variable) {
+                None => Ok(default),
+                Some(text) => text.trim().parse().map_err(|_| ConfigError::Invalid {
+                    variable,
+                    problem: format!("`{text}` is not a whole number"),
+                }),
+            }
+        };
+        let port = u16::try_from(number("PORT", 8000)?).map_err(|_| ConfigError::Invalid {
+            variable: "PORT",
+            problem: "must be at most 65535".into(),
+        })?;
+        let credentials = match (lookup("API_TOKEN"), lookup("API_USER"), lookup("API_PASSWORD")) {
+            (Some(token), None, None) => {
+                Some(Credentials::from_token(&token).map_err(|problem| ConfigError::Invalid {
+                    variable: "API_TOKEN",
+                    problem,
+                })?)
+            }
+            (None, Some(user), Some(password)) => Some(Credentials::from_user_password(&user, &password).map_err(
+                |problem| ConfigError::Invalid {
+                    variable: "API_USER",
+                    problem,
+                },
+            )?),
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    variable: "API_TOKEN",
+                    problem: "set either API_TOKEN, or both API_USER and API_PASSWORD, not a mix".into(),
+                });
+            }
+        };
+        let anonymous = lookup("API_ALLOW_ANONYMOUS").is_some_and(|v| v == "true" || v == "1");
+        if credentials.is_none() && !anonymous {
+            return Err(ConfigError::NoCredentials);
+        }
+        let log_format = match lookup("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "LOG_FORMAT",
+                    problem: format!("`{other}`: use text or json"),
+                });
+            }
+        };
+        Ok(Self {
+            port,
+            credentials,
+            cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?),
+            request_timeout: Duration::from_secs(
+                number("REQUEST_TIMEOUT_SECONDS", DEFAULT_REQUEST_TIMEOUT_SECONDS)?.max(1),
+            ),
+            log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Config::from_lookup(|name| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn refuses_to_start_without_credentials() {
+        assert_eq!(config(&[]).unwrap_err(), ConfigError::NoCredentials);
+        assert!(
+            config(&[("API_ALLOW_ANONYMOUS", "true")])
+                .unwrap()
+                .credentials
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn token_and_user_password_are_both_accepted() {
+        // base64("admin:s3cret")
+        assert!(
+            config(&[("API_TOKEN", "YWRtaW46czNjcmV0")])
+                .unwrap()
+                .credentials
+                .is_some()
+        );
+        assert!(
+            config(&[("API_USER", "admin"), ("API_PASSWORD", "s3cret")])
+                .unwrap()
+                .credentials
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let error = config(&[("API_TOKEN", "not base64!")]).unwrap_err();
+        assert!(error.to_string().starts_with("API_TOKEN: "), "{error}");
+        let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("PORT", "80000")]).unwrap_err();
+        assert_eq!(error.to_string(), "PORT: must be at most 65535");
+        let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(error.to_string(), "LOG_FORMAT: `xml`: use text or json");
+    }
+}

@@ -1,0 +1,98 @@
+//! Prometheus metrics: requests by route, method and status; a latency histogram whose
+//! buckets make "% of requests under 250 ms" and p50/p90/p99 computable; AWS calls made.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// Seconds. Dense below 250 ms, where a healthy API lives, with 0.25 itself a bucket edge.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    aws_calls: IntCounterVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route template, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer, by route template")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("valid metric");
+        let aws_calls = IntCounterVec::new(
+            Opts::new("aws_calls_total", "Calls made to AWS APIs, by operation"),
+            &["operation"],
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(aws_calls.clone()),
+        ] {
+            registry.register(collector).expect("metric registered once");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            aws_calls,
+        }
+    }
+
+    pub fn observe(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[route, method, &status.to_string()])
+            .inc();
+        self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn aws_call(&self, operation: &str) {
+        self.aws_calls.with_label_values(&[operation]).inc();
+    }
+
+    /// All AWS calls so far, for tests and benchmarks.
+    pub fn aws_calls_total(&self) -> u64 {
+        self.registry
+            .gather()
+            .iter()
+            .filter(|family| family.name() == "aws_calls_total")
+            .flat_map(|family| family.get_metric())
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
+    }
+
+    /// The Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("text encoding cannot fail");
+        String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+/// Shared handle.
+pub type SharedMetrics = Arc<Metrics>;

@@ -1,0 +1,233 @@
+//! Routes, middleware (auth, access log, metrics, timeout) and the cache in front of AWS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use moka::future::Cache;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Credentials;
+use crate::balancers::{Balancers, LookupError, Member};
+use crate::config::{Config, LogFormat};
+use crate::error::AppError;
+use crate::metrics::Metrics;
+
+/// Everything handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    balancers: Balancers,
+    credentials: Option<Credentials>,
+    /// Members by load balancer name. `try_get_with` runs one load per name at a time and
+    /// hands its result to every concurrent caller, so a burst makes one AWS call.
+    cache: Cache<String, Arc<Vec<Member>>>,
+    metrics: Metrics,
+    log_format: LogFormat,
+    request_timeout: std::time::Duration,
+}
+
+impl AppState {
+    pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Self {
+        let metrics = Metrics::new();
+        Self {
+            inner: Arc::new(Inner {
+                balancers: Balancers::new(aws, metrics.clone()),
+                credentials: config.credentials.clone(),
+                cache: Cache::builder()
+                    .time_to_live(config.cache_ttl)
+                    .max_capacity(10_000)
+                    .build(),
+                metrics,
+                log_format: config.log_format,
+                request_timeout: config.request_timeout,
+            }),
+        }
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = state.inner.request_timeout;
+    let protected = Router::new()
+        .route("/elb/{name}", get(list_members).post(register).delete(deregister))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .route("/healthcheck", get(healthcheck))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .merge(protected)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .with_state(state)
+}
+
+async fn healthcheck() -> Json<serde_json::Value> {
+    Json(json!({"message": "ok"}))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.inner.metrics.render(),
+    )
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI)
+}
+
+async fn not_found(request: Request) -> AppError {
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route for {} {}", request.method(), request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    )
+}
+
+/// Load balancer names: 1 to 32 letters, digits and hyphens (the same rule for ELB and ALB).
+fn check_name(name: &str) -> Result<(), AppError> {
+    let valid = (1..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid load balancer name: use 1 to 32 letters, digits and `-`",
+        ))
+    }
+}
+
+async fn list_members(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    check_name(&name)?;
+    let inner = &state.inner;
+    let members = inner
+        .cache
+        .try_get_with(name.clone(), async {
+            inner.balancers.members(&name).await.map(Arc::new)
+        })
+        .await
+        .map_err(|error: Arc<LookupError>| AppError::from((*error).clone()))?;
+    Ok(Json(json!({ "message": members.as_ref() })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InstanceBody {
+    instance_id: String,
+}
+
+fn check_instance_id(id: &str) -> Result<(), AppError> {
+    let hex = id.strip_prefix("i-").unwrap_or_default();
+    if (8..=17).contains(&hex.len()) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(())
+    } else {
+        Err(AppError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("`{id}` is not an instance id (i- followed by 8 to 17 hex digits)"),
+        ))
+    }
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
+    check_name(&name)?;
+    let Json(body) = body?;
+    check_instance_id(&body.instance_id)?;
+    state.inner.balancers.register(&name, &body.instance_id).await?;
+    state.inner.cache.invalidate(&name).await;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"message": format!("{} registered with {name}", body.instance_id)})),
+    ))
+}
+
+async fn deregister(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    check_name(&name)?;
+    let Json(body) = body?;
+    check_instance_id(&body.instance_id)?;
+    state.inner.balancers.deregister(&name, &body.instance_id).await?;
+    state.inner.cache.invalidate(&name).await;
+    Ok(Json(
+        json!({"message": format!("{} deregistered from {name}", body.instance_id)}),
+    ))
+}
+
+async fn require_auth(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
+    match &state.inner.credentials {
+        Some(credentials) if !credentials.accepts(headers.get(header::AUTHORIZATION)) => {
+            AppError::Unauthorized.into_response()
+        }
+        _ => next.run(request).await,
+    }
+}
+
+/// One line per request (`200 GET /elb/web (10.0.1.7) 0.84ms`) and the request metrics.
+async fn access_log(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // Behind a load balancer the client is the first X-Forwarded-For hop.
+    let client = request
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .or_else(|| {
+            request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
+        .unwrap_or_else(|| "-".to_owned());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state.inner.metrics.observe(&route, method.as_str(), status, elapsed);
+    let millis = elapsed.as_secs_f64() * 1000.0;
+    let line = match state.inner.log_format {
+        LogFormat::Text => format!("{status} {method} {path} ({client}) {millis:.2}ms"),
+        LogFormat::Json => json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0}).to_string(),
+    };
+    println!("{line}");
+    response
+}

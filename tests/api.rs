@@ -1,0 +1,510 @@
+//! The bundled API over real HTTP, against load balancers and instances made in the emulator
+//! through the SDK.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::support::Moto;
+
+/// base64("admin:s3cret")
+const TOKEN: &str = "YWRtaW46czNjcmV0";
+const AUTH: &str = "Basic YWRtaW46czNjcmV0";
+
+struct Response {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Response {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on its own connection; `headers` as raw lines.
+fn http(address: SocketAddr, method: &str, path: &str, headers: &[&[u8]], body: Option<&str>) -> Response {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n").into_bytes();
+    for header in headers {
+        request.extend_from_slice(header);
+        request.extend_from_slice(b"\r\n");
+    }
+    if let Some(body) = body {
+        request.extend_from_slice(
+            format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()).as_bytes(),
+        );
+    }
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(body.unwrap_or_default().as_bytes());
+    stream.write_all(&request).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    Response {
+        status,
+        headers: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
+fn authed(address: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Response {
+    let header = format!("Authorization: {AUTH}");
+    http(address, method, path, &[header.as_bytes()], body)
+}
+
+/// What the emulator holds for the tests: a classic ELB `web` with two instances, a third
+/// instance not registered, one in another VPC, and an ALB `tasks` with two IP targets.
+struct Fixture {
+    registered: Vec<String>,
+    spare: String,
+    foreign: String,
+}
+
+async fn fixture(moto: &Moto) -> Fixture {
+    let config = moto.sdk_config();
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let make_network = |cidr: &'static str| {
+        let ec2 = ec2.clone();
+        async move {
+            let vpc = ec2
+                .create_vpc()
+                .cidr_block(cidr)
+                .send()
+                .await
+                .unwrap()
+                .vpc
+                .unwrap()
+                .vpc_id
+                .unwrap();
+            let subnet_cidr = cidr.replace("/16", "/24");
+            let subnet = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(subnet_cidr)
+                .send()
+                .await
+                .unwrap()
+                .subnet
+                .unwrap()
+                .subnet_id
+                .unwrap();
+            (vpc, subnet)
+        }
+    };
+    let (vpc, subnet) = make_network("10.50.0.0/16").await;
+    let (_, foreign_subnet) = make_network("10.60.0.0/16").await;
+    let image = ec2.describe_images().owners("amazon").send().await.unwrap().images()[0]
+        .image_id()
+        .unwrap()
+        .to_owned();
+    let run = |subnet: String, count: i32| {
+        let (ec2, image) = (ec2.clone(), image.clone());
+        async move {
+            let output = ec2
+                .run_instances()
+                .image_id(image)
+                .instance_type(aws_sdk_ec2::types::InstanceType::T3Micro)
+                .subnet_id(subnet)
+                .min_count(count)
+                .max_count(count)
+                .send()
+                .await
+                .unwrap();
+            output
+                .instances()
+                .iter()
+                .map(|i| i.instance_id().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mut ours = run(subnet.clone(), 3).await;
+    let foreign = run(foreign_subnet, 1).await.remove(0);
+    let spare = ours.pop().unwrap();
+
+    let elb = aws_sdk_elasticloadbalancing::Client::new(&config);
+    let listener = aws_sdk_elasticloadbalancing::types::Listener::builder()
+        .protocol("HTTP")
+        .load_balancer_port(80)
+        .instance_port(8000)
+        .build()
+        .unwrap();
+    elb.create_load_balancer()
+        .load_balancer_name("web")
+        .listeners(listener)
+        .subnets(&subnet)
+        .send()
+        .await
+        .unwrap();
+    let instances: Vec<_> = ours
+        .iter()
+        .map(|id| {
+            aws_sdk_elasticloadbalancing::types::Instance::builder()
+                .instance_id(id)
+                .build()
+        })
+        .collect();
+    elb.register_instances_with_load_balancer()
+        .load_balancer_name("web")
+        .set_instances(Some(instances))
+        .send()
+        .await
+        .unwrap();
+
+    let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+    let (_, second_subnet) = {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.50.1.0/24")
+            .availability_zone("us-east-1b")
+            .send()
+            .await
+            .unwrap();
+        ((), s.subnet.unwrap().subnet_id.unwrap())
+    };
+    let alb = elbv2
+        .create_load_balancer()
+        .name("tasks")
+        .subnets(&subnet)
+        .subnets(second_subnet)
+        .send()
+        .await
+        .unwrap();
+    let alb_arn = alb.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
+    let group = elbv2
+        .create_target_group()
+        .name("tasks-ip")
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8000)
+        .vpc_id(&vpc)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .send()
+        .await
+        .unwrap();
+    let group_arn = group.target_groups()[0].target_group_arn().unwrap().to_owned();
+    let forward = aws_sdk_elasticloadbalancingv2::types::Action::builder()
+        .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+        .target_group_arn(&group_arn)
+        .build();
+    elbv2
+        .create_listener()
+        .load_balancer_arn(alb_arn)
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(80)
+        .default_actions(forward)
+        .send()
+        .await
+        .unwrap();
+    for ip in ["10.50.0.10", "10.50.0.11"] {
+        let target = aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+            .id(ip)
+            .port(8000)
+            .build();
+        elbv2
+            .register_targets()
+            .target_group_arn(&group_arn)
+            .targets(target)
+            .send()
+            .await
+            .unwrap();
+    }
+    Fixture {
+        registered: ours,
+        spare,
+        foreign,
+    }
+}
+
+/// The API served in-process on a free loopback port, stopped when the runtime is dropped.
+struct Api {
+    runtime: tokio::runtime::Runtime,
+    address: SocketAddr,
+    state: app::AppState,
+}
+
+fn start_api(moto: &Moto, cache_ttl_seconds: &str) -> (Api, Fixture) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fixture = runtime.block_on(fixture(moto));
+    let settings = [("API_TOKEN", TOKEN), ("CACHE_TTL_SECONDS", cache_ttl_seconds)];
+    let config = app::config::Config::from_lookup(|name| {
+        settings.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let state = app::AppState::new(&config, &moto.sdk_config());
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(app::serve(listener, state.clone(), std::future::pending()));
+    (
+        Api {
+            runtime,
+            address,
+            state,
+        },
+        fixture,
+    )
+}
+
+#[test]
+fn healthcheck_needs_no_credentials() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "5");
+    let response = http(api.address, "GET", "/healthcheck", &[], None);
+    assert_eq!(
+        (response.status, response.json()),
+        (200, serde_json::json!({"message": "ok"}))
+    );
+}
+
+#[test]
+fn classic_elb_members_have_the_original_shape() {
+    let moto = Moto::start();
+    let (api, fixture) = start_api(&moto, "5");
+    let response = authed(api.address, "GET", "/elb/web", None);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let members = response.json()["message"].as_array().unwrap().clone();
+    let mut ids: Vec<&str> = members.iter().map(|m| m["instanceId"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = fixture.registered.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    for member in &members {
+        assert_eq!(member["instanceType"], "t3.micro");
+        let launch = member["launchDate"].as_str().unwrap();
+        assert!(
+            launch.len() == 20 && launch.ends_with('Z') && launch.as_bytes()[10] == b'T',
+            "{launch}"
+        );
+        assert_eq!(
+            member.as_object().unwrap().len(),
+            3,
+            "exactly instanceId, instanceType, launchDate: {member}"
+        );
+    }
+}
+
+#[test]
+fn every_authentication_failure_is_a_401_with_a_challenge() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "5");
+    let wrong = b"Authorization: Basic YWRtaW46d3Jvbmc=".as_slice(); // admin:wrong
+    let malformed = b"Authorization: Basic !!!".as_slice();
+    let bearer = b"Authorization: Bearer YWRtaW46czNjcmV0".as_slice();
+    let not_utf8 = b"Authorization: Basic \xff\xfe".as_slice();
+    for headers in [&[][..], &[wrong], &[malformed], &[bearer], &[not_utf8]] {
+        let response = http(api.address, "GET", "/elb/web", headers, None);
+        assert_eq!(response.status, 401, "{headers:?}");
+        assert!(
+            response.headers.contains("www-authenticate: basic realm=\"deployer\""),
+            "{}",
+            response.headers
+        );
+        assert_eq!(
+            response.json(),
+            serde_json::json!({"message": "authentication required"})
+        );
+    }
+}
+
+#[test]
+fn unknown_load_balancer_is_404_and_bad_names_400() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "5");
+    let response = authed(api.address, "GET", "/elb/nope", None);
+    assert_eq!(
+        (response.status, response.json()),
+        (404, serde_json::json!({"message": "load balancer nope not found"}))
+    );
+    let response = authed(api.address, "GET", "/elb/bad_name", None);
+    assert_eq!(response.status, 400);
+    let response = http(api.address, "GET", "/nowhere", &[], None);
+    assert_eq!(
+        (response.status, response.json()["message"].as_str().unwrap()),
+        (404, "no route for GET /nowhere")
+    );
+}
+
+#[test]
+fn register_and_deregister_round_trip() {
+    let moto = Moto::start();
+    let (api, fixture) = start_api(&moto, "60");
+    let members = |api: &Api| -> Vec<String> {
+        let response = authed(api.address, "GET", "/elb/web", None);
+        response.json()["message"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["instanceId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!members(&api).contains(&fixture.spare));
+    let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
+
+    let response = authed(api.address, "POST", "/elb/web", Some(&body));
+    assert_eq!(response.status, 201, "{}", response.body);
+    assert_eq!(
+        response.json()["message"],
+        format!("{} registered with web", fixture.spare)
+    );
+    assert!(
+        members(&api).contains(&fixture.spare),
+        "a write invalidates the 60 s cache"
+    );
+
+    let response = authed(api.address, "DELETE", "/elb/web", Some(&body));
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(!members(&api).contains(&fixture.spare));
+    let response = authed(api.address, "DELETE", "/elb/web", Some(&body));
+    assert_eq!(response.status, 404, "{}", response.body);
+    assert_eq!(
+        response.json()["message"],
+        format!("instance {} is not registered with web", fixture.spare)
+    );
+}
+
+#[test]
+fn bad_writes_get_the_right_status() {
+    let moto = Moto::start();
+    let (api, fixture) = start_api(&moto, "5");
+    let cases = [
+        ("{not json", 400),
+        (r#"{"instance":"i-0123456789abcdef0"}"#, 422),
+        (r#"{"instanceId":"web-1"}"#, 422),
+        (r#"{"instanceId":"i-00000000deadbeef0"}"#, 404),
+    ];
+    for (body, status) in cases {
+        let response = authed(api.address, "POST", "/elb/web", Some(body));
+        assert_eq!(response.status, status, "{body}: {}", response.body);
+        assert!(response.json()["message"].is_string(), "{}", response.body);
+    }
+    let foreign = format!(r#"{{"instanceId":"{}"}}"#, fixture.foreign);
+    let response = authed(api.address, "POST", "/elb/web", Some(&foreign));
+    assert_eq!(response.status, 409, "{}", response.body);
+    assert!(
+        response.json()["message"].as_str().unwrap().contains("not in"),
+        "{}",
+        response.body
+    );
+    let response = authed(api.address, "POST", "/elb/tasks", Some(&foreign));
+    assert_eq!(
+        response.status, 409,
+        "IP target groups take no instances: {}",
+        response.body
+    );
+}
+
+#[test]
+fn alb_lists_ip_targets_with_health() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "5");
+    let response = authed(api.address, "GET", "/elb/tasks", None);
+    assert_eq!(response.status, 200, "{}", response.body);
+    let mut ips: Vec<(String, i64, String)> = response.json()["message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["ip"].as_str().unwrap().to_owned(),
+                m["port"].as_i64().unwrap(),
+                m["health"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    ips.sort();
+    assert_eq!(
+        ips,
+        [
+            ("10.50.0.10".to_owned(), 8000, "healthy".to_owned()),
+            ("10.50.0.11".to_owned(), 8000, "healthy".to_owned())
+        ]
+    );
+}
+
+#[test]
+fn concurrent_requests_share_one_lookup_and_metrics_count_them() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "30");
+    let before = api.state.metrics().aws_calls_total();
+    let address = api.address;
+    let threads: Vec<_> = (0..64)
+        .map(|_| std::thread::spawn(move || authed(address, "GET", "/elb/web", None).status))
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 200);
+    }
+    // One DescribeLoadBalancers and one DescribeInstances for all 64 requests.
+    assert_eq!(api.state.metrics().aws_calls_total() - before, 2);
+
+    let metrics = http(api.address, "GET", "/metrics", &[], None);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .body
+            .contains(r#"http_requests_total{method="GET",route="/elb/{name}",status="200"} 64"#),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains(r#"http_request_duration_seconds_bucket{route="/elb/{name}",le="0.25"}"#),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains(r#"aws_calls_total{operation="DescribeInstances"} 1"#),
+        "{}",
+        metrics.body
+    );
+    drop(api.runtime);
+}
+
+#[test]
+fn openapi_document_lists_every_route() {
+    let moto = Moto::start();
+    let (api, _) = start_api(&moto, "5");
+    let response = http(api.address, "GET", "/openapi.json", &[], None);
+    assert_eq!(response.status, 200);
+    let document = response.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    let mut routes: Vec<String> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|k| *k != "parameters")
+                .map(move |m| format!("{m} {path}"))
+        })
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "delete /elb/{name}",
+            "get /elb/{name}",
+            "get /healthcheck",
+            "get /metrics",
+            "get /openapi.json",
+            "post /elb/{name}"
+        ]
+    );
+    // Every documented route answers something other than "no route".
+    for route in &routes {
+        let (method, path) = route.split_once(' ').unwrap();
+        let path = path.replace("{name}", "web");
+        let response = authed(api.address, &method.to_uppercase(), &path, Some("{}"));
+        assert!(!response.body.contains("no route for"), "{route}: {}", response.body);
+    }
+}
