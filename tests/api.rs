@@ -508,3 +508,92 @@ fn openapi_document_lists_every_route() {
         assert!(!response.body.contains("no route for"), "{route}: {}", response.body);
     }
 }
+
+/// The `api` binary next to `deployer` in the target directory, built if this test run did not.
+fn api_binary() -> std::path::PathBuf {
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_deployer")).with_file_name("api");
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--package", "app", "--bin", "api"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the api binary failed");
+    }
+    binary
+}
+
+#[test]
+fn binary_runs_as_the_image_does_and_stops_on_sigterm() {
+    let moto = Moto::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut child = std::process::Command::new(api_binary())
+        .env_clear()
+        .env("PORT", &port)
+        .env("API_TOKEN", TOKEN)
+        .env("LOG_FORMAT", "json")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The image's HEALTHCHECK command, retried while the server starts.
+    let healthy = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        std::process::Command::new(api_binary())
+            .arg("healthcheck")
+            .env("PORT", &port)
+            .status()
+            .unwrap()
+            .success()
+    });
+    assert!(healthy, "api healthcheck never succeeded");
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert_eq!(authed(address, "GET", "/elb/absent", None).status, 404);
+
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "graceful shutdown exits 0: {output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("shutting down; finishing requests in flight"),
+        "{stderr}"
+    );
+    // LOG_FORMAT=json: one JSON object per request on stdout.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (line["status"].as_u64(), line["method"].as_str(), line["path"].as_str()),
+        (Some(404), Some("GET"), Some("/elb/absent"))
+    );
+    let after = std::process::Command::new(api_binary())
+        .arg("healthcheck")
+        .env("PORT", &port)
+        .status()
+        .unwrap();
+    assert!(!after.success(), "the healthcheck fails once the server is gone");
+}
+
+#[test]
+fn binary_refuses_to_start_without_credentials() {
+    let output = std::process::Command::new(api_binary())
+        .env_clear()
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no credentials configured: set API_TOKEN"), "{stderr}");
+}

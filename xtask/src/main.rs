@@ -16,7 +16,7 @@ tasks:
   setup       install the local AWS emulator (moto) into .venv/ (idempotent)
   moto [PORT] run the emulator in the foreground on 127.0.0.1 (default port 5000)
   demo        start the emulator, apply the development environment, print its outputs
-  test        set up, then run the whole test suite (what CI runs)";
+  test        set up, lint the Dockerfile, run the whole test suite (what CI runs)";
 
 /// moto needs a moment to import its services; on a loaded 2-core machine it can take a while.
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -147,9 +147,24 @@ fn cargo() -> Command {
     command
 }
 
+/// Demo credentials for the local API: user `demo`, password `demo-password`.
+const DEMO_USER: &str = "demo";
+const DEMO_PASSWORD: &str = "demo-password";
+
 fn demo() -> Result<()> {
     let server = setup()?;
-    status(cargo().args(["build", "--quiet", "--bin", "deployer"]))?;
+    status(cargo().args([
+        "build",
+        "--quiet",
+        "--package",
+        "deployer",
+        "--package",
+        "app",
+        "--bin",
+        "deployer",
+        "--bin",
+        "api",
+    ]))?;
     let moto = Moto::start(&server)?;
     let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
     let deployer = target.join("debug/deployer");
@@ -172,8 +187,45 @@ fn demo() -> Result<()> {
     run(&["apply", "development", "--auto-approve"])?;
     run(&["plan", "development"])?;
     run(&["output", "development"])?;
+
+    // The API, as the instances run it, pointed at the emulator; then the call users make.
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let api = Command::new(target.join("debug/api"))
+        .env("PORT", port.to_string())
+        .env("API_USER", DEMO_USER)
+        .env("API_PASSWORD", DEMO_PASSWORD)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "demo")
+        .env("AWS_SECRET_ACCESS_KEY", "demo")
+        .spawn()
+        .context("starting the api binary")?;
+    let api = Guard(api);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the API did not start listening on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}/elb/development-lb");
+    eprintln!("\n$ curl -s -u {DEMO_USER}:{DEMO_PASSWORD} {url}");
+    status(Command::new("curl").args(["-s", "-u", &format!("{DEMO_USER}:{DEMO_PASSWORD}"), &url]))
+        .context("calling the API with curl (is curl installed?)")?;
+    println!();
+    drop(api);
     eprintln!("\nxtask: demo done; the emulator stops now and takes the environment with it.");
     Ok(())
+}
+
+/// A child process stopped when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn test() -> Result<()> {
