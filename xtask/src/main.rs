@@ -16,7 +16,8 @@ tasks:
   setup       install the local AWS emulator (moto) into .venv/ (idempotent)
   moto [PORT] run the emulator in the foreground on 127.0.0.1 (default port 5000)
   demo        start the emulator, apply the development environment, print its outputs
-  test        set up, lint the Dockerfile, run the whole test suite (what CI runs)";
+  test        set up, lint the Dockerfile, run the whole test suite (what CI runs)
+  bench       load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls";
 
 /// moto needs a moment to import its services; on a loaded 2-core machine it can take a while.
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some("moto") => run_moto(args.get(1).map(String::as_str)),
         Some("demo") => demo(),
         Some("test") => test(),
+        Some("bench") => bench(),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -235,4 +237,87 @@ fn test() -> Result<()> {
             .args(["test", "--workspace", "--all-targets"])
             .env("MOTO_SERVER", &server),
     )
+}
+
+/// How long each load run lasts; long enough for a stable rate, short enough to iterate.
+const BENCH_SECONDS: u32 = 10;
+
+fn bench() -> Result<()> {
+    if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+        bail!("wrk is not installed: apt-get install wrk (Debian's package)");
+    }
+    let server = setup()?;
+    status(cargo().args(["build", "--quiet", "--package", "deployer", "--bin", "deployer"]))?;
+    status(cargo().args(["build", "--quiet", "--release", "--package", "app", "--bin", "api"]))?;
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
+    let moto = Moto::start(&server)?;
+    let aws_env = |command: &mut Command| {
+        command
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE");
+    };
+    let mut apply = Command::new(target.join("debug/deployer"));
+    apply.args(["apply", "development", "--auto-approve"]).current_dir(root()).stdout(Stdio::null());
+    aws_env(&mut apply);
+    let started = Instant::now();
+    status(&mut apply)?;
+    println!("deployer apply development (25 resources, emulator): {:.2}s", started.elapsed().as_secs_f64());
+
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut api = Command::new(target.join("release/api"));
+    api.env("PORT", port.to_string()).env("API_USER", DEMO_USER).env("API_PASSWORD", DEMO_PASSWORD).stdout(Stdio::null());
+    aws_env(&mut api);
+    let _api = Guard(api.spawn().context("starting the api binary")?);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the API did not start listening on port {port}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("http://127.0.0.1:{port}/elb/development-lb");
+    let authorization = "Authorization: Basic ZGVtbzpkZW1vLXBhc3N3b3Jk"; // demo:demo-password
+    // Warm the cache, as a live service would be.
+    status(Command::new("curl").args(["-sf", "-o", "/dev/null", "-H", authorization, &url]))?;
+    println!("\nGET /elb/development-lb, cache TTL 5s, {BENCH_SECONDS}s per run, wrk sharing the 2 cores:");
+    for connections in [12, 256] {
+        let before = aws_calls(port)?;
+        let output = Command::new("wrk")
+            .args(["-t2", &format!("-c{connections}"), &format!("-d{BENCH_SECONDS}s"), "--latency", "-H", authorization, &url])
+            .output()
+            .context("running wrk")?;
+        let report = String::from_utf8_lossy(&output.stdout);
+        let after = aws_calls(port)?;
+        let field = |prefix: &str| {
+            report.lines().find(|l| l.trim_start().starts_with(prefix)).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+        };
+        let errors = report.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")).unwrap_or("no errors");
+        println!(
+            "  {connections:>3} connections: {} req/s, p50 {}, p99 {}, AWS calls during the run: {}, {}",
+            field("Requests/sec:").unwrap_or_default(),
+            field("50%").unwrap_or_default(),
+            field("99%").unwrap_or_default(),
+            after - before,
+            errors.trim()
+        );
+    }
+    Ok(())
+}
+
+/// The API's own count of AWS calls, from /metrics.
+fn aws_calls(port: u16) -> Result<u64> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?;
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("aws_calls_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64)
 }
