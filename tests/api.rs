@@ -532,7 +532,7 @@ fn binary_runs_as_the_image_does_and_stops_on_sigterm() {
         .unwrap()
         .port()
         .to_string();
-    let mut child = std::process::Command::new(api_binary())
+    let child = std::process::Command::new(api_binary())
         .env_clear()
         .env("PORT", &port)
         .env("API_TOKEN", TOKEN)

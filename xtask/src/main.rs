@@ -243,7 +243,13 @@ fn test() -> Result<()> {
 const BENCH_SECONDS: u32 = 10;
 
 fn bench() -> Result<()> {
-    if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+    if Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
         bail!("wrk is not installed: apt-get install wrk (Debian's package)");
     }
     let server = setup()?;
@@ -261,15 +267,24 @@ fn bench() -> Result<()> {
             .env_remove("AWS_PROFILE");
     };
     let mut apply = Command::new(target.join("debug/deployer"));
-    apply.args(["apply", "development", "--auto-approve"]).current_dir(root()).stdout(Stdio::null());
+    apply
+        .args(["apply", "development", "--auto-approve"])
+        .current_dir(root())
+        .stdout(Stdio::null());
     aws_env(&mut apply);
     let started = Instant::now();
     status(&mut apply)?;
-    println!("deployer apply development (25 resources, emulator): {:.2}s", started.elapsed().as_secs_f64());
+    println!(
+        "deployer apply development (25 resources, emulator): {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut api = Command::new(target.join("release/api"));
-    api.env("PORT", port.to_string()).env("API_USER", DEMO_USER).env("API_PASSWORD", DEMO_PASSWORD).stdout(Stdio::null());
+    api.env("PORT", port.to_string())
+        .env("API_USER", DEMO_USER)
+        .env("API_PASSWORD", DEMO_PASSWORD)
+        .stdout(Stdio::null());
     aws_env(&mut api);
     let _api = Guard(api.spawn().context("starting the api binary")?);
     let started = Instant::now();
@@ -287,15 +302,29 @@ fn bench() -> Result<()> {
     for connections in [12, 256] {
         let before = aws_calls(port)?;
         let output = Command::new("wrk")
-            .args(["-t2", &format!("-c{connections}"), &format!("-d{BENCH_SECONDS}s"), "--latency", "-H", authorization, &url])
+            .args([
+                "-t2",
+                &format!("-c{connections}"),
+                &format!("-d{BENCH_SECONDS}s"),
+                "--latency",
+                "-H",
+                authorization,
+                &url,
+            ])
             .output()
             .context("running wrk")?;
         let report = String::from_utf8_lossy(&output.stdout);
         let after = aws_calls(port)?;
         let field = |prefix: &str| {
-            report.lines().find(|l| l.trim_start().starts_with(prefix)).map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+            report
+                .lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
         };
-        let errors = report.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")).unwrap_or("no errors");
+        let errors = report
+            .lines()
+            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+            .unwrap_or("no errors");
         println!(
             "  {connections:>3} connections: {} req/s, p50 {}, p99 {}, AWS calls during the run: {}, {}",
             field("Requests/sec:").unwrap_or_default(),
