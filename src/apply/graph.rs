@@ -181,25 +181,11 @@ impl<'p> StepGraph<'p> {
 mod tests {
     use super::*;
     use crate::config::parse_environment;
-    use crate::model::{Desired, ObservedResource, desired};
+    use crate::model::{Desired, desired};
 
     fn staging() -> Desired {
         let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         desired(&config, &crate::model::example_facts(2)).unwrap()
-    }
-
-    fn deployed(desired: &Desired) -> Vec<ObservedResource> {
-        desired
-            .resources
-            .iter()
-            .map(|(id, r)| ObservedResource {
-                id: id.clone(),
-                physical_id: format!("aws-{id}"),
-                spec: r.spec.clone(),
-                tags: r.tags.clone(),
-                info: Default::default(),
-            })
-            .collect()
     }
 
     /// Position of each (id, kind) in one valid execution order.
@@ -251,7 +237,7 @@ mod tests {
             environment: "staging".into(),
             resources: BTreeMap::new(),
         };
-        let plan = crate::plan::plan(&empty, &deployed(&desired));
+        let plan = crate::plan::plan(&empty, &crate::model::as_deployed(&desired));
         let graph = StepGraph::new(&plan).unwrap();
         let order = order(&graph);
         use StepKind::Delete as D;
@@ -277,7 +263,7 @@ mod tests {
     #[test]
     fn replacement_deletes_before_it_creates_and_dependants_wait_for_the_new_one() {
         let desired = staging();
-        let mut observed = deployed(&desired);
+        let mut observed = crate::model::as_deployed(&desired);
         let nat = observed.iter_mut().find(|r| r.id.as_str() == "nat-gateway-a").unwrap();
         let crate::model::Spec::NatGateway(spec) = &mut nat.spec else {
             panic!()

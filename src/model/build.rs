@@ -250,6 +250,22 @@ pub(crate) fn example_facts(zones: usize) -> Facts {
     }
 }
 
+/// What discovery would report right after a successful apply of `desired`, for tests.
+#[cfg(test)]
+pub(crate) fn as_deployed(desired: &Desired) -> Vec<super::ObservedResource> {
+    desired
+        .resources
+        .iter()
+        .map(|(id, r)| super::ObservedResource {
+            id: id.clone(),
+            physical_id: format!("aws-{id}"),
+            spec: r.spec.clone(),
+            tags: r.tags.clone(),
+            info: Default::default(),
+        })
+        .collect()
+}
+
 fn subnets(tier: &str, zone_count: usize) -> BTreeSet<Ref> {
     (0..zone_count)
         .map(|i| Ref::Managed(Id::new(format!("subnet-{tier}-{}", zone_letter(i)))))

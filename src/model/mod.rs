@@ -8,9 +8,9 @@ mod spec;
 mod tags;
 mod templates;
 
-#[cfg(test)]
-pub(crate) use build::example_facts;
 pub use build::{Facts, ModelError, desired};
+#[cfg(test)]
+pub(crate) use build::{as_deployed, example_facts};
 pub use id::Id;
 pub use spec::*;
 pub use tags::{TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_SPEC, Tags, spec_hash, tags_for};

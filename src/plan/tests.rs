@@ -9,21 +9,6 @@ fn staging() -> Desired {
     desired(&config, &crate::model::example_facts(2)).unwrap()
 }
 
-/// What discovery would report right after a successful apply of `desired`.
-fn deployed(desired: &Desired) -> Vec<ObservedResource> {
-    desired
-        .resources
-        .iter()
-        .map(|(id, r)| ObservedResource {
-            id: id.clone(),
-            physical_id: format!("aws-{id}"),
-            spec: r.spec.clone(),
-            tags: r.tags.clone(),
-            info: Default::default(),
-        })
-        .collect()
-}
-
 fn find<'a>(plan: &'a Plan, id: &str) -> &'a PlannedChange {
     plan.changes
         .iter()
@@ -59,7 +44,7 @@ fn empty_account_creates_everything() {
 #[test]
 fn deployed_environment_has_no_changes() {
     let desired = staging();
-    let plan = plan(&desired, &deployed(&desired));
+    let plan = plan(&desired, &crate::model::as_deployed(&desired));
     assert!(plan.is_empty(), "{plan:#?}");
     assert_eq!(
         render_text(&plan),
@@ -70,7 +55,7 @@ fn deployed_environment_has_no_changes() {
 #[test]
 fn missing_route_is_an_in_place_update() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let Spec::RouteTable(rt) = &mut observed_mut(&mut observed, "route-table-private-b").spec else {
         panic!()
     };
@@ -86,7 +71,7 @@ fn missing_route_is_an_in_place_update() {
 #[test]
 fn tag_drift_is_an_update_naming_the_tag() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     observed_mut(&mut observed, "vpc")
         .tags
         .insert("cost-center".into(), "marketing".into());
@@ -101,7 +86,7 @@ fn tag_drift_is_an_update_naming_the_tag() {
 #[test]
 fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
     let mut desired = staging();
-    let observed = deployed(&desired);
+    let observed = crate::model::as_deployed(&desired);
     let vpc = desired.resources.get_mut(&Id::from("vpc")).unwrap();
     let Spec::Vpc(spec) = &mut vpc.spec else { panic!() };
     spec.cidr = "10.9.0.0/16".into();
@@ -128,7 +113,7 @@ fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
 #[test]
 fn destroy_of_resources_no_longer_configured() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let mut orphan = observed_mut(&mut observed, "nat-gateway-a").clone();
     orphan.id = Id::from("nat-gateway-c");
     orphan.physical_id = "nat-0c".into();
@@ -152,7 +137,7 @@ fn destroy_of_resources_no_longer_configured() {
 #[test]
 fn duplicate_resources_keep_the_matching_one() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let mut twin = observed_mut(&mut observed, "nat-eip-a").clone();
     twin.physical_id = "aaa-first-by-name".into();
     observed.push(twin);
@@ -172,7 +157,7 @@ fn duplicate_resources_keep_the_matching_one() {
 #[test]
 fn changed_rule_updates_the_rules_not_the_group() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let Spec::SecurityGroupRules(rules) = &mut observed_mut(&mut observed, "security-group-app-rules").spec else {
         panic!()
     };
@@ -194,7 +179,7 @@ fn changed_rule_updates_the_rules_not_the_group() {
 #[test]
 fn detached_gateway_is_reattached_in_place() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let Spec::InternetGateway(igw) = &mut observed_mut(&mut observed, "internet-gateway").spec else {
         panic!()
     };
@@ -207,7 +192,7 @@ fn detached_gateway_is_reattached_in_place() {
 #[test]
 fn subnet_in_a_foreign_vpc_is_replaced() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     let Spec::Subnet(subnet) = &mut observed_mut(&mut observed, "subnet-public-b").spec else {
         panic!()
     };
@@ -224,7 +209,7 @@ fn subnet_in_a_foreign_vpc_is_replaced() {
 #[test]
 fn destroys_and_replacements_are_listed_first() {
     let mut desired = staging();
-    let observed = deployed(&desired);
+    let observed = crate::model::as_deployed(&desired);
     desired.resources.remove(&Id::from("security-group-db-rules"));
     let Spec::RouteTable(rt) = &mut desired.resources.get_mut(&Id::from("route-table-public")).unwrap().spec else {
         panic!()
@@ -251,7 +236,7 @@ fn destroys_and_replacements_are_listed_first() {
 #[test]
 fn json_rendering_names_every_change() {
     let desired = staging();
-    let mut observed = deployed(&desired);
+    let mut observed = crate::model::as_deployed(&desired);
     observed.retain(|r| r.id.as_str() != "internet-gateway");
     let json = render_json(&plan(&desired, &observed));
     assert_eq!(

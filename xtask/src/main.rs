@@ -103,6 +103,21 @@ fn moto_command(server: &Path) -> Command {
     command
 }
 
+/// The API binary starts in well under a second; allow for a loaded machine.
+const API_START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits until something listens on 127.0.0.1:`port`.
+fn wait_for_port(port: u16, what: &str, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if started.elapsed() > timeout {
+            bail!("{what} did not listen on port {port} within {}s", timeout.as_secs());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// A background emulator, stopped when dropped.
 struct Moto {
     child: Child,
@@ -203,13 +218,7 @@ fn demo() -> Result<()> {
         .spawn()
         .context("starting the api binary")?;
     let api = Guard(api);
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the API did not start listening on port {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, "the API", API_START_TIMEOUT)?;
     let url = format!("http://127.0.0.1:{port}/elb/development-lb");
     eprintln!("\n$ curl -s -u {DEMO_USER}:{DEMO_PASSWORD} {url}");
     status(Command::new("curl").args(["-s", "-u", &format!("{DEMO_USER}:{DEMO_PASSWORD}"), &url]))
@@ -287,13 +296,7 @@ fn bench() -> Result<()> {
         .stdout(Stdio::null());
     aws_env(&mut api);
     let _api = Guard(api.spawn().context("starting the api binary")?);
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("the API did not start listening on port {port}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_port(port, "the API", API_START_TIMEOUT)?;
     let url = format!("http://127.0.0.1:{port}/elb/development-lb");
     let authorization = "Authorization: Basic ZGVtbzpkZW1vLXBhc3N3b3Jk"; // demo:demo-password
     // Warm the cache, as a live service would be.
