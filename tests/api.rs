@@ -597,3 +597,35 @@ fn binary_refuses_to_start_without_credentials() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no credentials configured: set API_TOKEN"), "{stderr}");
 }
+
+#[test]
+fn unreachable_aws_is_a_503_with_a_short_message() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let config = app::config::Config::from_lookup(|name| (name == "API_TOKEN").then(|| TOKEN.to_owned())).unwrap();
+    // Nothing listens on port 1; one attempt so the test does not sit through retries.
+    let aws = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url("http://127.0.0.1:1")
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+            aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build();
+    let state = app::AppState::new(&config, &aws);
+    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let address = listener.local_addr().unwrap();
+    runtime.spawn(app::serve(listener, state, std::future::pending()));
+    let response = authed(address, "GET", "/elb/web", None);
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            503,
+            serde_json::json!({"message": "AWS could not be reached; try again shortly"})
+        )
+    );
+}
