@@ -296,3 +296,62 @@ fn rendered_error_shows_file_line_caret_and_help() {
         )
     );
 }
+
+const STAGING: &str = include_str!("../../environments/staging.yaml");
+
+fn staging_problems(from: &str, to: &str) -> Vec<Problem> {
+    assert!(STAGING.contains(from), "fixture lacks `{from}`");
+    parse_environment(&STAGING.replacen(from, to, 1), "staging").expect_err("the input should be rejected")
+}
+
+#[test]
+fn clear_text_token_source_is_rejected_with_the_ssm_alternative() {
+    let (problem, ..) = only_problem(&edit(
+        "token_from: ssm:/deployer/development/api-token",
+        "token_from: env:API_TOKEN",
+    ));
+    assert_eq!(problem.field, "app.auth.token_from");
+    assert!(problem.message.contains("clear text"), "{}", problem.message);
+    assert!(
+        problem
+            .help
+            .unwrap()
+            .contains("token_from: ssm:/deployer/development/api-token")
+    );
+}
+
+#[test]
+fn fargate_sizes_must_be_a_valid_pair() {
+    let problems = staging_problems("  memory: 512\n", "  memory: 4096\n");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].field, "compute.memory");
+    assert_eq!(problems[0].message, "4096 MiB does not fit 256 CPU units on Fargate");
+    let problems = staging_problems("  cpu: 256\n", "  cpu: 300\n");
+    assert_eq!(problems[0].message, "300 is not a Fargate CPU size");
+}
+
+#[test]
+fn instance_type_does_not_apply_to_ecs_nor_cpu_to_ec2() {
+    let problems = staging_problems("  cpu: 256\n", "  cpu: 256\n  instance_type: t3.small\n");
+    assert_eq!(problems[0].field, "compute.instance_type");
+    assert!(
+        problems[0].message.starts_with("only applies to `kind: ec2`"),
+        "{}",
+        problems[0].message
+    );
+    let (problem, ..) = only_problem(&edit(
+        "  instance_type: t3.micro\n",
+        "  instance_type: t3.micro\n  cpu: 256\n",
+    ));
+    assert_eq!(problem.field, "compute.cpu");
+}
+
+#[test]
+fn image_reference_must_be_safe_to_template() {
+    let (problem, ..) = only_problem(&edit("image: ghcr.io/deployer/api:1.0.0", "image: 'api:1.0; rm -rf /'"));
+    assert_eq!(problem.field, "app.image");
+    assert_eq!(
+        problem.message,
+        "`api:1.0; rm -rf /` is not a container image reference"
+    );
+}

@@ -98,7 +98,13 @@ fn moto_command(server: &Path) -> Command {
     let mut command = Command::new(server);
     // New ECS services otherwise never reach their desired count (see shared/MOTO.md).
     command
-        .env("MOTO_ECS_SERVICE_RUNNING", "1")
+        // The emulator reports this many running tasks per new ECS service, and deployer waits
+        // (as on real AWS) until running equals desired: match the environment you apply,
+        // e.g. MOTO_ECS_SERVICE_RUNNING=2 cargo xtask moto for staging.
+        .env(
+            "MOTO_ECS_SERVICE_RUNNING",
+            std::env::var("MOTO_ECS_SERVICE_RUNNING").unwrap_or_else(|_| "1".to_owned()),
+        )
         .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true");
     command
 }
@@ -241,6 +247,13 @@ impl Drop for Guard {
 
 fn test() -> Result<()> {
     let server = setup()?;
+    // There is no Docker engine here: the Dockerfile is linted, and the tests run the same
+    // binary the way the image does (environment-only configuration, `api healthcheck`).
+    let hadolint = server.with_file_name("hadolint");
+    status(Command::new(&hadolint).arg(root().join("Dockerfile")))
+        .context("hadolint found problems in the Dockerfile")?;
+    // `cargo test` does not link other packages' binaries; the tests run `api` itself.
+    status(cargo().args(["build", "--workspace", "--bins"]))?;
     status(
         cargo()
             .args(["test", "--workspace", "--all-targets"])
