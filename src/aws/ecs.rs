@@ -208,7 +208,7 @@ impl Ecs {
     }
 
     pub async fn delete_cluster(&self, arn: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        super::ec2::delete_with_retry(arn, progress, || async {
+        super::retry::delete_with_retry(arn, progress, || async {
             match self
                 .client
                 .delete_cluster()

@@ -303,7 +303,7 @@ impl Elbv2 {
     }
 
     pub async fn delete_target_group(&self, arn: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        super::ec2::delete_with_retry(arn, progress, || async {
+        super::retry::delete_with_retry(arn, progress, || async {
             self.client
                 .delete_target_group()
                 .target_group_arn(arn)

@@ -11,6 +11,7 @@ mod error;
 mod found;
 mod iam;
 mod rds;
+mod retry;
 mod sts;
 
 pub use asg::Asg;

@@ -187,7 +187,7 @@ impl Rds {
     }
 
     pub async fn delete_subnet_group(&self, name: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        super::ec2::delete_with_retry(name, progress, || async {
+        super::retry::delete_with_retry(name, progress, || async {
             match self
                 .client
                 .delete_db_subnet_group()

@@ -6,21 +6,16 @@ mod launch_templates;
 mod network;
 mod security_groups;
 
+pub(crate) use super::retry::delete_with_retry;
+
 use std::time::Duration;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 use super::error::AwsError;
-use crate::apply::Progress;
 use crate::model::Tags;
 
-/// Real AWS releases the network interfaces of deleted load balancers and NAT gateways minutes
-/// after the delete call returns; dependants fail with DependencyViolation until then.
-const DEPENDENCY_RELEASE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
-/// First retry delay for DependencyViolation; doubles up to `MAX_RETRY_DELAY`.
-const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(20);
 /// NAT gateways take one to five minutes to become available on real AWS.
 const NAT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -79,37 +74,4 @@ fn from_sdk_tags(tags: &[Tag]) -> Tags {
         .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
-}
-
-/// Runs a delete, treating "already gone" as done and retrying while dependants drain.
-pub(crate) async fn delete_with_retry<F, Fut>(
-    what: &str,
-    progress: Progress<'_>,
-    mut attempt: F,
-) -> Result<(), AwsError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsError>>,
-{
-    let started = std::time::Instant::now();
-    let mut delay = FIRST_RETRY_DELAY;
-    loop {
-        match attempt().await {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_not_found() => return Ok(()),
-            Err(error) if error.is_dependency_violation() => {
-                if started.elapsed() >= DEPENDENCY_RELEASE_TIMEOUT {
-                    return Err(error);
-                }
-                progress.waiting(format!(
-                    "dependants of {what} to be released ({})",
-                    error.code().unwrap_or("in use")
-                ));
-                let jitter = Duration::from_millis(fastrand::u64(0..500));
-                tokio::time::sleep(delay + jitter).await;
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
-            }
-            Err(error) => return Err(error),
-        }
-    }
 }
