@@ -268,10 +268,9 @@ impl Asg {
     }
 
     async fn sync_tags(&self, name: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
-        let stale: Vec<Tag> = current
-            .iter()
-            .filter(|(k, _)| !wanted.contains_key(*k))
-            .map(|(k, _)| {
+        let stale: Vec<Tag> = super::stale_tag_keys(wanted, current)
+            .into_iter()
+            .map(|k| {
                 Tag::builder()
                     .key(k)
                     .resource_id(name)

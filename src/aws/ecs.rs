@@ -359,11 +359,7 @@ impl Ecs {
             .send()
             .await
             .op("UpdateService")?;
-        let stale: Vec<String> = current_tags
-            .keys()
-            .filter(|k| !tags.contains_key(*k))
-            .cloned()
-            .collect();
+        let stale: Vec<String> = super::stale_tag_keys(tags, current_tags).into_iter().cloned().collect();
         if !stale.is_empty() {
             self.client
                 .untag_resource()

@@ -224,9 +224,8 @@ impl Elb {
                 .op("CreateLoadBalancerListeners")?;
         }
         self.configure(spec).await?;
-        let stale: Vec<TagKeyOnly> = current_tags
-            .keys()
-            .filter(|k| !tags.contains_key(*k))
+        let stale: Vec<TagKeyOnly> = super::stale_tag_keys(tags, current_tags)
+            .into_iter()
             .map(|k| TagKeyOnly::builder().key(k).build())
             .collect();
         if !stale.is_empty() {

@@ -368,7 +368,7 @@ impl Elbv2 {
 
     /// Rewrites a resource's tags to exactly `wanted`.
     pub async fn sync_tags(&self, arn: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
-        let stale: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let stale: Vec<String> = super::stale_tag_keys(wanted, current).into_iter().cloned().collect();
         if !stale.is_empty() {
             self.client
                 .remove_tags()

@@ -174,7 +174,7 @@ impl Iam {
                 .op("UpdateAssumeRolePolicy")?;
         }
         self.sync_policies(&spec.name, spec, observed).await?;
-        let stale: Vec<String> = current.keys().filter(|k| !tags.contains_key(*k)).cloned().collect();
+        let stale: Vec<String> = super::stale_tag_keys(tags, current).into_iter().cloned().collect();
         if !stale.is_empty() {
             self.client
                 .untag_role()

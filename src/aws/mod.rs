@@ -27,7 +27,16 @@ pub use sts::Sts;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::apply::{Operator, Progress, Resolved, Step, StepKind};
-use crate::model::{Facts, ObservedResource, Spec, TAG_SPEC};
+use crate::model::{Facts, ObservedResource, Spec, TAG_SPEC, Tags};
+
+/// Tag keys on a resource that deployer should remove: present now, not wanted, and not owned
+/// by AWS (`aws:` tags cannot be removed, and AWS refuses the whole call if asked to).
+pub(crate) fn stale_tag_keys<'a>(wanted: &Tags, current: &'a Tags) -> Vec<&'a String> {
+    current
+        .keys()
+        .filter(|k| !wanted.contains_key(*k) && !k.starts_with("aws:"))
+        .collect()
+}
 
 /// Where and as whom to talk to AWS; unset fields fall back to the standard AWS chain
 /// (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/config).
@@ -310,5 +319,18 @@ impl Provider<'_> {
         let mut token = format!("{}-{}-{hash}", self.environment, step.id);
         token.truncate(64);
         token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_tags_leave_aws_owned_ones_alone() {
+        let tags = |pairs: &[(&str, &str)]| -> Tags { pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect() };
+        let wanted = tags(&[("Name", "x"), ("team", "a")]);
+        let current = tags(&[("Name", "x"), ("old", "1"), ("aws:cloudformation:stack-id", "s")]);
+        assert_eq!(stale_tag_keys(&wanted, &current), ["old"]);
     }
 }

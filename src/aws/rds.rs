@@ -313,7 +313,7 @@ impl Rds {
     }
 
     async fn sync_tags(&self, arn: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
-        let stale: Vec<String> = current.keys().filter(|k| !wanted.contains_key(*k)).cloned().collect();
+        let stale: Vec<String> = super::stale_tag_keys(wanted, current).into_iter().cloned().collect();
         if !stale.is_empty() {
             self.client
                 .remove_tags_from_resource()

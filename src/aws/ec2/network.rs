@@ -457,9 +457,8 @@ impl Ec2 {
 
     /// Rewrites a resource's tags to exactly `wanted` (AWS-owned `aws:` tags untouched).
     pub async fn sync_tags(&self, resource: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
-        let stale: Vec<_> = current
-            .keys()
-            .filter(|k| !wanted.contains_key(*k) && !k.starts_with("aws:"))
+        let stale: Vec<_> = crate::aws::stale_tag_keys(wanted, current)
+            .into_iter()
             .map(|k| aws_sdk_ec2::types::Tag::builder().key(k).build())
             .collect();
         if !stale.is_empty() {
