@@ -5,6 +5,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod error_chain;
 pub mod model;
 pub mod outputs;
 pub mod plan;

@@ -5,3 +5,4 @@ mod support;
 mod api;
 mod errors;
 mod round_trip;
+mod tags_only;

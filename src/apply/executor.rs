@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::graph::{Step, StepGraph, StepKind};
+use crate::error_chain::error_chain;
 use crate::model::{Id, Kind, Ref};
 
 /// What happened to a step, for progress display and JSON event streams.
@@ -85,6 +86,11 @@ impl Resolved {
             Ref::Managed(id) => self.0.get(id).cloned().ok_or_else(|| Unresolved(id.clone())),
             Ref::External(physical) => Ok(physical.clone()),
         }
+    }
+
+    /// The AWS ids of several references, in their order.
+    pub fn physical_all<'r>(&self, references: impl IntoIterator<Item = &'r Ref>) -> Result<Vec<String>, Unresolved> {
+        references.into_iter().map(|r| self.physical(r)).collect()
     }
 }
 
@@ -209,21 +215,6 @@ pub async fn execute<'g, O: Operator>(
 
 fn seconds(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 100.0).round() / 100.0
-}
-
-/// `error: cause: cause`, the way anyhow's `{:#}` prints it.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -3,5 +3,5 @@
 mod executor;
 mod graph;
 
-pub use executor::{Event, Operator, Outcome, Progress, Reporter, Resolved, Unresolved, error_chain, execute};
+pub use executor::{Event, Operator, Outcome, Progress, Reporter, Resolved, Unresolved, execute};
 pub use graph::{CycleError, Step, StepGraph, StepKind};

@@ -1,25 +1,28 @@
 //! The Auto Scaling adapter: groups over a launch template, attached to a classic ELB or a
 //! target group. Rolling to a new template version uses an instance refresh.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_autoscaling::Client;
 use aws_sdk_autoscaling::types::{Filter, LaunchTemplateSpecification, Tag};
 
-use super::elb::physical_all;
 use super::error::{AwsError, Classify};
 use super::found::Found;
+use super::resource::{Create, Delete, Resource, Update};
+use super::tags::{TagApi, sync_tags};
+use super::wait::{Check, poll};
 use crate::apply::{Progress, Resolved};
-use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, Tags};
+use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
 /// New instances boot, install Docker and pull the image before the load balancer sees them
 /// healthy; allow that long before health checks count.
 const HEALTH_CHECK_GRACE_SECONDS: i32 = 300;
 /// How long to wait for the desired count of instances to be in service, and for deletion.
 const CAPACITY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
-const POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// Keep most of the fleet serving while it rolls.
 const REFRESH_MIN_HEALTHY_PERCENT: i32 = 90;
+/// What AWS calls a group in its tag calls.
+const GROUP_RESOURCE_TYPE: &str = "auto-scaling-group";
 
 #[derive(Debug, Clone)]
 pub struct Asg {
@@ -32,9 +35,49 @@ impl Asg {
             client: Client::new(config),
         }
     }
+}
 
-    pub(crate) async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+/// Group tags carry whether they propagate to the instances the group launches.
+impl TagApi for Asg {
+    async fn tag(&self, group: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .create_or_update_tags()
+            .set_tags(Some(sdk_tags(group, tags)))
+            .send()
+            .await
+            .op("CreateOrUpdateTags")
+            .map(drop)
+    }
+
+    async fn untag(&self, group: &str, keys: &[String]) -> Result<(), AwsError> {
+        let tags = keys
+            .iter()
+            .map(|k| {
+                Tag::builder()
+                    .key(k)
+                    .resource_id(group)
+                    .resource_type(GROUP_RESOURCE_TYPE)
+                    .build()
+            })
+            .collect();
+        self.client
+            .delete_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .op("DeleteTags")
+            .map(drop)
+    }
+}
+
+pub(crate) struct AutoScalingGroups<'a>(pub(crate) &'a Asg);
+
+impl Resource for AutoScalingGroups<'_> {
+    type Spec = AutoScalingGroupSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let groups: Vec<_> = self
+            .0
             .client
             .describe_auto_scaling_groups()
             .filters(
@@ -95,141 +138,173 @@ impl Asg {
         Ok(found)
     }
 
-    pub async fn create(
-        &self,
-        spec: &AutoScalingGroupSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-        progress: Progress<'_>,
-    ) -> Result<String, AwsError> {
-        self.client
+    async fn create(&self, request: Create<'_, AutoScalingGroupSpec>) -> Result<String, AwsError> {
+        let (spec, resolved) = (request.spec, request.resolved);
+        self.0
+            .client
             .create_auto_scaling_group()
             .auto_scaling_group_name(&spec.name)
             .launch_template(template(spec, resolved)?)
             .min_size(spec.min as i32)
             .max_size(spec.max as i32)
             .desired_capacity(spec.desired as i32)
-            .vpc_zone_identifier(physical_all(&spec.subnets, resolved)?.join(","))
-            .set_target_group_arns(Some(physical_all(&spec.target_groups, resolved)?))
-            .set_load_balancer_names(Some(physical_all(&spec.classic_load_balancers, resolved)?))
+            .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
+            .set_target_group_arns(Some(resolved.physical_all(&spec.target_groups)?))
+            .set_load_balancer_names(Some(resolved.physical_all(&spec.classic_load_balancers)?))
             .health_check_type("ELB")
             .health_check_grace_period(HEALTH_CHECK_GRACE_SECONDS)
-            .set_tags(Some(sdk_tags(&spec.name, tags)))
+            .set_tags(Some(sdk_tags(&spec.name, request.tags)))
             .send()
             .await
             .op("CreateAutoScalingGroup")?;
-        self.wait_in_service(&spec.name, spec.desired, progress).await?;
+        self.wait_in_service(&spec.name, spec.desired, request.progress).await?;
         Ok(spec.name.clone())
+    }
+
+    async fn update(&self, request: Update<'_, AutoScalingGroupSpec>) -> Result<(), AwsError> {
+        let (spec, observed, resolved) = (request.spec, request.observed, request.resolved);
+        let name = &spec.name;
+        if request.changed_any(&["launch_template", "min", "max", "desired", "subnets"]) {
+            self.0
+                .client
+                .update_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_template(template(spec, resolved)?)
+                .min_size(spec.min as i32)
+                .max_size(spec.max as i32)
+                .desired_capacity(spec.desired as i32)
+                .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
+                .send()
+                .await
+                .op("UpdateAutoScalingGroup")?;
+        }
+        if request.changed("target_groups") {
+            let (attach, detach) = membership(resolved, &spec.target_groups, &observed.target_groups)?;
+            if !detach.is_empty() {
+                self.0
+                    .client
+                    .detach_load_balancer_target_groups()
+                    .auto_scaling_group_name(name)
+                    .set_target_group_arns(Some(detach))
+                    .send()
+                    .await
+                    .op("DetachLoadBalancerTargetGroups")?;
+            }
+            if !attach.is_empty() {
+                self.0
+                    .client
+                    .attach_load_balancer_target_groups()
+                    .auto_scaling_group_name(name)
+                    .set_target_group_arns(Some(attach))
+                    .send()
+                    .await
+                    .op("AttachLoadBalancerTargetGroups")?;
+            }
+        }
+        if request.changed("classic_load_balancers") {
+            let (attach, detach) =
+                membership(resolved, &spec.classic_load_balancers, &observed.classic_load_balancers)?;
+            if !detach.is_empty() {
+                self.0
+                    .client
+                    .detach_load_balancers()
+                    .auto_scaling_group_name(name)
+                    .set_load_balancer_names(Some(detach))
+                    .send()
+                    .await
+                    .op("DetachLoadBalancers")?;
+            }
+            if !attach.is_empty() {
+                self.0
+                    .client
+                    .attach_load_balancers()
+                    .auto_scaling_group_name(name)
+                    .set_load_balancer_names(Some(attach))
+                    .send()
+                    .await
+                    .op("AttachLoadBalancers")?;
+            }
+        }
+        sync_tags(self.0, name, request.tags, request.current_tags).await?;
+        if spec.template_version != observed.template_version {
+            self.refresh(name, request.progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Force-deletes the group (terminating its instances) and waits until it is gone.
+    async fn delete(&self, request: Delete<'_, AutoScalingGroupSpec>) -> Result<(), AwsError> {
+        let name = request.physical_id;
+        match self
+            .0
+            .client
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .force_delete(true)
+            .send()
+            .await
+            .op("DeleteAutoScalingGroup")
+        {
+            Err(error) if error.code() == Some("ValidationError") && error.to_string().contains("not found") => {
+                return Ok(());
+            }
+            other => other?,
+        };
+        poll(
+            &format!("{name} to terminate its instances and go"),
+            CAPACITY_TIMEOUT,
+            request.progress,
+            || async {
+                let groups = self.describe(name).await?;
+                Ok(match groups.first() {
+                    None => Check::Done(()),
+                    Some(group) => Check::Pending(group.status().unwrap_or("deleting").to_owned()),
+                })
+            },
+        )
+        .await
+    }
+}
+
+impl AutoScalingGroups<'_> {
+    async fn describe(&self, name: &str) -> Result<Vec<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
+        let output = self
+            .0
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .op("DescribeAutoScalingGroups")?;
+        Ok(output.auto_scaling_groups().to_vec())
     }
 
     /// Waits until `desired` instances are InService (on real AWS: booted and passing the
     /// load balancer's health check).
     async fn wait_in_service(&self, name: &str, desired: u32, progress: Progress<'_>) -> Result<(), AwsError> {
-        let started = Instant::now();
-        loop {
-            let output = self
-                .client
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(name)
-                .send()
-                .await
-                .op("DescribeAutoScalingGroups")?;
-            let in_service = output
-                .auto_scaling_groups()
-                .first()
-                .map(|g| {
-                    g.instances()
-                        .iter()
-                        .filter(|i| i.lifecycle_state().is_some_and(|s| s.as_str() == "InService"))
-                        .count()
+        poll(
+            &format!("{desired} instances of {name} in service"),
+            CAPACITY_TIMEOUT,
+            progress,
+            || async {
+                let groups = self.describe(name).await?;
+                let in_service = groups
+                    .first()
+                    .map(|g| {
+                        g.instances()
+                            .iter()
+                            .filter(|i| i.lifecycle_state().is_some_and(|s| s.as_str() == "InService"))
+                            .count()
+                    })
+                    .unwrap_or_default();
+                Ok(if in_service >= desired as usize {
+                    Check::Done(())
+                } else {
+                    Check::Pending(format!("{in_service} so far"))
                 })
-                .unwrap_or_default();
-            if in_service >= desired as usize {
-                return Ok(());
-            }
-            if started.elapsed() > CAPACITY_TIMEOUT {
-                return Err(AwsError::WaitTimeout {
-                    what: format!("{desired} instances of {name} to be in service ({in_service} are)"),
-                    waited: CAPACITY_TIMEOUT,
-                });
-            }
-            progress.waiting(format!("{desired} instances in service ({in_service} so far)"));
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    pub async fn update(
-        &self,
-        spec: &AutoScalingGroupSpec,
-        observed: &AutoScalingGroupSpec,
-        tags: &Tags,
-        current_tags: &Tags,
-        resolved: &Resolved,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
-        let name = &spec.name;
-        self.client
-            .update_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .launch_template(template(spec, resolved)?)
-            .min_size(spec.min as i32)
-            .max_size(spec.max as i32)
-            .desired_capacity(spec.desired as i32)
-            .vpc_zone_identifier(physical_all(&spec.subnets, resolved)?.join(","))
-            .send()
-            .await
-            .op("UpdateAutoScalingGroup")?;
-        let attach: Vec<String> = physical_all(&spec.target_groups, resolved)?;
-        let detach: Vec<String> = physical_all(&observed.target_groups, resolved)?
-            .into_iter()
-            .filter(|t| !attach.contains(t))
-            .collect();
-        if !detach.is_empty() {
-            self.client
-                .detach_load_balancer_target_groups()
-                .auto_scaling_group_name(name)
-                .set_target_group_arns(Some(detach))
-                .send()
-                .await
-                .op("DetachLoadBalancerTargetGroups")?;
-        }
-        if spec.target_groups != observed.target_groups && !attach.is_empty() {
-            self.client
-                .attach_load_balancer_target_groups()
-                .auto_scaling_group_name(name)
-                .set_target_group_arns(Some(attach))
-                .send()
-                .await
-                .op("AttachLoadBalancerTargetGroups")?;
-        }
-        let attach: Vec<String> = physical_all(&spec.classic_load_balancers, resolved)?;
-        let detach: Vec<String> = physical_all(&observed.classic_load_balancers, resolved)?
-            .into_iter()
-            .filter(|b| !attach.contains(b))
-            .collect();
-        if !detach.is_empty() {
-            self.client
-                .detach_load_balancers()
-                .auto_scaling_group_name(name)
-                .set_load_balancer_names(Some(detach))
-                .send()
-                .await
-                .op("DetachLoadBalancers")?;
-        }
-        if spec.classic_load_balancers != observed.classic_load_balancers && !attach.is_empty() {
-            self.client
-                .attach_load_balancers()
-                .auto_scaling_group_name(name)
-                .set_load_balancer_names(Some(attach))
-                .send()
-                .await
-                .op("AttachLoadBalancers")?;
-        }
-        self.sync_tags(name, tags, current_tags).await?;
-        if spec.template_version != observed.template_version {
-            self.refresh(name, progress).await?;
-        }
-        Ok(())
+            },
+        )
+        .await
     }
 
     /// Replaces the group's instances with ones from the new template version, a few at a time.
@@ -238,6 +313,7 @@ impl Asg {
             .min_healthy_percentage(REFRESH_MIN_HEALTHY_PERCENT)
             .build();
         match self
+            .0
             .client
             .start_instance_refresh()
             .auto_scaling_group_name(name)
@@ -266,75 +342,19 @@ impl Asg {
             Err(error) => Err(error),
         }
     }
+}
 
-    async fn sync_tags(&self, name: &str, wanted: &Tags, current: &Tags) -> Result<(), AwsError> {
-        let stale: Vec<Tag> = super::stale_tag_keys(wanted, current)
-            .into_iter()
-            .map(|k| {
-                Tag::builder()
-                    .key(k)
-                    .resource_id(name)
-                    .resource_type("auto-scaling-group")
-                    .build()
-            })
-            .collect();
-        if !stale.is_empty() {
-            self.client
-                .delete_tags()
-                .set_tags(Some(stale))
-                .send()
-                .await
-                .op("DeleteTags")?;
-        }
-        if wanted != current {
-            self.client
-                .create_or_update_tags()
-                .set_tags(Some(sdk_tags(name, wanted)))
-                .send()
-                .await
-                .op("CreateOrUpdateTags")?;
-        }
-        Ok(())
-    }
-
-    /// Force-deletes the group (terminating its instances) and waits until it is gone.
-    pub async fn delete(&self, name: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        match self
-            .client
-            .delete_auto_scaling_group()
-            .auto_scaling_group_name(name)
-            .force_delete(true)
-            .send()
-            .await
-            .op("DeleteAutoScalingGroup")
-        {
-            Err(error) if error.code() == Some("ValidationError") && error.to_string().contains("not found") => {
-                return Ok(());
-            }
-            other => other?,
-        };
-        let started = Instant::now();
-        loop {
-            let output = self
-                .client
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(name)
-                .send()
-                .await
-                .op("DescribeAutoScalingGroups")?;
-            if output.auto_scaling_groups().is_empty() {
-                return Ok(());
-            }
-            if started.elapsed() > CAPACITY_TIMEOUT {
-                return Err(AwsError::WaitTimeout {
-                    what: format!("auto scaling group {name} to be deleted"),
-                    waited: CAPACITY_TIMEOUT,
-                });
-            }
-            progress.waiting(format!("{name} to terminate its instances"));
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
+/// The members to attach and to detach to go from `observed` to `wanted`.
+fn membership(
+    resolved: &Resolved,
+    wanted: &std::collections::BTreeSet<crate::model::Ref>,
+    observed: &std::collections::BTreeSet<crate::model::Ref>,
+) -> Result<(Vec<String>, Vec<String>), AwsError> {
+    let want = resolved.physical_all(wanted)?;
+    let have = resolved.physical_all(observed)?;
+    let attach = want.iter().filter(|m| !have.contains(m)).cloned().collect();
+    let detach = have.iter().filter(|m| !want.contains(m)).cloned().collect();
+    Ok((attach, detach))
 }
 
 fn template(spec: &AutoScalingGroupSpec, resolved: &Resolved) -> Result<LaunchTemplateSpecification, AwsError> {
@@ -352,8 +372,8 @@ fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
                 .key(k)
                 .value(v)
                 .resource_id(group)
-                .resource_type("auto-scaling-group")
-                .propagate_at_launch(k != TAG_DIGEST && k != crate::model::TAG_SPEC && k != crate::model::TAG_ID)
+                .resource_type(GROUP_RESOURCE_TYPE)
+                .propagate_at_launch(![TAG_DIGEST, TAG_SPEC, TAG_ID].contains(&k.as_str()))
                 .build()
         })
         .collect()

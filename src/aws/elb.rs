@@ -1,6 +1,5 @@
-//! The classic Elastic Load Balancing adapter (aws-sdk-elasticloadbalancing).
-
-use std::collections::BTreeSet;
+//! The classic Elastic Load Balancing adapter (aws-sdk-elasticloadbalancing): one kind, the
+//! classic load balancer, named by its name.
 
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::types::{
@@ -9,8 +8,9 @@ use aws_sdk_elasticloadbalancing::types::{
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
-use crate::apply::{Progress, Resolved};
-use crate::model::{ClassicLoadBalancerSpec, Spec, Tags};
+use super::resource::{Create, Delete, Resource, Update};
+use super::tags::{TagApi, sync_tags};
+use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
 
 /// DescribeTags takes at most 20 load balancer names per call.
 const TAG_BATCH: usize = 20;
@@ -31,9 +31,42 @@ impl Elb {
             client: Client::new(config),
         }
     }
+}
 
-    pub(crate) async fn discover(&self) -> Result<Vec<Found>, AwsError> {
+impl TagApi for Elb {
+    async fn tag(&self, name: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .add_tags()
+            .load_balancer_names(name)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("AddTags")
+            .map(drop)
+    }
+
+    async fn untag(&self, name: &str, keys: &[String]) -> Result<(), AwsError> {
+        let keys = keys.iter().map(|k| TagKeyOnly::builder().key(k).build()).collect();
+        self.client
+            .remove_tags()
+            .load_balancer_names(name)
+            .set_tags(Some(keys))
+            .send()
+            .await
+            .op("RemoveTags")
+            .map(drop)
+    }
+}
+
+pub(crate) struct ClassicLoadBalancers<'a>(pub(crate) &'a Elb);
+
+impl Resource for ClassicLoadBalancers<'_> {
+    type Spec = ClassicLoadBalancerSpec;
+
+    /// Classic ELB cannot filter by tag: every load balancer's tags are read, 20 at a time.
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let balancers: Vec<_> = self
+            .0
             .client
             .describe_load_balancers()
             .into_paginator()
@@ -49,6 +82,7 @@ impl Elb {
         let mut tags_by_name = std::collections::BTreeMap::new();
         for batch in names.chunks(TAG_BATCH) {
             let output = self
+                .0
                 .client
                 .describe_tags()
                 .set_load_balancer_names(Some(batch.to_vec()))
@@ -70,10 +104,11 @@ impl Elb {
             let Some(tags) = tags_by_name.remove(&name) else {
                 continue;
             };
-            if !tags.contains_key(crate::model::TAG_ENVIRONMENT) {
+            if tags.get(TAG_ENVIRONMENT).is_none_or(|e| e != environment) {
                 continue;
             }
             let attributes = self
+                .0
                 .client
                 .describe_load_balancer_attributes()
                 .load_balancer_name(&name)
@@ -113,27 +148,106 @@ impl Elb {
         Ok(found)
     }
 
-    pub async fn create(
-        &self,
-        spec: &ClassicLoadBalancerSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<String, AwsError> {
-        self.client
+    async fn create(&self, request: Create<'_, ClassicLoadBalancerSpec>) -> Result<String, AwsError> {
+        let (spec, resolved) = (request.spec, request.resolved);
+        self.0
+            .client
             .create_load_balancer()
             .load_balancer_name(&spec.name)
             .listeners(listener(spec))
-            .set_subnets(Some(physical_all(&spec.subnets, resolved)?))
-            .set_security_groups(Some(physical_all(&spec.security_groups, resolved)?))
-            .set_tags(Some(sdk_tags(tags)))
+            .set_subnets(Some(resolved.physical_all(&spec.subnets)?))
+            .set_security_groups(Some(resolved.physical_all(&spec.security_groups)?))
+            .set_tags(Some(sdk_tags(request.tags)))
             .send()
             .await
             .op("CreateLoadBalancer")?;
-        self.configure(spec).await?;
+        self.configure_health_check(spec).await?;
+        self.set_cross_zone(spec).await?;
         Ok(spec.name.clone())
     }
 
-    async fn configure(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
+    async fn update(&self, request: Update<'_, ClassicLoadBalancerSpec>) -> Result<(), AwsError> {
+        let (spec, observed, resolved) = (request.spec, request.observed, request.resolved);
+        let name = &spec.name;
+        if request.changed("subnets") {
+            let want = resolved.physical_all(&spec.subnets)?;
+            let have = resolved.physical_all(&observed.subnets)?;
+            let add: Vec<String> = want.iter().filter(|s| !have.contains(s)).cloned().collect();
+            let remove: Vec<String> = have.iter().filter(|s| !want.contains(s)).cloned().collect();
+            if !add.is_empty() {
+                self.0
+                    .client
+                    .attach_load_balancer_to_subnets()
+                    .load_balancer_name(name)
+                    .set_subnets(Some(add))
+                    .send()
+                    .await
+                    .op("AttachLoadBalancerToSubnets")?;
+            }
+            if !remove.is_empty() {
+                self.0
+                    .client
+                    .detach_load_balancer_from_subnets()
+                    .load_balancer_name(name)
+                    .set_subnets(Some(remove))
+                    .send()
+                    .await
+                    .op("DetachLoadBalancerFromSubnets")?;
+            }
+        }
+        if request.changed("security_groups") {
+            self.0
+                .client
+                .apply_security_groups_to_load_balancer()
+                .load_balancer_name(name)
+                .set_security_groups(Some(resolved.physical_all(&spec.security_groups)?))
+                .send()
+                .await
+                .op("ApplySecurityGroupsToLoadBalancer")?;
+        }
+        if request.changed("listener") {
+            self.0
+                .client
+                .delete_load_balancer_listeners()
+                .load_balancer_name(name)
+                .load_balancer_ports(i32::from(observed.listener_port))
+                .send()
+                .await
+                .op("DeleteLoadBalancerListeners")?;
+            self.0
+                .client
+                .create_load_balancer_listeners()
+                .load_balancer_name(name)
+                .listeners(listener(spec))
+                .send()
+                .await
+                .op("CreateLoadBalancerListeners")?;
+        }
+        if request.changed("health_check") {
+            self.configure_health_check(spec).await?;
+        }
+        if request.changed("cross_zone") {
+            self.set_cross_zone(spec).await?;
+        }
+        sync_tags(self.0, name, request.tags, request.current_tags).await
+    }
+
+    /// Deleting an absent load balancer succeeds, so this is idempotent. Its network
+    /// interfaces linger for a while; the subnet and group deletes retry until they go.
+    async fn delete(&self, request: Delete<'_, ClassicLoadBalancerSpec>) -> Result<(), AwsError> {
+        self.0
+            .client
+            .delete_load_balancer()
+            .load_balancer_name(request.physical_id)
+            .send()
+            .await
+            .op("DeleteLoadBalancer")?;
+        Ok(())
+    }
+}
+
+impl ClassicLoadBalancers<'_> {
+    async fn configure_health_check(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
         let health_check = HealthCheck::builder()
             .target(&spec.health_check_target)
             .interval(HEALTH_INTERVAL)
@@ -145,15 +259,21 @@ impl Elb {
                 operation: "ConfigureHealthCheck",
                 detail: e.to_string(),
             })?;
-        self.client
+        self.0
+            .client
             .configure_health_check()
             .load_balancer_name(&spec.name)
             .health_check(health_check)
             .send()
             .await
             .op("ConfigureHealthCheck")?;
+        Ok(())
+    }
+
+    async fn set_cross_zone(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
         let cross_zone = CrossZoneLoadBalancing::builder().enabled(spec.cross_zone).build();
-        self.client
+        self.0
+            .client
             .modify_load_balancer_attributes()
             .load_balancer_name(&spec.name)
             .load_balancer_attributes(
@@ -164,100 +284,6 @@ impl Elb {
             .send()
             .await
             .op("ModifyLoadBalancerAttributes")?;
-        Ok(())
-    }
-
-    pub async fn update(
-        &self,
-        spec: &ClassicLoadBalancerSpec,
-        observed: &ClassicLoadBalancerSpec,
-        tags: &Tags,
-        current_tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<(), AwsError> {
-        let name = &spec.name;
-        let want_subnets: BTreeSet<String> = physical_all(&spec.subnets, resolved)?.into_iter().collect();
-        let have_subnets: BTreeSet<String> = physical_all(&observed.subnets, resolved)?.into_iter().collect();
-        let add: Vec<String> = want_subnets.difference(&have_subnets).cloned().collect();
-        let remove: Vec<String> = have_subnets.difference(&want_subnets).cloned().collect();
-        if !add.is_empty() {
-            self.client
-                .attach_load_balancer_to_subnets()
-                .load_balancer_name(name)
-                .set_subnets(Some(add))
-                .send()
-                .await
-                .op("AttachLoadBalancerToSubnets")?;
-        }
-        if !remove.is_empty() {
-            self.client
-                .detach_load_balancer_from_subnets()
-                .load_balancer_name(name)
-                .set_subnets(Some(remove))
-                .send()
-                .await
-                .op("DetachLoadBalancerFromSubnets")?;
-        }
-        if spec.security_groups != observed.security_groups {
-            self.client
-                .apply_security_groups_to_load_balancer()
-                .load_balancer_name(name)
-                .set_security_groups(Some(physical_all(&spec.security_groups, resolved)?))
-                .send()
-                .await
-                .op("ApplySecurityGroupsToLoadBalancer")?;
-        }
-        if (spec.listener_port, spec.instance_port) != (observed.listener_port, observed.instance_port) {
-            self.client
-                .delete_load_balancer_listeners()
-                .load_balancer_name(name)
-                .load_balancer_ports(i32::from(observed.listener_port))
-                .send()
-                .await
-                .op("DeleteLoadBalancerListeners")?;
-            self.client
-                .create_load_balancer_listeners()
-                .load_balancer_name(name)
-                .listeners(listener(spec))
-                .send()
-                .await
-                .op("CreateLoadBalancerListeners")?;
-        }
-        self.configure(spec).await?;
-        let stale: Vec<TagKeyOnly> = super::stale_tag_keys(tags, current_tags)
-            .into_iter()
-            .map(|k| TagKeyOnly::builder().key(k).build())
-            .collect();
-        if !stale.is_empty() {
-            self.client
-                .remove_tags()
-                .load_balancer_names(name)
-                .set_tags(Some(stale))
-                .send()
-                .await
-                .op("RemoveTags")?;
-        }
-        if tags != current_tags {
-            self.client
-                .add_tags()
-                .load_balancer_names(name)
-                .set_tags(Some(sdk_tags(tags)))
-                .send()
-                .await
-                .op("AddTags")?;
-        }
-        Ok(())
-    }
-
-    /// Deleting an absent load balancer succeeds, so this is idempotent. Its network
-    /// interfaces linger for a while; the subnet and group deletes retry until they go.
-    pub async fn delete(&self, name: &str, _progress: Progress<'_>) -> Result<(), AwsError> {
-        self.client
-            .delete_load_balancer()
-            .load_balancer_name(name)
-            .send()
-            .await
-            .op("DeleteLoadBalancer")?;
         Ok(())
     }
 }
@@ -275,11 +301,5 @@ fn listener(spec: &ClassicLoadBalancerSpec) -> Listener {
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key is set"))
-        .collect()
-}
-
-pub(crate) fn physical_all(refs: &BTreeSet<crate::model::Ref>, resolved: &Resolved) -> Result<Vec<String>, AwsError> {
-    refs.iter()
-        .map(|r| resolved.physical(r).map_err(AwsError::from))
         .collect()
 }

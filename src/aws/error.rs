@@ -35,6 +35,9 @@ pub enum AwsError {
     #[error("{operation} failed: {detail}")]
     Other { operation: &'static str, detail: String },
 
+    #[error("{what} failed: it is {state}")]
+    FailedState { what: String, state: String },
+
     #[error("gave up waiting after {}s for {what}", waited.as_secs())]
     WaitTimeout { what: String, waited: Duration },
 
@@ -72,7 +75,7 @@ pub(super) fn classify<E>(operation: &'static str, error: SdkError<E, HttpRespon
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let chain = crate::apply::error_chain(&error);
+    let chain = crate::error_chain::error_chain(&error);
     let lower = chain.to_ascii_lowercase();
     if lower.contains("credential")
         && (lower.contains("no credentials")

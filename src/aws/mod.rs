@@ -11,8 +11,12 @@ mod error;
 mod found;
 mod iam;
 mod rds;
+mod registry;
+mod resource;
 mod retry;
 mod sts;
+mod tags;
+mod wait;
 
 pub use asg::Asg;
 pub use ec2::Ec2;
@@ -26,17 +30,8 @@ pub use sts::Sts;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use crate::apply::{Operator, Progress, Resolved, Step, StepKind};
-use crate::model::{Facts, ObservedResource, Spec, TAG_SPEC, Tags};
-
-/// Tag keys on a resource that deployer should remove: present now, not wanted, and not owned
-/// by AWS (`aws:` tags cannot be removed, and AWS refuses the whole call if asked to).
-pub(crate) fn stale_tag_keys<'a>(wanted: &Tags, current: &'a Tags) -> Vec<&'a String> {
-    current
-        .keys()
-        .filter(|k| !wanted.contains_key(*k) && !k.starts_with("aws:"))
-        .collect()
-}
+use crate::apply::{Operator, Progress, Resolved, Step};
+use crate::model::{Facts, ObservedResource};
 
 /// Where and as whom to talk to AWS; unset fields fall back to the standard AWS chain
 /// (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ~/.aws/config).
@@ -86,16 +81,7 @@ impl Aws {
 
     /// Everything tagged as part of `environment`, across services, all at once.
     pub async fn discover(&self, environment: &str) -> Result<Vec<ObservedResource>, AwsError> {
-        let (ec2, elb, elbv2, iam, asg, ecs, rds) = tokio::try_join!(
-            self.ec2.discover(environment),
-            self.elb.discover(),
-            self.elbv2.discover(environment),
-            self.iam.discover(environment),
-            self.asg.discover(environment),
-            self.ecs.discover(environment),
-            self.rds.discover(environment),
-        )?;
-        let found = [ec2, elb, elbv2, iam, asg, ecs, rds].into_iter().flatten().collect();
+        let found = registry::discover_all(self, environment).await?;
         Ok(found::resolve(found, environment))
     }
 
@@ -148,189 +134,6 @@ impl Operator for Provider<'_> {
         resolved: Resolved,
         progress: Progress<'a>,
     ) -> Result<Option<String>, AwsError> {
-        match step.kind {
-            StepKind::Create => {
-                let desired = step.change.desired.as_ref().expect("a create has a desired spec");
-                self.create(step, &desired.spec, &desired.tags, &resolved, progress)
-                    .await
-                    .map(Some)
-            }
-            StepKind::Update => self.update(step, &resolved, progress).await.map(|()| None),
-            StepKind::Delete => {
-                let observed = step
-                    .change
-                    .observed
-                    .as_ref()
-                    .expect("a delete has an observed resource");
-                self.delete(observed, &resolved, progress).await.map(|()| None)
-            }
-        }
-    }
-}
-
-impl Provider<'_> {
-    async fn create(
-        &self,
-        step: &Step<'_>,
-        spec: &Spec,
-        tags: &crate::model::Tags,
-        resolved: &Resolved,
-        progress: Progress<'_>,
-    ) -> Result<String, AwsError> {
-        let ec2 = &self.aws.ec2;
-        match spec {
-            Spec::Vpc(s) => ec2.create_vpc(s, tags).await,
-            Spec::Subnet(s) => ec2.create_subnet(s, tags, resolved).await,
-            Spec::InternetGateway(s) => ec2.create_internet_gateway(s, tags, resolved).await,
-            Spec::ElasticIp(_) => ec2.allocate_address(tags).await,
-            Spec::NatGateway(s) => {
-                ec2.create_nat_gateway(s, tags, &self.client_token(step, tags), resolved, progress)
-                    .await
-            }
-            Spec::RouteTable(s) => ec2.create_route_table(s, tags, resolved).await,
-            Spec::SecurityGroup(s) => ec2.create_security_group(s, tags, resolved).await,
-            Spec::SecurityGroupRules(s) => {
-                let group = resolved.physical(&s.group)?;
-                ec2.sync_rules(&group, s, resolved).await?;
-                Ok(group)
-            }
-            Spec::ClassicLoadBalancer(s) => self.aws.elb.create(s, tags, resolved).await,
-            Spec::LoadBalancer(s) => self.aws.elbv2.create_load_balancer(s, tags, resolved, progress).await,
-            Spec::TargetGroup(s) => self.aws.elbv2.create_target_group(s, tags, resolved).await,
-            Spec::Listener(s) => self.aws.elbv2.create_listener(s, tags, resolved).await,
-            Spec::IamRole(s) => self.aws.iam.create_role(s, tags).await,
-            Spec::InstanceProfile(s) => self.aws.iam.create_instance_profile(s, tags, resolved).await,
-            Spec::LaunchTemplate(s) => ec2.create_launch_template(s, tags, resolved).await,
-            Spec::AutoScalingGroup(s) => self.aws.asg.create(s, tags, resolved, progress).await,
-            Spec::EcsCluster(s) => self.aws.ecs.create_cluster(s, tags).await,
-            Spec::TaskDefinition(s) => self.aws.ecs.register_task_definition(s, tags, resolved).await,
-            Spec::EcsService(s) => self.aws.ecs.create_service(s, tags, resolved, progress).await,
-            Spec::DbSubnetGroup(s) => self.aws.rds.create_subnet_group(s, tags, resolved).await,
-            Spec::DbCluster(s) => self.aws.rds.create_cluster(s, tags, resolved, progress).await,
-            Spec::DbInstance(s) => self.aws.rds.create_instance(s, tags, resolved, progress).await,
-        }
-    }
-
-    /// Updates change only what AWS can change in place; the planner turned everything else
-    /// into a replacement. Each adapter also brings the resource's tags up to date.
-    async fn update(&self, step: &Step<'_>, resolved: &Resolved, progress: Progress<'_>) -> Result<(), AwsError> {
-        let ec2 = &self.aws.ec2;
-        let desired = step.change.desired.as_ref().expect("an update has a desired spec");
-        let observed = step
-            .change
-            .observed
-            .as_ref()
-            .expect("an update has an observed resource");
-        let physical = &observed.physical_id;
-        let (tags, current) = (&desired.tags, &observed.tags);
-        match (&desired.spec, &observed.spec) {
-            (Spec::Vpc(s), _) => ec2.set_vpc_dns(physical, s).await?,
-            (Spec::InternetGateway(s), _) => {
-                let attached = ec2.internet_gateway_vpc(physical).await?;
-                ec2.attach_internet_gateway(physical, attached.as_deref(), s, resolved)
-                    .await?;
-            }
-            (Spec::RouteTable(s), _) => ec2.sync_route_table(physical, s, resolved).await?,
-            (Spec::SecurityGroupRules(s), _) => ec2.sync_rules(physical, s, resolved).await?,
-            (Spec::LaunchTemplate(s), _) => ec2.update_launch_template(physical, s, tags, resolved).await?,
-            (Spec::ClassicLoadBalancer(s), Spec::ClassicLoadBalancer(o)) => {
-                return self.aws.elb.update(s, o, tags, current, resolved).await;
-            }
-            (Spec::LoadBalancer(s), _) => {
-                self.aws.elbv2.update_load_balancer(physical, s, resolved).await?;
-                return self.aws.elbv2.sync_tags(physical, tags, current).await;
-            }
-            (Spec::TargetGroup(s), _) => {
-                self.aws.elbv2.update_target_group(physical, s).await?;
-                return self.aws.elbv2.sync_tags(physical, tags, current).await;
-            }
-            (Spec::Listener(s), _) => {
-                self.aws.elbv2.update_listener(physical, s, resolved).await?;
-                return self.aws.elbv2.sync_tags(physical, tags, current).await;
-            }
-            (Spec::IamRole(s), Spec::IamRole(o)) => return self.aws.iam.update_role(s, o, tags, current).await,
-            (Spec::InstanceProfile(s), Spec::InstanceProfile(o)) => {
-                return self.aws.iam.update_instance_profile(s, o, resolved).await;
-            }
-            (Spec::AutoScalingGroup(s), Spec::AutoScalingGroup(o)) => {
-                return self.aws.asg.update(s, o, tags, current, resolved, progress).await;
-            }
-            (Spec::EcsService(s), _) => {
-                return self
-                    .aws
-                    .ecs
-                    .update_service(physical, s, tags, current, resolved, progress)
-                    .await;
-            }
-            (Spec::DbSubnetGroup(s), _) => return self.aws.rds.update_subnet_group(s, resolved).await,
-            (Spec::DbCluster(s), _) => return self.aws.rds.update_cluster(s, tags, current, resolved, progress).await,
-            (Spec::DbInstance(s), _) => return self.aws.rds.update_instance(s, tags, current).await,
-            _ => {}
-        }
-        if desired.spec.kind().has_tags() {
-            ec2.sync_tags(physical, tags, current).await?;
-        }
-        Ok(())
-    }
-
-    async fn delete(
-        &self,
-        observed: &ObservedResource,
-        resolved: &Resolved,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
-        let ec2 = &self.aws.ec2;
-        let physical = &observed.physical_id;
-        match &observed.spec {
-            Spec::Vpc(_) => ec2.delete_vpc(physical, progress).await,
-            Spec::Subnet(_) => ec2.delete_subnet(physical, progress).await,
-            Spec::InternetGateway(_) => ec2.delete_internet_gateway(physical, progress).await,
-            Spec::ElasticIp(_) => ec2.release_address(physical, progress).await,
-            Spec::NatGateway(_) => ec2.delete_nat_gateway(physical, progress).await,
-            Spec::RouteTable(_) => ec2.delete_route_table(physical, progress).await,
-            Spec::SecurityGroup(_) => ec2.delete_security_group(physical, progress).await,
-            Spec::SecurityGroupRules(_) => ec2.revoke_all_rules(physical, resolved).await,
-            Spec::ClassicLoadBalancer(_) => self.aws.elb.delete(physical, progress).await,
-            Spec::LoadBalancer(_) => self.aws.elbv2.delete_load_balancer(physical, progress).await,
-            Spec::TargetGroup(_) => self.aws.elbv2.delete_target_group(physical, progress).await,
-            Spec::Listener(_) => self.aws.elbv2.delete_listener(physical).await,
-            Spec::IamRole(s) => self.aws.iam.delete_role(&s.name).await,
-            Spec::InstanceProfile(s) => self.aws.iam.delete_instance_profile(&s.name).await,
-            Spec::LaunchTemplate(_) => ec2.delete_launch_template(physical).await,
-            Spec::AutoScalingGroup(_) => self.aws.asg.delete(physical, progress).await,
-            Spec::EcsCluster(_) => self.aws.ecs.delete_cluster(physical, progress).await,
-            Spec::TaskDefinition(_) => self.aws.ecs.deregister_task_definition(physical).await,
-            Spec::EcsService(s) => {
-                self.aws
-                    .ecs
-                    .delete_service(physical, &resolved.physical(&s.cluster)?, progress)
-                    .await
-            }
-            Spec::DbSubnetGroup(_) => self.aws.rds.delete_subnet_group(physical, progress).await,
-            Spec::DbCluster(s) => self.aws.rds.delete_cluster(physical, s, &observed.tags, progress).await,
-            Spec::DbInstance(_) => self.aws.rds.delete_instance(physical, progress).await,
-        }
-    }
-
-    /// Same environment, resource and spec: same token, so a retried create on real AWS
-    /// returns the resource the first attempt made instead of a second one.
-    fn client_token(&self, step: &Step<'_>, tags: &crate::model::Tags) -> String {
-        let hash = tags.get(TAG_SPEC).map_or("", String::as_str);
-        let mut token = format!("{}-{}-{hash}", self.environment, step.id);
-        token.truncate(64);
-        token
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stale_tags_leave_aws_owned_ones_alone() {
-        let tags = |pairs: &[(&str, &str)]| -> Tags { pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect() };
-        let wanted = tags(&[("Name", "x"), ("team", "a")]);
-        let current = tags(&[("Name", "x"), ("old", "1"), ("aws:cloudformation:stack-id", "s")]);
-        assert_eq!(stale_tag_keys(&wanted, &current), ["old"]);
+        registry::execute(self.aws, self.environment, step, &resolved, progress).await
     }
 }

@@ -3,6 +3,7 @@
 
 mod build;
 mod id;
+mod kinds;
 mod service_specs;
 mod spec;
 mod tags;

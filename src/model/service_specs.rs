@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::Ref;
+use super::spec::{Attribute, Reference, ResourceSpec, short_digest};
 
 /// A classic Elastic Load Balancer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,4 +153,273 @@ pub struct DbInstanceSpec {
     pub cluster: Ref,
     pub instance_class: String,
     pub engine: String,
+}
+
+impl ResourceSpec for ClassicLoadBalancerSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::set("subnets", &self.subnets),
+            Attribute::set("security_groups", &self.security_groups),
+            Attribute::scalar(
+                "listener",
+                format!("HTTP {} → {}", self.listener_port, self.instance_port),
+                false,
+            ),
+            Attribute::scalar("health_check", &self.health_check_target, false),
+            Attribute::scalar("cross_zone", self.cross_zone, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Reference::weak_all("subnets", &self.subnets)
+            .chain(Reference::weak_all("security_groups", &self.security_groups))
+            .collect()
+    }
+}
+
+impl ResourceSpec for LoadBalancerSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::set("subnets", &self.subnets),
+            Attribute::set("security_groups", &self.security_groups),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Reference::weak_all("subnets", &self.subnets)
+            .chain(Reference::weak_all("security_groups", &self.security_groups))
+            .collect()
+    }
+}
+
+impl ResourceSpec for TargetGroupSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("vpc", &self.vpc, true),
+            Attribute::scalar("port", self.port, true),
+            Attribute::scalar("target_type", &self.target_type, true),
+            Attribute::scalar("health_check_path", &self.health_check_path, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![Reference::strong("vpc", &self.vpc)]
+    }
+}
+
+impl ResourceSpec for ListenerSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("load_balancer", &self.load_balancer, true),
+            Attribute::scalar("port", self.port, false),
+            Attribute::scalar("target_group", &self.target_group, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![
+            Reference::strong("load_balancer", &self.load_balancer),
+            Reference::weak("target_group", &self.target_group),
+        ]
+    }
+}
+
+impl ResourceSpec for RoleSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("path", &self.path, true),
+            Attribute::scalar("trusted_service", &self.trusted_service, false),
+            Attribute::set("managed_policies", &self.managed_policies),
+            Attribute::scalar("inline_policy", &self.inline_policy, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+impl ResourceSpec for InstanceProfileSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("path", &self.path, true),
+            Attribute::scalar("role", &self.role, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![Reference::weak("role", &self.role)]
+    }
+}
+
+impl ResourceSpec for LaunchTemplateSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("image_id", &self.image_id, false),
+            Attribute::scalar("instance_type", &self.instance_type, false),
+            Attribute::set("security_groups", &self.security_groups),
+            Attribute::scalar("instance_profile", &self.instance_profile, false),
+            Attribute::scalar("user_data", short_digest(&self.user_data), false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut refs: Vec<_> = Reference::weak_all("security_groups", &self.security_groups).collect();
+        refs.push(Reference::weak("instance_profile", &self.instance_profile));
+        refs
+    }
+}
+
+impl ResourceSpec for AutoScalingGroupSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar(
+                "launch_template",
+                format!("{} ({})", self.launch_template, self.template_version),
+                false,
+            ),
+            Attribute::scalar("min", self.min, false),
+            Attribute::scalar("max", self.max, false),
+            Attribute::scalar("desired", self.desired, false),
+            Attribute::set("subnets", &self.subnets),
+            Attribute::set("target_groups", &self.target_groups),
+            Attribute::set("classic_load_balancers", &self.classic_load_balancers),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut refs = vec![Reference::weak("launch_template", &self.launch_template)];
+        refs.extend(Reference::weak_all("subnets", &self.subnets));
+        refs.extend(Reference::weak_all("target_groups", &self.target_groups));
+        refs.extend(Reference::weak_all(
+            "classic_load_balancers",
+            &self.classic_load_balancers,
+        ));
+        refs
+    }
+}
+
+impl ResourceSpec for EcsClusterSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![Attribute::scalar("name", &self.name, true)]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+impl ResourceSpec for TaskDefinitionSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("family", &self.family, true),
+            Attribute::scalar("image", &self.image, true),
+            Attribute::scalar("cpu", self.cpu, true),
+            Attribute::scalar("memory", self.memory, true),
+            Attribute::scalar("execution_role", &self.execution_role, true),
+            Attribute::scalar("task_role", &self.task_role, true),
+            Attribute::scalar("container_definitions", &self.digest, true),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![
+            Reference::strong("execution_role", &self.execution_role),
+            Reference::strong("task_role", &self.task_role),
+        ]
+    }
+}
+
+impl ResourceSpec for EcsServiceSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("cluster", &self.cluster, true),
+            Attribute::scalar("task_definition", &self.task_definition, false),
+            Attribute::scalar("desired", self.desired, false),
+            Attribute::set("subnets", &self.subnets),
+            Attribute::set("security_groups", &self.security_groups),
+            Attribute::optional("target_group", self.target_group.as_ref(), true),
+            Attribute::optional("classic_load_balancer", self.classic_load_balancer.as_ref(), true),
+            Attribute::scalar(
+                "container",
+                format!("{}:{}", self.container_name, self.container_port),
+                true,
+            ),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut refs = vec![
+            Reference::strong("cluster", &self.cluster),
+            Reference::weak("task_definition", &self.task_definition),
+        ];
+        refs.extend(Reference::weak_all("subnets", &self.subnets));
+        refs.extend(Reference::weak_all("security_groups", &self.security_groups));
+        refs.extend(self.target_group.iter().map(|r| Reference::strong("target_group", r)));
+        refs.extend(
+            self.classic_load_balancer
+                .iter()
+                .map(|r| Reference::strong("classic_load_balancer", r)),
+        );
+        refs
+    }
+}
+
+impl ResourceSpec for DbSubnetGroupSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::set("subnets", &self.subnets),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Reference::weak_all("subnets", &self.subnets).collect()
+    }
+}
+
+impl ResourceSpec for DbClusterSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("identifier", &self.identifier, true),
+            Attribute::scalar("engine", &self.engine, true),
+            Attribute::scalar("engine_version", &self.engine_version, false),
+            Attribute::scalar("subnet_group", &self.subnet_group, true),
+            Attribute::set("security_groups", &self.security_groups),
+            Attribute::scalar("storage_encrypted", self.storage_encrypted, true),
+            Attribute::scalar("deletion_protection", self.deletion_protection, false),
+            Attribute::scalar("backup_retention_days", self.backup_retention_days, false),
+            Attribute::scalar("master_username", &self.master_username, true),
+            Attribute::scalar("database_name", &self.database_name, true),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut refs = vec![Reference::strong("subnet_group", &self.subnet_group)];
+        refs.extend(Reference::weak_all("security_groups", &self.security_groups));
+        refs
+    }
+}
+
+impl ResourceSpec for DbInstanceSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("identifier", &self.identifier, true),
+            Attribute::scalar("cluster", &self.cluster, true),
+            Attribute::scalar("instance_class", &self.instance_class, false),
+            Attribute::scalar("engine", &self.engine, true),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![Reference::strong("cluster", &self.cluster)]
+    }
 }

@@ -71,6 +71,6 @@ fn render(name: &'static str, template: &str, context: &Context) -> Result<Strin
     // Autoescaping is for HTML; these are shell and JSON with values validated upstream.
     Tera::one_off(template, context, false).map_err(|error| TemplateError::Render {
         name,
-        detail: crate::apply::error_chain(&error),
+        detail: crate::error_chain::error_chain(&error),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Action, Plan, PlannedChange};
+use super::{Action, Plan, PlannedChange, Reason};
 use crate::model::{AttributeValue, Desired, Id, ObservedResource, Spec, Tags};
 
 /// Plans the changes that turn `observed` into `desired`.
@@ -25,10 +25,10 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                 id: extra.id.clone(),
                 kind: extra.spec.kind(),
                 action: Action::Delete,
-                reasons: vec![format!(
-                    "duplicate of {} (another resource tagged deployer:id={id})",
-                    kept.physical_id
-                )],
+                reasons: vec![Reason::Duplicate {
+                    of: kept.physical_id.clone(),
+                    id: id.clone(),
+                }],
                 desired: None,
                 observed: Some((*extra).clone()),
                 duplicate: true,
@@ -41,7 +41,9 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     id: id.clone(),
                     kind: kept.spec.kind(),
                     action: Action::Delete,
-                    reasons: vec![format!("no longer part of environment {}", desired.environment)],
+                    reasons: vec![Reason::NotInConfiguration {
+                        environment: desired.environment.clone(),
+                    }],
                     desired: None,
                     observed: Some(kept.clone()),
                     duplicate: false,
@@ -129,12 +131,15 @@ fn no_op(
     }
 }
 
-/// Returns whether a difference forces replacement, and the readable differences.
-fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
+/// Returns whether a difference forces replacement, and the differences.
+fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
     if want.kind() != have.kind() {
         return (
             true,
-            vec![format!("kind: {} → {} (forces replacement)", have.kind(), want.kind())],
+            vec![Reason::KindChanged {
+                from: have.kind(),
+                to: want.kind(),
+            }],
         );
     }
     let mut replace = false;
@@ -143,20 +148,24 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
         if wanted.value == had.value {
             continue;
         }
-        match (&had.value, &wanted.value) {
-            (AttributeValue::Scalar(from), AttributeValue::Scalar(to)) => {
-                let suffix = if wanted.forces_replacement {
-                    " (forces replacement)"
-                } else {
-                    ""
-                };
-                reasons.push(format!("{}: {from} → {to}{suffix}", wanted.name));
-            }
+        let attribute = wanted.name;
+        match (had.value, wanted.value) {
             (AttributeValue::Set(from), AttributeValue::Set(to)) => {
-                reasons.extend(to.difference(from).map(|item| format!("{}: + {item}", wanted.name)));
-                reasons.extend(from.difference(to).map(|item| format!("{}: - {item}", wanted.name)));
+                reasons.extend(to.difference(&from).map(|member| Reason::MemberAdded {
+                    attribute,
+                    member: member.clone(),
+                }));
+                reasons.extend(from.difference(&to).map(|member| Reason::MemberRemoved {
+                    attribute,
+                    member: member.clone(),
+                }));
             }
-            _ => reasons.push(format!("{}: changed", wanted.name)),
+            (from, to) => reasons.push(Reason::Changed {
+                attribute,
+                from: from.to_string(),
+                to: to.to_string(),
+                forces_replacement: wanted.forces_replacement,
+            }),
         }
         replace |= wanted.forces_replacement;
     }
@@ -166,18 +175,24 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<String>) {
 /// Tag differences, ignoring `aws:` tags (AWS owns them). deployer's own bookkeeping tags (spec
 /// hash, digests) are named only when they are the sole difference: otherwise they just echo
 /// the attribute changes listed already.
-fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<String> {
+fn compare_tags(want: &Tags, have: &Tags, other_changes: bool) -> Vec<Reason> {
     let keys: BTreeSet<&String> = want
         .keys()
         .chain(have.keys().filter(|k| !k.starts_with("aws:")))
         .collect();
     keys.into_iter()
         .filter(|key| !(other_changes && key.starts_with("deployer:")))
-        .filter_map(|key| match (have.get(key), want.get(key)) {
-            (Some(from), Some(to)) if from != to => Some(format!("tags: {key}: {from} → {to}")),
-            (None, Some(to)) => Some(format!("tags: + {key}={to}")),
-            (Some(from), None) => Some(format!("tags: - {key}={from}")),
-            _ => None,
+        .filter_map(|key| {
+            let (from, to) = (have.get(key), want.get(key));
+            if from == to {
+                return None;
+            }
+            let (key, from, to) = (key.clone(), from.cloned(), to.cloned());
+            Some(if key.starts_with("deployer:") {
+                Reason::Drift { key, from, to }
+            } else {
+                Reason::Tag { key, from, to }
+            })
         })
         .collect()
 }
@@ -206,10 +221,10 @@ fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
                     continue;
                 };
                 if replaced.contains(target) {
-                    let reason = if reference.forces_replacement {
-                        format!("{}: {target} is replaced (forces replacement)", reference.attribute)
-                    } else {
-                        format!("{}: {target} is replaced", reference.attribute)
+                    let reason = Reason::FollowsReplacement {
+                        attribute: reference.attribute,
+                        target: target.clone(),
+                        forces_replacement: reference.forces_replacement,
                     };
                     if !change.reasons.contains(&reason) && !reasons.contains(&reason) {
                         reasons.push(reason);

@@ -2,12 +2,14 @@
 //! Rendering the plan as text or JSON lives in `render.rs`.
 
 mod diff;
+mod reason;
 mod render;
 
 #[cfg(test)]
 mod tests;
 
 pub use diff::plan;
+pub use reason::Reason;
 pub use render::{render_json, render_text};
 
 use serde::Serialize;
@@ -51,14 +53,22 @@ pub struct PlannedChange {
     pub id: Id,
     pub kind: Kind,
     pub action: Action,
-    /// Human-readable causes, e.g. `cidr: 10.0.0.0/16 → 10.1.0.0/16 (forces replacement)`.
-    pub reasons: Vec<String>,
+    /// Why, as data; `render` turns them into text.
+    pub reasons: Vec<Reason>,
     /// What should exist afterwards (absent for deletes).
     pub desired: Option<DesiredResource>,
     /// What exists now (absent for creates).
     pub observed: Option<ObservedResource>,
     /// A second resource carrying another's logical id, deleted so one remains.
     pub duplicate: bool,
+}
+
+impl PlannedChange {
+    /// The attributes whose value differs or whose target is replaced: what an update must
+    /// act on. Tags are not attributes; they are compared on their own.
+    pub fn changed_attributes(&self) -> std::collections::BTreeSet<&'static str> {
+        self.reasons.iter().filter_map(Reason::attribute).collect()
+    }
 }
 
 /// Every change needed to converge one environment, destroys and replacements first.

@@ -5,6 +5,9 @@ use serde_json::json;
 
 use super::{Action, Plan};
 
+/// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
+pub(super) const FORMAT_VERSION: &str = "1.0";
+
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
         return format!(
@@ -58,6 +61,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         })
         .collect();
     json!({
+        "format_version": FORMAT_VERSION,
         "environment": plan.environment,
         "changes": changes,
         "summary": plan.summary(),

@@ -16,6 +16,11 @@ fn find<'a>(plan: &'a Plan, id: &str) -> &'a PlannedChange {
         .unwrap_or_else(|| panic!("{id} not in plan"))
 }
 
+/// The reasons as `plan` prints them.
+fn reasons(plan: &Plan, id: &str) -> Vec<String> {
+    find(plan, id).reasons.iter().map(ToString::to_string).collect()
+}
+
 fn actions(plan: &Plan) -> Vec<(String, Action)> {
     plan.changes.iter().map(|c| (c.id.to_string(), c.action)).collect()
 }
@@ -63,7 +68,7 @@ fn missing_route_is_an_in_place_update() {
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("route-table-private-b".to_owned(), Action::Update)]);
     assert_eq!(
-        find(&plan, "route-table-private-b").reasons,
+        reasons(&plan, "route-table-private-b"),
         ["routes: + 0.0.0.0/0 via nat-gateway-a"]
     );
 }
@@ -80,7 +85,15 @@ fn tag_drift_is_an_update_naming_the_tag() {
         .insert("aws:cloudformation:stack-id".into(), "x".into());
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("vpc".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "vpc").reasons, ["tags: cost-center: marketing → platform"]);
+    assert_eq!(reasons(&plan, "vpc"), ["tags: cost-center: marketing → platform"]);
+    assert_eq!(
+        find(&plan, "vpc").reasons,
+        [Reason::Tag {
+            key: "cost-center".into(),
+            from: Some("marketing".into()),
+            to: Some("platform".into())
+        }]
+    );
 }
 
 #[test]
@@ -93,12 +106,12 @@ fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
     let plan = plan(&desired, &observed);
     assert_eq!(find(&plan, "vpc").action, Action::Replace);
     assert_eq!(
-        find(&plan, "vpc").reasons[0],
+        reasons(&plan, "vpc")[0],
         "cidr: 10.1.0.0/16 → 10.9.0.0/16 (forces replacement)"
     );
     assert_eq!(find(&plan, "subnet-private-a").action, Action::Replace);
     assert_eq!(
-        find(&plan, "subnet-private-a").reasons,
+        reasons(&plan, "subnet-private-a"),
         ["vpc: vpc is replaced (forces replacement)"]
     );
     // The NAT sits in a replaced subnet, so it is replaced too; the gateway re-attaches in place.
@@ -121,7 +134,7 @@ fn destroy_of_resources_no_longer_configured() {
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("nat-gateway-c".to_owned(), Action::Delete)]);
     assert_eq!(
-        find(&plan, "nat-gateway-c").reasons,
+        reasons(&plan, "nat-gateway-c"),
         ["no longer part of environment staging"]
     );
     assert_eq!(
@@ -149,7 +162,7 @@ fn duplicate_resources_keep_the_matching_one() {
         (Action::Delete, "aws-nat-eip-a")
     );
     assert_eq!(
-        change.reasons,
+        change.reasons.iter().map(ToString::to_string).collect::<Vec<_>>(),
         ["duplicate of aaa-first-by-name (another resource tagged deployer:id=nat-eip-a)"]
     );
 }
@@ -171,7 +184,7 @@ fn changed_rule_updates_the_rules_not_the_group() {
         [("security-group-app-rules".to_owned(), Action::Update)]
     );
     assert_eq!(
-        find(&plan, "security-group-app-rules").reasons,
+        reasons(&plan, "security-group-app-rules"),
         ["ingress: - tcp/8000 0.0.0.0/0"]
     );
 }
@@ -186,7 +199,7 @@ fn detached_gateway_is_reattached_in_place() {
     igw.vpc = None;
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("internet-gateway".to_owned(), Action::Update)]);
-    assert_eq!(find(&plan, "internet-gateway").reasons, ["vpc: (detached) → vpc"]);
+    assert_eq!(reasons(&plan, "internet-gateway"), ["vpc: (detached) → vpc"]);
 }
 
 #[test]
@@ -201,7 +214,7 @@ fn subnet_in_a_foreign_vpc_is_replaced() {
     assert_eq!(find(&plan, "subnet-public-b").action, Action::Replace);
     assert_eq!(find(&plan, "route-table-public").action, Action::Update);
     assert_eq!(
-        find(&plan, "route-table-public").reasons,
+        reasons(&plan, "route-table-public"),
         ["subnets: subnet-public-b is replaced"]
     );
 }

@@ -7,12 +7,13 @@ use aws_sdk_ec2::types::{
 };
 use aws_smithy_types::base64;
 
-use super::{Ec2, filter, from_sdk_tags, tag_specification, to_sdk_tags};
+use super::{Ec2, env_filter, filter, from_sdk_tags, tag_specification, to_sdk_tags};
 use crate::apply::Resolved;
-use crate::aws::elb::physical_all;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
-use crate::model::{LaunchTemplateSpec, Spec, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::tags::sync_tags;
+use crate::model::{LaunchTemplateSpec, Spec, TAG_ID, TAG_SPEC, Tags};
 
 /// Containers reach the instance metadata service through one more network hop than the host.
 const METADATA_HOP_LIMIT: i32 = 2;
@@ -37,12 +38,19 @@ impl Ec2 {
             .max_by_key(|image| image.creation_date().unwrap_or_default().to_owned())
             .and_then(|image| image.image_id().map(str::to_owned)))
     }
+}
 
-    pub(crate) async fn find_launch_templates(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+pub(crate) struct LaunchTemplates<'a>(pub(crate) &'a Ec2);
+
+impl Resource for LaunchTemplates<'_> {
+    type Spec = LaunchTemplateSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let templates: Vec<_> = self
+            .0
             .client
             .describe_launch_templates()
-            .filters(filter(&format!("tag:{TAG_ENVIRONMENT}"), environment))
+            .filters(env_filter(environment))
             .into_paginator()
             .items()
             .send()
@@ -58,6 +66,7 @@ impl Ec2 {
         let mut tags_by_id: std::collections::BTreeMap<String, Tags> = std::collections::BTreeMap::new();
         if !ids.is_empty() {
             let tags: Vec<_> = self
+                .0
                 .client
                 .describe_tags()
                 .filters(
@@ -88,6 +97,7 @@ impl Ec2 {
         for template in templates {
             let id = template.launch_template_id().unwrap_or_default().to_owned();
             let versions = self
+                .0
                 .client
                 .describe_launch_template_versions()
                 .launch_template_id(&id)
@@ -131,58 +141,14 @@ impl Ec2 {
         Ok(found)
     }
 
-    fn launch_template_data(
-        spec: &LaunchTemplateSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<RequestLaunchTemplateData, AwsError> {
-        // Instances and their volumes carry the environment's tags too (so they can be found),
-        // but not the template's own bookkeeping (they are not the template).
-        let inherited: Tags = tags
-            .iter()
-            .filter(|(k, _)| ![TAG_ID, TAG_SPEC].contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let instance_tags = |resource_type| {
-            LaunchTemplateTagSpecificationRequest::builder()
-                .resource_type(resource_type)
-                .set_tags(Some(to_sdk_tags(&inherited)))
-                .build()
-        };
-        Ok(RequestLaunchTemplateData::builder()
-            .image_id(&spec.image_id)
-            .instance_type(spec.instance_type.as_str().into())
-            .set_security_group_ids(Some(physical_all(&spec.security_groups, resolved)?))
-            .iam_instance_profile(
-                LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
-                    .arn(resolved.physical(&spec.instance_profile)?)
-                    .build(),
-            )
-            .user_data(base64::encode(spec.user_data.as_bytes()))
-            .metadata_options(
-                LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                    .http_tokens(LaunchTemplateHttpTokensState::Required)
-                    .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
-                    .http_put_response_hop_limit(METADATA_HOP_LIMIT)
-                    .build(),
-            )
-            .tag_specifications(instance_tags(ResourceType::Instance))
-            .tag_specifications(instance_tags(ResourceType::Volume))
-            .build())
-    }
-
-    pub async fn create_launch_template(
-        &self,
-        spec: &LaunchTemplateSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<String, AwsError> {
+    async fn create(&self, request: Create<'_, LaunchTemplateSpec>) -> Result<String, AwsError> {
         let output = self
+            .0
             .client
             .create_launch_template()
-            .launch_template_name(&spec.name)
-            .launch_template_data(Self::launch_template_data(spec, tags, resolved)?)
-            .tag_specifications(tag_specification(ResourceType::LaunchTemplate, tags))
+            .launch_template_name(&request.spec.name)
+            .launch_template_data(launch_template_data(request.spec, request.tags, request.resolved)?)
+            .tag_specifications(tag_specification(ResourceType::LaunchTemplate, request.tags))
             .send()
             .await
             .op("CreateLaunchTemplate")?;
@@ -193,42 +159,29 @@ impl Ec2 {
             .to_owned())
     }
 
-    /// A complete new version (the emulator copies nothing from a source version, and a full
-    /// version is clearer on real AWS too), made the default.
-    pub async fn update_launch_template(
-        &self,
-        id: &str,
-        spec: &LaunchTemplateSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<(), AwsError> {
-        let output = self
-            .client
-            .create_launch_template_version()
-            .launch_template_id(id)
-            .launch_template_data(Self::launch_template_data(spec, tags, resolved)?)
-            .send()
-            .await
-            .op("CreateLaunchTemplateVersion")?;
-        let version = output
-            .launch_template_version()
-            .and_then(|v| v.version_number())
-            .unwrap_or_default();
-        self.client
-            .modify_launch_template()
-            .launch_template_id(id)
-            .default_version(version.to_string())
-            .send()
-            .await
-            .op("ModifyLaunchTemplate")?;
-        Ok(())
+    /// A new version when what instances launch with changes, including the tags they
+    /// inherit (the Auto Scaling group does not tag volumes); then the template's own tags.
+    async fn update(&self, request: Update<'_, LaunchTemplateSpec>) -> Result<(), AwsError> {
+        let data_changed = request.changed_any(&[
+            "image_id",
+            "instance_type",
+            "security_groups",
+            "instance_profile",
+            "user_data",
+        ]);
+        if data_changed || inherited(request.tags) != inherited(request.current_tags) {
+            self.new_default_version(request.physical_id, request.spec, request.tags, request.resolved)
+                .await?;
+        }
+        sync_tags(self.0, request.physical_id, request.tags, request.current_tags).await
     }
 
-    pub async fn delete_launch_template(&self, id: &str) -> Result<(), AwsError> {
+    async fn delete(&self, request: Delete<'_, LaunchTemplateSpec>) -> Result<(), AwsError> {
         match self
+            .0
             .client
             .delete_launch_template()
-            .launch_template_id(id)
+            .launch_template_id(request.physical_id)
             .send()
             .await
             .op("DeleteLaunchTemplate")
@@ -237,4 +190,82 @@ impl Ec2 {
             other => other.map(drop),
         }
     }
+}
+
+impl LaunchTemplates<'_> {
+    /// A complete new version (the emulator copies nothing from a source version, and a full
+    /// version is clearer on real AWS too), made the default.
+    async fn new_default_version(
+        &self,
+        id: &str,
+        spec: &LaunchTemplateSpec,
+        tags: &Tags,
+        resolved: &Resolved,
+    ) -> Result<(), AwsError> {
+        let output = self
+            .0
+            .client
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .launch_template_data(launch_template_data(spec, tags, resolved)?)
+            .send()
+            .await
+            .op("CreateLaunchTemplateVersion")?;
+        let version = output
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .unwrap_or_default();
+        self.0
+            .client
+            .modify_launch_template()
+            .launch_template_id(id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .op("ModifyLaunchTemplate")?;
+        Ok(())
+    }
+}
+
+/// Instances and their volumes carry the environment's tags too (so they can be found), but
+/// not the template's own bookkeeping (they are not the template).
+fn inherited(tags: &Tags) -> Tags {
+    tags.iter()
+        .filter(|(k, _)| ![TAG_ID, TAG_SPEC].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn launch_template_data(
+    spec: &LaunchTemplateSpec,
+    tags: &Tags,
+    resolved: &Resolved,
+) -> Result<RequestLaunchTemplateData, AwsError> {
+    let inherited = inherited(tags);
+    let instance_tags = |resource_type| {
+        LaunchTemplateTagSpecificationRequest::builder()
+            .resource_type(resource_type)
+            .set_tags(Some(to_sdk_tags(&inherited)))
+            .build()
+    };
+    Ok(RequestLaunchTemplateData::builder()
+        .image_id(&spec.image_id)
+        .instance_type(spec.instance_type.as_str().into())
+        .set_security_group_ids(Some(resolved.physical_all(&spec.security_groups)?))
+        .iam_instance_profile(
+            LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                .arn(resolved.physical(&spec.instance_profile)?)
+                .build(),
+        )
+        .user_data(base64::encode(spec.user_data.as_bytes()))
+        .metadata_options(
+            LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                .http_tokens(LaunchTemplateHttpTokensState::Required)
+                .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                .http_put_response_hop_limit(METADATA_HOP_LIMIT)
+                .build(),
+        )
+        .tag_specifications(instance_tags(ResourceType::Instance))
+        .tag_specifications(instance_tags(ResourceType::Volume))
+        .build())
 }

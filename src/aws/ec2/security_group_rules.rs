@@ -1,57 +1,64 @@
-//! Security groups and their rules.
+//! Security group rules: kept apart from their group so that groups naming each other (load
+//! balancer egress to app, app ingress from load balancer) all exist before any rule names
+//! them. They live inside the group: no tags of their own, found with it.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
 
-use super::discover::rules_of;
-use super::{Ec2, delete_with_retry, tag_specification};
-use crate::apply::{Progress, Resolved};
+use super::Ec2;
+use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
-use crate::model::*;
+use crate::aws::found::Found;
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::model::{Peer, Ref, Rule, SecurityGroupRulesSpec};
 
-impl Ec2 {
-    pub async fn create_security_group(
-        &self,
-        spec: &SecurityGroupSpec,
-        tags: &Tags,
-        resolved: &Resolved,
-    ) -> Result<String, AwsError> {
-        let output = self
-            .client
-            .create_security_group()
-            .vpc_id(resolved.physical(&spec.vpc)?)
-            .group_name(&spec.name)
-            .description(&spec.description)
-            .tag_specifications(tag_specification(ResourceType::SecurityGroup, tags))
-            .send()
-            .await
-            .op("CreateSecurityGroup")?;
-        Ok(output.group_id().unwrap_or_default().to_owned())
+pub(crate) struct SecurityGroupRules<'a>(pub(crate) &'a Ec2);
+
+impl Resource for SecurityGroupRules<'_> {
+    type Spec = SecurityGroupRulesSpec;
+
+    /// Found with their group, by `SecurityGroups::discover` (one describe call for both).
+    async fn discover(&self, _environment: &str) -> Result<Vec<Found>, AwsError> {
+        Ok(Vec::new())
     }
 
-    pub async fn delete_security_group(&self, group: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        delete_with_retry(group, progress, || async {
-            self.client
-                .delete_security_group()
-                .group_id(group)
-                .send()
-                .await
-                .op("DeleteSecurityGroup")
-                .map(drop)
-        })
-        .await
+    async fn create(&self, request: Create<'_, SecurityGroupRulesSpec>) -> Result<String, AwsError> {
+        let group = request.resolved.physical(&request.spec.group)?;
+        self.sync(&group, request.spec, request.resolved).await?;
+        Ok(group)
     }
 
+    /// Rules carry no tags; the rule sets are the whole of the resource.
+    async fn update(&self, request: Update<'_, SecurityGroupRulesSpec>) -> Result<(), AwsError> {
+        if request.changed_any(&["ingress", "egress", "rules"]) {
+            self.sync(request.physical_id, request.spec, request.resolved).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes every rule, so groups that name each other can then be deleted in any order.
+    async fn delete(&self, request: Delete<'_, SecurityGroupRulesSpec>) -> Result<(), AwsError> {
+        let group = request.physical_id;
+        let empty = SecurityGroupRulesSpec {
+            group: Ref::External(group.to_owned()),
+            ingress: BTreeSet::new(),
+            egress: BTreeSet::new(),
+        };
+        match self.sync(group, &empty, request.resolved).await {
+            Err(AwsError::Other { .. }) => Ok(()),
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+}
+
+impl SecurityGroupRules<'_> {
     /// Makes the group's rules exactly `spec`'s: revokes the others (AWS's default allow-all
     /// egress among them), then authorizes what is missing.
-    pub async fn sync_rules(
-        &self,
-        group: &str,
-        spec: &SecurityGroupRulesSpec,
-        resolved: &Resolved,
-    ) -> Result<(), AwsError> {
+    async fn sync(&self, group: &str, spec: &SecurityGroupRulesSpec, resolved: &Resolved) -> Result<(), AwsError> {
         let output = self
+            .0
             .client
             .describe_security_groups()
             .group_ids(group)
@@ -75,7 +82,8 @@ impl Ec2 {
         let grant_ingress = permissions(want_ingress.difference(&have_ingress));
         let grant_egress = permissions(want_egress.difference(&have_egress));
         if !revoke_ingress.is_empty() {
-            self.client
+            self.0
+                .client
                 .revoke_security_group_ingress()
                 .group_id(group)
                 .set_ip_permissions(Some(revoke_ingress))
@@ -84,7 +92,8 @@ impl Ec2 {
                 .op("RevokeSecurityGroupIngress")?;
         }
         if !revoke_egress.is_empty() {
-            self.client
+            self.0
+                .client
                 .revoke_security_group_egress()
                 .group_id(group)
                 .set_ip_permissions(Some(revoke_egress))
@@ -93,7 +102,8 @@ impl Ec2 {
                 .op("RevokeSecurityGroupEgress")?;
         }
         if !grant_ingress.is_empty() {
-            self.client
+            self.0
+                .client
                 .authorize_security_group_ingress()
                 .group_id(group)
                 .set_ip_permissions(Some(grant_ingress))
@@ -102,7 +112,8 @@ impl Ec2 {
                 .op("AuthorizeSecurityGroupIngress")?;
         }
         if !grant_egress.is_empty() {
-            self.client
+            self.0
+                .client
                 .authorize_security_group_egress()
                 .group_id(group)
                 .set_ip_permissions(Some(grant_egress))
@@ -112,20 +123,54 @@ impl Ec2 {
         }
         Ok(())
     }
+}
 
-    /// Removes every rule, so groups that name each other can then be deleted in any order.
-    pub async fn revoke_all_rules(&self, group: &str, resolved: &Resolved) -> Result<(), AwsError> {
-        let empty = SecurityGroupRulesSpec {
-            group: Ref::External(group.to_owned()),
-            ingress: BTreeSet::new(),
-            egress: BTreeSet::new(),
+/// Rules of one direction, one model rule per peer (AWS groups several peers per permission).
+pub(super) fn rules_of(
+    permissions: &[IpPermission],
+    logical: &dyn Fn(&str) -> Ref,
+) -> std::collections::BTreeSet<Rule> {
+    let mut rules = std::collections::BTreeSet::new();
+    for permission in permissions {
+        let protocol = permission.ip_protocol().unwrap_or("-1").to_owned();
+        let (from_port, to_port) = if protocol == "-1" {
+            (-1, -1)
+        } else {
+            (permission.from_port().unwrap_or(-1), permission.to_port().unwrap_or(-1))
         };
-        match self.sync_rules(group, &empty, resolved).await {
-            Err(AwsError::Other { .. }) => Ok(()),
-            Err(error) if error.is_not_found() => Ok(()),
-            other => other,
+        let rule = |peer, description: Option<&str>| Rule {
+            protocol: protocol.clone(),
+            from_port,
+            to_port,
+            peer,
+            description: description.unwrap_or_default().to_owned(),
+        };
+        for range in permission.ip_ranges() {
+            rules.insert(rule(
+                Peer::Cidr(range.cidr_ip().unwrap_or_default().to_owned()),
+                range.description(),
+            ));
+        }
+        for range in permission.ipv6_ranges() {
+            rules.insert(rule(
+                Peer::Cidr(range.cidr_ipv6().unwrap_or_default().to_owned()),
+                range.description(),
+            ));
+        }
+        for list in permission.prefix_list_ids() {
+            rules.insert(rule(
+                Peer::Cidr(list.prefix_list_id().unwrap_or_default().to_owned()),
+                list.description(),
+            ));
+        }
+        for pair in permission.user_id_group_pairs() {
+            rules.insert(rule(
+                Peer::SecurityGroup(logical(pair.group_id().unwrap_or_default())),
+                pair.description(),
+            ));
         }
     }
+    rules
 }
 
 /// The rules with security-group peers named by AWS id, as DescribeSecurityGroups shows them.

@@ -1,0 +1,284 @@
+//! ECS services on Fargate, behind the load balancer, rolled back by the circuit breaker when
+//! a deployment fails.
+
+use std::time::Duration;
+
+use aws_sdk_ecs::client::Waiters;
+use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
+    NetworkConfiguration, PropagateTags, ServiceField,
+};
+
+use super::{Ecs, sdk_tags, tags_of};
+use crate::apply::{Progress, Resolved};
+use crate::aws::error::{AwsError, Classify};
+use crate::aws::found::Found;
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::tags::sync_tags;
+use crate::aws::wait::Waited;
+use crate::model::{EcsServiceSpec, Spec, TAG_ENVIRONMENT, Tags};
+
+/// Rolling a service on real AWS: tasks start, pass health checks, old ones drain.
+const STABLE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+/// Tasks boot and pull their image before the load balancer's checks count.
+const HEALTH_CHECK_GRACE_SECONDS: i32 = 60;
+/// DescribeServices takes at most 10 services per call.
+const SERVICE_BATCH: usize = 10;
+
+pub(crate) struct Services<'a>(pub(crate) &'a Ecs);
+
+impl Resource for Services<'_> {
+    type Spec = EcsServiceSpec;
+
+    /// Found with their cluster, by `Clusters::discover` (AWS lists services per cluster).
+    async fn discover(&self, _environment: &str) -> Result<Vec<Found>, AwsError> {
+        Ok(Vec::new())
+    }
+
+    async fn create(&self, request: Create<'_, EcsServiceSpec>) -> Result<String, AwsError> {
+        let (spec, tags, resolved, progress) = (request.spec, request.tags, request.resolved, request.progress);
+
+        let cluster = resolved.physical(&spec.cluster)?;
+        let mut load_balancer = LoadBalancer::builder()
+            .container_name(&spec.container_name)
+            .container_port(i32::from(spec.container_port));
+        if let Some(group) = &spec.target_group {
+            load_balancer = load_balancer.target_group_arn(resolved.physical(group)?);
+        }
+        if let Some(classic) = &spec.classic_load_balancer {
+            load_balancer = load_balancer.load_balancer_name(resolved.physical(classic)?);
+        }
+        let output = self
+            .0
+            .client
+            .create_service()
+            .cluster(&cluster)
+            .service_name(&spec.name)
+            .task_definition(resolved.physical(&spec.task_definition)?)
+            .desired_count(spec.desired as i32)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(network(spec, resolved)?)
+            .load_balancers(load_balancer.build())
+            .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
+            .deployment_configuration(rollback_on_failure())
+            .propagate_tags(PropagateTags::Service)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("CreateService")?;
+        let arn = output
+            .service()
+            .and_then(|s| s.service_arn())
+            .unwrap_or_default()
+            .to_owned();
+        self.wait_stable(&cluster, &arn, spec.desired, progress).await?;
+        Ok(arn)
+    }
+
+    async fn update(&self, request: Update<'_, EcsServiceSpec>) -> Result<(), AwsError> {
+        let (arn, spec, resolved) = (request.physical_id, request.spec, request.resolved);
+        let cluster = resolved.physical(&spec.cluster)?;
+        let rolls = request.changed_any(&["task_definition", "desired", "subnets", "security_groups"]);
+        if rolls {
+            self.0
+                .client
+                .update_service()
+                .cluster(&cluster)
+                .service(arn)
+                .task_definition(resolved.physical(&spec.task_definition)?)
+                .desired_count(spec.desired as i32)
+                .network_configuration(network(spec, resolved)?)
+                .send()
+                .await
+                .op("UpdateService")?;
+        }
+        sync_tags(self.0, arn, request.tags, request.current_tags).await?;
+        if rolls {
+            self.wait_stable(&cluster, arn, spec.desired, request.progress).await?;
+        }
+        Ok(())
+    }
+
+    /// Scales to zero first: ECS refuses to delete a service with running tasks without force,
+    /// and draining first lets the load balancer deregister them cleanly.
+    async fn delete(&self, request: Delete<'_, EcsServiceSpec>) -> Result<(), AwsError> {
+        let (arn, progress) = (request.physical_id, request.progress);
+        let cluster = &request.resolved.physical(&request.observed.cluster)?;
+
+        match self
+            .0
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(arn)
+            .desired_count(0)
+            .send()
+            .await
+            .op("UpdateService")
+        {
+            Err(error)
+                if matches!(
+                    error.code(),
+                    Some("ServiceNotFoundException" | "ServiceNotActiveException" | "ClusterNotFoundException")
+                ) =>
+            {
+                return Ok(());
+            }
+            other => other?,
+        };
+        self.0
+            .client
+            .delete_service()
+            .cluster(cluster)
+            .service(arn)
+            .force(true)
+            .send()
+            .await
+            .op("DeleteService")?;
+        progress.waiting("the service's tasks to stop");
+        self.0
+            .client
+            .wait_until_services_inactive()
+            .cluster(cluster)
+            .services(arn)
+            .wait(STABLE_TIMEOUT)
+            .await
+            .waited(
+                "DescribeServices",
+                &format!("service {arn} to become inactive"),
+                service_state,
+            )
+    }
+}
+
+impl Services<'_> {
+    async fn wait_stable(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: u32,
+        progress: Progress<'_>,
+    ) -> Result<(), AwsError> {
+        progress.waiting(format!("{desired} tasks running and the deployment to settle"));
+        self.0
+            .client
+            .wait_until_services_stable()
+            .cluster(cluster)
+            .services(service)
+            .wait(STABLE_TIMEOUT)
+            .await
+            .waited(
+                "DescribeServices",
+                &format!("service {service} to become stable"),
+                service_state,
+            )
+    }
+}
+
+/// The environment's services in one cluster.
+pub(super) async fn find_services(ecs: &Ecs, cluster: &str, environment: &str) -> Result<Vec<Found>, AwsError> {
+    let ours = |tags: &Tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment);
+    let mut found = Vec::new();
+    let services: Vec<String> = ecs
+        .client
+        .list_services()
+        .cluster(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .op("ListServices")?;
+    for batch in services.chunks(SERVICE_BATCH) {
+        let output = ecs
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .op("DescribeServices")?;
+        for service in output.services() {
+            let tags = tags_of(service.tags());
+            if !ours(&tags) || service.status() == Some("INACTIVE") {
+                continue;
+            }
+            found.push(service_found(service, tags));
+        }
+    }
+    Ok(found)
+}
+
+/// What the last poll said of the service: its status, or why ECS could not describe it.
+fn service_state(output: &DescribeServicesOutput) -> String {
+    if let Some(failure) = output.failures().first() {
+        return format!(
+            "{} ({})",
+            failure.reason().unwrap_or("not described"),
+            failure.detail().unwrap_or("no detail")
+        );
+    }
+    match output.services().first() {
+        Some(service) => format!(
+            "{} with {} of {} tasks running",
+            service.status().unwrap_or("in an unknown status"),
+            service.running_count(),
+            service.desired_count()
+        ),
+        None => "absent".to_owned(),
+    }
+}
+
+fn service_found(service: &aws_sdk_ecs::types::Service, tags: Tags) -> Found {
+    let arn = service.service_arn().unwrap_or_default().to_owned();
+    let name = service.service_name().unwrap_or_default().to_owned();
+    let cluster = service.cluster_arn().unwrap_or_default().to_owned();
+    let task_definition = service.task_definition().unwrap_or_default().to_owned();
+    let desired = service.desired_count() as u32;
+    let vpc = service.network_configuration().and_then(|n| n.awsvpc_configuration());
+    let subnets: Vec<String> = vpc.map(|v| v.subnets().to_vec()).unwrap_or_default();
+    let groups: Vec<String> = vpc.map(|v| v.security_groups().to_vec()).unwrap_or_default();
+    let balancer = service.load_balancers().first();
+    let target_group = balancer.and_then(|b| b.target_group_arn()).map(str::to_owned);
+    let classic = balancer.and_then(|b| b.load_balancer_name()).map(str::to_owned);
+    let container_name = balancer.and_then(|b| b.container_name()).unwrap_or_default().to_owned();
+    let container_port = balancer.and_then(|b| b.container_port()).unwrap_or_default() as u16;
+    Found::new(arn, tags, move |lookup| {
+        Spec::EcsService(EcsServiceSpec {
+            name,
+            cluster: lookup(&cluster),
+            task_definition: lookup(&task_definition),
+            desired,
+            subnets: subnets.iter().map(|s| lookup(s)).collect(),
+            security_groups: groups.iter().map(|g| lookup(g)).collect(),
+            target_group: target_group.as_deref().map(lookup),
+            classic_load_balancer: classic.as_deref().map(lookup),
+            container_name,
+            container_port,
+        })
+    })
+}
+
+fn network(spec: &EcsServiceSpec, resolved: &Resolved) -> Result<NetworkConfiguration, AwsError> {
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(resolved.physical_all(&spec.subnets)?))
+        .set_security_groups(Some(resolved.physical_all(&spec.security_groups)?))
+        .assign_public_ip(AssignPublicIp::Disabled)
+        .build()
+        .map_err(|e| AwsError::Other {
+            operation: "CreateService",
+            detail: e.to_string(),
+        })?;
+    Ok(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+}
+
+/// A deployment whose tasks keep failing rolls back instead of retrying forever.
+fn rollback_on_failure() -> DeploymentConfiguration {
+    DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+        .minimum_healthy_percent(100)
+        .maximum_percent(200)
+        .build()
+}

@@ -1,0 +1,95 @@
+//! The Application Load Balancer adapter (aws-sdk-elasticloadbalancingv2): load balancers,
+//! target groups and listeners, one file each, all named by ARN.
+
+mod listener;
+mod load_balancer;
+mod target_group;
+
+pub(crate) use listener::Listeners;
+pub(crate) use load_balancer::LoadBalancers;
+pub(crate) use target_group::TargetGroups;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_elasticloadbalancingv2::Client;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+
+use super::error::{AwsError, Classify};
+use super::tags::TagApi;
+use crate::model::{TAG_ENVIRONMENT, Tags};
+
+/// DescribeTags takes at most 20 ARNs per call.
+const TAG_BATCH: usize = 20;
+
+#[derive(Debug, Clone)]
+pub struct Elbv2 {
+    client: Client,
+}
+
+impl Elbv2 {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+
+    /// The tags of the resources named, by ARN (ELBv2 cannot filter a describe by tag).
+    async fn tags(&self, arns: &[String]) -> Result<BTreeMap<String, Tags>, AwsError> {
+        let mut tags = BTreeMap::new();
+        for batch in arns.chunks(TAG_BATCH) {
+            let output = self
+                .client
+                .describe_tags()
+                .set_resource_arns(Some(batch.to_vec()))
+                .send()
+                .await
+                .op("DescribeTags")?;
+            for description in output.tag_descriptions() {
+                let map: Tags = description
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_owned(), t.value().unwrap_or_default().to_owned())))
+                    .collect();
+                tags.insert(description.resource_arn().unwrap_or_default().to_owned(), map);
+            }
+        }
+        Ok(tags)
+    }
+
+    /// The tags of `arns` that belong to `environment`, by ARN.
+    async fn environment_tags(&self, arns: &[String], environment: &str) -> Result<BTreeMap<String, Tags>, AwsError> {
+        let mut tags = self.tags(arns).await?;
+        tags.retain(|_, tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment));
+        Ok(tags)
+    }
+}
+
+impl TagApi for Elbv2 {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("AddTags")
+            .map(drop)
+    }
+
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.client
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .op("RemoveTags")
+            .map(drop)
+    }
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}

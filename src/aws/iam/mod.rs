@@ -1,0 +1,88 @@
+//! The IAM adapter: roles and instance profiles, one file each, all under the path
+//! `/deployer/<env>/` so one list call scoped by path finds an environment's.
+
+mod instance_profile;
+mod role;
+
+pub(crate) use instance_profile::InstanceProfiles;
+pub(crate) use role::Roles;
+
+use aws_sdk_iam::Client;
+use aws_sdk_iam::types::Tag;
+
+use crate::model::Tags;
+
+#[derive(Debug, Clone)]
+pub struct Iam {
+    client: Client,
+}
+
+impl Iam {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+}
+
+/// The path that scopes an environment's roles and profiles.
+fn environment_path(environment: &str) -> String {
+    format!("/deployer/{environment}/")
+}
+
+fn tags_of(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+/// `arn:aws:iam::123:role/deployer/dev/dev-instance` → `dev-instance`.
+pub(super) fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+pub(super) fn trust_policy(service: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
+    })
+    .to_string()
+}
+
+/// IAM returns policy documents URL-encoded; compare them as canonical JSON.
+pub(super) fn canonical_document(encoded: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str::<serde_json::Value>(&decoded).map_or_else(|_| decoded.into_owned(), |v| v.to_string())
+}
+
+pub(super) fn trusted_service(encoded: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    let Ok(document) = serde_json::from_str::<serde_json::Value>(&decoded) else {
+        return String::new();
+    };
+    let statement = &document["Statement"];
+    let first = if statement.is_array() { &statement[0] } else { statement };
+    match &first["Principal"]["Service"] {
+        serde_json::Value::String(service) => service.clone(),
+        serde_json::Value::Array(services) => services.first().and_then(|s| s.as_str()).unwrap_or_default().to_owned(),
+        _ => String::new(),
+    }
+}
+
+pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_documents_decode_to_canonical_json() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        assert_eq!(trusted_service(encoded), "ecs-tasks.amazonaws.com");
+        assert_eq!(canonical_document(encoded), trust_policy("ecs-tasks.amazonaws.com"));
+    }
+}

@@ -1,0 +1,274 @@
+//! IAM roles: a trust policy for one AWS service, managed policies, and deployer's one inline
+//! policy.
+
+use std::collections::BTreeSet;
+
+use super::{Iam, canonical_document, environment_path, sdk_tags, tags_of, trust_policy, trusted_service};
+use crate::aws::error::{AwsError, Classify};
+use crate::aws::found::Found;
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::tags::{TagApi, sync_tags};
+use crate::model::{RoleSpec, Spec, Tags};
+
+/// The one inline policy deployer writes on each role.
+const INLINE_POLICY_NAME: &str = "deployer";
+
+pub(crate) struct Roles<'a>(pub(crate) &'a Iam);
+
+impl Resource for Roles<'_> {
+    type Spec = RoleSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+        let path = environment_path(environment);
+        let roles: Vec<_> = self
+            .0
+            .client
+            .list_roles()
+            .path_prefix(&path)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op("ListRoles")?;
+        let mut found = Vec::new();
+        for role in roles {
+            let name = role.role_name().to_owned();
+            let tags = self
+                .0
+                .client
+                .list_role_tags()
+                .role_name(&name)
+                .send()
+                .await
+                .op("ListRoleTags")?;
+            let tags = tags_of(tags.tags());
+            let attached = self
+                .0
+                .client
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .op("ListAttachedRolePolicies")?;
+            let managed_policies: BTreeSet<String> = attached
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_arn().map(str::to_owned))
+                .collect();
+            let inline_policy = match self
+                .0
+                .client
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name(INLINE_POLICY_NAME)
+                .send()
+                .await
+                .op("GetRolePolicy")
+            {
+                Ok(output) => canonical_document(output.policy_document()),
+                Err(error) if error.is_not_found() => String::new(),
+                Err(error) => return Err(error),
+            };
+            let trusted_service = role
+                .assume_role_policy_document()
+                .map(trusted_service)
+                .unwrap_or_default();
+            let role_path = role.path().to_owned();
+            found.push(Found::new(role.arn(), tags, move |_| {
+                Spec::IamRole(RoleSpec {
+                    name,
+                    path: role_path,
+                    trusted_service,
+                    managed_policies,
+                    inline_policy,
+                })
+            }));
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, request: Create<'_, RoleSpec>) -> Result<String, AwsError> {
+        let spec = request.spec;
+        let output = self
+            .0
+            .client
+            .create_role()
+            .role_name(&spec.name)
+            .path(&spec.path)
+            .assume_role_policy_document(trust_policy(&spec.trusted_service))
+            .set_tags(Some(sdk_tags(request.tags)))
+            .send()
+            .await
+            .op("CreateRole")?;
+        let none = RoleSpec {
+            managed_policies: BTreeSet::new(),
+            inline_policy: String::new(),
+            ..spec.clone()
+        };
+        self.sync_policies(spec, &none).await?;
+        Ok(output.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+    }
+
+    async fn update(&self, request: Update<'_, RoleSpec>) -> Result<(), AwsError> {
+        let (spec, observed) = (request.spec, request.observed);
+        if request.changed("trusted_service") {
+            self.0
+                .client
+                .update_assume_role_policy()
+                .role_name(&spec.name)
+                .policy_document(trust_policy(&spec.trusted_service))
+                .send()
+                .await
+                .op("UpdateAssumeRolePolicy")?;
+        }
+        if request.changed_any(&["managed_policies", "inline_policy"]) {
+            self.sync_policies(spec, observed).await?;
+        }
+        sync_tags(self, &spec.name, request.tags, request.current_tags).await
+    }
+
+    /// IAM refuses to delete a role with policies or instance profiles still attached.
+    async fn delete(&self, request: Delete<'_, RoleSpec>) -> Result<(), AwsError> {
+        let name = request.observed.name.as_str();
+
+        let attached = match self
+            .0
+            .client
+            .list_attached_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListAttachedRolePolicies")
+        {
+            Err(error) if error.is_not_found() => return Ok(()),
+            other => other?,
+        };
+        for policy in attached.attached_policies() {
+            if let Some(arn) = policy.policy_arn() {
+                self.0
+                    .client
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .op("DetachRolePolicy")?;
+            }
+        }
+        let inline = self
+            .0
+            .client
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListRolePolicies")?;
+        for policy in inline.policy_names() {
+            self.0
+                .client
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .op("DeleteRolePolicy")?;
+        }
+        let profiles = self
+            .0
+            .client
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .op("ListInstanceProfilesForRole")?;
+        for profile in profiles.instance_profiles() {
+            self.0
+                .client
+                .remove_role_from_instance_profile()
+                .instance_profile_name(profile.instance_profile_name())
+                .role_name(name)
+                .send()
+                .await
+                .op("RemoveRoleFromInstanceProfile")?;
+        }
+        match self
+            .0
+            .client
+            .delete_role()
+            .role_name(name)
+            .send()
+            .await
+            .op("DeleteRole")
+        {
+            Err(error) if error.is_not_found() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+}
+
+impl Roles<'_> {
+    /// Attaches and detaches managed policies and rewrites the inline one where they differ.
+    async fn sync_policies(&self, spec: &RoleSpec, observed: &RoleSpec) -> Result<(), AwsError> {
+        let role = spec.name.as_str();
+
+        for arn in spec.managed_policies.difference(&observed.managed_policies) {
+            self.0
+                .client
+                .attach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .op("AttachRolePolicy")?;
+        }
+        for arn in observed.managed_policies.difference(&spec.managed_policies) {
+            self.0
+                .client
+                .detach_role_policy()
+                .role_name(role)
+                .policy_arn(arn)
+                .send()
+                .await
+                .op("DetachRolePolicy")?;
+        }
+        if spec.inline_policy != observed.inline_policy {
+            self.0
+                .client
+                .put_role_policy()
+                .role_name(role)
+                .policy_name(INLINE_POLICY_NAME)
+                .policy_document(&spec.inline_policy)
+                .send()
+                .await
+                .op("PutRolePolicy")?;
+        }
+        Ok(())
+    }
+}
+
+impl TagApi for Roles<'_> {
+    async fn tag(&self, role: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.0
+            .client
+            .tag_role()
+            .role_name(role)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("TagRole")
+            .map(drop)
+    }
+
+    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.0
+            .client
+            .untag_role()
+            .role_name(role)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .op("UntagRole")
+            .map(drop)
+    }
+}

@@ -1,0 +1,237 @@
+//! Aurora PostgreSQL clusters. The master password is generated and kept by RDS in Secrets
+//! Manager: it never passes through deployer, the YAML or the logs.
+
+use std::time::Duration;
+
+use aws_sdk_rds::operation::modify_db_cluster::builders::ModifyDBClusterFluentBuilder;
+
+use super::{ARN, Rds, arn, ours, sdk_tags, tags_of};
+use crate::apply::Progress;
+use crate::aws::error::{AwsError, Classify};
+use crate::aws::found::Found;
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::tags::sync_tags;
+use crate::aws::wait::{Check, poll};
+use crate::model::{DbClusterSpec, Spec, TAG_FINAL_SNAPSHOT};
+
+/// Aurora clusters take 5 to 15 minutes to create or delete on real AWS.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+pub(crate) struct Clusters<'a>(pub(crate) &'a Rds);
+
+impl Resource for Clusters<'_> {
+    type Spec = DbClusterSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+        let mut found = Vec::new();
+        let clusters: Vec<_> = self
+            .0
+            .client
+            .describe_db_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op("DescribeDBClusters")?;
+        for cluster in clusters {
+            let tags = tags_of(cluster.tag_list());
+            if !ours(&tags, environment) || cluster.status() == Some("deleting") {
+                continue;
+            }
+            let identifier = cluster.db_cluster_identifier().unwrap_or_default().to_owned();
+            let spec = DbClusterSpec {
+                identifier: identifier.clone(),
+                engine: cluster.engine().unwrap_or_default().to_owned(),
+                engine_version: cluster.engine_version().unwrap_or_default().to_owned(),
+                subnet_group: crate::model::Ref::External(cluster.db_subnet_group().unwrap_or_default().to_owned()),
+                security_groups: Default::default(),
+                storage_encrypted: cluster.storage_encrypted().unwrap_or(false),
+                deletion_protection: cluster.deletion_protection().unwrap_or(false),
+                backup_retention_days: cluster.backup_retention_period().unwrap_or_default() as u8,
+                master_username: cluster.master_username().unwrap_or_default().to_owned(),
+                database_name: cluster.database_name().unwrap_or_default().to_owned(),
+            };
+            let groups: Vec<String> = cluster
+                .vpc_security_groups()
+                .iter()
+                .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                .collect();
+            let endpoint = cluster.endpoint().map(str::to_owned);
+            found.push(
+                Found::new(identifier, tags, move |lookup| {
+                    let subnet_group = lookup(&spec.subnet_group.to_string());
+                    Spec::DbCluster(DbClusterSpec {
+                        subnet_group,
+                        security_groups: groups.iter().map(|g| lookup(g)).collect(),
+                        ..spec
+                    })
+                })
+                .with_info("endpoint", endpoint.as_deref())
+                .with_info(ARN, cluster.db_cluster_arn()),
+            );
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, request: Create<'_, DbClusterSpec>) -> Result<String, AwsError> {
+        let (spec, tags, resolved, progress) = (request.spec, request.tags, request.resolved, request.progress);
+
+        self.0
+            .client
+            .create_db_cluster()
+            .db_cluster_identifier(&spec.identifier)
+            .engine(&spec.engine)
+            .engine_version(&spec.engine_version)
+            .master_username(&spec.master_username)
+            .manage_master_user_password(true)
+            .database_name(&spec.database_name)
+            .db_subnet_group_name(resolved.physical(&spec.subnet_group)?)
+            .set_vpc_security_group_ids(Some(resolved.physical_all(&spec.security_groups)?))
+            .storage_encrypted(spec.storage_encrypted)
+            .deletion_protection(spec.deletion_protection)
+            .backup_retention_period(i32::from(spec.backup_retention_days))
+            .copy_tags_to_snapshot(true)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("CreateDBCluster")?;
+        self.wait(&spec.identifier, "available", progress).await?;
+        Ok(spec.identifier.clone())
+    }
+
+    /// Sends only the settings that changed: an engine version in the request is an upgrade.
+    async fn update(&self, request: Update<'_, DbClusterSpec>) -> Result<(), AwsError> {
+        let spec = request.spec;
+        // One call carrying every changed setting, or none.
+        let mut modify: Option<ModifyDBClusterFluentBuilder> = None;
+        let start = || {
+            self.0
+                .client
+                .modify_db_cluster()
+                .db_cluster_identifier(&spec.identifier)
+                .apply_immediately(true)
+        };
+        if request.changed("engine_version") {
+            modify = Some(modify.unwrap_or_else(start).engine_version(&spec.engine_version));
+        }
+        if request.changed("security_groups") {
+            let groups = request.resolved.physical_all(&spec.security_groups)?;
+            modify = Some(modify.unwrap_or_else(start).set_vpc_security_group_ids(Some(groups)));
+        }
+        if request.changed("deletion_protection") {
+            modify = Some(
+                modify
+                    .unwrap_or_else(start)
+                    .deletion_protection(spec.deletion_protection),
+            );
+        }
+        if request.changed("backup_retention_days") {
+            let days = i32::from(spec.backup_retention_days);
+            modify = Some(modify.unwrap_or_else(start).backup_retention_period(days));
+        }
+        if let Some(modify) = modify {
+            modify.send().await.op("ModifyDBCluster")?;
+            self.wait(&spec.identifier, "available", request.progress).await?;
+        }
+        let arn = arn(request.info, &spec.identifier)?;
+        sync_tags(self.0, arn, request.tags, request.current_tags).await
+    }
+
+    /// Deletion protection is lifted first: reaching this step means the user confirmed the
+    /// destroy (protected environments need the typed name or --allow-destroy).
+    async fn delete(&self, request: Delete<'_, DbClusterSpec>) -> Result<(), AwsError> {
+        let (identifier, observed, tags, progress) =
+            (request.physical_id, request.observed, request.tags, request.progress);
+
+        if observed.deletion_protection {
+            self.0
+                .client
+                .modify_db_cluster()
+                .db_cluster_identifier(identifier)
+                .deletion_protection(false)
+                .apply_immediately(true)
+                .send()
+                .await
+                .op("ModifyDBCluster")?;
+        }
+        let mut request = self.0.client.delete_db_cluster().db_cluster_identifier(identifier);
+        request = if tags.get(TAG_FINAL_SNAPSHOT).is_some_and(|v| v == "true") {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            let snapshot = format!("{identifier}-final-{stamp}");
+            progress.waiting(format!("final snapshot {snapshot}"));
+            request.final_db_snapshot_identifier(snapshot)
+        } else {
+            request.skip_final_snapshot(true)
+        };
+        match request.send().await.op("DeleteDBCluster") {
+            Err(error) if error.code() == Some("DBClusterNotFoundFault") => return Ok(()),
+            other => other?,
+        };
+        self.wait(identifier, "deleted", progress).await
+    }
+}
+
+impl Clusters<'_> {
+    /// Polls the cluster's status until it is `wanted` (or gone, for `deleted`).
+    async fn wait(&self, identifier: &str, wanted: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+        poll(
+            &format!("database cluster {identifier} to be {wanted} (Aurora takes minutes)"),
+            DATABASE_TIMEOUT,
+            progress,
+            || async {
+                let status = match self
+                    .0
+                    .client
+                    .describe_db_clusters()
+                    .db_cluster_identifier(identifier)
+                    .send()
+                    .await
+                    .op("DescribeDBClusters")
+                {
+                    Ok(output) => output.db_clusters().first().and_then(|c| c.status()).map(str::to_owned),
+                    Err(error) if error.code() == Some("DBClusterNotFoundFault") => None,
+                    Err(error) => return Err(error),
+                };
+                Ok(cluster_check(status.as_deref(), wanted))
+            },
+        )
+        .await
+    }
+}
+
+/// States from which a cluster does not reach `available` without someone acting.
+const CLUSTER_STUCK: [&str; 3] = [
+    "failed",
+    "inaccessible-encryption-credentials",
+    "incompatible-parameters",
+];
+
+fn cluster_check(status: Option<&str>, wanted: &str) -> Check<()> {
+    match status {
+        Some(status) if status == wanted => Check::Done(()),
+        None if wanted == "deleted" => Check::Done(()),
+        Some(status) if CLUSTER_STUCK.contains(&status) => Check::Failed(status.to_owned()),
+        None => Check::Pending("absent".to_owned()),
+        Some(status) => Check::Pending(format!("now {status}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_cluster_stops_the_wait_and_a_creating_one_does_not() {
+        assert!(matches!(cluster_check(Some("failed"), "available"), Check::Failed(s) if s == "failed"));
+        assert!(matches!(
+            cluster_check(Some("creating"), "available"),
+            Check::Pending(_)
+        ));
+        assert!(matches!(cluster_check(Some("available"), "available"), Check::Done(())));
+        assert!(matches!(cluster_check(None, "deleted"), Check::Done(())));
+    }
+}

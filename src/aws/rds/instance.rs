@@ -1,0 +1,148 @@
+//! Aurora instances: the cluster's writer and readers.
+
+use std::time::Duration;
+
+use aws_sdk_rds::client::Waiters;
+use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+
+use super::{ARN, Rds, arn, ours, sdk_tags, tags_of};
+use crate::aws::error::{AwsError, Classify};
+use crate::aws::found::Found;
+use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::tags::sync_tags;
+use crate::aws::wait::Waited;
+use crate::model::{DbInstanceSpec, Spec};
+
+/// Aurora instances take 5 to 15 minutes to create or delete on real AWS.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
+
+pub(crate) struct Instances<'a>(pub(crate) &'a Rds);
+
+impl Resource for Instances<'_> {
+    type Spec = DbInstanceSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+        let mut found = Vec::new();
+        let instances: Vec<_> = self
+            .0
+            .client
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op("DescribeDBInstances")?;
+        for instance in instances {
+            let tags = tags_of(instance.tag_list());
+            if !ours(&tags, environment) || instance.db_instance_status() == Some("deleting") {
+                continue;
+            }
+            let identifier = instance.db_instance_identifier().unwrap_or_default().to_owned();
+            let cluster = instance.db_cluster_identifier().unwrap_or_default().to_owned();
+            let instance_class = instance.db_instance_class().unwrap_or_default().to_owned();
+            let engine = instance.engine().unwrap_or_default().to_owned();
+            let spec_identifier = identifier.clone();
+            let arn = instance.db_instance_arn().map(str::to_owned);
+            let found_instance = Found::new(identifier, tags, move |lookup| {
+                Spec::DbInstance(DbInstanceSpec {
+                    identifier: spec_identifier,
+                    cluster: lookup(&cluster),
+                    instance_class,
+                    engine,
+                })
+            });
+            found.push(found_instance.with_info(ARN, arn.as_deref()));
+        }
+        Ok(found)
+    }
+
+    async fn create(&self, request: Create<'_, DbInstanceSpec>) -> Result<String, AwsError> {
+        let (spec, tags, resolved, progress) = (request.spec, request.tags, request.resolved, request.progress);
+
+        self.0
+            .client
+            .create_db_instance()
+            .db_instance_identifier(&spec.identifier)
+            .db_cluster_identifier(resolved.physical(&spec.cluster)?)
+            .db_instance_class(&spec.instance_class)
+            .engine(&spec.engine)
+            .publicly_accessible(false)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("CreateDBInstance")?;
+        progress.waiting(format!(
+            "database instance {} to be available (Aurora takes minutes)",
+            spec.identifier
+        ));
+        self.0
+            .client
+            .wait_until_db_instance_available()
+            .db_instance_identifier(&spec.identifier)
+            .wait(DATABASE_TIMEOUT)
+            .await
+            .waited(
+                "DescribeDBInstances",
+                &format!("database instance {} to be available", spec.identifier),
+                instance_state,
+            )?;
+        Ok(spec.identifier.clone())
+    }
+
+    async fn update(&self, request: Update<'_, DbInstanceSpec>) -> Result<(), AwsError> {
+        let spec = request.spec;
+        if request.changed("instance_class") {
+            self.0
+                .client
+                .modify_db_instance()
+                .db_instance_identifier(&spec.identifier)
+                .db_instance_class(&spec.instance_class)
+                .apply_immediately(true)
+                .send()
+                .await
+                .op("ModifyDBInstance")?;
+        }
+        let arn = arn(request.info, &spec.identifier)?;
+        sync_tags(self.0, arn, request.tags, request.current_tags).await
+    }
+
+    async fn delete(&self, request: Delete<'_, DbInstanceSpec>) -> Result<(), AwsError> {
+        let (identifier, progress) = (request.physical_id, request.progress);
+
+        match self
+            .0
+            .client
+            .delete_db_instance()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+            .op("DeleteDBInstance")
+        {
+            Err(error) if error.code() == Some("DBInstanceNotFound") => return Ok(()),
+            other => other?,
+        };
+        progress.waiting(format!("database instance {identifier} to be deleted"));
+        self.0
+            .client
+            .wait_until_db_instance_deleted()
+            .db_instance_identifier(identifier)
+            .wait(DATABASE_TIMEOUT)
+            .await
+            .waited(
+                "DescribeDBInstances",
+                &format!("database instance {identifier} to be deleted"),
+                instance_state,
+            )
+    }
+}
+
+/// What the last poll said of the instance.
+fn instance_state(output: &DescribeDbInstancesOutput) -> String {
+    output
+        .db_instances()
+        .first()
+        .and_then(|i| i.db_instance_status())
+        .unwrap_or("absent")
+        .to_owned()
+}

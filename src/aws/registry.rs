@@ -1,0 +1,131 @@
+//! Every resource kind deployer manages, one line each. Adding a kind is: its spec (in
+//! `model`), its file (beside its service's SDK calls, implementing `Resource`), and its line
+//! here. The match below is exhaustive: a kind without a line does not compile.
+
+use futures::future::{LocalBoxFuture, try_join_all};
+
+use super::error::AwsError;
+use super::found::Found;
+use super::resource::{Create, Delete, Resource, Update, client_token};
+use super::{Aws, asg, ec2, ecs, elb, elbv2, iam, rds};
+use crate::apply::{Progress, Resolved, Step, StepKind};
+use crate::model::{Kind, Spec, Variant};
+
+macro_rules! registry {
+    (|$aws:ident| { $( $kind:ident => $resource:expr, )* }) => {
+        /// Everything tagged for `environment`, every kind at once.
+        pub(super) async fn discover_all($aws: &Aws, environment: &str) -> Result<Vec<Found>, AwsError> {
+            let searches: Vec<LocalBoxFuture<'_, Result<Vec<Found>, AwsError>>> = vec![
+                $( Box::pin(async move { $resource.discover(environment).await }), )*
+            ];
+            Ok(try_join_all(searches).await?.into_iter().flatten().collect())
+        }
+
+        /// Carries out one step through the implementation of the kind it concerns.
+        pub(super) async fn execute(
+            $aws: &Aws,
+            environment: &str,
+            step: &Step<'_>,
+            resolved: &Resolved,
+            progress: Progress<'_>,
+        ) -> Result<Option<String>, AwsError> {
+            match step_kind(step) {
+                $( Kind::$kind => run(&$resource, environment, step, resolved, progress).await, )*
+            }
+        }
+    };
+}
+
+registry!(|aws| {
+    Vpc => ec2::Vpcs(&aws.ec2),
+    Subnet => ec2::Subnets(&aws.ec2),
+    InternetGateway => ec2::InternetGateways(&aws.ec2),
+    ElasticIp => ec2::ElasticIps(&aws.ec2),
+    NatGateway => ec2::NatGateways(&aws.ec2),
+    RouteTable => ec2::RouteTables(&aws.ec2),
+    SecurityGroup => ec2::SecurityGroups(&aws.ec2),
+    SecurityGroupRules => ec2::SecurityGroupRules(&aws.ec2),
+    LaunchTemplate => ec2::LaunchTemplates(&aws.ec2),
+    ClassicLoadBalancer => elb::ClassicLoadBalancers(&aws.elb),
+    LoadBalancer => elbv2::LoadBalancers(&aws.elbv2),
+    TargetGroup => elbv2::TargetGroups(&aws.elbv2),
+    Listener => elbv2::Listeners(&aws.elbv2),
+    IamRole => iam::Roles(&aws.iam),
+    InstanceProfile => iam::InstanceProfiles(&aws.iam),
+    AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),
+    EcsCluster => ecs::Clusters(&aws.ecs),
+    TaskDefinition => ecs::TaskDefinitions(&aws.ecs),
+    EcsService => ecs::Services(&aws.ecs),
+    DbSubnetGroup => rds::SubnetGroups(&aws.rds),
+    DbCluster => rds::Clusters(&aws.rds),
+    DbInstance => rds::Instances(&aws.rds),
+});
+
+/// A delete concerns what exists; a create or an update, what is wanted. (They differ when a
+/// logical id changes kind, which the planner turns into a delete and a create.)
+fn step_kind(step: &Step<'_>) -> Kind {
+    let spec = match step.kind {
+        StepKind::Delete => step.change.observed.as_ref().map(|o| &o.spec),
+        StepKind::Create | StepKind::Update => step.change.desired.as_ref().map(|d| &d.spec),
+    };
+    spec.expect("the planner gives every step the spec it acts on").kind()
+}
+
+async fn run<R: Resource>(
+    resource: &R,
+    environment: &str,
+    step: &Step<'_>,
+    resolved: &Resolved,
+    progress: Progress<'_>,
+) -> Result<Option<String>, AwsError> {
+    let change = step.change;
+    match step.kind {
+        StepKind::Create => {
+            let desired = change.desired.as_ref().expect("a create has a desired spec");
+            let request = Create {
+                spec: spec_of::<R::Spec>(step, &desired.spec)?,
+                tags: &desired.tags,
+                resolved,
+                progress,
+                client_token: client_token(environment, &step.id, &desired.tags),
+            };
+            resource.create(request).await.map(Some)
+        }
+        StepKind::Update => {
+            let desired = change.desired.as_ref().expect("an update has a desired spec");
+            let observed = change.observed.as_ref().expect("an update has an observed resource");
+            let request = Update::new(
+                &observed.physical_id,
+                (
+                    spec_of::<R::Spec>(step, &desired.spec)?,
+                    spec_of::<R::Spec>(step, &observed.spec)?,
+                ),
+                (&desired.tags, &observed.tags),
+                &observed.info,
+                change.changed_attributes(),
+                resolved,
+                progress,
+            );
+            resource.update(request).await.map(|()| None)
+        }
+        StepKind::Delete => {
+            let observed = change.observed.as_ref().expect("a delete has an observed resource");
+            let request = Delete {
+                physical_id: &observed.physical_id,
+                observed: spec_of::<R::Spec>(step, &observed.spec)?,
+                tags: &observed.tags,
+                resolved,
+                progress,
+            };
+            resource.delete(request).await.map(|()| None)
+        }
+    }
+}
+
+/// The kind's own spec inside `spec`; the dispatch above guarantees it is there.
+fn spec_of<'s, S: Variant>(step: &Step<'_>, spec: &'s Spec) -> Result<&'s S, AwsError> {
+    S::of(spec).ok_or_else(|| AwsError::Other {
+        operation: "dispatch",
+        detail: format!("internal error: {} is not a {}", step.id, S::KIND),
+    })
+}

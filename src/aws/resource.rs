@@ -1,0 +1,111 @@
+//! The resource-kind trait: every kind deployer manages implements it once, in one file beside
+//! its service's SDK calls, and `registry.rs` names each implementation on one line. The
+//! provider dispatches on the kind there and nowhere else.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::error::AwsError;
+use super::found::Found;
+use crate::apply::{Progress, Resolved};
+use crate::model::{Id, Tags, Variant};
+
+/// One kind of resource, as AWS sees it.
+///
+/// `update` is required: it brings the resource to its desired spec, calling only what the
+/// planned difference needs (`Update::changed`), and its tags through `tags::sync_tags`.
+pub(crate) trait Resource {
+    type Spec: Variant;
+
+    /// Everything of this kind tagged for `environment`. A kind that AWS lists only through
+    /// its parent (a listener through its load balancer) is found by the parent's `discover`,
+    /// and says so.
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError>;
+
+    /// Creates the resource, already tagged, and returns its AWS id.
+    async fn create(&self, request: Create<'_, Self::Spec>) -> Result<String, AwsError>;
+
+    async fn update(&self, request: Update<'_, Self::Spec>) -> Result<(), AwsError>;
+
+    /// Deletes the resource; one that is already gone counts as deleted.
+    async fn delete(&self, request: Delete<'_, Self::Spec>) -> Result<(), AwsError>;
+}
+
+pub(crate) struct Create<'a, S> {
+    pub(crate) spec: &'a S,
+    pub(crate) tags: &'a Tags,
+    pub(crate) resolved: &'a Resolved,
+    pub(crate) progress: Progress<'a>,
+    /// Same environment, resource and spec give the same token, so a retried create on real
+    /// AWS returns what the first attempt made instead of a second resource.
+    pub(crate) client_token: String,
+}
+
+pub(crate) struct Update<'a, S> {
+    pub(crate) physical_id: &'a str,
+    pub(crate) spec: &'a S,
+    pub(crate) observed: &'a S,
+    pub(crate) tags: &'a Tags,
+    pub(crate) current_tags: &'a Tags,
+    /// Read-only facts discovery recorded (an ARN that tagging calls need).
+    pub(crate) info: &'a BTreeMap<String, String>,
+    pub(crate) resolved: &'a Resolved,
+    pub(crate) progress: Progress<'a>,
+    changed: BTreeSet<&'static str>,
+}
+
+impl<'a, S: Variant> Update<'a, S> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        physical_id: &'a str,
+        (spec, observed): (&'a S, &'a S),
+        (tags, current_tags): (&'a Tags, &'a Tags),
+        info: &'a BTreeMap<String, String>,
+        changed: BTreeSet<&'static str>,
+        resolved: &'a Resolved,
+        progress: Progress<'a>,
+    ) -> Self {
+        Self {
+            physical_id,
+            spec,
+            observed,
+            tags,
+            current_tags,
+            info,
+            resolved,
+            progress,
+            changed,
+        }
+    }
+
+    /// Whether the plan found `attribute` different, or a resource it names replaced.
+    pub(crate) fn changed(&self, attribute: &str) -> bool {
+        debug_assert!(
+            self.spec.attributes().iter().any(|a| a.name == attribute)
+                || self.spec.references().iter().any(|r| r.attribute == attribute),
+            "{} has no attribute `{attribute}`",
+            S::KIND
+        );
+        self.changed.contains(attribute)
+    }
+
+    /// Whether any of `attributes` changed.
+    pub(crate) fn changed_any(&self, attributes: &[&str]) -> bool {
+        attributes.iter().any(|attribute| self.changed(attribute))
+    }
+}
+
+pub(crate) struct Delete<'a, S> {
+    pub(crate) physical_id: &'a str,
+    pub(crate) observed: &'a S,
+    pub(crate) tags: &'a Tags,
+    pub(crate) resolved: &'a Resolved,
+    pub(crate) progress: Progress<'a>,
+}
+
+/// The client token for creating `id` with the spec hash recorded in `tags`.
+pub(crate) fn client_token(environment: &str, id: &Id, tags: &Tags) -> String {
+    let hash = tags.get(crate::model::TAG_SPEC).map_or("", String::as_str);
+    let mut token = format!("{environment}-{id}-{hash}");
+    token.truncate(64);
+    token
+}

@@ -1,0 +1,102 @@
+//! Why a resource changes, as data: the planner produces these, `render` shows them, and
+//! `plan --json` carries them as they are.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::model::{Id, Kind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Reason {
+    /// A scalar attribute differs.
+    Changed {
+        attribute: &'static str,
+        from: String,
+        to: String,
+        forces_replacement: bool,
+    },
+    /// A member of a set attribute is wanted but missing.
+    MemberAdded { attribute: &'static str, member: String },
+    /// A member of a set attribute is present but not wanted.
+    MemberRemoved { attribute: &'static str, member: String },
+    /// The resource exists as another kind under this logical id.
+    KindChanged { from: Kind, to: Kind },
+    /// A tag differs (`from` absent: added; `to` absent: removed).
+    Tag {
+        key: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// Only deployer's own record differs (the spec hash, a content digest): something AWS
+    /// does not echo back changed, or was changed outside deployer.
+    Drift {
+        key: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    /// A resource this one points at is replaced, so this one follows it.
+    FollowsReplacement {
+        attribute: &'static str,
+        target: Id,
+        forces_replacement: bool,
+    },
+    /// Tagged for the environment, but the configuration no longer has it.
+    NotInConfiguration { environment: String },
+    /// A second resource tagged with the same logical id (a crashed create retried).
+    Duplicate { of: String, id: Id },
+}
+
+impl Reason {
+    pub fn forces_replacement(&self) -> bool {
+        match self {
+            Self::Changed { forces_replacement, .. } | Self::FollowsReplacement { forces_replacement, .. } => {
+                *forces_replacement
+            }
+            Self::KindChanged { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The spec attribute the reason is about, if any.
+    pub fn attribute(&self) -> Option<&'static str> {
+        match self {
+            Self::Changed { attribute, .. }
+            | Self::MemberAdded { attribute, .. }
+            | Self::MemberRemoved { attribute, .. }
+            | Self::FollowsReplacement { attribute, .. } => Some(attribute),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let forces = |yes: bool| if yes { " (forces replacement)" } else { "" };
+        match self {
+            Self::Changed {
+                attribute,
+                from,
+                to,
+                forces_replacement,
+            } => write!(f, "{attribute}: {from} → {to}{}", forces(*forces_replacement)),
+            Self::MemberAdded { attribute, member } => write!(f, "{attribute}: + {member}"),
+            Self::MemberRemoved { attribute, member } => write!(f, "{attribute}: - {member}"),
+            Self::KindChanged { from, to } => write!(f, "kind: {from} → {to} (forces replacement)"),
+            Self::Tag { key, from, to } | Self::Drift { key, from, to } => match (from, to) {
+                (Some(from), Some(to)) => write!(f, "tags: {key}: {from} → {to}"),
+                (None, Some(to)) => write!(f, "tags: + {key}={to}"),
+                (Some(from), None) => write!(f, "tags: - {key}={from}"),
+                (None, None) => write!(f, "tags: {key}"),
+            },
+            Self::FollowsReplacement {
+                attribute,
+                target,
+                forces_replacement,
+            } => write!(f, "{attribute}: {target} is replaced{}", forces(*forces_replacement)),
+            Self::NotInConfiguration { environment } => write!(f, "no longer part of environment {environment}"),
+            Self::Duplicate { of, id } => write!(f, "duplicate of {of} (another resource tagged deployer:id={id})"),
+        }
+    }
+}
