@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod error_chain;
 pub mod model;

@@ -1,4 +1,5 @@
 //! The `deployer` binary: parse arguments, run, print any error once, map it to an exit code.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::process::ExitCode;
 

@@ -52,27 +52,4 @@ impl Outputs {
         }
         outputs
     }
-
-    pub fn render_text(&self) -> String {
-        let mut lines = vec![
-            ("environment".to_owned(), self.environment.clone()),
-            ("region".to_owned(), self.region.clone()),
-            (
-                "vpc_id".to_owned(),
-                self.vpc_id.clone().unwrap_or_else(|| "(none)".into()),
-            ),
-            ("public_subnet_ids".to_owned(), self.public_subnet_ids.join(", ")),
-            ("private_subnet_ids".to_owned(), self.private_subnet_ids.join(", ")),
-            ("nat_gateway_ids".to_owned(), self.nat_gateway_ids.join(", ")),
-        ];
-        let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
-        lines.push(("load_balancer_dns".to_owned(), optional(&self.load_balancer_dns)));
-        lines.push(("api_url".to_owned(), optional(&self.api_url)));
-        lines.push(("database_endpoint".to_owned(), optional(&self.database_endpoint)));
-        for (role, id) in &self.security_group_ids {
-            lines.push((format!("security_group_{role}"), id.clone()));
-        }
-        let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-        lines.into_iter().map(|(k, v)| format!("{k:width$} = {v}\n")).collect()
-    }
 }

@@ -1,5 +1,7 @@
 //! The `api` binary: configuration from the environment, serve until SIGTERM or Ctrl-C.
 //! `api healthcheck` probes a running instance (the container's HEALTHCHECK).
+//! The binary reports start-up failures and the health probe on the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{Read, Write};
 use std::process::ExitCode;

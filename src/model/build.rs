@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
-use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_FINAL_SNAPSHOT, tags_for};
+use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
 use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
@@ -214,6 +214,10 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             } else {
                 Default::default()
             };
+            // So that `destroy` knows, even without the environment file.
+            if config.protect && spec.kind().has_tags() {
+                tags.insert(TAG_PROTECT.to_owned(), "true".to_owned());
+            }
             match &spec {
                 Spec::AutoScalingGroup(s) => {
                     tags.insert(TAG_DIGEST.to_owned(), s.template_version.clone());

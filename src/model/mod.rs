@@ -14,7 +14,9 @@ pub use build::{Facts, ModelError, desired};
 pub(crate) use build::{as_deployed, example_facts};
 pub use id::Id;
 pub use spec::*;
-pub use tags::{TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_SPEC, Tags, spec_hash, tags_for};
+pub use tags::{
+    TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_PROTECT, TAG_SPEC, Tags, spec_hash, tags_for,
+};
 pub use templates::TemplateError;
 
 use std::collections::BTreeMap;

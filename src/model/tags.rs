@@ -15,6 +15,8 @@ pub const TAG_SPEC: &str = "deployer:spec";
 /// A digest of content AWS does not echo back in comparable form: the launch template version
 /// an Auto Scaling group rolled to, a task definition's container definitions.
 pub const TAG_DIGEST: &str = "deployer:digest";
+/// On every resource of an environment with `protect: true`: destroy asks for more than `yes`.
+pub const TAG_PROTECT: &str = "deployer:protect";
 /// On a database cluster: take a final snapshot when it is destroyed.
 pub const TAG_FINAL_SNAPSHOT: &str = "deployer:final-snapshot";
 

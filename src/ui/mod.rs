@@ -1,8 +1,11 @@
-//! Everything users see while a command runs: progress, prompts, colour switches. The engine
-//! reports events; this module decides how they look.
+//! Everything users see: progress, prompts, colour switches, and each command's result. The
+//! engine reports events and commands return results; this module decides how they look, and
+//! is (with `main`) the only one that writes to the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod progress;
 mod prompt;
+pub mod report;
 
 pub use progress::{StepReporter, Style};
 pub use prompt::{Confirmation, confirm};
@@ -27,4 +30,15 @@ pub fn stdin_is_terminal() -> bool {
 
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
+}
+
+/// Spinners on a terminal, plain lines elsewhere, JSON lines with --json.
+pub fn progress_style(json: bool) -> Style {
+    if json {
+        Style::Json
+    } else if stdout_is_terminal() {
+        Style::Bars
+    } else {
+        Style::Lines
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! Everything a fresh machine needs beyond the Rust toolchain and python3 is installed here,
 //! into the project (`.venv/`), idempotently.
+//! A developer tool: it talks to the developer on the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

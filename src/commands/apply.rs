@@ -1,0 +1,46 @@
+//! `apply`: converge an environment to its file.
+
+use anyhow::{Result, bail};
+
+use super::{Situation, ensure_complete, run_plan};
+use crate::apply::Reporter;
+use crate::outputs::Outputs;
+use crate::plan::{Plan, Summary};
+
+/// What an apply did, and the environment's outputs after it.
+pub struct Applied {
+    pub summary: Summary,
+    pub outputs: Outputs,
+}
+
+/// A protected environment (`protect: true`) is never destroyed or replaced, even in part,
+/// without `--allow-destroy`.
+pub fn check_protection(situation: &Situation, plan: &Plan, allow_destroy: bool) -> Result<()> {
+    if situation.config.protect && plan.destroys_anything() && !allow_destroy {
+        bail!(
+            "environment {} is protected (protect: true) and this plan destroys or replaces resources\n  help: review the plan above; to go ahead, re-run with --allow-destroy",
+            situation.config.name
+        );
+    }
+    Ok(())
+}
+
+/// Carries out `plan` (made from `situation`), then reads the environment again for its
+/// outputs. An empty plan changes nothing and reports the outputs as they are.
+pub async fn apply(situation: &Situation, plan: &Plan, parallelism: usize, reporter: &dyn Reporter) -> Result<Applied> {
+    let name = &situation.config.name;
+    let region = &situation.aws.region;
+    if plan.is_empty() {
+        return Ok(Applied {
+            summary: plan.summary(),
+            outputs: Outputs::from_observed(name, region, &situation.observed),
+        });
+    }
+    let outcome = run_plan(&situation.aws, name, plan, &situation.observed, parallelism, reporter).await?;
+    ensure_complete(&outcome, "apply", name)?;
+    let observed = situation.aws.discover(name).await?;
+    Ok(Applied {
+        summary: plan.summary(),
+        outputs: Outputs::from_observed(name, region, &observed),
+    })
+}

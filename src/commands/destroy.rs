@@ -1,0 +1,120 @@
+//! `destroy`: delete every resource tagged for an environment, dependants first.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::{ensure_complete, run_plan, settings};
+use crate::apply::Reporter;
+use crate::aws::Aws;
+use crate::cli::GlobalArgs;
+use crate::config::{ConfigError, EnvironmentConfig, available_environments, load_environment};
+use crate::model::{Desired, ObservedResource, TAG_PROTECT};
+use crate::plan::{Plan, plan};
+
+/// Which environment `destroy` without a name means.
+pub enum DestroyTarget {
+    /// Nothing deployer made is in this account and region.
+    Nothing,
+    One(String),
+    /// Several are deployed: the user must name one.
+    Several(Vec<String>),
+}
+
+/// With a name, that environment; without, the only deployed one, if there is exactly one.
+pub async fn destroy_target(global: &GlobalArgs, environment: Option<&str>) -> Result<DestroyTarget> {
+    if let Some(name) = environment {
+        return Ok(DestroyTarget::One(name.to_owned()));
+    }
+    let region = shared_region(&global.environments);
+    let aws = Aws::connect(&settings(global, region.as_deref())).await?;
+    let deployed: Vec<String> = aws.ec2.deployed_environments().await?.into_iter().collect();
+    Ok(match deployed.len() {
+        0 => DestroyTarget::Nothing,
+        1 => DestroyTarget::One(deployed.into_iter().next().expect("one")),
+        _ => DestroyTarget::Several(deployed),
+    })
+}
+
+/// The destroy plan of one environment, and whether it is protected.
+pub struct PreparedDestroy {
+    pub environment: String,
+    pub plan: Plan,
+    /// From the file's `protect:`, or, without a file, from the resources' own tags.
+    pub protected: bool,
+    aws: Aws,
+    observed: Vec<ObservedResource>,
+}
+
+pub async fn prepare_destroy(global: &GlobalArgs, environment: &str) -> Result<PreparedDestroy> {
+    let config = load_optional(&global.environments, environment)?;
+    let aws = Aws::connect(&settings(global, config.as_ref().and_then(|c| c.region.as_deref()))).await?;
+    let observed = aws
+        .discover(environment)
+        .await
+        .with_context(|| format!("could not list the resources of {environment}"))?;
+    let empty = Desired {
+        environment: environment.to_owned(),
+        resources: Default::default(),
+    };
+    let protected = match &config {
+        Some(config) => config.protect,
+        None => observed
+            .iter()
+            .any(|r| r.tags.get(TAG_PROTECT).is_some_and(|v| v == "true")),
+    };
+    Ok(PreparedDestroy {
+        environment: environment.to_owned(),
+        plan: plan(&empty, &observed),
+        protected,
+        aws,
+        observed,
+    })
+}
+
+/// How many resources a destroy deleted.
+pub struct Destroyed {
+    pub count: usize,
+}
+
+pub async fn destroy(prepared: &PreparedDestroy, parallelism: usize, reporter: &dyn Reporter) -> Result<Destroyed> {
+    let environment = &prepared.environment;
+    let outcome = run_plan(
+        &prepared.aws,
+        environment,
+        &prepared.plan,
+        &prepared.observed,
+        parallelism,
+        reporter,
+    )
+    .await?;
+    ensure_complete(&outcome, "destroy", environment)?;
+    Ok(Destroyed {
+        count: prepared.plan.summary().destroy,
+    })
+}
+
+/// The region every environment file names, when they agree: where `destroy` without an
+/// environment looks when neither --region nor the AWS chain says.
+fn shared_region(dir: &Path) -> Option<String> {
+    let names = available_environments(dir).ok()?;
+    let regions: std::collections::BTreeSet<String> = names
+        .iter()
+        .filter_map(|name| load_environment(dir, name).ok()?.config.region)
+        .collect();
+    if regions.len() == 1 {
+        regions.into_iter().next()
+    } else {
+        None
+    }
+}
+
+/// The environment file if it exists: destroy works from tags alone, the file only adds the
+/// region and the `protect` flag.
+fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
+    match load_environment(dir, name) {
+        Ok(loaded) => Ok(Some(loaded.config)),
+        Err(ConfigError::UnknownEnvironment { .. } | ConfigError::NoDirectory { .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,115 @@
+//! The work of each command, as plain functions that return typed results. Nothing here prints
+//! or asks: `run.rs` turns arguments into calls, `ui` renders what comes back as text or JSON.
+
+mod apply;
+mod destroy;
+mod output;
+mod validate;
+
+pub use apply::{Applied, apply, check_protection};
+pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
+pub use output::outputs;
+pub use validate::{Validated, validate};
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result, bail};
+
+use crate::apply::{Outcome, Reporter, StepGraph, execute};
+use crate::aws::{Aws, Provider, Settings};
+use crate::cli::GlobalArgs;
+use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
+use crate::model::{Desired, ObservedResource, desired};
+use crate::plan::{Plan, plan};
+
+/// An environment's configuration, the AWS clients for its region, what it should consist of
+/// and what exists.
+pub struct Situation {
+    pub config: EnvironmentConfig,
+    pub aws: Aws,
+    pub desired: Desired,
+    pub observed: Vec<ObservedResource>,
+}
+
+impl Situation {
+    pub fn plan(&self) -> Plan {
+        plan(&self.desired, &self.observed)
+    }
+}
+
+/// Reads the environment file and what AWS has, concurrently. `image` overrides `app.image`.
+pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>) -> Result<Situation> {
+    let loaded = load_environment(&global.environments, environment)?;
+    let mut config = loaded.config;
+    if let Some(image) = image {
+        check_image(image).map_err(|message| anyhow::anyhow!("--image: {message}"))?;
+        config.app.image = image.to_owned();
+    }
+    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    let needs_image = config.compute.kind == ComputeKind::Ec2 && config.compute.ami.is_none();
+    let (facts, observed) = tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name))
+        .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    let desired = desired(&config, &facts)?;
+    Ok(Situation {
+        config,
+        aws,
+        desired,
+        observed,
+    })
+}
+
+/// Where to talk to AWS: --region beats the environment file's `region:`, which beats the
+/// AWS chain (AWS_REGION, the profile), which aws-config resolves.
+pub fn settings(global: &GlobalArgs, file_region: Option<&str>) -> Settings {
+    Settings {
+        region: global.region.clone().or_else(|| file_region.map(str::to_owned)),
+        profile: global.profile.clone(),
+        endpoint_url: global.endpoint_url.clone(),
+    }
+}
+
+/// Runs `plan` against AWS, reporting each step's progress to `reporter`.
+async fn run_plan(
+    aws: &Aws,
+    environment: &str,
+    plan: &Plan,
+    observed: &[ObservedResource],
+    parallelism: usize,
+    reporter: &dyn Reporter,
+) -> Result<Outcome> {
+    let graph = StepGraph::new(plan)?;
+    // Steps may point at resources the plan leaves alone, so start from everything observed,
+    // less the duplicates the plan deletes (their logical id belongs to the one kept).
+    let duplicates: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.duplicate)
+        .filter_map(|c| c.observed.as_ref().map(|o| o.physical_id.as_str()))
+        .collect();
+    let mut known = BTreeMap::new();
+    for resource in observed.iter().filter(|r| !duplicates.contains(r.physical_id.as_str())) {
+        known
+            .entry(resource.id.clone())
+            .or_insert_with(|| resource.physical_id.clone());
+    }
+    let provider = Provider { aws, environment };
+    Ok(execute(&graph, &provider, known, parallelism, reporter).await)
+}
+
+fn ensure_complete(outcome: &Outcome, verb: &str, environment: &str) -> Result<()> {
+    if outcome.succeeded() {
+        return Ok(());
+    }
+    let failures: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(id, _, error)| format!("  {id}: {error}"))
+        .collect();
+    bail!(
+        "{verb} of {environment} stopped: {} step(s) failed, {} completed, {} not started\n{}\n  help: everything created so far is tagged and will be found again; fix the cause and re-run `deployer {verb} {environment}`",
+        outcome.failed.len(),
+        outcome.completed,
+        outcome.skipped,
+        failures.join("\n")
+    )
+}

@@ -1,0 +1,106 @@
+//! Command results as people and programs read them: terraform-style text, or JSON.
+
+use std::io::Write;
+
+use console::style;
+use serde_json::json;
+
+use super::Style;
+use crate::commands::{Applied, Destroyed, Validated};
+use crate::outputs::Outputs;
+use crate::plan::{Plan, render_json, render_text};
+
+/// `plan`'s answer: the plan as text, or as one JSON object.
+pub fn plan(plan: &Plan, json: bool) {
+    if json {
+        println!("{}", render_json(plan));
+    } else {
+        print!("{}", render_text(plan));
+    }
+}
+
+/// The plan an apply or destroy is about to carry out, before it asks.
+pub fn plan_event(plan: &Plan, style: Style) {
+    if style == Style::Json {
+        println!("{}", json!({"event": "plan", "plan": render_json(plan)}));
+    } else {
+        print!("{}", render_text(plan));
+        let _ = std::io::stdout().flush();
+    }
+}
+
+pub fn applied(applied: &Applied, changed_anything: bool, style: Style) {
+    if style != Style::Json && changed_anything {
+        let summary = applied.summary;
+        println!(
+            "\n{} Resources: {} added, {} changed, {} destroyed.\n",
+            console::style("Apply complete!").green().bold(),
+            summary.add,
+            summary.change,
+            summary.destroy
+        );
+    }
+    if style == Style::Json {
+        println!("{}", json!({"event": "outputs", "outputs": applied.outputs}));
+    } else {
+        println!("Outputs:\n{}", outputs_text(&applied.outputs));
+    }
+}
+
+pub fn destroyed(destroyed: &Destroyed, style: Style) {
+    if style != Style::Json {
+        println!(
+            "\n{} Resources: {} destroyed.",
+            console::style("Destroy complete!").green().bold(),
+            destroyed.count
+        );
+    }
+}
+
+pub fn nothing_deployed() {
+    println!("Nothing to destroy: no deployer environment is deployed in this account and region.");
+}
+
+pub fn nothing_to_destroy(environment: &str, style: Style) {
+    if style != Style::Json {
+        println!("Nothing to destroy: no resources are tagged deployer:environment={environment}.");
+    }
+}
+
+/// `output`'s answer.
+pub fn outputs(outputs: &Outputs, json: bool) -> serde_json::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(outputs)?);
+    } else {
+        print!("{}", outputs_text(outputs));
+    }
+    Ok(())
+}
+
+/// One ✓ line per valid file; the invalid ones come back to `main` as the error.
+pub fn validated(report: &Validated) {
+    for path in &report.valid {
+        println!("{} {}", style("✓").green(), path.display());
+    }
+}
+
+/// `key = value` lines, aligned.
+fn outputs_text(outputs: &Outputs) -> String {
+    let optional = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+    let mut lines = vec![
+        ("environment".to_owned(), outputs.environment.clone()),
+        ("region".to_owned(), outputs.region.clone()),
+        ("vpc_id".to_owned(), optional(&outputs.vpc_id)),
+        ("public_subnet_ids".to_owned(), outputs.public_subnet_ids.join(", ")),
+        ("private_subnet_ids".to_owned(), outputs.private_subnet_ids.join(", ")),
+        ("nat_gateway_ids".to_owned(), outputs.nat_gateway_ids.join(", ")),
+        ("load_balancer_dns".to_owned(), optional(&outputs.load_balancer_dns)),
+        ("api_url".to_owned(), optional(&outputs.api_url)),
+        ("database_endpoint".to_owned(), optional(&outputs.database_endpoint)),
+    ];
+    for (role, id) in &outputs.security_group_ids {
+        lines.push((format!("security_group_{role}"), id.clone()));
+    }
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    lines.into_iter().map(|(k, v)| format!("{k:width$} = {v}\n")).collect()
+}
