@@ -27,10 +27,9 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
     if validated.invalid.is_empty() {
         return Ok(0);
     }
-    let rendered: Vec<String> = validated.invalid.iter().map(ToString::to_string).collect();
     bail!(
         "{}\n{} of {} environment files are invalid",
-        rendered.join("\nerror: "),
+        validated.invalid.join("\nerror: "),
         validated.invalid.len(),
         validated.invalid.len() + validated.valid.len()
     )

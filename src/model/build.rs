@@ -49,6 +49,22 @@ fn zone_letter(index: usize) -> char {
     char::from(b'a' + u8::try_from(index).expect("at most 6 zones"))
 }
 
+/// Builds the model with stand-in facts, so that everything but what only AWS can answer (its
+/// zones, its AMIs) is checked without calling it: templates render, container definitions
+/// have a shape ECS takes. What `validate` runs.
+pub fn check_without_aws(config: &EnvironmentConfig) -> Result<(), ModelError> {
+    let region = config.region.clone().unwrap_or_else(|| "us-east-1".to_owned());
+    let facts = Facts {
+        availability_zones: (0..usize::from(config.network.azs))
+            .map(|i| format!("{region}{}", zone_letter(i)))
+            .collect(),
+        region,
+        account_id: "000000000000".to_owned(),
+        default_image_id: Some("ami-00000000".to_owned()),
+    };
+    desired(config, &facts).map(drop)
+}
+
 pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, ModelError> {
     let zone_count = usize::from(config.network.azs);
     if facts.availability_zones.len() < zone_count {

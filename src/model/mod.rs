@@ -2,6 +2,7 @@
 //! an environment's config plus facts read from AWS (its availability zones), no I/O here.
 
 mod build;
+mod containers;
 mod id;
 mod kinds;
 mod service_specs;
@@ -9,9 +10,10 @@ mod spec;
 mod tags;
 mod templates;
 
-pub use build::{Facts, ModelError, desired};
+pub use build::{Facts, ModelError, check_without_aws, desired};
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};
+pub use containers::*;
 pub use id::Id;
 pub use spec::*;
 pub use tags::{

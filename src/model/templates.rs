@@ -15,6 +15,10 @@ pub enum TemplateError {
     Render { name: &'static str, detail: String },
     #[error("templates/task-definition.json.tera did not render to valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(
+        "templates/task-definition.json.tera rendered container definitions deployer cannot register: {0}\n  help: use only the fields listed in src/model/containers.rs"
+    )]
+    ContainerShape(serde_json::Error),
 }
 
 /// Where the API token lives, for the templates.
@@ -64,7 +68,9 @@ pub(super) fn user_data(input: &AppTemplateInput<'_>) -> Result<String, Template
 pub(super) fn container_definitions(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
     let text = render("task-definition.json.tera", TASK_DEFINITION, &input.context())?;
     let value: serde_json::Value = serde_json::from_str(&text)?;
-    Ok(value.to_string())
+    let canonical = value.to_string();
+    super::containers::parse_container_definitions(&canonical).map_err(TemplateError::ContainerShape)?;
+    Ok(canonical)
 }
 
 fn render(name: &'static str, template: &str, context: &Context) -> Result<String, TemplateError> {

@@ -1,20 +1,17 @@
 //! Fargate task definitions. Revisions are immutable: every attribute forces a new one, and
 //! an update only brings tags up to date.
 
-use std::collections::BTreeMap;
-
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
     PortMapping, Secret, TaskDefinitionField, TransportProtocol,
 };
-use serde_json::Value;
 
 use super::{Ecs, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::model::{Spec, TAG_DIGEST, TAG_ENVIRONMENT, Tags, TaskDefinitionSpec};
+use crate::model::{self, Spec, TAG_DIGEST, TAG_ENVIRONMENT, Tags, TaskDefinitionSpec, parse_container_definitions};
 
 pub(crate) struct TaskDefinitions<'a>(pub(crate) &'a Ecs);
 
@@ -147,123 +144,70 @@ impl Resource for TaskDefinitions<'_> {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("templates/task-definition.json.tera: {0}")]
-struct TemplateShape(String);
-
-fn template_error(detail: impl Into<String>) -> AwsError {
-    AwsError::Other {
-        operation: "RegisterTaskDefinition",
-        detail: TemplateShape(detail.into()).to_string(),
-    }
-}
-
-/// Translates the rendered container definitions (ECS's JSON shape) into SDK types. Fields
-/// deployer does not translate are an error rather than silently dropped.
+/// Translates the model's container definitions (parsed and checked when the model was
+/// built) into the SDK's types.
 fn container_definitions(json: &str) -> Result<Vec<ContainerDefinition>, AwsError> {
-    let value: Value = serde_json::from_str(json).map_err(|e| template_error(e.to_string()))?;
-    let Value::Array(containers) = value else {
-        return Err(template_error("expected a JSON array of containers"));
-    };
+    let containers = parse_container_definitions(json).map_err(|error| AwsError::Other {
+        operation: "RegisterTaskDefinition",
+        detail: format!("internal error: container definitions the model accepted do not parse: {error}"),
+    })?;
     containers.iter().map(container).collect()
 }
 
-fn container(value: &Value) -> Result<ContainerDefinition, AwsError> {
-    let Value::Object(fields) = value else {
-        return Err(template_error("each container must be a JSON object"));
+fn container(c: &model::ContainerDefinition) -> Result<ContainerDefinition, AwsError> {
+    let built = |what: &str, error: aws_smithy_types::error::operation::BuildError| AwsError::Other {
+        operation: "RegisterTaskDefinition",
+        detail: format!("{what}: {error}"),
     };
-    let text = |v: &Value| {
-        v.as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| template_error(format!("expected a string, found {v}")))
-    };
-    let int = |v: &Value| {
-        v.as_i64()
-            .map(|n| n as i32)
-            .ok_or_else(|| template_error(format!("expected a number, found {v}")))
-    };
-    let mut builder = ContainerDefinition::builder();
-    for (key, v) in fields {
-        builder = match key.as_str() {
-            "name" => builder.name(text(v)?),
-            "image" => builder.image(text(v)?),
-            "essential" => builder.essential(v.as_bool().unwrap_or(true)),
-            "user" => builder.user(text(v)?),
-            "readonlyRootFilesystem" => builder.readonly_root_filesystem(v.as_bool().unwrap_or(false)),
-            "portMappings" => {
-                let mut b = builder;
-                for m in v.as_array().into_iter().flatten() {
-                    b = b.port_mappings(
-                        PortMapping::builder()
-                            .container_port(int(&m["containerPort"])?)
-                            .set_host_port(m.get("hostPort").map(int).transpose()?)
-                            .protocol(TransportProtocol::from(m["protocol"].as_str().unwrap_or("tcp")))
-                            .build(),
-                    );
-                }
-                b
-            }
-            "environment" => {
-                let mut b = builder;
-                for pair in v.as_array().into_iter().flatten() {
-                    b = b.environment(
-                        KeyValuePair::builder()
-                            .name(text(&pair["name"])?)
-                            .value(text(&pair["value"])?)
-                            .build(),
-                    );
-                }
-                b
-            }
-            "secrets" => {
-                let mut b = builder;
-                for secret in v.as_array().into_iter().flatten() {
-                    let secret = Secret::builder()
-                        .name(text(&secret["name"])?)
-                        .value_from(text(&secret["valueFrom"])?)
-                        .build()
-                        .map_err(|e| template_error(e.to_string()))?;
-                    b = b.secrets(secret);
-                }
-                b
-            }
-            "healthCheck" => {
-                let command: Vec<String> = v["command"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(text)
-                    .collect::<Result<_, _>>()?;
-                let check = HealthCheck::builder()
-                    .set_command(Some(command))
-                    .set_interval(v.get("interval").map(int).transpose()?)
-                    .set_timeout(v.get("timeout").map(int).transpose()?)
-                    .set_retries(v.get("retries").map(int).transpose()?)
-                    .set_start_period(v.get("startPeriod").map(int).transpose()?)
-                    .build()
-                    .map_err(|e| template_error(e.to_string()))?;
-                builder.health_check(check)
-            }
-            "logConfiguration" => {
-                let options: BTreeMap<String, String> = v["options"]
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(k, v)| Ok((k.clone(), text(v)?)))
-                    .collect::<Result<_, AwsError>>()?;
-                let config = LogConfiguration::builder()
-                    .log_driver(LogDriver::from(v["logDriver"].as_str().unwrap_or("awslogs")))
-                    .set_options(Some(options.into_iter().collect()))
-                    .build()
-                    .map_err(|e| template_error(e.to_string()))?;
-                builder.log_configuration(config)
-            }
-            other => {
-                return Err(template_error(format!(
-                    "the container field `{other}` is not supported by deployer yet; remove it"
-                )));
-            }
-        };
+    let mut builder = ContainerDefinition::builder()
+        .name(&c.name)
+        .image(&c.image)
+        .essential(c.essential)
+        .set_user(c.user.clone())
+        .readonly_root_filesystem(c.readonly_root_filesystem);
+    for mapping in &c.port_mappings {
+        builder = builder.port_mappings(
+            PortMapping::builder()
+                .container_port(mapping.container_port)
+                .set_host_port(mapping.host_port)
+                .protocol(TransportProtocol::from(mapping.protocol.as_str()))
+                .build(),
+        );
+    }
+    for variable in &c.environment {
+        builder = builder.environment(
+            KeyValuePair::builder()
+                .name(&variable.name)
+                .value(&variable.value)
+                .build(),
+        );
+    }
+    for secret in &c.secrets {
+        let secret = Secret::builder()
+            .name(&secret.name)
+            .value_from(&secret.value_from)
+            .build()
+            .map_err(|e| built("secrets", e))?;
+        builder = builder.secrets(secret);
+    }
+    if let Some(check) = &c.health_check {
+        let check = HealthCheck::builder()
+            .set_command(Some(check.command.clone()))
+            .set_interval(check.interval)
+            .set_timeout(check.timeout)
+            .set_retries(check.retries)
+            .set_start_period(check.start_period)
+            .build()
+            .map_err(|e| built("healthCheck", e))?;
+        builder = builder.health_check(check);
+    }
+    if let Some(logs) = &c.log_configuration {
+        let logs = LogConfiguration::builder()
+            .log_driver(LogDriver::from(logs.log_driver.as_str()))
+            .set_options(Some(logs.options.clone().into_iter().collect()))
+            .build()
+            .map_err(|e| built("logConfiguration", e))?;
+        builder = builder.log_configuration(logs);
     }
     Ok(builder.build())
 }
