@@ -76,22 +76,15 @@ impl Resource for AutoScalingGroups<'_> {
     type Spec = AutoScalingGroupSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let groups: Vec<_> = self
-            .0
-            .client
-            .describe_auto_scaling_groups()
-            .filters(
+        let groups: Vec<_> = all_pages!(
+            self.0.client.describe_auto_scaling_groups().filters(
                 Filter::builder()
                     .name(format!("tag:{TAG_ENVIRONMENT}"))
                     .values(environment)
                     .build(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeAutoScalingGroups")?;
+            ),
+            "DescribeAutoScalingGroups"
+        )?;
         let mut found = Vec::new();
         for group in groups {
             let name = group.auto_scaling_group_name().unwrap_or_default().to_owned();

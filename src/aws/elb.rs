@@ -65,16 +65,7 @@ impl Resource for ClassicLoadBalancers<'_> {
 
     /// Classic ELB cannot filter by tag: every load balancer's tags are read, 20 at a time.
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let balancers: Vec<_> = self
-            .0
-            .client
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeLoadBalancers")?;
+        let balancers: Vec<_> = all_pages!(self.0.client.describe_load_balancers(), "DescribeLoadBalancers")?;
         let names: Vec<String> = balancers
             .iter()
             .filter_map(|b| b.load_balancer_name().map(str::to_owned))

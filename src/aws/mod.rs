@@ -2,6 +2,20 @@
 //! classification, and the operator that carries out plan steps. No other module imports an
 //! SDK crate.
 
+/// Every item of a paginated list call, all pages, with AWS's error kept under the
+/// operation's name. Defined before the adapters so all of them can use it.
+macro_rules! all_pages {
+    ($request:expr, $operation:literal) => {
+        $request
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op($operation)
+    };
+}
+
 mod asg;
 mod ec2;
 mod ecs;

@@ -54,7 +54,6 @@ pub(crate) struct Update<'a, S> {
 }
 
 impl<'a, S: Variant> Update<'a, S> {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         physical_id: &'a str,
         (spec, observed): (&'a S, &'a S),

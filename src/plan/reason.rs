@@ -49,16 +49,6 @@ pub enum Reason {
 }
 
 impl Reason {
-    pub fn forces_replacement(&self) -> bool {
-        match self {
-            Self::Changed { forces_replacement, .. } | Self::FollowsReplacement { forces_replacement, .. } => {
-                *forces_replacement
-            }
-            Self::KindChanged { .. } => true,
-            _ => false,
-        }
-    }
-
     /// The spec attribute the reason is about, if any.
     pub fn attribute(&self) -> Option<&'static str> {
         match self {

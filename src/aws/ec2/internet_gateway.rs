@@ -17,17 +17,13 @@ impl Resource for InternetGateways<'_> {
     type Spec = InternetGatewaySpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let gateways: Vec<_> = self
-            .0
-            .client
-            .describe_internet_gateways()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeInternetGateways")?;
+        let gateways: Vec<_> = all_pages!(
+            self.0
+                .client
+                .describe_internet_gateways()
+                .filters(env_filter(environment)),
+            "DescribeInternetGateways"
+        )?;
         Ok(gateways
             .into_iter()
             .map(|g| {

@@ -46,17 +46,13 @@ impl Resource for LaunchTemplates<'_> {
     type Spec = LaunchTemplateSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let templates: Vec<_> = self
-            .0
-            .client
-            .describe_launch_templates()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeLaunchTemplates")?;
+        let templates: Vec<_> = all_pages!(
+            self.0
+                .client
+                .describe_launch_templates()
+                .filters(env_filter(environment)),
+            "DescribeLaunchTemplates"
+        )?;
         // Tags come from DescribeTags: the emulator's DescribeLaunchTemplates keeps showing the
         // tags from creation after CreateTags changed them (real AWS agrees with DescribeTags).
         let ids: Vec<String> = templates
@@ -65,22 +61,15 @@ impl Resource for LaunchTemplates<'_> {
             .collect();
         let mut tags_by_id: std::collections::BTreeMap<String, Tags> = std::collections::BTreeMap::new();
         if !ids.is_empty() {
-            let tags: Vec<_> = self
-                .0
-                .client
-                .describe_tags()
-                .filters(
+            let tags: Vec<_> = all_pages!(
+                self.0.client.describe_tags().filters(
                     aws_sdk_ec2::types::Filter::builder()
                         .name("resource-id")
                         .set_values(Some(ids))
                         .build(),
-                )
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .op("DescribeTags")?;
+                ),
+                "DescribeTags"
+            )?;
             for tag in tags {
                 let (Some(id), Some(key)) = (tag.resource_id, tag.key) else {
                     continue;

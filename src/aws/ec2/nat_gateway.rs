@@ -25,17 +25,10 @@ impl Resource for NatGateways<'_> {
     type Spec = NatGatewaySpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let nats: Vec<_> = self
-            .0
-            .client
-            .describe_nat_gateways()
-            .filter(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeNatGateways")?;
+        let nats: Vec<_> = all_pages!(
+            self.0.client.describe_nat_gateways().filter(env_filter(environment)),
+            "DescribeNatGateways"
+        )?;
         Ok(nats
             .into_iter()
             .filter(|n| !n.state().is_some_and(|s| NAT_GONE.contains(&s.as_str())))

@@ -19,17 +19,10 @@ impl Resource for RouteTables<'_> {
     type Spec = RouteTableSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let tables: Vec<_> = self
-            .0
-            .client
-            .describe_route_tables()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeRouteTables")?;
+        let tables: Vec<_> = all_pages!(
+            self.0.client.describe_route_tables().filters(env_filter(environment)),
+            "DescribeRouteTables"
+        )?;
         Ok(tables
             .into_iter()
             .map(|t| {

@@ -18,17 +18,13 @@ impl Resource for SecurityGroups<'_> {
 
     /// Finds the groups and, from the same answer, their rules.
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let groups: Vec<_> = self
-            .0
-            .client
-            .describe_security_groups()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeSecurityGroups")?;
+        let groups: Vec<_> = all_pages!(
+            self.0
+                .client
+                .describe_security_groups()
+                .filters(env_filter(environment)),
+            "DescribeSecurityGroups"
+        )?;
         let mut found = Vec::new();
         for g in groups {
             let physical = g.group_id().unwrap_or_default().to_owned();

@@ -16,17 +16,10 @@ impl Resource for Subnets<'_> {
     type Spec = SubnetSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let subnets: Vec<_> = self
-            .0
-            .client
-            .describe_subnets()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeSubnets")?;
+        let subnets: Vec<_> = all_pages!(
+            self.0.client.describe_subnets().filters(env_filter(environment)),
+            "DescribeSubnets"
+        )?;
         Ok(subnets
             .into_iter()
             .map(|s| {

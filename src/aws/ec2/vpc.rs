@@ -16,17 +16,10 @@ impl Resource for Vpcs<'_> {
     type Spec = VpcSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let vpcs: Vec<_> = self
-            .0
-            .client
-            .describe_vpcs()
-            .filters(env_filter(environment))
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeVpcs")?;
+        let vpcs: Vec<_> = all_pages!(
+            self.0.client.describe_vpcs().filters(env_filter(environment)),
+            "DescribeVpcs"
+        )?;
         let mut found = Vec::new();
         for vpc in vpcs {
             let id = vpc.vpc_id().unwrap_or_default().to_owned();

@@ -16,16 +16,7 @@ impl Resource for Clusters<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let ours = |tags: &Tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment);
-        let arns: Vec<String> = self
-            .0
-            .client
-            .list_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("ListClusters")?;
+        let arns: Vec<String> = all_pages!(self.0.client.list_clusters(), "ListClusters")?;
         let mut found = Vec::new();
         if !arns.is_empty() {
             let output = self

@@ -180,16 +180,7 @@ impl Services<'_> {
 pub(super) async fn find_services(ecs: &Ecs, cluster: &str, environment: &str) -> Result<Vec<Found>, AwsError> {
     let ours = |tags: &Tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment);
     let mut found = Vec::new();
-    let services: Vec<String> = ecs
-        .client
-        .list_services()
-        .cluster(cluster)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .op("ListServices")?;
+    let services: Vec<String> = all_pages!(ecs.client.list_services().cluster(cluster), "ListServices")?;
     for batch in services.chunks(SERVICE_BATCH) {
         let output = ecs
             .client

@@ -22,32 +22,24 @@ impl Resource for TaskDefinitions<'_> {
         let ours = |tags: &Tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment);
         let mut found = Vec::new();
         // ListTaskDefinitionFamilies matches a prefix; ListTaskDefinitions wants whole families.
-        let families: Vec<String> = self
-            .0
-            .client
-            .list_task_definition_families()
-            .family_prefix(format!("{environment}-"))
-            .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("ListTaskDefinitionFamilies")?;
+        let families: Vec<String> = all_pages!(
+            self.0
+                .client
+                .list_task_definition_families()
+                .family_prefix(format!("{environment}-"))
+                .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active),
+            "ListTaskDefinitionFamilies"
+        )?;
         let mut definitions = Vec::new();
         for family in families {
-            let arns: Vec<String> = self
-                .0
-                .client
-                .list_task_definitions()
-                .family_prefix(family)
-                .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .op("ListTaskDefinitions")?;
+            let arns: Vec<String> = all_pages!(
+                self.0
+                    .client
+                    .list_task_definitions()
+                    .family_prefix(family)
+                    .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active),
+                "ListTaskDefinitions"
+            )?;
             definitions.extend(arns);
         }
         for arn in definitions {

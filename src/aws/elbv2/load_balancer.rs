@@ -26,16 +26,7 @@ impl Resource for LoadBalancers<'_> {
     /// Finds the environment's load balancers, then their listeners (AWS lists listeners
     /// only per load balancer).
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let balancers: Vec<_> = self
-            .0
-            .client
-            .describe_load_balancers()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeLoadBalancers")?;
+        let balancers: Vec<_> = all_pages!(self.0.client.describe_load_balancers(), "DescribeLoadBalancers")?;
         let arns: Vec<String> = balancers
             .iter()
             .filter_map(|b| b.load_balancer_arn().map(str::to_owned))

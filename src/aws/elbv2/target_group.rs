@@ -17,16 +17,7 @@ impl Resource for TargetGroups<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
-        let groups: Vec<_> = self
-            .0
-            .client
-            .describe_target_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeTargetGroups")?;
+        let groups: Vec<_> = all_pages!(self.0.client.describe_target_groups(), "DescribeTargetGroups")?;
         let arns: Vec<String> = groups
             .iter()
             .filter_map(|g| g.target_group_arn().map(str::to_owned))

@@ -15,17 +15,10 @@ impl Resource for InstanceProfiles<'_> {
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let path = environment_path(environment);
         let mut found = Vec::new();
-        let profiles: Vec<_> = self
-            .0
-            .client
-            .list_instance_profiles()
-            .path_prefix(&path)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("ListInstanceProfiles")?;
+        let profiles: Vec<_> = all_pages!(
+            self.0.client.list_instance_profiles().path_prefix(&path),
+            "ListInstanceProfiles"
+        )?;
         for profile in profiles {
             let name = profile.instance_profile_name().to_owned();
             // GetInstanceProfile carries the tags (ListInstanceProfiles does not).
@@ -64,14 +57,7 @@ impl Resource for InstanceProfiles<'_> {
             .send()
             .await
             .op("CreateInstanceProfile")?;
-        self.0
-            .client
-            .add_role_to_instance_profile()
-            .instance_profile_name(&spec.name)
-            .role_name(role_name(&resolved.physical(&spec.role)?))
-            .send()
-            .await
-            .op("AddRoleToInstanceProfile")?;
+        self.add_role(spec, resolved).await?;
         Ok(output
             .instance_profile()
             .map(|p| p.arn().to_owned())
@@ -122,6 +108,19 @@ impl Resource for InstanceProfiles<'_> {
 }
 
 impl InstanceProfiles<'_> {
+    /// Puts the spec's role into the profile.
+    async fn add_role(&self, spec: &InstanceProfileSpec, resolved: &crate::apply::Resolved) -> Result<(), AwsError> {
+        self.0
+            .client
+            .add_role_to_instance_profile()
+            .instance_profile_name(&spec.name)
+            .role_name(role_name(&resolved.physical(&spec.role)?))
+            .send()
+            .await
+            .op("AddRoleToInstanceProfile")
+            .map(drop)
+    }
+
     /// An instance profile holds one role: the old one leaves before the new one joins.
     async fn swap_role(
         &self,
@@ -141,14 +140,7 @@ impl InstanceProfiles<'_> {
                 .await
                 .op("RemoveRoleFromInstanceProfile")?;
         }
-        self.0
-            .client
-            .add_role_to_instance_profile()
-            .instance_profile_name(&spec.name)
-            .role_name(role_name(&resolved.physical(&spec.role)?))
-            .send()
-            .await
-            .op("AddRoleToInstanceProfile")?;
+        self.add_role(spec, resolved).await?;
         Ok(())
     }
 }

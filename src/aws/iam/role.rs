@@ -20,17 +20,7 @@ impl Resource for Roles<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let path = environment_path(environment);
-        let roles: Vec<_> = self
-            .0
-            .client
-            .list_roles()
-            .path_prefix(&path)
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("ListRoles")?;
+        let roles: Vec<_> = all_pages!(self.0.client.list_roles().path_prefix(&path), "ListRoles")?;
         let mut found = Vec::new();
         for role in roles {
             let name = role.role_name().to_owned();

@@ -24,16 +24,7 @@ impl Resource for Clusters<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
-        let clusters: Vec<_> = self
-            .0
-            .client
-            .describe_db_clusters()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeDBClusters")?;
+        let clusters: Vec<_> = all_pages!(self.0.client.describe_db_clusters(), "DescribeDBClusters")?;
         for cluster in clusters {
             let tags = tags_of(cluster.tag_list());
             if !ours(&tags, environment) || cluster.status() == Some("deleting") {

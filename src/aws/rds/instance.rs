@@ -23,16 +23,7 @@ impl Resource for Instances<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
-        let instances: Vec<_> = self
-            .0
-            .client
-            .describe_db_instances()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeDBInstances")?;
+        let instances: Vec<_> = all_pages!(self.0.client.describe_db_instances(), "DescribeDBInstances")?;
         for instance in instances {
             let tags = tags_of(instance.tag_list());
             if !ours(&tags, environment) || instance.db_instance_status() == Some("deleting") {

@@ -15,16 +15,7 @@ impl Resource for SubnetGroups<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
-        let groups: Vec<_> = self
-            .0
-            .client
-            .describe_db_subnet_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op("DescribeDBSubnetGroups")?;
+        let groups: Vec<_> = all_pages!(self.0.client.describe_db_subnet_groups(), "DescribeDBSubnetGroups")?;
         for group in groups {
             let Some(arn) = group.db_subnet_group_arn() else {
                 continue;
