@@ -54,6 +54,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete every resource of an environment, dependants first.
     Destroy(DestroyArgs),
+    /// Build the bundled API's image and push it to the environment's repository, by digest.
+    Push(PushArgs),
     /// Print an environment's outputs (VPC, subnets, load balancer DNS name, API URL).
     Output(OutputArgs),
     /// Check environment files without calling AWS (all of them when none is named).
@@ -70,6 +72,38 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Plan for this container image instead of the file's `app.image` or the last push.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+}
+
+/// How to build and where to push: shared by `push` and `apply --build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The Dockerfile to build.
+    #[arg(long, value_name = "PATH", default_value = "Dockerfile")]
+    pub dockerfile: PathBuf,
+    /// The directory the image is built from.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub context: PathBuf,
+    /// The image tag (default: the git commit of the context, `-dirty-<time>` with changes).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The container engine (default: the first of docker, podman, buildah that works).
+    #[arg(long, value_name = "ENGINE", env = "DEPLOYER_CONTAINER_ENGINE")]
+    pub engine: Option<crate::engine::EngineKind>,
+    /// Push to this registry instead of the repository's own: for tests and mirrors. Plain
+    /// http:// only for a loopback address. The environment still runs the repository's URI.
+    #[arg(long, value_name = "URL", env = "DEPLOYER_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Environment name: environments/<ENV>.yaml.
+    pub environment: String,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 #[derive(Debug, Args)]
@@ -82,9 +116,15 @@ pub struct ApplyArgs {
     /// Allow deletes and replacements in a protected environment (`protect: true`).
     #[arg(long)]
     pub allow_destroy: bool,
-    /// Container image to run instead of the file's `app.image` (rolls the service).
-    #[arg(long, value_name = "IMAGE")]
+    /// Container image to run instead of the file's `app.image` or the last push (rolls the
+    /// service).
+    #[arg(long, value_name = "IMAGE", conflicts_with = "build")]
     pub image: Option<String>,
+    /// Build and push the image first (as `deployer push`), then deploy exactly that digest.
+    #[arg(long)]
+    pub build: bool,
+    #[command(flatten)]
+    pub build_args: BuildArgs,
     /// How many resources to work on at once.
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
     pub parallelism: u16,

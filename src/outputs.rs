@@ -19,6 +19,9 @@ pub struct Outputs {
     /// Where the API answers: `http://<load balancer DNS name>`.
     pub api_url: Option<String>,
     pub database_endpoint: Option<String>,
+    /// The environment's ECR repository (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`):
+    /// where `deployer push` sends images.
+    pub registry_url: Option<String>,
 }
 
 impl Outputs {
@@ -42,6 +45,7 @@ impl Outputs {
                     outputs.load_balancer_dns = resource.info.get("dns_name").cloned();
                     outputs.api_url = outputs.load_balancer_dns.as_ref().map(|dns| format!("http://{dns}"));
                 }
+                Kind::EcrRepository => outputs.registry_url = resource.info.get("uri").cloned(),
                 Kind::DbCluster => outputs.database_endpoint = resource.info.get("endpoint").cloned(),
                 Kind::SecurityGroup => {
                     let role = id.trim_start_matches("security-group-").to_owned();

@@ -4,9 +4,11 @@
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::{ApplyArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, ValidateArgs};
-use crate::commands::{self, DestroyTarget};
-use crate::ui::{self, Confirmation, StepReporter, report};
+use crate::cli::{
+    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs, ValidateArgs,
+};
+use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
+use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
 
 /// Exit status of a successful run; `2` is "plan has changes" with --detailed-exitcode.
 pub type Status = u8;
@@ -17,6 +19,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Plan(args) => plan(&cli.global, args).await,
         Command::Apply(args) => apply(&cli.global, args).await,
         Command::Destroy(args) => destroy(&cli.global, args).await,
+        Command::Push(args) => push(&cli.global, args).await,
         Command::Output(args) => output(&cli.global, args).await,
     }
 }
@@ -36,8 +39,11 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
 }
 
 async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
-    let situation = commands::survey(global, &args.environment, None).await?;
+    let situation = commands::survey(global, &args.environment, args.image.as_deref()).await?;
     let plan = situation.plan();
+    if !args.json {
+        report::running_image(situation.pushed.as_ref(), ui::Style::Lines);
+    }
     report::plan(&plan, args.json);
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         2
@@ -47,9 +53,20 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
 }
 
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
-    let situation = commands::survey(global, &args.environment, args.image.as_deref()).await?;
-    let plan = situation.plan();
     let style = ui::progress_style(args.json);
+    let built = if args.build {
+        Some(build_and_push(global, &args.environment, &args.build_args, style).await?)
+    } else {
+        None
+    };
+    // Deploy exactly the digest just pushed, not whatever is newest by the time we look.
+    let image = built
+        .as_ref()
+        .map(|pushed| pushed.image.as_str())
+        .or(args.image.as_deref());
+    let situation = commands::survey(global, &args.environment, image).await?;
+    let plan = situation.plan();
+    report::running_image(situation.pushed.as_ref(), style);
     report::plan_event(&plan, style);
     if !plan.is_empty() {
         commands::check_protection(&situation, &plan, args.allow_destroy)?;
@@ -104,6 +121,29 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
     let destroyed = commands::destroy(&prepared, usize::from(args.parallelism), &reporter).await?;
     report::destroyed(&destroyed, style);
     Ok(0)
+}
+
+async fn push(global: &GlobalArgs, args: &PushArgs) -> Result<Status> {
+    build_and_push(global, &args.environment, &args.build, ui::progress_style(false)).await?;
+    Ok(0)
+}
+
+async fn build_and_push(global: &GlobalArgs, environment: &str, args: &BuildArgs, style: ui::Style) -> Result<Pushed> {
+    let request = PushRequest {
+        environment,
+        dockerfile: &args.dockerfile,
+        context: &args.context,
+        tag: args.tag.as_deref(),
+        engine: args.engine,
+        registry_url: args.registry_url.as_deref(),
+    };
+    let steps = StepReporter::new(style);
+    let progress = PushProgress::new(style);
+    let result = commands::push(global, &request, &steps, &|event| progress.event(event)).await;
+    progress.finish();
+    let pushed = result?;
+    ui::pushed(&pushed, style);
+    Ok(pushed)
 }
 
 async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {

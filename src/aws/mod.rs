@@ -18,6 +18,7 @@ macro_rules! all_pages {
 
 mod asg;
 mod ec2;
+mod ecr;
 mod ecs;
 mod elb;
 mod elbv2;
@@ -34,6 +35,7 @@ mod wait;
 
 pub use asg::Asg;
 pub use ec2::Ec2;
+pub use ecr::{Ecr, PushedImage, RegistryLogin};
 pub use ecs::Ecs;
 pub use elb::Elb;
 pub use elbv2::Elbv2;
@@ -69,6 +71,7 @@ pub struct Aws {
     pub elbv2: Elbv2,
     pub iam: Iam,
     pub asg: Asg,
+    pub ecr: Ecr,
     pub ecs: Ecs,
     pub rds: Rds,
     pub sts: Sts,
@@ -87,6 +90,7 @@ impl Aws {
             elbv2: Elbv2::new(&config),
             iam: Iam::new(&config),
             asg: Asg::new(&config),
+            ecr: Ecr::new(&config),
             ecs: Ecs::new(&config),
             rds: Rds::new(&config),
             sts: Sts::new(&config),
@@ -115,6 +119,7 @@ impl Aws {
             region: self.region.clone(),
             account_id,
             default_image_id,
+            pushed_image: None,
         })
     }
 }

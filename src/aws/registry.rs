@@ -7,7 +7,7 @@ use futures::future::{LocalBoxFuture, try_join_all};
 use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
-use super::{Aws, asg, ec2, ecs, elb, elbv2, iam, rds};
+use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, rds};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
 
@@ -50,6 +50,7 @@ registry!(|aws| {
     LoadBalancer => elbv2::LoadBalancers(&aws.elbv2),
     TargetGroup => elbv2::TargetGroups(&aws.elbv2),
     Listener => elbv2::Listeners(&aws.elbv2),
+    EcrRepository => ecr::Repositories(&aws.ecr),
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),

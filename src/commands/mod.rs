@@ -4,11 +4,13 @@
 mod apply;
 mod destroy;
 mod output;
+mod push;
 mod validate;
 
 pub use apply::{Applied, apply, check_protection};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
 pub use output::outputs;
+pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use validate::{Validated, validate};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,10 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, bail};
 
 use crate::apply::{Outcome, Reporter, StepGraph, execute};
-use crate::aws::{Aws, Provider, Settings};
+use crate::aws::{Aws, Provider, PushedImage, Settings};
 use crate::cli::GlobalArgs;
 use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
-use crate::model::{Desired, ObservedResource, desired};
+use crate::model::{Desired, ObservedResource, desired, repository_name};
 use crate::plan::{Plan, plan};
 
 /// An environment's configuration, the AWS clients for its region, what it should consist of
@@ -29,6 +31,9 @@ pub struct Situation {
     pub aws: Aws,
     pub desired: Desired,
     pub observed: Vec<ObservedResource>,
+    /// The image pushed last to the environment's repository, when that is what it runs
+    /// (no `app.image`, no `--image`).
+    pub pushed: Option<PushedImage>,
 }
 
 impl Situation {
@@ -37,24 +42,34 @@ impl Situation {
     }
 }
 
-/// Reads the environment file and what AWS has, concurrently. `image` overrides `app.image`.
+/// Reads the environment file and what AWS has, concurrently. `image` overrides `app.image`;
+/// without either, the environment runs the image pushed last to its repository.
 pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>) -> Result<Situation> {
     let loaded = load_environment(&global.environments, environment)?;
     let mut config = loaded.config;
     if let Some(image) = image {
         check_image(image).map_err(|message| anyhow::anyhow!("--image: {message}"))?;
-        config.app.image = image.to_owned();
+        config.app.image = Some(image.to_owned());
     }
     let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
     let needs_image = config.compute.kind == ComputeKind::Ec2 && config.compute.ami.is_none();
-    let (facts, observed) = tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name))
+    let repository = repository_name(&config.name);
+    let pushed = async {
+        match config.app.image {
+            Some(_) => Ok(None),
+            None => aws.ecr.latest_image(&repository).await,
+        }
+    };
+    let (mut facts, observed, pushed) = tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed)
         .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    facts.pushed_image = pushed.as_ref().map(|image| image.reference.clone());
     let desired = desired(&config, &facts)?;
     Ok(Situation {
         config,
         aws,
         desired,
         observed,
+        pushed,
     })
 }
 

@@ -27,6 +27,9 @@ pub struct EnvironmentConfig {
     #[serde(default)]
     pub database: Option<DatabaseConfig>,
     pub app: AppConfig,
+    /// The environment's container registry (an ECR repository deployer manages).
+    #[serde(default)]
+    pub registry: RegistryConfig,
     /// When true, destroy and replacements refuse without `--allow-destroy`.
     #[serde(default)]
     pub protect: bool,
@@ -157,10 +160,29 @@ pub enum DatabaseEngine {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
-    pub image: String,
+    /// An image built elsewhere. When absent, the environment runs the image most recently
+    /// pushed to its own repository (`deployer push`), by digest.
+    #[serde(default)]
+    pub image: Option<String>,
     #[serde(default = "default_app_port")]
     pub port: u16,
     pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// How many images the repository keeps; older ones expire (ECR lifecycle policy).
+    #[serde(default = "default_keep_images")]
+    pub keep_images: u16,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            keep_images: default_keep_images(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -299,6 +321,10 @@ fn default_db_instances() -> u8 {
 
 fn default_backup_retention_days() -> u8 {
     7
+}
+
+fn default_keep_images() -> u16 {
+    30
 }
 
 fn default_app_port() -> u16 {

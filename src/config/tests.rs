@@ -348,10 +348,17 @@ fn instance_type_does_not_apply_to_ecs_nor_cpu_to_ec2() {
 
 #[test]
 fn image_reference_must_be_safe_to_template() {
-    let (problem, ..) = only_problem(&edit("image: ghcr.io/deployer/api:1.0.0", "image: 'api:1.0; rm -rf /'"));
+    let (problem, ..) = only_problem(&edit("  port: 8000\n", "  image: 'api:1.0; rm -rf /'\n  port: 8000\n"));
     assert_eq!(problem.field, "app.image");
     assert_eq!(
         problem.message,
         "`api:1.0; rm -rf /` is not a container image reference"
     );
+}
+
+#[test]
+fn registry_keeps_at_least_two_images() {
+    let (problem, ..) = only_problem(&edit("protect: false", "registry:\n  keep_images: 1\nprotect: false"));
+    assert_eq!(problem.field, "registry.keep_images");
+    assert_eq!(problem.message, "1 would leave no earlier image to go back to");
 }

@@ -21,6 +21,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_compute(config, &mut problems);
     check_database(config, &mut problems);
     check_app(config, &mut problems);
+    check_registry(config, &mut problems);
     check_tags(config, &mut problems);
     problems
 }
@@ -362,17 +363,31 @@ fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
                 )),
         );
     }
-    if app.image.is_empty() || app.image.chars().any(char::is_whitespace) {
-        problems.push(
-            Problem::new(
-                "app.image",
-                format!("`{}` is not a container image reference", app.image),
-            )
-            .help("use a reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api:1.0.0"),
-        );
+    if let Some(image) = &app.image
+        && let Err(message) = check_image(image)
+    {
+        problems.push(Problem::new("app.image", message).help(
+            "use a reference such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:..., or remove app.image to run what `deployer push` pushed",
+        ));
     }
     if app.port == 0 {
         problems.push(Problem::new("app.port", "port 0 is not a valid port").help("use 8000, the API's default"));
+    }
+}
+
+fn check_registry(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    // Deploys pin a digest: an environment that kept no image could not roll back or scale out.
+    if config.registry.keep_images < 2 {
+        problems.push(
+            Problem::new(
+                "registry.keep_images",
+                format!(
+                    "{} would leave no earlier image to go back to",
+                    config.registry.keep_images
+                ),
+            )
+            .help("keep at least 2 images (the default is 30)"),
+        );
     }
 }
 

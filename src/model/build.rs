@@ -17,6 +17,9 @@ pub struct Facts {
     pub account_id: String,
     /// The AMI EC2 compute boots when the file names none (latest Amazon Linux 2023).
     pub default_image_id: Option<String>,
+    /// The image most recently pushed to the environment's repository, by digest
+    /// (`<registry>/<repository>@sha256:...`); what runs when the file names no `app.image`.
+    pub pushed_image: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,11 @@ pub enum ModelError {
     )]
     NoImage { region: String },
 
+    #[error(
+        "{environment} has no image to run: its file sets no app.image and nothing has been pushed to its repository {repository} yet\n  help: run `deployer apply {environment} --build` to build, push and deploy the bundled API in one go (or `deployer push {environment}`, then apply); to run an image built elsewhere, set app.image or pass --image"
+    )]
+    NothingPushed { environment: String, repository: String },
+
     #[error(transparent)]
     Template(#[from] super::templates::TemplateError),
 }
@@ -41,8 +49,17 @@ const ANYWHERE: &str = "0.0.0.0/0";
 const HTTPS: i32 = 443;
 const POSTGRES: i32 = 5432;
 const CONTAINER_NAME: &str = "api";
-const ECR_READ_ONLY: &str = "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly";
-const ECS_EXECUTION_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
+
+/// The environment's ECR repository. Under `deployer/<env>/` so that account-wide policies can
+/// name every environment's repositories with one pattern.
+pub fn repository_name(environment: &str) -> String {
+    format!("deployer/{environment}/api")
+}
+
+/// Where the API's container writes its logs (CloudWatch Logs, awslogs driver).
+fn log_group(environment: &str) -> String {
+    format!("/deployer/{environment}/api")
+}
 
 /// The suffix used in logical ids for the AZ at `index`: a, b, c, …
 fn zone_letter(index: usize) -> char {
@@ -58,6 +75,11 @@ pub fn check_without_aws(config: &EnvironmentConfig) -> Result<(), ModelError> {
         availability_zones: (0..usize::from(config.network.azs))
             .map(|i| format!("{region}{}", zone_letter(i)))
             .collect(),
+        pushed_image: Some(format!(
+            "000000000000.dkr.ecr.{region}.amazonaws.com/{}@sha256:{}",
+            repository_name(&config.name),
+            "0".repeat(64)
+        )),
         region,
         account_id: "000000000000".to_owned(),
         default_image_id: Some("ami-00000000".to_owned()),
@@ -218,6 +240,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         );
     }
 
+    add("repository".into(), repository(config));
     add_load_balancer(config, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
     add_database(config, zone_count, &mut add);
@@ -225,35 +248,62 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     let resources = specs
         .into_iter()
         .map(|(id, spec)| {
-            let mut tags = if spec.kind().has_tags() {
-                tags_for(&config.name, &id, &spec, &config.tags)
-            } else {
-                Default::default()
-            };
-            // So that `destroy` knows, even without the environment file.
-            if config.protect && spec.kind().has_tags() {
-                tags.insert(TAG_PROTECT.to_owned(), "true".to_owned());
-            }
-            match &spec {
-                Spec::AutoScalingGroup(s) => {
-                    tags.insert(TAG_DIGEST.to_owned(), s.template_version.clone());
-                }
-                Spec::TaskDefinition(s) => {
-                    tags.insert(TAG_DIGEST.to_owned(), s.digest.clone());
-                }
-                // Production-like environments keep a final snapshot when the cluster goes.
-                Spec::DbCluster(s) if config.protect || s.deletion_protection => {
-                    tags.insert(TAG_FINAL_SNAPSHOT.to_owned(), "true".to_owned());
-                }
-                _ => {}
-            }
-            (id, DesiredResource { spec, tags })
+            let resource = desired_resource(config, &id, spec);
+            (id, resource)
         })
         .collect();
     Ok(Desired {
         environment: config.name.clone(),
         resources,
     })
+}
+
+/// The repository alone, as `desired` has it: what `push` creates before the first image
+/// exists (the rest of the environment cannot be built without one).
+pub fn desired_repository(config: &EnvironmentConfig) -> Desired {
+    let id = Id::from("repository");
+    let resource = desired_resource(config, &id, repository(config));
+    Desired {
+        environment: config.name.clone(),
+        resources: BTreeMap::from([(id, resource)]),
+    }
+}
+
+fn repository(config: &EnvironmentConfig) -> Spec {
+    Spec::EcrRepository(RepositorySpec {
+        name: repository_name(&config.name),
+        scan_on_push: true,
+        immutable_tags: true,
+        encryption: "AES256".into(),
+        keep_images: config.registry.keep_images,
+    })
+}
+
+/// A spec with the tags deployer puts on it.
+fn desired_resource(config: &EnvironmentConfig, id: &Id, spec: Spec) -> DesiredResource {
+    let mut tags = if spec.kind().has_tags() {
+        tags_for(&config.name, id, &spec, &config.tags)
+    } else {
+        Default::default()
+    };
+    // So that `destroy` knows, even without the environment file.
+    if config.protect && spec.kind().has_tags() {
+        tags.insert(TAG_PROTECT.to_owned(), "true".to_owned());
+    }
+    match &spec {
+        Spec::AutoScalingGroup(s) => {
+            tags.insert(TAG_DIGEST.to_owned(), s.template_version.clone());
+        }
+        Spec::TaskDefinition(s) => {
+            tags.insert(TAG_DIGEST.to_owned(), s.digest.clone());
+        }
+        // Production-like environments keep a final snapshot when the cluster goes.
+        Spec::DbCluster(s) if config.protect || s.deletion_protection => {
+            tags.insert(TAG_FINAL_SNAPSHOT.to_owned(), "true".to_owned());
+        }
+        _ => {}
+    }
+    DesiredResource { spec, tags }
 }
 
 /// Facts as discovery would report them for us-east-1, for tests.
@@ -267,6 +317,10 @@ pub(crate) fn example_facts(zones: usize) -> Facts {
         region: "us-east-1".into(),
         account_id: "123456789012".into(),
         default_image_id: Some("ami-0123456789abcdef0".into()),
+        pushed_image: Some(format!(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/deployer/example/api@sha256:{}",
+            "e".repeat(64)
+        )),
     }
 }
 
@@ -355,58 +409,126 @@ fn token_arn(token: &SecretRef, region: &str, account: &str) -> String {
     }
 }
 
-/// What the API calls at run time, and reading its own token.
-fn api_policy(token: &SecretRef, token_arn: &str) -> String {
-    let (read_action, resource) = match token {
-        SecretRef::SecretsManager(_) => ("secretsmanager:GetSecretValue", format!("{token_arn}-*")),
-        _ => ("ssm:GetParameter", token_arn.to_owned()),
-    };
+/// The ARNs an environment's policies name, all known before anything exists, so the plan
+/// shows the exact documents.
+struct Scope {
+    /// The API token's ARN (`env:` tokens are refused by validation before this is used).
+    token_arn: String,
+    repository_arn: String,
+    log_group_arn: String,
+}
+
+impl Scope {
+    fn new(config: &EnvironmentConfig, facts: &Facts) -> Self {
+        let (region, account) = (&facts.region, &facts.account_id);
+        Self {
+            token_arn: token_arn(&config.app.auth.token_from, region, account),
+            repository_arn: format!(
+                "arn:aws:ecr:{region}:{account}:repository/{}",
+                repository_name(&config.name)
+            ),
+            log_group_arn: format!("arn:aws:logs:{region}:{account}:log-group:{}", log_group(&config.name)),
+        }
+    }
+
+    /// Reading the API token: `read_action` is what reads an SSM parameter (the API calls
+    /// GetParameter, the ECS agent GetParameters); Secrets Manager appends a random suffix.
+    fn read_token(&self, token: &SecretRef, ssm_action: &str) -> serde_json::Value {
+        let (action, resource) = match token {
+            SecretRef::SecretsManager(_) => ("secretsmanager:GetSecretValue", format!("{}-*", self.token_arn)),
+            _ => (ssm_action, self.token_arn.clone()),
+        };
+        serde_json::json!({"Effect": "Allow", "Action": [action], "Resource": [resource]})
+    }
+
+    /// Pulling images from the environment's own repository and no other. ECR grants the
+    /// registry login only account-wide (GetAuthorizationToken has no resource), which lets the
+    /// holder log in, not read any repository.
+    fn pull_images(&self) -> [serde_json::Value; 2] {
+        [
+            serde_json::json!({"Effect": "Allow", "Action": ["ecr:GetAuthorizationToken"], "Resource": "*"}),
+            serde_json::json!({
+                "Effect": "Allow",
+                "Action": ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                "Resource": [self.repository_arn]
+            }),
+        ]
+    }
+
+    /// Writing the container's logs into the environment's log group (awslogs driver).
+    fn write_logs(&self) -> serde_json::Value {
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": [self.log_group_arn, format!("{}:*", self.log_group_arn)]
+        })
+    }
+}
+
+/// What the API calls at run time: reading load balancers and instances, moving instances in
+/// and out of them.
+fn api_statement() -> serde_json::Value {
+    serde_json::json!({
+        "Effect": "Allow",
+        "Action": [
+            "ec2:DescribeInstances",
+            "elasticloadbalancing:DescribeInstanceHealth",
+            "elasticloadbalancing:DescribeLoadBalancers",
+            "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetHealth",
+            "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+            "elasticloadbalancing:DeregisterTargets",
+            "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+            "elasticloadbalancing:RegisterTargets"
+        ],
+        "Resource": "*"
+    })
+}
+
+fn policy(statements: impl IntoIterator<Item = serde_json::Value>) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:DescribeInstances",
-                    "elasticloadbalancing:DescribeInstanceHealth",
-                    "elasticloadbalancing:DescribeLoadBalancers",
-                    "elasticloadbalancing:DescribeTargetGroups",
-                    "elasticloadbalancing:DescribeTargetHealth",
-                    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-                    "elasticloadbalancing:DeregisterTargets",
-                    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-                    "elasticloadbalancing:RegisterTargets"
-                ],
-                "Resource": "*"
-            },
-            {"Effect": "Allow", "Action": [read_action], "Resource": [resource]}
-        ]
+        "Statement": statements.into_iter().collect::<Vec<_>>()
     })
     .to_string()
+}
+
+/// The ECS task's own role: what the API calls, and its token.
+fn task_policy(token: &SecretRef, scope: &Scope) -> String {
+    policy([api_statement(), scope.read_token(token, "ssm:GetParameter")])
 }
 
 /// The ECS agent's role: pull the image, write logs, read the token into the container.
-fn execution_policy(token: &SecretRef, token_arn: &str) -> String {
-    let (read_action, resource) = match token {
-        SecretRef::SecretsManager(_) => ("secretsmanager:GetSecretValue", format!("{token_arn}-*")),
-        _ => ("ssm:GetParameters", token_arn.to_owned()),
-    };
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": [read_action], "Resource": [resource]},
-            {"Effect": "Allow", "Action": ["logs:CreateLogGroup"], "Resource": "*"}
-        ]
-    })
-    .to_string()
+fn execution_policy(token: &SecretRef, scope: &Scope) -> String {
+    let [login, pull] = scope.pull_images();
+    policy([
+        scope.read_token(token, "ssm:GetParameters"),
+        login,
+        pull,
+        scope.write_logs(),
+    ])
 }
 
-fn role(config: &EnvironmentConfig, suffix: &str, service: &str, managed: &[&str], inline_policy: String) -> Spec {
+/// An EC2 instance is both the agent and the task: Docker pulls and logs, the API calls AWS.
+fn instance_policy(token: &SecretRef, scope: &Scope) -> String {
+    let [login, pull] = scope.pull_images();
+    policy([
+        api_statement(),
+        scope.read_token(token, "ssm:GetParameter"),
+        login,
+        pull,
+        scope.write_logs(),
+    ])
+}
+
+/// A role with one inline policy and no managed ones: AWS's managed policies for ECS and ECR
+/// allow pulling from every repository in the account.
+fn role(config: &EnvironmentConfig, suffix: &str, service: &str, inline_policy: String) -> Spec {
     Spec::IamRole(RoleSpec {
         name: format!("{}-{suffix}", config.name),
         path: format!("/deployer/{}/", config.name),
         trusted_service: service.into(),
-        managed_policies: managed.iter().map(|p| (*p).to_owned()).collect(),
+        managed_policies: BTreeSet::new(),
         inline_policy,
     })
 }
@@ -420,15 +542,25 @@ fn add_compute(
     let name = &config.name;
     let compute = &config.compute;
     let token = &config.app.auth.token_from;
-    let token_arn = token_arn(token, &facts.region, &facts.account_id);
+    let scope = Scope::new(config, facts);
+    let image = config
+        .app
+        .image
+        .as_deref()
+        .or(facts.pushed_image.as_deref())
+        .ok_or_else(|| ModelError::NothingPushed {
+            environment: name.clone(),
+            repository: repository_name(name),
+        })?;
     let input = AppTemplateInput {
         environment: name,
         region: &facts.region,
-        image: &config.app.image,
+        image,
         port: config.app.port,
         token,
-        token_arn: &token_arn,
+        token_arn: &scope.token_arn,
         container_name: CONTAINER_NAME,
+        log_group: &log_group(name),
     };
     let classic = config.load_balancer.kind == LoadBalancerKind::Elb;
     match compute.kind {
@@ -443,13 +575,7 @@ fn add_compute(
             };
             add(
                 "instance-role".into(),
-                role(
-                    config,
-                    "instance",
-                    "ec2.amazonaws.com",
-                    &[ECR_READ_ONLY],
-                    api_policy(token, &token_arn),
-                ),
+                role(config, "instance", "ec2.amazonaws.com", instance_policy(token, &scope)),
             );
             add(
                 "instance-profile".into(),
@@ -496,19 +622,12 @@ fn add_compute(
                     config,
                     "execution",
                     "ecs-tasks.amazonaws.com",
-                    &[ECS_EXECUTION_POLICY],
-                    execution_policy(token, &token_arn),
+                    execution_policy(token, &scope),
                 ),
             );
             add(
                 "task-role".into(),
-                role(
-                    config,
-                    "task",
-                    "ecs-tasks.amazonaws.com",
-                    &[],
-                    api_policy(token, &token_arn),
-                ),
+                role(config, "task", "ecs-tasks.amazonaws.com", task_policy(token, &scope)),
             );
             add(
                 "ecs-cluster".into(),
@@ -519,7 +638,7 @@ fn add_compute(
                 "task-definition".into(),
                 Spec::TaskDefinition(TaskDefinitionSpec {
                     family: format!("{name}-api"),
-                    image: config.app.image.clone(),
+                    image: image.to_owned(),
                     cpu: compute.cpu(),
                     memory: compute.memory(),
                     execution_role: Ref::to("execution-role"),
@@ -690,5 +809,112 @@ mod tests {
                 "network.azs asks for 3 availability zones but the region offers 2 (eu-west-3a, eu-west-3b)"
             )
         );
+    }
+
+    fn role_policy(desired: &Desired, id: &str) -> (BTreeSet<String>, serde_json::Value) {
+        let Spec::IamRole(role) = &desired.resources[&Id::from(id)].spec else {
+            panic!("{id} is not a role")
+        };
+        (
+            role.managed_policies.clone(),
+            serde_json::from_str(&role.inline_policy).unwrap(),
+        )
+    }
+
+    /// Every statement granting an `ecr:` action, as (actions, resources).
+    fn ecr_grants(policy: &serde_json::Value) -> Vec<(Vec<String>, Vec<String>)> {
+        let strings = |value: &serde_json::Value| match value {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected {other}"),
+        };
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("ecr:")))
+            .map(|s| (strings(&s["Action"]), strings(&s["Resource"])))
+            .collect()
+    }
+
+    #[test]
+    fn roles_pull_from_their_own_repository_and_no_other() {
+        let staging = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let development =
+            parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        for (config, role) in [(&staging, "execution-role"), (&development, "instance-role")] {
+            let desired = desired(config, &facts()).unwrap();
+            let (managed, policy) = role_policy(&desired, role);
+            // AWS's managed ECS and ECR policies allow every repository in the account.
+            assert!(managed.is_empty(), "{role}: {managed:?}");
+            let repository = format!(
+                "arn:aws:ecr:us-east-1:123456789012:repository/deployer/{}/api",
+                config.name
+            );
+            for (actions, resources) in ecr_grants(&policy) {
+                if actions == ["ecr:GetAuthorizationToken"] {
+                    // No resource-level permission exists for the login itself.
+                    assert_eq!(resources, ["*"]);
+                } else {
+                    assert_eq!(resources, [repository.clone()], "{role}: {actions:?}");
+                    assert!(
+                        actions.iter().all(|a| !a.contains('*') && !a.contains("Put")),
+                        "{actions:?}"
+                    );
+                }
+            }
+            assert_eq!(ecr_grants(&policy).len(), 2, "{role}: {policy}");
+        }
+    }
+
+    #[test]
+    fn the_task_role_cannot_pull_images() {
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let (_, policy) = role_policy(&desired(&config, &facts()).unwrap(), "task-role");
+        assert!(ecr_grants(&policy).is_empty(), "{policy}");
+    }
+
+    #[test]
+    fn without_an_image_the_error_names_the_repository_and_the_command() {
+        let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let nothing = Facts {
+            pushed_image: None,
+            ..facts()
+        };
+        let error = desired(&config, &nothing).unwrap_err().to_string();
+        assert!(error.starts_with("staging has no image to run"), "{error}");
+        assert!(error.contains("deployer/staging/api"), "{error}");
+        assert!(error.contains("`deployer apply staging --build`"), "{error}");
+    }
+
+    #[test]
+    fn the_pushed_image_runs_by_digest_and_ec2_pulls_it_with_the_credential_helper() {
+        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let facts = facts();
+        let desired = desired(&config, &facts).unwrap();
+        let Spec::LaunchTemplate(template) = &desired.resources[&Id::from("launch-template")].spec else {
+            panic!()
+        };
+        let image = facts.pushed_image.unwrap();
+        assert!(template.user_data.contains(&format!("docker pull '{image}'")));
+        assert!(template.user_data.contains(
+            r#"echo '{"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"}}' > /root/.docker/config.json"#
+        ));
+        assert!(
+            template
+                .user_data
+                .contains("dnf install -y docker amazon-ecr-credential-helper\n")
+        );
+    }
+
+    #[test]
+    fn the_file_image_wins_over_the_last_push() {
+        let mut config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        config.app.image = Some("ghcr.io/example/api:2.0.0".into());
+        let desired = desired(&config, &facts()).unwrap();
+        let Spec::TaskDefinition(task) = &desired.resources[&Id::from("task-definition")].spec else {
+            panic!()
+        };
+        assert_eq!(task.image, "ghcr.io/example/api:2.0.0");
     }
 }

@@ -37,6 +37,7 @@ pub(super) struct AppTemplateInput<'a> {
     /// The token's ARN, for ECS `secrets.valueFrom`.
     pub token_arn: &'a str,
     pub container_name: &'a str,
+    pub log_group: &'a str,
 }
 
 impl AppTemplateInput<'_> {
@@ -54,9 +55,19 @@ impl AppTemplateInput<'_> {
         context.insert("token", &Token { kind, name });
         context.insert("token_arn", self.token_arn);
         context.insert("container_name", self.container_name);
-        context.insert("log_group", &format!("/deployer/{}/api", self.environment));
+        context.insert("log_group", self.log_group);
+        context.insert("ecr_registry", &ecr_registry(self.image));
         context
     }
+}
+
+/// The ECR registry host an image lives in (`<account>.dkr.ecr.<region>.amazonaws.com`), for
+/// Docker's ECR credential helper; None for any other registry.
+fn ecr_registry(image: &str) -> Option<&str> {
+    let (host, _) = image.split_once('/')?;
+    let mut labels = host.split('.');
+    let looks_like_ecr = labels.nth(1) == Some("dkr") && labels.next() == Some("ecr");
+    looks_like_ecr.then_some(host)
 }
 
 pub(super) fn user_data(input: &AppTemplateInput<'_>) -> Result<String, TemplateError> {
@@ -79,4 +90,19 @@ fn render(name: &'static str, template: &str, context: &Context) -> Result<Strin
         name,
         detail: crate::error_chain::error_chain(&error),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ecr_registry;
+
+    #[test]
+    fn only_ecr_hosts_get_the_credential_helper() {
+        assert_eq!(
+            ecr_registry("123456789012.dkr.ecr.eu-west-1.amazonaws.com/deployer/staging/api@sha256:ab"),
+            Some("123456789012.dkr.ecr.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(ecr_registry("ghcr.io/deployer/api:1.0.0"), None);
+        assert_eq!(ecr_registry("api:1.0.0"), None);
+    }
 }

@@ -5,10 +5,12 @@
 
 mod progress;
 mod prompt;
+mod push;
 pub mod report;
 
 pub use progress::{StepReporter, Style};
 pub use prompt::{Confirmation, confirm};
+pub use push::{PushProgress, pushed};
 
 use std::io::IsTerminal;
 

@@ -13,7 +13,7 @@ use crate::apply::{Event, Reporter, StepKind};
 use crate::model::Id;
 
 /// Spinner redraw rate: smooth enough to show liveness, cheap on a slow terminal.
-const TICK: Duration = Duration::from_millis(120);
+pub(super) const TICK: Duration = Duration::from_millis(120);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {

@@ -6,6 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
+use crate::aws::PushedImage;
 use crate::commands::{Applied, Destroyed, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
@@ -16,6 +17,29 @@ pub fn plan(plan: &Plan, json: bool) {
         println!("{}", render_json(plan));
     } else {
         print!("{}", render_text(plan));
+    }
+}
+
+/// Which pushed image the environment runs, when it runs the last push.
+pub fn running_image(pushed: Option<&PushedImage>, style: Style) {
+    let Some(image) = pushed else { return };
+    let tags = if image.tags.is_empty() {
+        "untagged".to_owned()
+    } else {
+        format!("tag {}", image.tags.join(", "))
+    };
+    let when = image
+        .pushed_at
+        .as_deref()
+        .map(|t| format!(", pushed {t}"))
+        .unwrap_or_default();
+    if style == Style::Json {
+        println!(
+            "{}",
+            json!({"event": "image", "image": image.reference, "tags": image.tags, "pushed_at": image.pushed_at})
+        );
+    } else {
+        println!("Image: {} ({tags}{when}), the last one pushed.\n", image.reference);
     }
 }
 
@@ -97,6 +121,7 @@ fn outputs_text(outputs: &Outputs) -> String {
         ("load_balancer_dns".to_owned(), optional(&outputs.load_balancer_dns)),
         ("api_url".to_owned(), optional(&outputs.api_url)),
         ("database_endpoint".to_owned(), optional(&outputs.database_endpoint)),
+        ("registry_url".to_owned(), optional(&outputs.registry_url)),
     ];
     for (role, id) in &outputs.security_group_ids {
         lines.push((format!("security_group_{role}"), id.clone()));

@@ -1,0 +1,209 @@
+//! The ECR adapter: the environment's repository (a managed resource), and what `push` and
+//! image resolution ask of ECR: a registry login and the most recently pushed image.
+
+mod repository;
+
+pub(crate) use repository::Repositories;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use aws_sdk_ecr::Client;
+use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+
+use super::error::{AwsError, Classify};
+use super::tags::TagApi;
+use crate::model::Tags;
+
+/// Discovery records the repository's ARN (for tagging) and URI (for `output`) under these.
+pub(crate) const ARN: &str = "arn";
+pub(crate) const URI: &str = "uri";
+
+#[derive(Debug, Clone)]
+pub struct Ecr {
+    client: Client,
+}
+
+/// An image in a repository, named by digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedImage {
+    /// `<registry>/<repository>@sha256:...`: what a task definition or user data runs.
+    pub reference: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+    /// RFC 3339, as ECR reports it.
+    pub pushed_at: Option<String>,
+}
+
+/// A registry login from GetAuthorizationToken: valid for 12 hours, never printed.
+pub struct RegistryLogin {
+    pub username: String,
+    pub password: String,
+    /// `https://<account>.dkr.ecr.<region>.amazonaws.com`.
+    pub endpoint: String,
+}
+
+impl fmt::Debug for RegistryLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryLogin")
+            .field("username", &self.username)
+            .field("password", &"(redacted)")
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl Ecr {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: Client::new(config),
+        }
+    }
+
+    /// The repository's URI (`<registry>/<name>`), or None when it does not exist.
+    pub async fn repository_uri(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self
+            .client
+            .describe_repositories()
+            .repository_names(name)
+            .send()
+            .await
+            .op("DescribeRepositories")
+        {
+            Ok(output) => Ok(output
+                .repositories()
+                .first()
+                .and_then(|r| r.repository_uri())
+                .map(str::to_owned)),
+            Err(error) if error.code() == Some("RepositoryNotFoundException") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The image pushed last to repository `name`, or None when there is no repository or no
+    /// image in it.
+    pub async fn latest_image(&self, name: &str) -> Result<Option<PushedImage>, AwsError> {
+        let Some(uri) = self.repository_uri(name).await? else {
+            return Ok(None);
+        };
+        let images = match all_pages!(self.client.describe_images().repository_name(name), "DescribeImages") {
+            Ok(images) => images,
+            Err(error) if error.code() == Some("RepositoryNotFoundException") => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        // Ties (the same second on the emulator) go to the later one listed.
+        let latest = images
+            .iter()
+            .filter(|image| image.image_digest().is_some())
+            .max_by_key(|image| image.image_pushed_at().map(|t| (t.secs(), t.subsec_nanos())));
+        Ok(latest.map(|image| {
+            let digest = image.image_digest().unwrap_or_default().to_owned();
+            PushedImage {
+                reference: format!("{uri}@{digest}"),
+                digest,
+                tags: image.image_tags().to_vec(),
+                pushed_at: image.image_pushed_at().map(ToString::to_string),
+            }
+        }))
+    }
+
+    /// The digest tagged `tag` in repository `name`, if that tag was pushed.
+    pub async fn digest_of_tag(&self, name: &str, tag: &str) -> Result<Option<String>, AwsError> {
+        let found = self
+            .client
+            .describe_images()
+            .repository_name(name)
+            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+            .op("DescribeImages");
+        match found {
+            Ok(output) => Ok(output
+                .image_details()
+                .first()
+                .and_then(|image| image.image_digest())
+                .map(str::to_owned)),
+            Err(error) if error.code().is_some_and(|c| c.ends_with("NotFoundException")) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A login for the account's registry.
+    pub async fn registry_login(&self) -> Result<RegistryLogin, AwsError> {
+        let output = self
+            .client
+            .get_authorization_token()
+            .send()
+            .await
+            .op("GetAuthorizationToken")?;
+        let malformed = |detail: &str| AwsError::Other {
+            operation: "GetAuthorizationToken",
+            detail: detail.to_owned(),
+        };
+        let data = output
+            .authorization_data()
+            .first()
+            .ok_or_else(|| malformed("AWS returned no authorization data"))?;
+        let token = data
+            .authorization_token()
+            .ok_or_else(|| malformed("AWS returned no token"))?;
+        // The token is base64 of `user:password`.
+        let decoded = aws_smithy_types::base64::decode(token)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| malformed("the token is not base64 text"))?;
+        let (username, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| malformed("the token is not `user:password`"))?;
+        Ok(RegistryLogin {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            endpoint: data.proxy_endpoint().unwrap_or_default().to_owned(),
+        })
+    }
+}
+
+/// ECR tags repositories by ARN.
+impl TagApi for Ecr {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(sdk_tags(tags)))
+            .send()
+            .await
+            .op("TagResource")
+            .map(drop)
+    }
+
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .op("UntagResource")
+            .map(drop)
+    }
+}
+
+/// The ARN discovery recorded for a repository.
+fn arn<'a>(info: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, AwsError> {
+    info.get(ARN).map(String::as_str).ok_or_else(|| AwsError::Other {
+        operation: "TagResource",
+        detail: format!("internal error: discovery recorded no ARN for {name}"),
+    })
+}
+
+fn tags_of(tags: &[Tag]) -> Tags {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect()
+}
