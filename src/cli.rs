@@ -73,7 +73,7 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
     /// Plan for this container image instead of the file's `app.image` or the last push.
-    #[arg(long, value_name = "IMAGE")]
+    #[arg(long, value_name = "IMAGE", env = "DEPLOYER_IMAGE")]
     pub image: Option<String>,
 }
 
@@ -118,7 +118,7 @@ pub struct ApplyArgs {
     pub allow_destroy: bool,
     /// Container image to run instead of the file's `app.image` or the last push (rolls the
     /// service).
-    #[arg(long, value_name = "IMAGE", conflicts_with = "build")]
+    #[arg(long, value_name = "IMAGE", env = "DEPLOYER_IMAGE", conflicts_with = "build")]
     pub image: Option<String>,
     /// Build and push the image first (as `deployer push`), then deploy exactly that digest.
     #[arg(long)]

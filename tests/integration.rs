@@ -4,5 +4,6 @@ mod support;
 
 mod api;
 mod errors;
+mod push;
 mod round_trip;
 mod tags_only;

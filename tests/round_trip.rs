@@ -48,6 +48,10 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
     let dns = outputs["load_balancer_dns"].as_str().unwrap();
     assert!(dns.contains(&format!("{environment}-lb")), "{outputs}");
     assert_eq!(outputs["api_url"], format!("http://{dns}"));
+    assert_eq!(
+        outputs["registry_url"],
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/deployer/{environment}/api")
+    );
     assert!(
         outputs["database_endpoint"]
             .as_str()
@@ -84,19 +88,19 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
 #[test]
 fn development_round_trip() {
     // Network, classic ELB, instance role and profile, launch template, ASG, Aurora.
-    round_trip("development", 25, 1, &[]);
+    round_trip("development", 26, 1, &[]);
 }
 
 #[test]
 fn staging_round_trip() {
     // Network, ALB + target group + listener, two roles, ECS cluster, task definition, service, Aurora.
-    round_trip("staging", 28, 2, &[]);
+    round_trip("staging", 29, 2, &[]);
 }
 
 #[test]
 fn production_round_trip() {
     // Three zones with a NAT each, and a writer plus a reader.
-    round_trip("production", 36, 4, &["--allow-destroy"]);
+    round_trip("production", 37, 4, &["--allow-destroy"]);
 }
 
 #[test]
@@ -546,7 +550,7 @@ fn json_apply_emits_one_event_per_line() {
     assert_eq!(events.first().unwrap()["event"], "plan");
     assert_eq!(events.last().unwrap()["event"], "outputs");
     let finished = events.iter().filter(|e| e["event"] == "finished").count();
-    assert_eq!(finished, 25);
+    assert_eq!(finished, 26);
     assert!(
         events
             .iter()

@@ -856,7 +856,7 @@ mod tests {
                     // No resource-level permission exists for the login itself.
                     assert_eq!(resources, ["*"]);
                 } else {
-                    assert_eq!(resources, [repository.clone()], "{role}: {actions:?}");
+                    assert_eq!(resources, std::slice::from_ref(&repository), "{role}: {actions:?}");
                     assert!(
                         actions.iter().all(|a| !a.contains('*') && !a.contains("Put")),
                         "{actions:?}"

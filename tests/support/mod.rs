@@ -1,6 +1,8 @@
 //! Test harness: a private moto server per test on a free loopback port, the real `deployer`
 //! binary run against it, and an independent look at what is left in the emulator.
 
+pub(crate) mod registry;
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -84,6 +86,9 @@ impl Drop for Moto {
     }
 }
 
+/// The image tests run when they are not about pushing one.
+pub(crate) const TEST_IMAGE: &str = "ghcr.io/deployer/api:1.0.0";
+
 /// What one run of the binary did.
 #[derive(Debug)]
 pub(crate) struct Run {
@@ -116,15 +121,24 @@ pub(crate) struct Deployer {
 }
 
 impl Deployer {
-    /// Against `moto`, with dummy credentials, from the repository root.
+    /// Against `moto`, with dummy credentials, from the repository root, running
+    /// `TEST_IMAGE` as an image built elsewhere (DEPLOYER_IMAGE, as a CI job would pass it);
+    /// tests of the push path drop it with `without_image`.
     pub(crate) fn new(moto: &Moto) -> Self {
         let mut deployer = Self::offline();
         deployer
             .command
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test");
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("DEPLOYER_IMAGE", TEST_IMAGE);
         deployer
+    }
+
+    /// No image named: the environment runs what was pushed to its repository.
+    pub(crate) fn without_image(mut self) -> Self {
+        self.command.env_remove("DEPLOYER_IMAGE");
+        self
     }
 
     /// No endpoint, no credentials: for commands that must not need AWS, or tests of their absence.
@@ -140,6 +154,9 @@ impl Deployer {
             "AWS_REGION",
             "AWS_DEFAULT_REGION",
             "DEPLOYER_ENVIRONMENTS",
+            "DEPLOYER_IMAGE",
+            "DEPLOYER_REGISTRY_URL",
+            "DEPLOYER_CONTAINER_ENGINE",
         ] {
             command.env_remove(var);
         }
@@ -195,8 +212,25 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
         left.extend(load_balancer_leftovers(&config, environment).await);
         left.extend(compute_leftovers(&config, environment).await);
         left.extend(database_leftovers(&aws_sdk_rds::Client::new(&config), environment).await);
+        left.extend(repository_leftovers(&aws_sdk_ecr::Client::new(&config), environment).await);
         left
     })
+}
+
+async fn repository_leftovers(ecr: &aws_sdk_ecr::Client, environment: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for repository in ecr.describe_repositories().send().await.unwrap().repositories() {
+        let arn = repository.repository_arn().unwrap();
+        let tags = ecr.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == "deployer:environment" && t.value() == environment)
+        {
+            left.push(repository.repository_name().unwrap().to_owned());
+        }
+    }
+    left
 }
 
 fn tagged_ec2(tags: &[aws_sdk_ec2::types::Tag], environment: &str) -> bool {

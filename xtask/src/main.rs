@@ -15,7 +15,8 @@ use anyhow::{Context, Result, bail};
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  setup       install the local AWS emulator (moto) into .venv/ (idempotent)
+  setup       install the local AWS emulator (moto) and linters into .venv/, and buildah and
+              docker-registry (Debian packages) for the push tests (idempotent)
   moto [PORT] run the emulator in the foreground on 127.0.0.1 (default port 5000)
   demo        start the emulator, apply the development environment, print its outputs
   test        set up, lint the Dockerfile, run the whole test suite (what CI runs)
@@ -27,7 +28,7 @@ const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("setup") => setup().map(drop),
+        Some("setup") => setup().and_then(|_| system_tools()),
         Some("moto") => run_moto(args.get(1).map(String::as_str)),
         Some("demo") => demo(),
         Some("test") => test(),
@@ -79,6 +80,59 @@ fn setup() -> Result<PathBuf> {
     .context("installing moto[server] with pip")?;
     std::fs::write(&marker, wanted)?;
     Ok(server)
+}
+
+/// What the push tests drive: a daemonless container engine and a registry on loopback.
+const SYSTEM_TOOLS: [(&str, &str); 2] = [("buildah", "buildah"), ("docker-registry", "docker-registry")];
+
+/// Installs buildah and Debian's docker-registry (the CNCF distribution registry) with apt,
+/// unless they are there already.
+fn system_tools() -> Result<()> {
+    let missing: Vec<&str> = SYSTEM_TOOLS
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !on_path("apt-get") {
+        bail!(
+            "{} not installed and there is no apt-get here: install them by hand",
+            missing.join(" and ")
+        );
+    }
+    eprintln!("xtask: installing {} with apt-get (once)", missing.join(" "));
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let apt = |args: &[&str]| {
+        let mut command = if root {
+            Command::new("apt-get")
+        } else {
+            let mut sudo = Command::new("sudo");
+            sudo.args(["-n", "apt-get"]);
+            sudo
+        };
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        status(&mut command)
+    };
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(&missing);
+    // A fresh machine may have no package lists yet.
+    apt(&install)
+        .or_else(|_| apt(&["update"]).and_then(|()| apt(&install)))
+        .with_context(|| {
+            format!(
+                "installing {} with apt-get (as root, or with passwordless sudo)",
+                missing.join(" ")
+            )
+        })
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 fn status(command: &mut Command) -> Result<()> {
@@ -172,6 +226,9 @@ fn cargo() -> Command {
     command
 }
 
+/// What the demo's instances would run; the emulator pulls nothing.
+const DEMO_IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/deployer/development/api:demo";
+
 /// Demo credentials for the local API: user `demo`, password `demo-password`.
 const DEMO_USER: &str = "demo";
 const DEMO_PASSWORD: &str = "demo-password";
@@ -207,10 +264,14 @@ fn demo() -> Result<()> {
         )
     };
     eprintln!("xtask: local AWS emulator at {}", moto.endpoint);
+    // The emulator runs no containers, and a fresh machine may have no container engine: the
+    // demo deploys a stand-in image reference. With an engine, `deployer apply development
+    // --build` builds the bundled API, pushes it to the environment's repository and deploys it.
+    eprintln!("xtask: deploying the stand-in image {DEMO_IMAGE} (see README: shipping the API)");
     run(&["validate"])?;
-    run(&["plan", "development"])?;
-    run(&["apply", "development", "--auto-approve"])?;
-    run(&["plan", "development"])?;
+    run(&["plan", "development", "--image", DEMO_IMAGE])?;
+    run(&["apply", "development", "--auto-approve", "--image", DEMO_IMAGE])?;
+    run(&["plan", "development", "--image", DEMO_IMAGE])?;
     run(&["output", "development"])?;
 
     // The API, as the instances run it, pointed at the emulator; then the call users make.
@@ -249,6 +310,12 @@ impl Drop for Guard {
 
 fn test() -> Result<()> {
     let server = setup()?;
+    // The push tests fail with this reason rather than being skipped.
+    let tools_problem = system_tools().err().map(|error| format!("{error:#}"));
+    if let Some(problem) = &tools_problem {
+        eprintln!("xtask: warning: {problem}; the push tests will fail");
+    }
+    lint_workflows(&server)?;
     // There is no Docker engine here: the Dockerfile is linted, and the tests run the same
     // binary the way the image does (environment-only configuration, `api healthcheck`).
     let hadolint = server.with_file_name("hadolint");
@@ -256,11 +323,36 @@ fn test() -> Result<()> {
         .context("hadolint found problems in the Dockerfile")?;
     // `cargo test` does not link other packages' binaries; the tests run `api` itself.
     status(cargo().args(["build", "--workspace", "--bins"]))?;
+    let mut tests = cargo();
+    tests
+        .args(["test", "--workspace", "--all-targets"])
+        .env("MOTO_SERVER", &server);
+    if let Some(problem) = tools_problem {
+        tests.env("DEPLOYER_TEST_TOOLS_PROBLEM", problem);
+    }
+    status(&mut tests)
+}
+
+/// The GitHub Actions workflows users copy: valid against the workflow schema, and free of
+/// what zizmor flags (script injection, unpinned actions, persisted credentials, ...).
+fn lint_workflows(server: &Path) -> Result<()> {
+    let workflows: Vec<PathBuf> = std::fs::read_dir(root().join(".github/workflows"))
+        .context("reading .github/workflows")?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
     status(
-        cargo()
-            .args(["test", "--workspace", "--all-targets"])
-            .env("MOTO_SERVER", &server),
+        Command::new(server.with_file_name("check-jsonschema"))
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .args(&workflows),
     )
+    .context("a workflow in .github/workflows does not match GitHub's workflow schema")?;
+    status(
+        Command::new(server.with_file_name("zizmor"))
+            .args(["--offline", "--format", "plain", "--quiet"])
+            .args(&workflows),
+    )
+    .context("zizmor found problems in .github/workflows")
 }
 
 /// How long each load run lasts; long enough for a stable rate, short enough to iterate.
