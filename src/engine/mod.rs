@@ -160,13 +160,7 @@ impl Engine {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = self.run(&args, None, on_line).await?;
         let digest = match self.kind {
-            // `latest: digest: sha256:... size: 528`, Docker's documented last line.
-            EngineKind::Docker => output
-                .lines
-                .iter()
-                .rev()
-                .find_map(|line| line.split("digest: ").nth(1)?.split_whitespace().next())
-                .map(str::to_owned),
+            EngineKind::Docker => docker_digest(&output.lines),
             EngineKind::Podman | EngineKind::Buildah => {
                 std::fs::read_to_string(&digest_file).ok().map(|d| d.trim().to_owned())
             }
@@ -198,6 +192,15 @@ impl Engine {
     }
 }
 
+/// The digest in `docker push`'s last report: `latest: digest: sha256:... size: 528`.
+fn docker_digest(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .rev()
+        .find_map(|line| line.split("digest: ").nth(1)?.split_whitespace().next())
+        .map(str::to_owned)
+}
+
 /// `program` on PATH, as `which` would find it.
 fn find_program(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -209,4 +212,54 @@ fn find_program(program: &str) -> Option<PathBuf> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_push_names_its_digest_on_its_last_line() {
+        let lines: Vec<String> = [
+            "The push refers to repository [123456789012.dkr.ecr.us-east-1.amazonaws.com/deployer/staging/api]",
+            "5f70bf18a086: Pushed",
+            "abc123: digest: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef size: 528",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        assert_eq!(
+            docker_digest(&lines).as_deref(),
+            Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
+        );
+        assert_eq!(docker_digest(&lines[..2]), None);
+    }
+
+    #[test]
+    fn logins_never_go_to_the_users_own_files() {
+        let dir = LoginDir::new().unwrap();
+        let registry = Registry {
+            host: "127.0.0.1:5000".into(),
+            plain_http: true,
+        };
+        let engine = |kind| Engine {
+            kind,
+            program: PathBuf::from(kind.program()),
+        };
+        let docker = engine(EngineKind::Docker).with_login("push", &registry, &dir);
+        assert_eq!(
+            docker[..2],
+            ["--config".to_owned(), dir.path().to_string_lossy().into_owned()]
+        );
+        assert_eq!(docker[2], "push");
+        let buildah = engine(EngineKind::Buildah).with_login("login", &registry, &dir);
+        assert_eq!(
+            buildah,
+            [
+                "login".to_owned(),
+                "--authfile".to_owned(),
+                dir.auth_file().to_string_lossy().into_owned(),
+                "--tls-verify=false".to_owned()
+            ]
+        );
+    }
 }
