@@ -3,7 +3,9 @@
 mod support;
 
 mod api;
+mod destroy_order;
 mod errors;
+mod faults;
 mod push;
 mod round_trip;
 mod tags_only;

@@ -1,6 +1,7 @@
 //! Test harness: a private moto server per test on a free loopback port, the real `deployer`
 //! binary run against it, and an independent look at what is left in the emulator.
 
+pub(crate) mod proxy;
 pub(crate) mod registry;
 
 use std::net::{TcpListener, TcpStream};
@@ -133,6 +134,21 @@ impl Deployer {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("DEPLOYER_IMAGE", TEST_IMAGE);
         deployer
+    }
+
+    /// Through `proxy` (faults, call records) instead of straight to the emulator.
+    pub(crate) fn through(mut self, proxy: &proxy::Proxy) -> Self {
+        self.command.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        self
+    }
+
+    /// Starts the binary without waiting for it, output discarded: for tests that kill it.
+    pub(crate) fn spawn(mut self) -> Child {
+        self.command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start deployer")
     }
 
     /// No image named: the environment runs what was pushed to its repository.

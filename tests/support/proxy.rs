@@ -1,0 +1,342 @@
+//! A fault-injecting proxy between deployer and the emulator, on loopback. It names each call's
+//! operation (`Action=` for the query protocols, `X-Amz-Target` for JSON), and with a seeded
+//! probability answers it itself, before the emulator sees it, with one of the faults real AWS
+//! produces: HTTP 503 without a body, a throttling error in the protocol's own shape, a 500
+//! with an error body, or a reset connection. It records every call, so tests can count
+//! retries and check the order of deletes.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// The proxy's clock: one tick per arrival or answer.
+static TICKS: AtomicU64 = AtomicU64::new(0);
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What the proxy did with one call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Forwarded; the emulator's HTTP status.
+    Forwarded(u16),
+    /// Answered by the proxy with a fault.
+    Fault(Fault),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Fault {
+    Unavailable,
+    Throttled,
+    InternalError,
+    Reset,
+}
+
+const FAULTS: [Fault; 4] = [Fault::Unavailable, Fault::Throttled, Fault::InternalError, Fault::Reset];
+
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) operation: String,
+    /// The request's parameters: form fields for the query protocols (decoded), top-level
+    /// string fields for JSON.
+    pub(crate) params: BTreeMap<String, String>,
+    pub(crate) answer: Answer,
+    /// When the call arrived and when it was answered, on one clock shared by all calls:
+    /// a delete that arrived after another was answered came strictly after it.
+    pub(crate) arrived: u64,
+    pub(crate) answered: u64,
+}
+
+impl Call {
+    pub(crate) fn succeeded(&self) -> bool {
+        matches!(self.answer, Answer::Forwarded(200..=299))
+    }
+}
+
+struct Rules {
+    fault_rate: f64,
+    rng: fastrand::Rng,
+    next_fault: usize,
+    latency: Duration,
+}
+
+pub(crate) struct Proxy {
+    pub(crate) endpoint: String,
+    calls: Arc<Mutex<Vec<Call>>>,
+    rules: Arc<Mutex<Rules>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Proxy {
+    /// A proxy in front of `upstream` (`http://127.0.0.1:PORT`) that fails `fault_rate` of the
+    /// calls, chosen by a generator seeded with `seed`, cycling through the kinds of fault.
+    pub(crate) fn start(upstream: &str, fault_rate: f64, seed: u64) -> Self {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let rules = Arc::new(Mutex::new(Rules {
+            fault_rate,
+            rng: fastrand::Rng::with_seed(seed),
+            next_fault: 0,
+            latency: Duration::ZERO,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (calls_, rules_, stop_) = (calls.clone(), rules.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop_.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let (calls, rules, upstream) = (calls_.clone(), rules_.clone(), upstream.clone());
+                std::thread::spawn(move || serve(stream, &upstream, &calls, &rules));
+            }
+        });
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            calls,
+            rules,
+            stop,
+            port,
+        }
+    }
+
+    /// From now on, hold every call this long before answering it.
+    pub(crate) fn set_latency(&self, latency: Duration) {
+        self.rules.lock().unwrap().latency = latency;
+    }
+
+    /// Every call answered so far, kept.
+    pub(crate) fn calls_so_far(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Every call so far, in the order they were answered; and forgets them.
+    pub(crate) fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Calls, faults and forwarded calls per operation, as a table for the test log.
+pub(crate) fn summary(calls: &[Call]) -> String {
+    let mut per_operation: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for call in calls {
+        let entry = per_operation.entry(&call.operation).or_default();
+        entry.0 += 1;
+        if matches!(call.answer, Answer::Fault(_)) {
+            entry.1 += 1;
+        }
+    }
+    let faults = calls.iter().filter(|c| matches!(c.answer, Answer::Fault(_))).count();
+    let mut text = format!("{} calls, {faults} faults injected\n", calls.len());
+    for (operation, (count, failed)) in per_operation {
+        text.push_str(&format!("  {operation:40} {count:4} calls {failed:3} faults\n"));
+    }
+    text
+}
+
+struct Request {
+    head: String,
+    body: Vec<u8>,
+    operation: String,
+    params: BTreeMap<String, String>,
+    protocol: Protocol,
+}
+
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// EC2's query dialect: `<Response><Errors><Error>`.
+    Ec2,
+    /// ELB, RDS, Auto Scaling, IAM, STS: `<ErrorResponse><Error>`.
+    Query,
+    /// ECS, ECR: `{"__type": ...}`.
+    Json,
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let end = line == "\r\n";
+        head.push_str(&line);
+        if end {
+            break;
+        }
+    }
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    };
+    let length: usize = header("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let (operation, params, protocol) = if let Some(target) = header("x-amz-target") {
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let params = json
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        (
+            target.rsplit('.').next().unwrap_or_default().to_owned(),
+            params,
+            Protocol::Json,
+        )
+    } else {
+        let form = String::from_utf8_lossy(&body);
+        let params: BTreeMap<String, String> = form
+            .split('&')
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=')?;
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(&s.replace('+', " "))
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                Some((decode(key), decode(value)))
+            })
+            .collect();
+        let protocol = if params.get("Version").map(String::as_str) == Some("2016-11-15") {
+            Protocol::Ec2
+        } else {
+            Protocol::Query
+        };
+        let operation = params.get("Action").cloned().unwrap_or_else(|| "(unknown)".into());
+        (operation, params, protocol)
+    };
+    Some(Request {
+        head,
+        body,
+        operation,
+        params,
+        protocol,
+    })
+}
+
+fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mutex<Rules>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let Some(request) = read_request(&mut reader) else {
+        return;
+    };
+    let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
+    let (fault, latency) = {
+        let mut rules = rules.lock().unwrap();
+        let fault = (rules.rng.f64() < rules.fault_rate).then(|| {
+            let fault = FAULTS[rules.next_fault % FAULTS.len()];
+            rules.next_fault += 1;
+            fault
+        });
+        (fault, rules.latency)
+    };
+    std::thread::sleep(latency);
+    let mut client = stream;
+    // The answer's tick is taken before the client can see the answer, so a call it makes
+    // next always arrives later.
+    let (answer, answered) = match fault {
+        Some(fault) => {
+            let answered = TICKS.fetch_add(1, Ordering::SeqCst);
+            answer_fault(&mut client, fault, request.protocol);
+            (Answer::Fault(fault), answered)
+        }
+        None => {
+            let (status, response) = forward(upstream, &request);
+            let answered = TICKS.fetch_add(1, Ordering::SeqCst);
+            let _ = client.write_all(&response);
+            let _ = client.shutdown(Shutdown::Both);
+            (Answer::Forwarded(status), answered)
+        }
+    };
+    calls.lock().unwrap().push(Call {
+        operation: request.operation,
+        params: request.params,
+        answer,
+        arrived,
+        answered,
+    });
+}
+
+fn answer_fault(client: &mut TcpStream, fault: Fault, protocol: Protocol) {
+    let (status, content_type, body) = match (fault, protocol) {
+        (Fault::Reset, _) => {
+            // Closing without an answer: what a dropped connection looks like to the client.
+            let _ = client.shutdown(Shutdown::Both);
+            return;
+        }
+        (Fault::Unavailable, _) => ("503 Service Unavailable", "text/plain", String::new()),
+        (Fault::Throttled, Protocol::Ec2) => (
+            "503 Service Unavailable",
+            "text/xml",
+            "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>proxy</RequestID></Response>".into(),
+        ),
+        (Fault::Throttled, Protocol::Query) => (
+            "400 Bad Request",
+            "text/xml",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>proxy</RequestId></ErrorResponse>".into(),
+        ),
+        (Fault::Throttled, Protocol::Json) => (
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.into(),
+        ),
+        (Fault::InternalError, Protocol::Ec2) => (
+            "500 Internal Server Error",
+            "text/xml",
+            "<Response><Errors><Error><Code>InternalError</Code><Message>An internal error has occurred</Message></Error></Errors><RequestID>proxy</RequestID></Response>".into(),
+        ),
+        (Fault::InternalError, Protocol::Query) => (
+            "500 Internal Server Error",
+            "text/xml",
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>proxy</RequestId></ErrorResponse>".into(),
+        ),
+        (Fault::InternalError, Protocol::Json) => (
+            "500 Internal Server Error",
+            "application/x-amz-json-1.1",
+            r#"{"__type":"ServerException","message":"internal failure"}"#.into(),
+        ),
+    };
+    let _ = write!(
+        client,
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Sends the request to the emulator on a fresh connection; its status and whole answer
+/// (nothing, status 0, when the emulator cannot be reached: the client sees a reset).
+fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
+    let Ok(mut server) = TcpStream::connect(upstream) else {
+        return (0, Vec::new());
+    };
+    let head: String = request
+        .head
+        .lines()
+        .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    let _ = server.write_all(format!("{head}Connection: close\r\n\r\n").as_bytes());
+    let _ = server.write_all(&request.body);
+    let mut response = Vec::new();
+    let _ = server.read_to_end(&mut response);
+    let status = String::from_utf8_lossy(&response[..response.len().min(16)])
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, response)
+}
