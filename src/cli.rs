@@ -54,6 +54,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Delete every resource of an environment, dependants first.
     Destroy(DestroyArgs),
+    /// Break an environment's lock left by a deployer that was killed (asks first).
+    Unlock(UnlockArgs),
     /// Build the bundled API's image and push it to the environment's repository, by digest.
     Push(PushArgs),
     /// Print an environment's outputs (VPC, subnets, load balancer DNS name, API URL).
@@ -149,6 +151,15 @@ pub struct DestroyArgs {
     /// Emit one JSON object per event on stdout instead of progress bars.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// Environment name.
+    pub environment: String,
+    /// Break the lock without asking; required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 #[derive(Debug, Args)]

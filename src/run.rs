@@ -5,7 +5,8 @@
 use anyhow::{Context, Result, bail};
 
 use crate::cli::{
-    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs, ValidateArgs,
+    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs, UnlockArgs,
+    ValidateArgs,
 };
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Apply(args) => apply(&cli.global, args).await,
         Command::Destroy(args) => destroy(&cli.global, args).await,
         Command::Push(args) => push(&cli.global, args).await,
+        Command::Unlock(args) => unlock(&cli.global, args).await,
         Command::Output(args) => output(&cli.global, args).await,
     }
 }
@@ -52,7 +54,26 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
     })
 }
 
+/// Runs `work` holding `environment`'s lock, and gives the lock back however it ends.
+async fn locked(
+    global: &GlobalArgs,
+    environment: &str,
+    command: &str,
+    work: impl Future<Output = Result<Status>>,
+) -> Result<Status> {
+    let lock = commands::lock(global, environment, &format!("{command} {environment}")).await?;
+    let result = work.await;
+    let released = lock.release().await;
+    let status = result?;
+    released?;
+    Ok(status)
+}
+
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
+    locked(global, &args.environment, "apply", apply_locked(global, args)).await
+}
+
+async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     let style = ui::progress_style(args.json);
     let built = if args.build {
         Some(build_and_push(global, &args.environment, &args.build_args, style).await?)
@@ -96,6 +117,17 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
             names[0]
         ),
     };
+    locked(
+        global,
+        &environment,
+        "destroy",
+        destroy_locked(global, args, &environment),
+    )
+    .await
+}
+
+async fn destroy_locked(global: &GlobalArgs, args: &DestroyArgs, environment: &str) -> Result<Status> {
+    let environment = environment.to_owned();
     let prepared = commands::prepare_destroy(global, &environment).await?;
     let style = ui::progress_style(args.json);
     if prepared.plan.is_empty() {
@@ -144,6 +176,28 @@ async fn build_and_push(global: &GlobalArgs, environment: &str, args: &BuildArgs
     let pushed = result?;
     ui::pushed(&pushed, style);
     Ok(pushed)
+}
+
+async fn unlock(global: &GlobalArgs, args: &UnlockArgs) -> Result<Status> {
+    let environment = &args.environment;
+    let Some(holder) = commands::lock_holder(global, environment).await? else {
+        report::not_locked(environment);
+        return Ok(0);
+    };
+    report::lock_holder(environment, &holder);
+    if !args.auto_approve {
+        ask(
+            "Break this lock? Only do so when that run is no longer running.",
+            Confirmation::Yes,
+        )?;
+    }
+    if commands::unlock(global, environment, &holder).await? {
+        report::unlocked(environment);
+    } else {
+        bail!("the lock on {environment} changed while you were asked (released, or taken by another run); nothing was broken
+  help: run `deployer unlock {environment}` again to see the current holder");
+    }
+    Ok(0)
 }
 
 async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {

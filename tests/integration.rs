@@ -6,6 +6,7 @@ mod api;
 mod destroy_order;
 mod errors;
 mod faults;
+mod lock;
 mod push;
 mod round_trip;
 mod tags_only;

@@ -25,6 +25,7 @@ mod elbv2;
 mod error;
 mod found;
 mod iam;
+mod lock;
 mod rds;
 mod registry;
 mod resource;
@@ -41,6 +42,7 @@ pub use elb::Elb;
 pub use elbv2::Elbv2;
 pub use error::AwsError;
 pub use iam::Iam;
+pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
 pub use rds::Rds;
 pub use sts::Sts;
 
@@ -79,6 +81,7 @@ pub struct Aws {
     pub ecs: Ecs,
     pub rds: Rds,
     pub sts: Sts,
+    pub locks: Locks,
 }
 
 impl Aws {
@@ -98,6 +101,7 @@ impl Aws {
             ecs: Ecs::new(&config),
             rds: Rds::new(&config),
             sts: Sts::new(&config),
+            locks: Locks::new(&config),
         })
     }
 

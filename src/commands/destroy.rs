@@ -111,7 +111,7 @@ fn shared_region(dir: &Path) -> Option<String> {
 
 /// The environment file if it exists: destroy works from tags alone, the file only adds the
 /// region and the `protect` flag.
-fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
+pub(super) fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
     match load_environment(dir, name) {
         Ok(loaded) => Ok(Some(loaded.config)),
         Err(ConfigError::UnknownEnvironment { .. } | ConfigError::NoDirectory { .. }) => Ok(None),

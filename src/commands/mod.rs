@@ -3,12 +3,14 @@
 
 mod apply;
 mod destroy;
+mod lock;
 mod output;
 mod push;
 mod validate;
 
 pub use apply::{Applied, apply, check_protection};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
+pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use validate::{Validated, validate};

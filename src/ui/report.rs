@@ -6,7 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
-use crate::aws::PushedImage;
+use crate::aws::{LockHolder, PushedImage};
 use crate::commands::{Applied, Destroyed, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
@@ -89,6 +89,24 @@ pub fn nothing_to_destroy(environment: &str, style: Style) {
     if style != Style::Json {
         println!("Nothing to destroy: no resources are tagged deployer:environment={environment}.");
     }
+}
+
+pub fn not_locked(environment: &str) {
+    println!("{environment} is not locked.");
+}
+
+pub fn lock_holder(environment: &str, holder: &LockHolder) {
+    println!(
+        "{environment} is locked by {} ({}) since {}; the lock expires at {}.",
+        holder.holder,
+        holder.command,
+        holder.started_at_text(),
+        holder.expires_at_text()
+    );
+}
+
+pub fn unlocked(environment: &str) {
+    println!("{} The lock on {environment} is broken.", style("✓").green());
 }
 
 /// `output`'s answer.
