@@ -311,6 +311,14 @@ impl AutoScalingGroups<'_> {
             .start_instance_refresh()
             .auto_scaling_group_name(name)
             .preferences(preferences)
+            // Fewer attempts than other calls: an endpoint without instance refreshes answers
+            // 500 every time (the emulator), and 15 backed-off attempts would stall the apply
+            // for minutes before the warning below; five still ride out throttling.
+            .customize()
+            .config_override(
+                aws_sdk_autoscaling::config::Config::builder()
+                    .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::standard().with_max_attempts(5)),
+            )
             .send()
             .await
             .op("StartInstanceRefresh")
