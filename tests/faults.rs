@@ -71,3 +71,34 @@ fn staging_converges_through_faults() {
 fn production_converges_through_faults() {
     converges("production", 4, 37, &["--allow-destroy"]);
 }
+
+#[test]
+fn a_new_instance_profile_that_auto_scaling_cannot_see_yet_is_waited_for() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
+    // What EC2 Auto Scaling answers for seconds after an instance profile is created.
+    proxy.reject(
+        "CreateAutoScalingGroup",
+        2,
+        "ValidationError",
+        "You must use a valid fully-formed launch template. Value (development-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+    );
+    let apply = Deployer::new(&moto)
+        .through(&proxy)
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    assert!(
+        apply
+            .stdout
+            .contains("waiting for the IAM role of development-app to reach the service"),
+        "{}",
+        apply.stdout
+    );
+    let creates = proxy
+        .take_calls()
+        .into_iter()
+        .filter(|c| c.operation == "CreateAutoScalingGroup")
+        .count();
+    assert_eq!(creates, 3, "two rejected, the third accepted");
+}

@@ -133,23 +133,27 @@ impl Resource for AutoScalingGroups<'_> {
 
     async fn create(&self, request: Create<'_, AutoScalingGroupSpec>) -> Result<String, AwsError> {
         let (spec, resolved) = (request.spec, request.resolved);
-        self.0
-            .client
-            .create_auto_scaling_group()
-            .auto_scaling_group_name(&spec.name)
-            .launch_template(template(spec, resolved)?)
-            .min_size(spec.min as i32)
-            .max_size(spec.max as i32)
-            .desired_capacity(spec.desired as i32)
-            .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
-            .set_target_group_arns(Some(resolved.physical_all(&spec.target_groups)?))
-            .set_load_balancer_names(Some(resolved.physical_all(&spec.classic_load_balancers)?))
-            .health_check_type("ELB")
-            .health_check_grace_period(HEALTH_CHECK_GRACE_SECONDS)
-            .set_tags(Some(sdk_tags(&spec.name, request.tags)))
-            .send()
-            .await
-            .op("CreateAutoScalingGroup")?;
+        // Its instances use the launch template's instance profile, often created just before.
+        crate::aws::retry::create_after_iam(&spec.name, request.progress, || async {
+            self.0
+                .client
+                .create_auto_scaling_group()
+                .auto_scaling_group_name(&spec.name)
+                .launch_template(template(spec, resolved)?)
+                .min_size(spec.min as i32)
+                .max_size(spec.max as i32)
+                .desired_capacity(spec.desired as i32)
+                .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
+                .set_target_group_arns(Some(resolved.physical_all(&spec.target_groups)?))
+                .set_load_balancer_names(Some(resolved.physical_all(&spec.classic_load_balancers)?))
+                .health_check_type("ELB")
+                .health_check_grace_period(HEALTH_CHECK_GRACE_SECONDS)
+                .set_tags(Some(sdk_tags(&spec.name, request.tags)))
+                .send()
+                .await
+                .op("CreateAutoScalingGroup")
+        })
+        .await?;
         self.wait_in_service(&spec.name, spec.desired, request.progress).await?;
         Ok(spec.name.clone())
     }

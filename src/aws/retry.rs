@@ -45,3 +45,69 @@ where
         }
     }
 }
+
+/// A role or instance profile created seconds ago is not yet visible to every AWS service:
+/// EC2 Auto Scaling and ECS reject it for a while with these words in the message.
+const NOT_YET_PROPAGATED: [&str; 4] = [
+    "Invalid IAM Instance Profile",
+    "iamInstanceProfile",
+    "Unable to assume",
+    "cannot be assumed",
+];
+/// IAM changes reach every region and service within seconds, almost always within a minute.
+const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Whether `error` says a new IAM role or instance profile has not reached the service yet.
+pub(crate) fn is_iam_propagation(error: &AwsError) -> bool {
+    let text = error.to_string();
+    NOT_YET_PROPAGATED.iter().any(|words| text.contains(words))
+}
+
+/// Runs a create that names a new role or instance profile, retrying while AWS says it
+/// cannot see it yet.
+pub(crate) async fn create_after_iam<T, F, Fut>(
+    what: &str,
+    progress: Progress<'_>,
+    mut attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
+    let started = std::time::Instant::now();
+    let mut delay = FIRST_RETRY_DELAY;
+    loop {
+        match attempt().await {
+            Err(error) if is_iam_propagation(&error) && started.elapsed() < PROPAGATION_TIMEOUT => {
+                progress.waiting(format!("the IAM role of {what} to reach the service"));
+                let jitter = Duration::from_millis(fastrand::u64(0..500));
+                tokio::time::sleep(delay + jitter).await;
+                delay = (delay * 2).min(MAX_RETRY_DELAY);
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usual_propagation_errors_are_recognised_and_others_are_not() {
+        let error = |message: &str| AwsError::Service {
+            operation: "CreateAutoScalingGroup",
+            code: "ValidationError".into(),
+            message: message.into(),
+        };
+        assert!(is_iam_propagation(&error(
+            "You must use a valid fully-formed launch template. Value (arn:aws:iam::1:instance-profile/x) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN"
+        )));
+        assert!(is_iam_propagation(&error(
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+        )));
+        assert!(!is_iam_propagation(&error(
+            "Max bound, 8, must be greater than or equal to min bound, 9"
+        )));
+    }
+}

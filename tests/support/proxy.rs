@@ -24,12 +24,14 @@ pub(crate) enum Answer {
     Fault(Fault),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Fault {
     Unavailable,
     Throttled,
     InternalError,
     Reset,
+    /// A client error chosen by the test: (code, message), HTTP 400.
+    Rejected(String, String),
 }
 
 const FAULTS: [Fault; 4] = [Fault::Unavailable, Fault::Throttled, Fault::InternalError, Fault::Reset];
@@ -54,6 +56,8 @@ impl Call {
 }
 
 struct Rules {
+    /// Operations to answer with a given error, and how many more times.
+    scripted: Vec<(String, usize, Fault)>,
     fault_rate: f64,
     rng: fastrand::Rng,
     next_fault: usize,
@@ -77,6 +81,7 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(Rules {
+            scripted: Vec::new(),
             fault_rate,
             rng: fastrand::Rng::with_seed(seed),
             next_fault: 0,
@@ -101,6 +106,15 @@ impl Proxy {
             stop,
             port,
         }
+    }
+
+    /// Answers the next `times` calls of `operation` with a 400 error `code` and `message`.
+    pub(crate) fn reject(&self, operation: &str, times: usize, code: &str, message: &str) {
+        self.rules.lock().unwrap().scripted.push((
+            operation.to_owned(),
+            times,
+            Fault::Rejected(code.to_owned(), message.to_owned()),
+        ));
     }
 
     /// From now on, hold every call this long before answering it.
@@ -237,10 +251,20 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
     let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
-        let fault = (rules.rng.f64() < rules.fault_rate).then(|| {
-            let fault = FAULTS[rules.next_fault % FAULTS.len()];
-            rules.next_fault += 1;
-            fault
+        let scripted = rules
+            .scripted
+            .iter_mut()
+            .find(|(operation, left, _)| *operation == request.operation && *left > 0)
+            .map(|(_, left, fault)| {
+                *left -= 1;
+                fault.clone()
+            });
+        let fault = scripted.or_else(|| {
+            (rules.rng.f64() < rules.fault_rate).then(|| {
+                let fault = FAULTS[rules.next_fault % FAULTS.len()].clone();
+                rules.next_fault += 1;
+                fault
+            })
         });
         (fault, rules.latency)
     };
@@ -251,7 +275,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     let (answer, answered) = match fault {
         Some(fault) => {
             let answered = TICKS.fetch_add(1, Ordering::SeqCst);
-            answer_fault(&mut client, fault, request.protocol);
+            answer_fault(&mut client, &fault, request.protocol);
             (Answer::Fault(fault), answered)
         }
         None => {
@@ -271,7 +295,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     });
 }
 
-fn answer_fault(client: &mut TcpStream, fault: Fault, protocol: Protocol) {
+fn answer_fault(client: &mut TcpStream, fault: &Fault, protocol: Protocol) {
     let (status, content_type, body) = match (fault, protocol) {
         (Fault::Reset, _) => {
             // Closing without an answer: what a dropped connection looks like to the client.
@@ -279,6 +303,21 @@ fn answer_fault(client: &mut TcpStream, fault: Fault, protocol: Protocol) {
             return;
         }
         (Fault::Unavailable, _) => ("503 Service Unavailable", "text/plain", String::new()),
+        (Fault::Rejected(code, message), Protocol::Ec2) => (
+            "400 Bad Request",
+            "text/xml",
+            format!("<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"),
+        ),
+        (Fault::Rejected(code, message), Protocol::Query) => (
+            "400 Bad Request",
+            "text/xml",
+            format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"),
+        ),
+        (Fault::Rejected(code, message), Protocol::Json) => (
+            "400 Bad Request",
+            "application/x-amz-json-1.1",
+            serde_json::json!({"__type": code, "message": message}).to_string(),
+        ),
         (Fault::Throttled, Protocol::Ec2) => (
             "503 Service Unavailable",
             "text/xml",

@@ -49,24 +49,28 @@ impl Resource for Services<'_> {
         if let Some(classic) = &spec.classic_load_balancer {
             load_balancer = load_balancer.load_balancer_name(resolved.physical(classic)?);
         }
-        let output = self
-            .0
-            .client
-            .create_service()
-            .cluster(&cluster)
-            .service_name(&spec.name)
-            .task_definition(resolved.physical(&spec.task_definition)?)
-            .desired_count(spec.desired as i32)
-            .launch_type(LaunchType::Fargate)
-            .network_configuration(network(spec, resolved)?)
-            .load_balancers(load_balancer.build())
-            .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
-            .deployment_configuration(rollback_on_failure())
-            .propagate_tags(PropagateTags::Service)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("CreateService")?;
+        let load_balancer = load_balancer.build();
+        // ECS checks at once that it can assume its roles, which may be seconds old.
+        let output = crate::aws::retry::create_after_iam(&spec.name, progress, || async {
+            self.0
+                .client
+                .create_service()
+                .cluster(&cluster)
+                .service_name(&spec.name)
+                .task_definition(resolved.physical(&spec.task_definition)?)
+                .desired_count(spec.desired as i32)
+                .launch_type(LaunchType::Fargate)
+                .network_configuration(network(spec, resolved)?)
+                .load_balancers(load_balancer.clone())
+                .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
+                .deployment_configuration(rollback_on_failure())
+                .propagate_tags(PropagateTags::Service)
+                .set_tags(Some(sdk_tags(tags)))
+                .send()
+                .await
+                .op("CreateService")
+        })
+        .await?;
         let arn = output
             .service()
             .and_then(|s| s.service_arn())
