@@ -20,6 +20,9 @@ tasks:
   moto [PORT] run the emulator in the foreground on 127.0.0.1 (default port 5000)
   demo        start the emulator, apply the development environment, print its outputs
   test        set up, lint the Dockerfile, run the whole test suite (what CI runs)
+  fuzz [SECONDS] [SEED]
+              mutate the environment files at random through parse, validate and model; no input
+              may panic (default 60 s; not part of test)
   bench       load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls";
 
 /// moto needs a moment to import its services; on a loaded 2-core machine it can take a while.
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(),
         Some("test") => test(),
         Some("bench") => bench(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -356,6 +360,15 @@ fn lint_workflows(server: &Path) -> Result<()> {
             .args(&workflows),
     )
     .context("zizmor found problems in .github/workflows")
+}
+
+fn fuzz(args: &[String]) -> Result<()> {
+    status(
+        cargo()
+            .args(["run", "--quiet", "--example", "fuzz_config", "--"])
+            .args(args),
+    )
+    .context("the config fuzzer found inputs that panic")
 }
 
 /// How long each load run lasts; long enough for a stable rate, short enough to iterate.
