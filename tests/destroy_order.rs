@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::support::proxy::{Call, Proxy};
-use crate::support::{Deployer, Moto, tagged_resources};
+use crate::support::{Deployer, Moto, block_on, tagged_resources};
 
 /// A resource as a delete call names it: (kind, id).
 type Subject = (&'static str, String);
@@ -65,11 +65,7 @@ fn deleted(call: &Call) -> Option<Subject> {
 
 /// The dependencies between `environment`'s resources, as AWS reports them.
 pub(crate) fn dependencies(moto: &Moto, environment: &str) -> Vec<Edge> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let config = moto.sdk_config();
         let ec2 = aws_sdk_ec2::Client::new(&config);
         let ours = |tags: &[aws_sdk_ec2::types::Tag]| {

@@ -5,15 +5,11 @@
 use std::time::{Duration, Instant};
 
 use crate::support::proxy::Proxy;
-use crate::support::{Deployer, Moto, Run};
+use crate::support::{Deployer, Moto, Run, block_on};
 
 /// The lock item for `environment`, read with the SDK, not through deployer.
 fn lock_item(moto: &Moto, environment: &str) -> Option<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let dynamodb = aws_sdk_dynamodb::Client::new(&moto.sdk_config());
         let item = dynamodb
             .get_item()
@@ -39,11 +35,7 @@ fn wait_for_lock(moto: &Moto, environment: &str) {
 }
 
 fn elastic_ips(moto: &Moto) -> usize {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async { moto.ec2().describe_addresses().send().await.unwrap().addresses().len() })
+    block_on(async { moto.ec2().describe_addresses().send().await.unwrap().addresses().len() })
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::support::registry::Registry;
-use crate::support::{Deployer, Moto, tagged_resources};
+use crate::support::{Deployer, Moto, block_on, tagged_resources};
 
 /// The emulator's ECR login for its default account (GetAuthorizationToken).
 const ECR_USER: &str = "AWS";
@@ -36,16 +36,9 @@ fn push_args<'a>(registry: &'a str, context: &'a Path) -> Vec<std::ffi::OsString
     args
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 /// The image the staging task definition runs now.
 fn task_definition_image(moto: &Moto) -> String {
-    runtime().block_on(async {
+    block_on(async {
         let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config());
         let family = ecs
             .describe_task_definition()
@@ -64,7 +57,7 @@ fn task_definition_image(moto: &Moto) -> String {
 /// registry's digest, in the repository's image list.
 fn record_push_in_ecr(moto: &Moto, registry: &Registry, tag: &str) -> String {
     let (manifest, digest) = registry.manifest(REPOSITORY, tag);
-    runtime().block_on(async {
+    block_on(async {
         let ecr = aws_sdk_ecr::Client::new(&moto.sdk_config());
         ecr.put_image()
             .repository_name(REPOSITORY)
@@ -133,7 +126,7 @@ fn push_then_apply_runs_the_pushed_digest_and_apply_build_rolls_a_new_one() {
     assert_eq!(registry.manifest(REPOSITORY, "first").1, digest);
 
     // The repository as the issue asks for it.
-    runtime().block_on(async {
+    block_on(async {
         let ecr = aws_sdk_ecr::Client::new(&moto.sdk_config());
         let repositories = ecr
             .describe_repositories()

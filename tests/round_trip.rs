@@ -1,6 +1,6 @@
 //! plan → apply → plan (no changes) → destroy → nothing left, against the emulator.
 
-use crate::support::{Deployer, Moto, environments_copy, tagged_resources};
+use crate::support::{Deployer, Moto, block_on, environments_copy, tagged_resources};
 
 /// `tasks`: what the emulator reports running per ECS service (the environment's desired count).
 fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_flags: &[&str]) {
@@ -205,11 +205,7 @@ fn instance_type_change_makes_a_new_launch_template_version() {
         .args(["apply", "development", "--auto-approve"])
         .run()
         .expect_status(0);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let versions = runtime.block_on(async {
+    let versions = block_on(async {
         let ec2 = moto.ec2();
         ec2.describe_launch_template_versions()
             .launch_template_name("development-app")
@@ -302,11 +298,7 @@ fn drift_is_repaired_in_place() {
         .run()
         .expect_status(0);
     let ec2 = moto.ec2();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let tables = ec2.describe_route_tables().send().await.unwrap();
         let private_b = tables
             .route_tables()

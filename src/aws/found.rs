@@ -7,6 +7,24 @@ use std::collections::BTreeMap;
 
 use crate::model::{Id, ObservedResource, Ref, Spec, TAG_ENVIRONMENT, TAG_ID, Tags};
 
+/// The key under which discovery records the ARN of a resource deployer names otherwise
+/// (RDS by identifier, ECR by repository name), for the calls that take only ARNs.
+pub(crate) const ARN: &str = "arn";
+
+/// The ARN discovery recorded for `name`, for `operation`.
+pub(crate) fn recorded_arn<'a>(
+    info: &'a BTreeMap<String, String>,
+    name: &str,
+    operation: &'static str,
+) -> Result<&'a str, crate::aws::AwsError> {
+    info.get(ARN)
+        .map(String::as_str)
+        .ok_or_else(|| crate::aws::AwsError::Other {
+            operation,
+            detail: format!("internal error: discovery recorded no ARN for {name}"),
+        })
+}
+
 /// Maps an AWS id (or ARN, or name) to a reference.
 pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Ref;
 

@@ -38,6 +38,18 @@ pub struct LockHolder {
 }
 
 impl LockHolder {
+    /// A lock for `command`, starting now and living `ttl` unless renewed.
+    pub fn new(lock_id: String, holder: String, command: String, ttl: Duration) -> Self {
+        let started_at = now();
+        Self {
+            lock_id,
+            holder,
+            command,
+            started_at,
+            expires_at: started_at + ttl.as_secs(),
+        }
+    }
+
     pub fn started_at_text(&self) -> String {
         rfc3339(self.started_at)
     }
@@ -116,8 +128,9 @@ impl Locks {
         }
     }
 
-    /// Moves the expiry of our lock; false when it is no longer ours (broken or taken over).
-    pub async fn renew(&self, environment: &str, lock_id: &str, expires_at: u64) -> Result<bool, AwsError> {
+    /// Makes our lock live `ttl` from now; false when it is no longer ours (broken or taken over).
+    pub async fn renew(&self, environment: &str, lock_id: &str, ttl: Duration) -> Result<bool, AwsError> {
+        let expires_at = now() + ttl.as_secs();
         let update = self
             .client
             .update_item()

@@ -14,34 +14,53 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(20);
 
 /// Runs a delete, treating "already gone" as done and retrying while dependants drain.
-pub(crate) async fn delete_with_retry<F, Fut>(
-    what: &str,
-    progress: Progress<'_>,
-    mut attempt: F,
-) -> Result<(), AwsError>
+pub(crate) async fn delete_with_retry<F, Fut>(what: &str, progress: Progress<'_>, attempt: F) -> Result<(), AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), AwsError>>,
 {
+    let waiting = |error: &AwsError| {
+        error.is_dependency_violation().then(|| {
+            format!(
+                "dependants of {what} to be released ({})",
+                error.code().unwrap_or("in use")
+            )
+        })
+    };
+    match retry_while(DEPENDENCY_RELEASE_TIMEOUT, progress, waiting, attempt).await {
+        Err(error) if error.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails with an error `waiting` does not recognise, or
+/// `timeout` has passed; between attempts, a jittered pause doubling up to `MAX_RETRY_DELAY`,
+/// and progress saying what `waiting` says it waits for.
+async fn retry_while<T, F, Fut>(
+    timeout: Duration,
+    progress: Progress<'_>,
+    waiting: impl Fn(&AwsError) -> Option<String>,
+    mut attempt: F,
+) -> Result<T, AwsError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AwsError>>,
+{
     let started = std::time::Instant::now();
     let mut delay = FIRST_RETRY_DELAY;
     loop {
-        match attempt().await {
-            Ok(()) => return Ok(()),
-            Err(error) if error.is_not_found() => return Ok(()),
-            Err(error) if error.is_dependency_violation() => {
-                if started.elapsed() >= DEPENDENCY_RELEASE_TIMEOUT {
-                    return Err(error);
-                }
-                progress.waiting(format!(
-                    "dependants of {what} to be released ({})",
-                    error.code().unwrap_or("in use")
-                ));
+        let error = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        match waiting(&error) {
+            Some(what) if started.elapsed() < timeout => {
+                progress.waiting(what);
                 let jitter = Duration::from_millis(fastrand::u64(0..500));
                 tokio::time::sleep(delay + jitter).await;
                 delay = (delay * 2).min(MAX_RETRY_DELAY);
             }
-            Err(error) => return Err(error),
+            _ => return Err(error),
         }
     }
 }
@@ -65,28 +84,14 @@ pub(crate) fn is_iam_propagation(error: &AwsError) -> bool {
 
 /// Runs a create that names a new role or instance profile, retrying while AWS says it
 /// cannot see it yet.
-pub(crate) async fn create_after_iam<T, F, Fut>(
-    what: &str,
-    progress: Progress<'_>,
-    mut attempt: F,
-) -> Result<T, AwsError>
+pub(crate) async fn create_after_iam<T, F, Fut>(what: &str, progress: Progress<'_>, attempt: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, AwsError>>,
 {
-    let started = std::time::Instant::now();
-    let mut delay = FIRST_RETRY_DELAY;
-    loop {
-        match attempt().await {
-            Err(error) if is_iam_propagation(&error) && started.elapsed() < PROPAGATION_TIMEOUT => {
-                progress.waiting(format!("the IAM role of {what} to reach the service"));
-                let jitter = Duration::from_millis(fastrand::u64(0..500));
-                tokio::time::sleep(delay + jitter).await;
-                delay = (delay * 2).min(MAX_RETRY_DELAY);
-            }
-            other => return other,
-        }
-    }
+    let waiting =
+        |error: &AwsError| is_iam_propagation(error).then(|| format!("the IAM role of {what} to reach the service"));
+    retry_while(PROPAGATION_TIMEOUT, progress, waiting, attempt).await
 }
 
 #[cfg(test)]

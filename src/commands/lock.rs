@@ -34,12 +34,6 @@ fn ttl() -> Duration {
         .map_or(DEFAULT_TTL, Duration::from_secs)
 }
 
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// `user@host`, as people recognise a colleague's machine.
 fn who() -> String {
     let user = ["USER", "USERNAME", "LOGNAME"]
@@ -65,14 +59,12 @@ async fn connect(global: &GlobalArgs, environment: &str) -> Result<Aws> {
 pub async fn lock(global: &GlobalArgs, environment: &str, command: &str) -> Result<EnvironmentLock> {
     let aws = connect(global, environment).await?;
     let ttl = ttl();
-    let started_at = now();
-    let holder = LockHolder {
-        lock_id: format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
-        holder: who(),
-        command: command.to_owned(),
-        started_at,
-        expires_at: started_at + ttl.as_secs(),
-    };
+    let holder = LockHolder::new(
+        format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
+        who(),
+        command.to_owned(),
+        ttl,
+    );
     let acquired = aws
         .locks
         .acquire(environment, &holder)
@@ -108,7 +100,7 @@ pub async fn lock(global: &GlobalArgs, environment: &str, command: &str) -> Resu
 async fn renew(locks: Locks, environment: String, lock_id: String, ttl: Duration, lost: Arc<AtomicBool>) {
     loop {
         tokio::time::sleep(ttl / 3).await;
-        match locks.renew(&environment, &lock_id, now() + ttl.as_secs()).await {
+        match locks.renew(&environment, &lock_id, ttl).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!("the lock on {environment} was broken by someone else; finishing the steps under way");

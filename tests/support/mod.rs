@@ -12,6 +12,25 @@ use std::time::{Duration, Instant};
 /// moto imports every service on start; on a loaded 2-core CI machine that takes seconds.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Runs `future` to completion: the tests are synchronous, the SDK is not.
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+/// Waits until something listens on 127.0.0.1:`port`.
+#[track_caller]
+pub(crate) fn wait_for_port(port: u16, what: &str, timeout: Duration) {
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < timeout, "{what} did not start within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -52,14 +71,7 @@ impl Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
         };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < START_TIMEOUT,
-                "moto_server did not start within {START_TIMEOUT:?}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_for_port(port, "moto_server", START_TIMEOUT);
         moto
     }
 
@@ -217,11 +229,7 @@ impl Deployer {
 /// across every service deployer uses, found with the SDK directly (not through deployer).
 /// NAT gateways in state `deleted` linger on real AWS too, and do not count.
 pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    block_on(async {
         let config = moto.sdk_config();
         let mut left = Vec::new();
         left.extend(ec2_leftovers(&aws_sdk_ec2::Client::new(&config), environment).await);

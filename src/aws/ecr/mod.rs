@@ -5,18 +5,16 @@ mod repository;
 
 pub(crate) use repository::Repositories;
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_sdk_ecr::Client;
-use aws_sdk_ecr::types::{ImageIdentifier, Tag};
+use aws_sdk_ecr::types::Tag;
 
 use super::error::{AwsError, Classify};
 use super::tags::TagApi;
 use crate::model::Tags;
 
-/// Discovery records the repository's ARN (for tagging) and URI (for `output`) under these.
-pub(crate) const ARN: &str = "arn";
+/// Discovery records the repository's URI (for `output`) under this, beside its ARN.
 pub(crate) const URI: &str = "uri";
 
 #[derive(Debug, Clone)]
@@ -107,27 +105,6 @@ impl Ecr {
         }))
     }
 
-    /// The digest tagged `tag` in repository `name`, if that tag was pushed.
-    pub async fn digest_of_tag(&self, name: &str, tag: &str) -> Result<Option<String>, AwsError> {
-        let found = self
-            .client
-            .describe_images()
-            .repository_name(name)
-            .image_ids(ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await
-            .op("DescribeImages");
-        match found {
-            Ok(output) => Ok(output
-                .image_details()
-                .first()
-                .and_then(|image| image.image_digest())
-                .map(str::to_owned)),
-            Err(error) if error.code().is_some_and(|c| c.ends_with("NotFoundException")) => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
     /// A login for the account's registry.
     pub async fn registry_login(&self) -> Result<RegistryLogin, AwsError> {
         let output = self
@@ -186,14 +163,6 @@ impl TagApi for Ecr {
             .op("UntagResource")
             .map(drop)
     }
-}
-
-/// The ARN discovery recorded for a repository.
-fn arn<'a>(info: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, AwsError> {
-    info.get(ARN).map(String::as_str).ok_or_else(|| AwsError::Other {
-        operation: "TagResource",
-        detail: format!("internal error: discovery recorded no ARN for {name}"),
-    })
 }
 
 fn tags_of(tags: &[Tag]) -> Tags {

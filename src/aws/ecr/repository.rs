@@ -5,9 +5,10 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository,
 };
 
-use super::{ARN, Ecr, URI, arn, sdk_tags, tags_of};
+use super::{Ecr, URI, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::model::{RepositorySpec, Spec, TAG_ENVIRONMENT};
@@ -168,7 +169,13 @@ impl Resource for Repositories<'_> {
         if request.changed("keep_images") {
             self.put_lifecycle_policy(spec).await?;
         }
-        sync_tags(self.0, arn(request.info, name)?, request.tags, request.current_tags).await
+        sync_tags(
+            self.0,
+            recorded_arn(request.info, name, "TagResource")?,
+            request.tags,
+            request.current_tags,
+        )
+        .await
     }
 
     /// With its images: an environment's images go with it (`force`).

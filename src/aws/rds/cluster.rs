@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use aws_sdk_rds::operation::modify_db_cluster::builders::ModifyDBClusterFluentBuilder;
 
-use super::{ARN, Rds, arn, ours, sdk_tags, tags_of};
+use super::{Rds, ours, sdk_tags, tags_of};
 use crate::apply::Progress;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, poll};
@@ -125,7 +126,7 @@ impl Resource for Clusters<'_> {
             modify.send().await.op("ModifyDBCluster")?;
             self.wait(&spec.identifier, "available", request.progress).await?;
         }
-        let arn = arn(request.info, &spec.identifier)?;
+        let arn = recorded_arn(request.info, &spec.identifier, "AddTagsToResource")?;
         sync_tags(self.0, arn, request.tags, request.current_tags).await
     }
 

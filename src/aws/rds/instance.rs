@@ -5,9 +5,10 @@ use std::time::Duration;
 use aws_sdk_rds::client::Waiters;
 use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
 
-use super::{ARN, Rds, arn, ours, sdk_tags, tags_of};
+use super::{Rds, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::Waited;
@@ -94,7 +95,7 @@ impl Resource for Instances<'_> {
                 .await
                 .op("ModifyDBInstance")?;
         }
-        let arn = arn(request.info, &spec.identifier)?;
+        let arn = recorded_arn(request.info, &spec.identifier, "AddTagsToResource")?;
         sync_tags(self.0, arn, request.tags, request.current_tags).await
     }
 

@@ -9,17 +9,12 @@ pub(crate) use cluster::Clusters;
 pub(crate) use instance::Instances;
 pub(crate) use subnet_group::SubnetGroups;
 
-use std::collections::BTreeMap;
-
 use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
 use super::error::{AwsError, Classify};
 use super::tags::TagApi;
 use crate::model::{TAG_ENVIRONMENT, Tags};
-
-/// The key under which discovery records a resource's ARN, for tagging it.
-const ARN: &str = "arn";
 
 #[derive(Debug, Clone)]
 pub struct Rds {
@@ -56,14 +51,6 @@ impl TagApi for Rds {
             .op("RemoveTagsFromResource")
             .map(drop)
     }
-}
-
-/// The ARN discovery recorded: RDS tags by ARN, and deployer names by identifier.
-fn arn<'a>(info: &'a BTreeMap<String, String>, identifier: &str) -> Result<&'a str, AwsError> {
-    info.get(ARN).map(String::as_str).ok_or_else(|| AwsError::Other {
-        operation: "AddTagsToResource",
-        detail: format!("internal error: discovery recorded no ARN for {identifier}"),
-    })
 }
 
 fn ours(tags: &Tags, environment: &str) -> bool {

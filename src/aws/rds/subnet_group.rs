@@ -1,8 +1,9 @@
 //! DB subnet groups: where Aurora places its instances.
 
-use super::{ARN, Rds, arn, ours, sdk_tags, tags_of};
+use super::{Rds, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
 use crate::aws::tags::sync_tags;
@@ -80,7 +81,7 @@ impl Resource for SubnetGroups<'_> {
                 .await
                 .op("ModifyDBSubnetGroup")?;
         }
-        let arn = arn(request.info, &spec.name)?;
+        let arn = recorded_arn(request.info, &spec.name, "AddTagsToResource")?;
         sync_tags(self.0, arn, request.tags, request.current_tags).await
     }
 
