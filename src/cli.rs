@@ -1,8 +1,11 @@
 //! The command line, as clap derive definitions. Each doc comment is the help text users see.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::model::Kind;
 
 /// Provision and tear down AWS environments described in YAML.
 ///
@@ -127,12 +130,47 @@ pub struct ApplyArgs {
     pub build: bool,
     #[command(flatten)]
     pub build_args: BuildArgs,
-    /// How many resources to work on at once.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
     /// Emit one JSON object per event on stdout instead of progress bars.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How apply and destroy carry out their steps.
+#[derive(Debug, Args)]
+pub struct ExecutionArgs {
+    /// How many resources to work on at once.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub parallelism: u16,
+    /// Wait at most this long for resources of one kind (repeatable, or comma-separated in
+    /// DEPLOYER_TIMEOUTS), e.g. `--timeout nat_gateway=30m`. Defaults: db_cluster and
+    /// db_instance 45m, auto_scaling_group and ecs_service 20m, nat_gateway 15m, others 10m.
+    #[arg(
+        long = "timeout",
+        value_name = "KIND=DURATION",
+        value_parser = parse_timeout,
+        env = "DEPLOYER_TIMEOUTS",
+        value_delimiter = ','
+    )]
+    pub timeouts: Vec<(Kind, Duration)>,
+}
+
+/// `nat_gateway=30m`: a resource kind and a duration (`90s`, `20m`, `1h 30m`).
+fn parse_timeout(text: &str) -> Result<(Kind, Duration), String> {
+    let Some((kind, duration)) = text.split_once('=') else {
+        return Err(format!("expected KIND=DURATION, e.g. nat_gateway=30m, not `{text}`"));
+    };
+    let kind = Kind::named(kind.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        format!("`{kind}` is not a resource kind; expected one of: {}", names.join(", "))
+    })?;
+    let duration = humantime::parse_duration(duration.trim())
+        .map_err(|error| format!("`{duration}` is not a duration ({error}); expected e.g. 90s, 20m or 1h"))?;
+    if duration.is_zero() {
+        return Err("a timeout of zero would give up before the first look; expected e.g. 90s".to_owned());
+    }
+    Ok((kind, duration))
 }
 
 #[derive(Debug, Args)]
@@ -145,9 +183,8 @@ pub struct DestroyArgs {
     /// Required with --auto-approve to destroy production or a `protect: true` environment.
     #[arg(long)]
     pub allow_destroy: bool,
-    /// How many resources to work on at once.
-    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=100))]
-    pub parallelism: u16,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
     /// Emit one JSON object per event on stdout instead of progress bars.
     #[arg(long)]
     pub json: bool,
@@ -184,5 +221,27 @@ mod tests {
     fn definitions_are_consistent() {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_name_a_kind_and_a_duration() {
+        use super::{Kind, parse_timeout};
+        use std::time::Duration;
+        assert_eq!(
+            parse_timeout("nat_gateway=30m"),
+            Ok((Kind::NatGateway, Duration::from_secs(1800)))
+        );
+        assert!(
+            parse_timeout("nat=30m")
+                .unwrap_err()
+                .contains("expected one of: vpc, subnet")
+        );
+        assert!(
+            parse_timeout("nat_gateway=soon")
+                .unwrap_err()
+                .contains("not a duration")
+        );
+        assert!(parse_timeout("nat_gateway").unwrap_err().contains("KIND=DURATION"));
+        assert!(parse_timeout("nat_gateway=0s").unwrap_err().contains("zero"));
     }
 }

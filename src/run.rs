@@ -4,9 +4,10 @@
 
 use anyhow::{Context, Result, bail};
 
+use crate::aws::Timeouts;
 use crate::cli::{
-    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs, UnlockArgs,
-    ValidateArgs,
+    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs,
+    UnlockArgs, ValidateArgs,
 };
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
@@ -99,7 +100,7 @@ async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
         }
     }
     let reporter = StepReporter::new(style);
-    let applied = commands::apply(&situation, &plan, usize::from(args.parallelism), &reporter).await?;
+    let applied = commands::apply(&situation, &plan, &execution(&args.execution), &reporter).await?;
     report::applied(&applied, !plan.is_empty(), style);
     Ok(0)
 }
@@ -150,7 +151,7 @@ async fn destroy_locked(global: &GlobalArgs, args: &DestroyArgs, environment: &s
         )?,
     }
     let reporter = StepReporter::new(style);
-    let destroyed = commands::destroy(&prepared, usize::from(args.parallelism), &reporter).await?;
+    let destroyed = commands::destroy(&prepared, &execution(&args.execution), &reporter).await?;
     report::destroyed(&destroyed, style);
     Ok(0)
 }
@@ -216,4 +217,11 @@ fn ask(question: &str, expected: Confirmation<'_>) -> Result<()> {
         bail!("cancelled: nothing was changed");
     }
     Ok(())
+}
+
+fn execution(args: &ExecutionArgs) -> commands::Execution {
+    commands::Execution {
+        parallelism: usize::from(args.parallelism),
+        timeouts: Timeouts::new(args.timeouts.iter().copied()),
+    }
 }

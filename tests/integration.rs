@@ -9,4 +9,5 @@ mod faults;
 mod lock;
 mod push;
 mod round_trip;
+mod slow;
 mod tags_only;

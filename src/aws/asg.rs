@@ -10,15 +10,13 @@ use super::error::{AwsError, Classify};
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
-use super::wait::{Check, poll};
+use super::wait::{Check, Wait, poll};
 use crate::apply::{Progress, Resolved};
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
 /// New instances boot, install Docker and pull the image before the load balancer sees them
 /// healthy; allow that long before health checks count.
 const HEALTH_CHECK_GRACE_SECONDS: i32 = 300;
-/// How long to wait for the desired count of instances to be in service, and for deletion.
-const CAPACITY_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Keep most of the fleet serving while it rolls.
 const REFRESH_MIN_HEALTHY_PERCENT: i32 = 90;
 /// What AWS calls a group in its tag calls.
@@ -32,7 +30,7 @@ pub struct Asg {
 impl Asg {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_autoscaling, config),
         }
     }
 }
@@ -74,6 +72,9 @@ pub(crate) struct AutoScalingGroups<'a>(pub(crate) &'a Asg);
 
 impl Resource for AutoScalingGroups<'_> {
     type Spec = AutoScalingGroupSpec;
+    /// Instances boot, start the container and pass the load balancer's checks; deleting a
+    /// group terminates them all.
+    const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let groups: Vec<_> = all_pages!(
@@ -154,7 +155,8 @@ impl Resource for AutoScalingGroups<'_> {
                 .op("CreateAutoScalingGroup")
         })
         .await?;
-        self.wait_in_service(&spec.name, spec.desired, request.progress).await?;
+        let wait = request.wait(format!("{} instances of {} in service", spec.desired, spec.name));
+        self.wait_in_service(&spec.name, spec.desired, wait).await?;
         Ok(spec.name.clone())
     }
 
@@ -248,9 +250,7 @@ impl Resource for AutoScalingGroups<'_> {
             other => other?,
         };
         poll(
-            &format!("{name} to terminate its instances and go"),
-            CAPACITY_TIMEOUT,
-            request.progress,
+            request.wait(format!("{name} to terminate its instances and go")),
             || async {
                 let groups = self.describe(name).await?;
                 Ok(match groups.first() {
@@ -278,29 +278,21 @@ impl AutoScalingGroups<'_> {
 
     /// Waits until `desired` instances are InService (on real AWS: booted and passing the
     /// load balancer's health check).
-    async fn wait_in_service(&self, name: &str, desired: u32, progress: Progress<'_>) -> Result<(), AwsError> {
-        poll(
-            &format!("{desired} instances of {name} in service"),
-            CAPACITY_TIMEOUT,
-            progress,
-            || async {
-                let groups = self.describe(name).await?;
-                let in_service = groups
-                    .first()
-                    .map(|g| {
-                        g.instances()
-                            .iter()
-                            .filter(|i| i.lifecycle_state().is_some_and(|s| s.as_str() == "InService"))
-                            .count()
-                    })
-                    .unwrap_or_default();
-                Ok(if in_service >= desired as usize {
-                    Check::Done(())
-                } else {
-                    Check::Pending(format!("{in_service} so far"))
+    async fn wait_in_service(&self, name: &str, desired: u32, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async {
+            let groups = self.describe(name).await?;
+            let states: Vec<&str> = groups
+                .first()
+                .map(|g| {
+                    g.instances()
+                        .iter()
+                        .filter_map(|i| i.lifecycle_state())
+                        .map(|s| s.as_str())
+                        .collect()
                 })
-            },
-        )
+                .unwrap_or_default();
+            Ok(capacity_check(&states, desired))
+        })
         .await
     }
 
@@ -315,14 +307,6 @@ impl AutoScalingGroups<'_> {
             .start_instance_refresh()
             .auto_scaling_group_name(name)
             .preferences(preferences)
-            // Fewer attempts than other calls: an endpoint without instance refreshes answers
-            // 500 every time (the emulator), and 15 backed-off attempts would stall the apply
-            // for minutes before the warning below; five still ride out throttling.
-            .customize()
-            .config_override(
-                aws_sdk_autoscaling::config::Config::builder()
-                    .retry_config(aws_sdk_autoscaling::config::retry::RetryConfig::standard().with_max_attempts(5)),
-            )
             .send()
             .await
             .op("StartInstanceRefresh")
@@ -333,8 +317,9 @@ impl AutoScalingGroups<'_> {
                 ));
                 Ok(())
             }
-            // The local emulator does not implement instance refreshes (HTTP 500 without a
-            // code): new instances still launch from the new version; say so and go on.
+            // The local emulator does not implement instance refreshes (an HTML 500, which
+            // is not retried): new instances still launch from the new version; say so and
+            // go on.
             Err(AwsError::Unrecognized { status: 500, .. }) => {
                 tracing::warn!(
                     "{name}: this endpoint cannot start an instance refresh; existing instances keep the old version until replaced"
@@ -347,6 +332,26 @@ impl AutoScalingGroups<'_> {
             Err(error) => Err(error),
         }
     }
+}
+
+/// Whether `desired` instances are in service, and if not, what the group's instances are
+/// doing: `1 of 2 in service (1 Pending)`.
+fn capacity_check(states: &[&str], desired: u32) -> Check<()> {
+    let in_service = states.iter().filter(|s| **s == "InService").count();
+    if in_service >= desired as usize {
+        return Check::Done(());
+    }
+    let mut others: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for state in states.iter().filter(|s| **s != "InService") {
+        *others.entry(state).or_default() += 1;
+    }
+    let others: Vec<String> = others.iter().map(|(state, n)| format!("{n} {state}")).collect();
+    let detail = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", others.join(", "))
+    };
+    Check::Pending(format!("{in_service} of {desired} in service{detail}"))
 }
 
 /// The members to attach and to detach to go from `observed` to `wanted`.
@@ -382,4 +387,22 @@ fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
                 .build()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_done_when_enough_instances_are_in_service_and_says_what_the_rest_do() {
+        assert!(matches!(
+            capacity_check(&["InService", "Pending", "Pending:Wait"], 2),
+            Check::Pending(s) if s == "1 of 2 in service (1 Pending, 1 Pending:Wait)"
+        ));
+        assert!(matches!(capacity_check(&[], 1), Check::Pending(s) if s == "0 of 1 in service"));
+        assert!(matches!(
+            capacity_check(&["InService", "InService"], 2),
+            Check::Done(())
+        ));
+    }
 }

@@ -28,7 +28,7 @@ pub struct Elb {
 impl Elb {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_elasticloadbalancing, config),
         }
     }
 }

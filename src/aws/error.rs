@@ -38,11 +38,31 @@ pub enum AwsError {
     #[error("{what} failed: it is {state}")]
     FailedState { what: String, state: String },
 
-    #[error("gave up waiting after {}s for {what}", waited.as_secs())]
-    WaitTimeout { what: String, waited: Duration },
+    #[error("{}", wait_timeout(what, last_seen, *waited, *kind))]
+    WaitTimeout {
+        what: String,
+        last_seen: String,
+        waited: Duration,
+        /// The kind waited for, when it is a resource (the operator can give it longer).
+        kind: Option<crate::model::Kind>,
+    },
 
     #[error("{0}")]
     Unresolved(#[from] crate::apply::Unresolved),
+}
+
+fn wait_timeout(what: &str, last_seen: &str, waited: Duration, kind: Option<crate::model::Kind>) -> String {
+    let help = match kind {
+        Some(kind) => format!(
+            "AWS may still finish it, and the next run carries on from there; to wait longer, pass --timeout {kind}={}",
+            humantime::format_duration(waited * 2)
+        ),
+        None => "it may still get there: re-run the command".to_owned(),
+    };
+    format!(
+        "gave up after {} waiting for {what} (last seen: {last_seen})\n  help: {help}",
+        humantime::format_duration(waited)
+    )
 }
 
 impl AwsError {

@@ -92,7 +92,7 @@ fn conditional_failed(error: &AwsError) -> bool {
 impl Locks {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_dynamodb, config),
         }
     }
 
@@ -262,7 +262,12 @@ impl Locks {
             if started.elapsed() > TABLE_TIMEOUT {
                 return Err(AwsError::WaitTimeout {
                     what: format!("the lock table {LOCK_TABLE} to become active"),
+                    last_seen: output
+                        .table()
+                        .and_then(|t| t.table_status())
+                        .map_or_else(|| "absent".to_owned(), |s| s.as_str().to_owned()),
                     waited: TABLE_TIMEOUT,
+                    kind: None,
                 });
             }
             tokio::time::sleep(Duration::from_secs(1)).await;

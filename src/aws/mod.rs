@@ -17,6 +17,7 @@ macro_rules! all_pages {
 }
 
 mod asg;
+mod classifier;
 mod ec2;
 mod ecr;
 mod ecs;
@@ -45,6 +46,7 @@ pub use iam::Iam;
 pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
 pub use rds::Rds;
 pub use sts::Sts;
+pub use wait::Timeouts;
 
 use std::time::Duration;
 
@@ -180,6 +182,7 @@ async fn load_config(settings: &Settings) -> SdkConfig {
 pub struct Provider<'a> {
     pub aws: &'a Aws,
     pub environment: &'a str,
+    pub timeouts: &'a Timeouts,
 }
 
 impl Operator for Provider<'_> {
@@ -191,6 +194,6 @@ impl Operator for Provider<'_> {
         resolved: Resolved,
         progress: Progress<'a>,
     ) -> Result<Option<String>, AwsError> {
-        registry::execute(self.aws, self.environment, step, &resolved, progress).await
+        registry::execute(self.aws, self.environment, self.timeouts, step, (&resolved, progress)).await
     }
 }

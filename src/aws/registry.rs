@@ -7,6 +7,7 @@ use futures::future::{LocalBoxFuture, try_join_all};
 use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
+use super::wait::Timeouts;
 use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, rds};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
@@ -25,12 +26,17 @@ macro_rules! registry {
         pub(super) async fn execute(
             $aws: &Aws,
             environment: &str,
+            timeouts: &Timeouts,
             step: &Step<'_>,
-            resolved: &Resolved,
-            progress: Progress<'_>,
+            (resolved, progress): (&Resolved, Progress<'_>),
         ) -> Result<Option<String>, AwsError> {
-            match step_kind(step) {
-                $( Kind::$kind => run(&$resource, environment, step, resolved, progress).await, )*
+            let kind = step_kind(step);
+            match kind {
+                $( Kind::$kind => {
+                    let resource = $resource;
+                    let timeout = timeouts.for_kind(kind, timeout_of(&resource));
+                    run(&resource, environment, step, resolved, (progress, timeout)).await
+                } )*
             }
         }
     };
@@ -72,12 +78,17 @@ fn step_kind(step: &Step<'_>) -> Kind {
     spec.expect("the planner gives every step the spec it acts on").kind()
 }
 
+/// The kind's own timeout: read through a value, as the registry holds values, not types.
+fn timeout_of<R: Resource>(_: &R) -> std::time::Duration {
+    R::TIMEOUT
+}
+
 async fn run<R: Resource>(
     resource: &R,
     environment: &str,
     step: &Step<'_>,
     resolved: &Resolved,
-    progress: Progress<'_>,
+    (progress, timeout): (Progress<'_>, std::time::Duration),
 ) -> Result<Option<String>, AwsError> {
     let change = step.change;
     match step.kind {
@@ -89,6 +100,7 @@ async fn run<R: Resource>(
                 resolved,
                 progress,
                 client_token: client_token(environment, &step.id, &desired.tags),
+                timeout,
             };
             resource.create(request).await.map(Some)
         }
@@ -104,8 +116,7 @@ async fn run<R: Resource>(
                 (&desired.tags, &observed.tags),
                 &observed.info,
                 change.changed_attributes(),
-                resolved,
-                progress,
+                (resolved, progress, timeout),
             );
             resource.update(request).await.map(|()| None)
         }
@@ -117,6 +128,7 @@ async fn run<R: Resource>(
                 tags: &observed.tags,
                 resolved,
                 progress,
+                timeout,
             };
             resource.delete(request).await.map(|()| None)
         }

@@ -3,9 +3,11 @@
 //! provider dispatches on the kind there and nowhere else.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use super::error::AwsError;
 use super::found::Found;
+use super::wait::Wait;
 use crate::apply::{Progress, Resolved};
 use crate::model::{Id, Tags, Variant};
 
@@ -15,6 +17,10 @@ use crate::model::{Id, Tags, Variant};
 /// planned difference needs (`Update::changed`), and its tags through `tags::sync_tags`.
 pub(crate) trait Resource {
     type Spec: Variant;
+
+    /// How long its create, update or delete may wait for AWS to finish, unless the operator
+    /// says otherwise (`--timeout KIND=DURATION`). Only slow kinds wait at all.
+    const TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
     /// Everything of this kind tagged for `environment`. A kind that AWS lists only through
     /// its parent (a listener through its load balancer) is found by the parent's `discover`,
@@ -38,6 +44,7 @@ pub(crate) struct Create<'a, S> {
     /// Same environment, resource and spec give the same token, so a retried create on real
     /// AWS returns what the first attempt made instead of a second resource.
     pub(crate) client_token: String,
+    pub(crate) timeout: Duration,
 }
 
 pub(crate) struct Update<'a, S> {
@@ -50,6 +57,7 @@ pub(crate) struct Update<'a, S> {
     pub(crate) info: &'a BTreeMap<String, String>,
     pub(crate) resolved: &'a Resolved,
     pub(crate) progress: Progress<'a>,
+    pub(crate) timeout: Duration,
     changed: BTreeSet<&'static str>,
 }
 
@@ -60,8 +68,7 @@ impl<'a, S: Variant> Update<'a, S> {
         (tags, current_tags): (&'a Tags, &'a Tags),
         info: &'a BTreeMap<String, String>,
         changed: BTreeSet<&'static str>,
-        resolved: &'a Resolved,
-        progress: Progress<'a>,
+        (resolved, progress, timeout): (&'a Resolved, Progress<'a>, Duration),
     ) -> Self {
         Self {
             physical_id,
@@ -72,6 +79,7 @@ impl<'a, S: Variant> Update<'a, S> {
             info,
             resolved,
             progress,
+            timeout,
             changed,
         }
     }
@@ -99,7 +107,25 @@ pub(crate) struct Delete<'a, S> {
     pub(crate) tags: &'a Tags,
     pub(crate) resolved: &'a Resolved,
     pub(crate) progress: Progress<'a>,
+    pub(crate) timeout: Duration,
 }
+
+/// Every step's request can start a wait on its resource, within the step's timeout.
+macro_rules! waits {
+    ($($request:ident),*) => {$(
+        impl<'a, S: Variant> $request<'a, S> {
+            pub(crate) fn wait(&self, what: impl Into<String>) -> Wait<'a> {
+                Wait {
+                    what: what.into(),
+                    kind: S::KIND,
+                    timeout: self.timeout,
+                    progress: self.progress,
+                }
+            }
+        }
+    )*};
+}
+waits!(Create, Update, Delete);
 
 /// The client token for creating `id` with the spec hash recorded in `tags`.
 pub(crate) fn client_token(environment: &str, id: &Id, tags: &Tags) -> String {

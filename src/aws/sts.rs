@@ -12,7 +12,7 @@ pub struct Sts {
 impl Sts {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_sts, config),
         }
     }
 

@@ -1,19 +1,54 @@
-//! One way to wait. SDK waiters and deployer's own polls end the same way: done, timed out
-//! (`AwsError::WaitTimeout`), stopped in a state that will not lead to done
-//! (`AwsError::FailedState`), or a failing describe call kept as AWS reported it (an
-//! AccessDenied stays an AccessDenied).
+//! One way to wait, for every slow kind: poll a describe call with capped, jittered backoff
+//! until done, timed out (`AwsError::WaitTimeout`, naming the last state seen), stopped in a
+//! state that will not lead to done (`AwsError::FailedState`), or a failing describe call kept
+//! as AWS reported it (an AccessDenied stays an AccessDenied).
+//!
+//! Not the SDK's waiters: they poll every 15 to 120 s (a NAT gateway ready after 61 s was
+//! noticed up to two minutes late), say nothing of the state while they wait, and each kind's
+//! waiter had its own idea of "not found yet".
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ec2::error::ProvideErrorMetadata;
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_runtime_api::client::waiters::FinalPoll;
-use aws_smithy_runtime_api::client::waiters::error::WaiterError;
-
-use super::error::{AwsError, classify};
+use super::error::AwsError;
 use crate::apply::Progress;
+use crate::model::Kind;
+
+/// How long to wait for a resource of each kind, where the operator overrides the kind's
+/// default (`--timeout nat_gateway=20m`).
+#[derive(Debug, Clone, Default)]
+pub struct Timeouts(BTreeMap<Kind, Duration>);
+
+impl Timeouts {
+    pub fn new(overrides: impl IntoIterator<Item = (Kind, Duration)>) -> Self {
+        Self(overrides.into_iter().collect())
+    }
+
+    /// The override for `kind`, or its `default`.
+    pub(crate) fn for_kind(&self, kind: Kind, default: Duration) -> Duration {
+        self.0.get(&kind).copied().unwrap_or(default)
+    }
+}
+
+/// What a wait is for: the resource ready to use, or gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Goal {
+    Ready,
+    Gone,
+}
+
+impl Goal {
+    /// What the wait makes of a describe call that did not find the resource. Right after a
+    /// create, AWS's describe calls may not see it for seconds (eventual consistency): that
+    /// is neither done nor failed, and never a reason to create another one.
+    pub(crate) fn absent(self) -> Check<()> {
+        match self {
+            Goal::Gone => Check::Done(()),
+            Goal::Ready => Check::Pending("not visible yet".to_owned()),
+        }
+    }
+}
 
 /// First pause between polls: the emulator and fast resources are ready at once.
 const FIRST_POLL_DELAY: Duration = Duration::from_secs(1);
@@ -29,83 +64,52 @@ pub(crate) enum Check<T> {
     Failed(String),
 }
 
+/// One wait on one resource: what for (said in progress and errors), how long at most.
+pub(crate) struct Wait<'a> {
+    pub(crate) what: String,
+    pub(crate) kind: Kind,
+    pub(crate) timeout: Duration,
+    pub(crate) progress: Progress<'a>,
+}
+
 /// Calls `check` until it is done or failed, pausing with capped, jittered backoff, for at
-/// most `timeout`; reports what it waits for through `progress`.
-pub(crate) async fn poll<T, F, Fut>(
-    what: &str,
-    timeout: Duration,
-    progress: Progress<'_>,
-    mut check: F,
-) -> Result<T, AwsError>
+/// most the wait's timeout; reports what it waits for, and the last state seen, through
+/// progress.
+pub(crate) async fn poll<T, F, Fut>(wait: Wait<'_>, mut check: F) -> Result<T, AwsError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Check<T>, AwsError>>,
 {
+    let Wait {
+        what,
+        kind,
+        timeout,
+        progress,
+    } = wait;
     let started = Instant::now();
     let mut delay = FIRST_POLL_DELAY;
     loop {
         match check().await? {
             Check::Done(value) => return Ok(value),
             Check::Failed(state) => {
-                return Err(AwsError::FailedState {
-                    what: what.to_owned(),
-                    state,
-                });
+                return Err(AwsError::FailedState { what, state });
             }
             Check::Pending(status) => {
                 if started.elapsed() >= timeout {
                     return Err(AwsError::WaitTimeout {
-                        what: format!("{what} (last seen: {status})"),
+                        what,
+                        last_seen: status,
                         waited: timeout,
+                        kind: Some(kind),
                     });
                 }
                 progress.waiting(format!("{what} ({status})"));
                 let jitter = Duration::from_millis(fastrand::u64(0..250));
-                tokio::time::sleep(delay + jitter).await;
+                // The last look comes at the deadline, not a whole pause after it.
+                let left = timeout.saturating_sub(started.elapsed());
+                tokio::time::sleep((delay + jitter).min(left)).await;
                 delay = (delay * 3 / 2).min(MAX_POLL_DELAY);
             }
         }
-    }
-}
-
-/// Reads an SDK waiter's result: `state` describes the final poll of a failure state (say,
-/// a NAT gateway's `failed` with its failure message).
-pub(crate) trait Waited<O> {
-    fn waited(self, operation: &'static str, what: &str, state: impl FnOnce(&O) -> String) -> Result<(), AwsError>;
-}
-
-impl<O, E> Waited<O> for Result<FinalPoll<O, SdkError<E, HttpResponse>>, WaiterError<O, E>>
-where
-    O: std::fmt::Debug + 'static,
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    fn waited(self, operation: &'static str, what: &str, state: impl FnOnce(&O) -> String) -> Result<(), AwsError> {
-        let error = match self {
-            Ok(_) => return Ok(()),
-            Err(error) => error,
-        };
-        Err(match error {
-            WaiterError::ExceededMaxWait(exceeded) => AwsError::WaitTimeout {
-                what: what.to_owned(),
-                waited: exceeded.max_wait(),
-            },
-            WaiterError::FailureState(failure) => match failure.into_final_poll().into_result() {
-                Ok(output) => AwsError::FailedState {
-                    what: what.to_owned(),
-                    state: state(&output),
-                },
-                // A modeled error that the waiter counts as failure (not found, say).
-                Err(error) => AwsError::Service {
-                    operation,
-                    code: error.code().unwrap_or("(no code)").to_owned(),
-                    message: error.message().unwrap_or("(no message)").to_owned(),
-                },
-            },
-            WaiterError::OperationFailed(failed) => classify(operation, failed.into_error()),
-            other => AwsError::Other {
-                operation,
-                detail: crate::error_chain::error_chain(&other),
-            },
-        })
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 
-use super::{Situation, ensure_complete, run_plan};
+use super::{Execution, Situation, ensure_complete, run_plan};
 use crate::apply::Reporter;
 use crate::outputs::Outputs;
 use crate::plan::{Plan, Summary};
@@ -27,7 +27,12 @@ pub fn check_protection(situation: &Situation, plan: &Plan, allow_destroy: bool)
 
 /// Carries out `plan` (made from `situation`), then reads the environment again for its
 /// outputs. An empty plan changes nothing and reports the outputs as they are.
-pub async fn apply(situation: &Situation, plan: &Plan, parallelism: usize, reporter: &dyn Reporter) -> Result<Applied> {
+pub async fn apply(
+    situation: &Situation,
+    plan: &Plan,
+    execution: &Execution,
+    reporter: &dyn Reporter,
+) -> Result<Applied> {
     let name = &situation.config.name;
     let region = &situation.aws.region;
     if plan.is_empty() {
@@ -36,7 +41,7 @@ pub async fn apply(situation: &Situation, plan: &Plan, parallelism: usize, repor
             outputs: Outputs::from_observed(name, region, &situation.observed),
         });
     }
-    let outcome = run_plan(&situation.aws, name, plan, &situation.observed, parallelism, reporter).await?;
+    let outcome = run_plan(&situation.aws, name, plan, &situation.observed, execution, reporter).await?;
     ensure_complete(&outcome, "apply", name)?;
     let observed = situation.aws.discover(name).await?;
     Ok(Applied {

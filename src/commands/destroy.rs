@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{ensure_complete, run_plan, settings};
+use super::{Execution, ensure_complete, run_plan, settings};
 use crate::apply::Reporter;
 use crate::aws::Aws;
 use crate::cli::GlobalArgs;
@@ -77,14 +77,14 @@ pub struct Destroyed {
     pub count: usize,
 }
 
-pub async fn destroy(prepared: &PreparedDestroy, parallelism: usize, reporter: &dyn Reporter) -> Result<Destroyed> {
+pub async fn destroy(prepared: &PreparedDestroy, execution: &Execution, reporter: &dyn Reporter) -> Result<Destroyed> {
     let environment = &prepared.environment;
     let outcome = run_plan(
         &prepared.aws,
         environment,
         &prepared.plan,
         &prepared.observed,
-        parallelism,
+        execution,
         reporter,
     )
     .await?;

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, bail};
 
 use crate::apply::{Outcome, Reporter, StepGraph, execute};
-use crate::aws::{Aws, Provider, PushedImage, Settings};
+use crate::aws::{Aws, Provider, PushedImage, Settings, Timeouts};
 use crate::cli::GlobalArgs;
 use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
 use crate::model::{Desired, ObservedResource, desired, repository_name};
@@ -85,13 +85,20 @@ pub fn settings(global: &GlobalArgs, file_region: Option<&str>) -> Settings {
     }
 }
 
+/// How steps are carried out: how many at once, and how long each kind may wait.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub parallelism: usize,
+    pub timeouts: Timeouts,
+}
+
 /// Runs `plan` against AWS, reporting each step's progress to `reporter`.
 async fn run_plan(
     aws: &Aws,
     environment: &str,
     plan: &Plan,
     observed: &[ObservedResource],
-    parallelism: usize,
+    execution: &Execution,
     reporter: &dyn Reporter,
 ) -> Result<Outcome> {
     let graph = StepGraph::new(plan)?;
@@ -109,8 +116,12 @@ async fn run_plan(
             .entry(resource.id.clone())
             .or_insert_with(|| resource.physical_id.clone());
     }
-    let provider = Provider { aws, environment };
-    Ok(execute(&graph, &provider, known, parallelism, reporter).await)
+    let provider = Provider {
+        aws,
+        environment,
+        timeouts: &execution.timeouts,
+    };
+    Ok(execute(&graph, &provider, known, execution.parallelism, reporter).await)
 }
 
 fn ensure_complete(outcome: &Outcome, verb: &str, environment: &str) -> Result<()> {

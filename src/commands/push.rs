@@ -163,7 +163,11 @@ async fn ensure_repository(aws: &Aws, config: &crate::config::EnvironmentConfig,
     }
     let desired = desired_repository(config);
     let plan = plan(&desired, &observed);
-    let outcome = run_plan(aws, &config.name, &plan, &observed, 1, steps).await?;
+    let execution = super::Execution {
+        parallelism: 1,
+        timeouts: Default::default(),
+    };
+    let outcome = run_plan(aws, &config.name, &plan, &observed, &execution, steps).await?;
     super::ensure_complete(&outcome, "push", &config.name)?;
     Ok(true)
 }

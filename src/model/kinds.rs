@@ -42,6 +42,11 @@ macro_rules! resource_kinds {
         impl Kind {
             pub const ALL: &[Kind] = &[$( Kind::$variant ),*];
 
+            /// The kind called `name` (as `name()` spells it).
+            pub fn named(name: &str) -> Option<Kind> {
+                Self::ALL.iter().copied().find(|kind| kind.name() == name)
+            }
+
             pub fn name(self) -> &'static str {
                 match self {
                     $( Self::$variant => $name, )*
@@ -144,6 +149,7 @@ mod tests {
     fn names_are_what_json_shows() {
         for kind in Kind::ALL {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+            assert_eq!(Kind::named(kind.name()), Some(*kind));
         }
     }
 }

@@ -185,6 +185,7 @@ impl Deployer {
             "DEPLOYER_IMAGE",
             "DEPLOYER_REGISTRY_URL",
             "DEPLOYER_CONTAINER_ENGINE",
+            "DEPLOYER_TIMEOUTS",
         ] {
             command.env_remove(var);
         }

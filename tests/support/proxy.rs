@@ -3,7 +3,9 @@
 //! probability answers it itself, before the emulator sees it, with one of the faults real AWS
 //! produces: HTTP 503 without a body, a throttling error in the protocol's own shape, a 500
 //! with an error body, or a reset connection. It records every call, so tests can count
-//! retries and check the order of deletes.
+//! retries and check the order of deletes. It can also rewrite the emulator's answers, to
+//! hold resources in the pending states real AWS keeps them in for minutes (the emulator makes
+//! everything ready at once).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 /// The proxy's clock: one tick per arrival or answer.
 static TICKS: AtomicU64 = AtomicU64::new(0);
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the proxy did with one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,9 +57,28 @@ impl Call {
     }
 }
 
+/// Answers of some operations rewritten: `from` replaced by `to` in the body, for `lasting`
+/// from the first answer it changed.
+struct Rewrite {
+    operations: Vec<String>,
+    from: String,
+    to: String,
+    lasting: Duration,
+    since: Option<Instant>,
+}
+
+/// A scripted error: for calls of `operation` (carrying the parameter `param`, when given),
+/// how many more times.
+struct Scripted {
+    operation: String,
+    param: Option<String>,
+    left: usize,
+    fault: Fault,
+}
+
 struct Rules {
-    /// Operations to answer with a given error, and how many more times.
-    scripted: Vec<(String, usize, Fault)>,
+    scripted: Vec<Scripted>,
+    rewrites: Vec<Rewrite>,
     fault_rate: f64,
     rng: fastrand::Rng,
     next_fault: usize,
@@ -82,6 +103,7 @@ impl Proxy {
         let calls = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(Rules {
             scripted: Vec::new(),
+            rewrites: Vec::new(),
             fault_rate,
             rng: fastrand::Rng::with_seed(seed),
             next_fault: 0,
@@ -110,11 +132,40 @@ impl Proxy {
 
     /// Answers the next `times` calls of `operation` with a 400 error `code` and `message`.
     pub(crate) fn reject(&self, operation: &str, times: usize, code: &str, message: &str) {
-        self.rules.lock().unwrap().scripted.push((
-            operation.to_owned(),
-            times,
-            Fault::Rejected(code.to_owned(), message.to_owned()),
-        ));
+        self.script(operation, None, times, code, message);
+    }
+
+    /// As `reject`, for calls of `operation` that carry the parameter `param` (a describe by
+    /// id, not the tag-filtered discovery): what AWS answers for seconds after a create.
+    pub(crate) fn reject_with(&self, operation: &str, param: &str, times: usize, code: &str, message: &str) {
+        self.script(operation, Some(param), times, code, message);
+    }
+
+    fn script(&self, operation: &str, param: Option<&str>, times: usize, code: &str, message: &str) {
+        self.rules.lock().unwrap().scripted.push(Scripted {
+            operation: operation.to_owned(),
+            param: param.map(str::to_owned),
+            left: times,
+            fault: Fault::Rejected(code.to_owned(), message.to_owned()),
+        });
+    }
+
+    /// Rewrites `from` into `to` in the answers of `operations`, for `lasting` from the first
+    /// answer it changes: `hold(&["DescribeNatGateways"], "<state>available</state>",
+    /// "<state>pending</state>", 3 s)` keeps a new NAT gateway pending for 3 s.
+    pub(crate) fn hold(&self, operations: &[&str], from: &str, to: &str, lasting: Duration) {
+        self.rules.lock().unwrap().rewrites.push(Rewrite {
+            operations: operations.iter().map(|o| (*o).to_owned()).collect(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            lasting,
+            since: None,
+        });
+    }
+
+    /// Ends every `hold`.
+    pub(crate) fn release(&self) {
+        self.rules.lock().unwrap().rewrites.clear();
     }
 
     /// From now on, hold every call this long before answering it.
@@ -254,10 +305,14 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         let scripted = rules
             .scripted
             .iter_mut()
-            .find(|(operation, left, _)| *operation == request.operation && *left > 0)
-            .map(|(_, left, fault)| {
-                *left -= 1;
-                fault.clone()
+            .find(|rule| {
+                rule.operation == request.operation
+                    && rule.left > 0
+                    && rule.param.as_ref().is_none_or(|p| request.params.contains_key(p))
+            })
+            .map(|rule| {
+                rule.left -= 1;
+                rule.fault.clone()
             });
         let fault = scripted.or_else(|| {
             (rules.rng.f64() < rules.fault_rate).then(|| {
@@ -279,7 +334,8 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
             (Answer::Fault(fault), answered)
         }
         None => {
-            let (status, response) = forward(upstream, &request);
+            let (status, mut response) = forward(upstream, &request);
+            rewrite(&mut response, &request.operation, &mut rules.lock().unwrap().rewrites);
             let answered = TICKS.fetch_add(1, Ordering::SeqCst);
             let _ = client.write_all(&response);
             let _ = client.shutdown(Shutdown::Both);
@@ -378,4 +434,44 @@ fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     (status, response)
+}
+
+/// Applies the rewrites that concern `operation` to a whole HTTP answer, keeping its
+/// Content-Length true.
+fn rewrite(response: &mut Vec<u8>, operation: &str, rewrites: &mut [Rewrite]) {
+    let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let mut body = String::from_utf8_lossy(&response[split + 4..]).into_owned();
+    let mut changed = false;
+    for rule in rewrites
+        .iter_mut()
+        .filter(|r| r.operations.iter().any(|o| o == operation))
+    {
+        if rule.since.is_some_and(|since| since.elapsed() >= rule.lasting) || !body.contains(&rule.from) {
+            continue;
+        }
+        rule.since.get_or_insert_with(Instant::now);
+        body = body.replace(&rule.from, &rule.to);
+        changed = true;
+    }
+    if !changed {
+        return;
+    }
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        "the proxy rewrites only answers with a Content-Length"
+    );
+    let head: Vec<String> = head
+        .lines()
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    *response = format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes();
 }

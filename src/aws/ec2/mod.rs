@@ -39,7 +39,7 @@ pub struct Ec2 {
 impl Ec2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_ec2, config),
         }
     }
 

@@ -2,20 +2,16 @@
 
 use std::time::Duration;
 
-use aws_sdk_ec2::client::Waiters;
-use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
-use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::types::{NatGateway, ResourceType};
 
 use super::{Ec2, env_filter, from_sdk_tags, tag_specification};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::aws::wait::Waited;
+use crate::aws::wait::{Check, Goal, Wait, poll};
 use crate::model::{NatGatewaySpec, Spec};
 
-/// NAT gateways take one to five minutes to become available on real AWS.
-const NAT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 /// NAT gateways in these states are gone or going; a new one may be created beside them.
 const NAT_GONE: [&str; 3] = ["deleting", "deleted", "failed"];
 
@@ -23,6 +19,8 @@ pub(crate) struct NatGateways<'a>(pub(crate) &'a Ec2);
 
 impl Resource for NatGateways<'_> {
     type Spec = NatGatewaySpec;
+    /// NAT gateways take one to five minutes to become available on real AWS.
+    const TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let nats: Vec<_> = all_pages!(
@@ -77,20 +75,12 @@ impl Resource for NatGateways<'_> {
             .and_then(|n| n.state())
             .is_some_and(|s| s.as_str() == "available");
         if !ready {
-            request
-                .progress
-                .waiting(format!("NAT gateway {id} to become available (usually 1 to 5 minutes)"));
-            self.0
-                .client
-                .wait_until_nat_gateway_available()
-                .nat_gateway_ids(&id)
-                .wait(NAT_TIMEOUT)
-                .await
-                .waited(
-                    "DescribeNatGateways",
-                    &format!("NAT gateway {id} to become available"),
-                    nat_state,
-                )?;
+            self.wait(
+                &id,
+                Goal::Ready,
+                request.wait(format!("NAT gateway {id} to become available (usually 1 to 5 minutes)")),
+            )
+            .await?;
         }
         Ok(id)
     }
@@ -114,115 +104,97 @@ impl Resource for NatGateways<'_> {
             other => other?,
         };
         // Its address and subnet stay in use until the gateway is fully deleted.
-        request.progress.waiting(format!("NAT gateway {nat} to be deleted"));
-        self.0
-            .client
-            .wait_until_nat_gateway_deleted()
-            .nat_gateway_ids(nat)
-            .wait(NAT_TIMEOUT)
-            .await
-            .waited(
-                "DescribeNatGateways",
-                &format!("NAT gateway {nat} to be deleted"),
-                nat_state,
-            )
+        self.wait(
+            nat,
+            Goal::Gone,
+            request.wait(format!("NAT gateway {nat} to be deleted")),
+        )
+        .await
     }
 }
 
-/// What the last poll said of the gateway: its state and, when it failed, AWS's reason.
-fn nat_state(output: &DescribeNatGatewaysOutput) -> String {
-    let Some(nat) = output.nat_gateways().first() else {
-        return "absent".to_owned();
+impl NatGateways<'_> {
+    async fn wait(&self, id: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async move {
+            match self
+                .0
+                .client
+                .describe_nat_gateways()
+                .nat_gateway_ids(id)
+                .send()
+                .await
+                .op("DescribeNatGateways")
+            {
+                Ok(output) => Ok(nat_check(output.nat_gateways().first(), goal)),
+                Err(error) if error.is_not_found() => Ok(goal.absent()),
+                Err(error) => Err(error),
+            }
+        })
+        .await
+    }
+}
+
+/// What one look at the gateway means for a wait: its state and, when it failed, AWS's
+/// reason.
+fn nat_check(nat: Option<&NatGateway>, goal: Goal) -> Check<()> {
+    let Some(nat) = nat else {
+        return goal.absent();
     };
     let state = nat.state().map_or("in an unknown state", |s| s.as_str());
-    match nat.failure_message() {
+    let described = match nat.failure_message() {
         Some(message) => format!("{state} ({}: {message})", nat.failure_code().unwrap_or("no code")),
         None => state.to_owned(),
+    };
+    match (goal, state) {
+        (Goal::Ready, "available") | (Goal::Gone, "deleted") => Check::Done(()),
+        (Goal::Ready, "failed" | "deleting" | "deleted") => Check::Failed(described),
+        _ => Check::Pending(described),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysError;
-    use aws_sdk_ec2::types::{NatGateway, NatGatewayState};
-    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-    use aws_smithy_runtime_api::client::result::SdkError;
-    use aws_smithy_runtime_api::client::waiters::FinalPoll;
-    use aws_smithy_runtime_api::client::waiters::error::{ExceededMaxWait, FailureState, WaiterError};
+    use aws_sdk_ec2::types::NatGatewayState;
 
     use super::*;
 
-    type Outcome = Result<
-        FinalPoll<DescribeNatGatewaysOutput, SdkError<DescribeNatGatewaysError, HttpResponse>>,
-        WaiterError<DescribeNatGatewaysOutput, DescribeNatGatewaysError>,
-    >;
-
-    fn failed_gateway() -> DescribeNatGatewaysOutput {
-        DescribeNatGatewaysOutput::builder()
-            .nat_gateways(
-                NatGateway::builder()
-                    .nat_gateway_id("nat-1")
-                    .state(NatGatewayState::Failed)
-                    .failure_code("Gateway.NotAttached")
-                    .failure_message("Network vpc-1 has no Internet gateway attached")
-                    .build(),
-            )
-            .build()
+    fn gateway(state: NatGatewayState) -> NatGateway {
+        NatGateway::builder().nat_gateway_id("nat-1").state(state).build()
     }
 
     #[test]
-    fn a_failed_gateway_is_reported_as_failed_with_its_reason_not_as_a_timeout() {
-        let outcome: Outcome = Err(WaiterError::FailureState(FailureState::new(FinalPoll::new(Ok(
-            failed_gateway(),
-        )))));
-        let error = outcome
-            .waited(
-                "DescribeNatGateways",
-                "NAT gateway nat-1 to become available",
-                nat_state,
-            )
-            .unwrap_err();
-        assert!(matches!(error, AwsError::FailedState { .. }), "{error:?}");
-        assert_eq!(
-            error.to_string(),
-            "NAT gateway nat-1 to become available failed: it is failed (Gateway.NotAttached: Network vpc-1 has no Internet gateway attached)"
-        );
+    fn a_failed_gateway_stops_the_wait_with_aws_reason() {
+        let failed = NatGateway::builder()
+            .nat_gateway_id("nat-1")
+            .state(NatGatewayState::Failed)
+            .failure_code("Gateway.NotAttached")
+            .failure_message("Network vpc-1 has no Internet gateway attached")
+            .build();
+        assert!(matches!(
+            nat_check(Some(&failed), Goal::Ready),
+            Check::Failed(reason) if reason == "failed (Gateway.NotAttached: Network vpc-1 has no Internet gateway attached)"
+        ));
     }
 
     #[test]
-    fn access_denied_while_polling_stays_access_denied() {
-        use aws_smithy_runtime_api::client::waiters::error::OperationFailed;
-        use aws_smithy_runtime_api::http::StatusCode;
-        use aws_smithy_types::body::SdkBody;
-        use aws_smithy_types::error::ErrorMetadata;
-
-        let denied = DescribeNatGatewaysError::generic(
-            ErrorMetadata::builder()
-                .code("UnauthorizedOperation")
-                .message("You are not authorized to perform this operation.")
-                .build(),
-        );
-        let raw = HttpResponse::new(StatusCode::try_from(403).unwrap(), SdkBody::empty());
-        let outcome: Outcome = Err(WaiterError::OperationFailed(OperationFailed::new(
-            SdkError::service_error(denied, raw),
-        )));
-        let error = outcome
-            .waited("DescribeNatGateways", "NAT gateway nat-1", nat_state)
-            .unwrap_err();
-        assert_eq!(error.code(), Some("UnauthorizedOperation"), "{error:?}");
-        assert!(!matches!(error, AwsError::WaitTimeout { .. }));
+    fn pending_and_not_yet_visible_gateways_are_waited_for() {
+        let pending = gateway(NatGatewayState::Pending);
+        assert!(matches!(nat_check(Some(&pending), Goal::Ready), Check::Pending(s) if s == "pending"));
+        assert!(matches!(nat_check(None, Goal::Ready), Check::Pending(s) if s == "not visible yet"));
+        assert!(matches!(
+            nat_check(Some(&gateway(NatGatewayState::Available)), Goal::Ready),
+            Check::Done(())
+        ));
     }
 
     #[test]
-    fn exceeding_the_wait_is_a_timeout() {
-        let waited = Duration::from_secs(900);
-        let outcome: Outcome = Err(WaiterError::ExceededMaxWait(ExceededMaxWait::new(waited, waited, 40)));
-        let error = outcome
-            .waited("DescribeNatGateways", "NAT gateway nat-1", nat_state)
-            .unwrap_err();
-        assert!(
-            matches!(error, AwsError::WaitTimeout { waited: w, .. } if w == waited),
-            "{error:?}"
-        );
+    fn a_deleting_gateway_is_waited_for_until_deleted_or_gone() {
+        let deleting = gateway(NatGatewayState::Deleting);
+        assert!(matches!(nat_check(Some(&deleting), Goal::Gone), Check::Pending(_)));
+        assert!(matches!(
+            nat_check(Some(&gateway(NatGatewayState::Deleted)), Goal::Gone),
+            Check::Done(())
+        ));
+        assert!(matches!(nat_check(None, Goal::Gone), Check::Done(())));
     }
 }

@@ -54,7 +54,7 @@ impl fmt::Debug for RegistryLogin {
 impl Ecr {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_ecr, config),
         }
     }
 

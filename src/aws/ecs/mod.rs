@@ -24,7 +24,7 @@ pub struct Ecs {
 impl Ecs {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_ecs, config),
         }
     }
 }

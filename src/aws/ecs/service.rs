@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::client::Waiters;
 use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration, LaunchType, LoadBalancer,
@@ -11,16 +10,14 @@ use aws_sdk_ecs::types::{
 };
 
 use super::{Ecs, sdk_tags, tags_of};
-use crate::apply::{Progress, Resolved};
+use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::aws::wait::Waited;
+use crate::aws::wait::{Check, Goal, Wait, poll};
 use crate::model::{EcsServiceSpec, Spec, TAG_ENVIRONMENT, Tags};
 
-/// Rolling a service on real AWS: tasks start, pass health checks, old ones drain.
-const STABLE_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// Tasks boot and pull their image before the load balancer's checks count.
 const HEALTH_CHECK_GRACE_SECONDS: i32 = 60;
 /// DescribeServices takes at most 10 services per call.
@@ -30,6 +27,8 @@ pub(crate) struct Services<'a>(pub(crate) &'a Ecs);
 
 impl Resource for Services<'_> {
     type Spec = EcsServiceSpec;
+    /// Rolling a service on real AWS: tasks start, pass health checks, old ones drain.
+    const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
     /// Found with their cluster, by `Clusters::discover` (AWS lists services per cluster).
     async fn discover(&self, _environment: &str) -> Result<Vec<Found>, AwsError> {
@@ -76,7 +75,8 @@ impl Resource for Services<'_> {
             .and_then(|s| s.service_arn())
             .unwrap_or_default()
             .to_owned();
-        self.wait_stable(&cluster, &arn, spec.desired, progress).await?;
+        let wait = request.wait(format!("{} tasks running and the deployment to settle", spec.desired));
+        self.wait(&cluster, &arn, Goal::Ready, wait).await?;
         Ok(arn)
     }
 
@@ -99,7 +99,8 @@ impl Resource for Services<'_> {
         }
         sync_tags(self.0, arn, request.tags, request.current_tags).await?;
         if rolls {
-            self.wait_stable(&cluster, arn, spec.desired, request.progress).await?;
+            let wait = request.wait(format!("{} tasks running and the deployment to settle", spec.desired));
+            self.wait(&cluster, arn, Goal::Ready, wait).await?;
         }
         Ok(())
     }
@@ -107,7 +108,7 @@ impl Resource for Services<'_> {
     /// Scales to zero first: ECS refuses to delete a service with running tasks without force,
     /// and draining first lets the load balancer deregister them cleanly.
     async fn delete(&self, request: Delete<'_, EcsServiceSpec>) -> Result<(), AwsError> {
-        let (arn, progress) = (request.physical_id, request.progress);
+        let arn = request.physical_id;
         let cluster = &request.resolved.physical(&request.observed.cluster)?;
 
         match self
@@ -140,43 +141,26 @@ impl Resource for Services<'_> {
             .send()
             .await
             .op("DeleteService")?;
-        progress.waiting("the service's tasks to stop");
-        self.0
-            .client
-            .wait_until_services_inactive()
-            .cluster(cluster)
-            .services(arn)
-            .wait(STABLE_TIMEOUT)
+        self.wait(cluster, arn, Goal::Gone, request.wait("the service's tasks to stop"))
             .await
-            .waited(
-                "DescribeServices",
-                &format!("service {arn} to become inactive"),
-                service_state,
-            )
     }
 }
 
 impl Services<'_> {
-    async fn wait_stable(
-        &self,
-        cluster: &str,
-        service: &str,
-        desired: u32,
-        progress: Progress<'_>,
-    ) -> Result<(), AwsError> {
-        progress.waiting(format!("{desired} tasks running and the deployment to settle"));
-        self.0
-            .client
-            .wait_until_services_stable()
-            .cluster(cluster)
-            .services(service)
-            .wait(STABLE_TIMEOUT)
-            .await
-            .waited(
-                "DescribeServices",
-                &format!("service {service} to become stable"),
-                service_state,
-            )
+    async fn wait(&self, cluster: &str, service: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async move {
+            let output = self
+                .0
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .services(service)
+                .send()
+                .await
+                .op("DescribeServices")?;
+            Ok(service_check(&output, goal))
+        })
+        .await
     }
 }
 
@@ -206,23 +190,43 @@ pub(super) async fn find_services(ecs: &Ecs, cluster: &str, environment: &str) -
     Ok(found)
 }
 
-/// What the last poll said of the service: its status, or why ECS could not describe it.
-fn service_state(output: &DescribeServicesOutput) -> String {
-    if let Some(failure) = output.failures().first() {
-        return format!(
-            "{} ({})",
-            failure.reason().unwrap_or("not described"),
-            failure.detail().unwrap_or("no detail")
-        );
+/// What one look at the service means for a wait. Ready is what the SDK's services-stable
+/// waiter calls stable (one deployment, as many tasks running as desired), except that a
+/// rollout ECS marks FAILED stops the wait at once, with ECS's reason.
+fn service_check(output: &DescribeServicesOutput, goal: Goal) -> Check<()> {
+    if output.failures().iter().any(|f| f.reason() == Some("MISSING")) {
+        return goal.absent();
     }
-    match output.services().first() {
-        Some(service) => format!(
-            "{} with {} of {} tasks running",
-            service.status().unwrap_or("in an unknown status"),
-            service.running_count(),
-            service.desired_count()
-        ),
-        None => "absent".to_owned(),
+    let Some(service) = output.services().first() else {
+        return goal.absent();
+    };
+    let status = service.status().unwrap_or("UNKNOWN");
+    let (running, desired) = (service.running_count(), service.desired_count());
+    match goal {
+        Goal::Gone if status == "INACTIVE" => Check::Done(()),
+        Goal::Gone => Check::Pending(format!("{status} with {running} tasks running")),
+        Goal::Ready if status != "ACTIVE" => Check::Failed(status.to_owned()),
+        Goal::Ready => {
+            let deployments = service.deployments();
+            if let Some(failed) = deployments
+                .iter()
+                .find(|d| d.rollout_state().is_some_and(|s| s.as_str() == "FAILED"))
+            {
+                return Check::Failed(format!(
+                    "a failed deployment ({}: {})",
+                    failed.id().unwrap_or("unknown id"),
+                    failed.rollout_state_reason().unwrap_or("no reason given")
+                ));
+            }
+            if deployments.len() == 1 && running == desired {
+                return Check::Done(());
+            }
+            let pending = service.pending_count();
+            Check::Pending(format!(
+                "{running} of {desired} tasks running, {pending} pending, {} deployments",
+                deployments.len()
+            ))
+        }
     }
 }
 
@@ -276,4 +280,76 @@ fn rollback_on_failure() -> DeploymentConfiguration {
         .minimum_healthy_percent(100)
         .maximum_percent(200)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{Deployment, DeploymentRolloutState, Failure, Service};
+
+    use super::*;
+
+    fn service(status: &str, running: i32, desired: i32, deployments: Vec<Deployment>) -> DescribeServicesOutput {
+        let service = Service::builder()
+            .status(status)
+            .running_count(running)
+            .desired_count(desired)
+            .set_deployments(Some(deployments))
+            .build();
+        DescribeServicesOutput::builder().services(service).build()
+    }
+
+    fn deployment(state: DeploymentRolloutState) -> Deployment {
+        Deployment::builder()
+            .id("ecs-svc/1")
+            .rollout_state(state)
+            .rollout_state_reason("tasks failed to start")
+            .build()
+    }
+
+    #[test]
+    fn stable_means_one_deployment_with_every_task_running() {
+        let one = || vec![deployment(DeploymentRolloutState::InProgress)];
+        assert!(matches!(
+            service_check(&service("ACTIVE", 1, 2, one()), Goal::Ready),
+            Check::Pending(s) if s == "1 of 2 tasks running, 0 pending, 1 deployments"
+        ));
+        assert!(matches!(
+            service_check(&service("ACTIVE", 2, 2, one()), Goal::Ready),
+            Check::Done(())
+        ));
+        let two = vec![
+            deployment(DeploymentRolloutState::InProgress),
+            deployment(DeploymentRolloutState::Completed),
+        ];
+        assert!(matches!(
+            service_check(&service("ACTIVE", 2, 2, two), Goal::Ready),
+            Check::Pending(_)
+        ));
+    }
+
+    #[test]
+    fn a_failed_rollout_stops_the_wait_with_its_reason() {
+        let failed = vec![deployment(DeploymentRolloutState::Failed)];
+        assert!(matches!(
+            service_check(&service("ACTIVE", 2, 2, failed), Goal::Ready),
+            Check::Failed(s) if s == "a failed deployment (ecs-svc/1: tasks failed to start)"
+        ));
+    }
+
+    #[test]
+    fn a_service_not_described_yet_is_waited_for_and_gone_when_deleting() {
+        let missing = DescribeServicesOutput::builder()
+            .failures(Failure::builder().reason("MISSING").arn("arn:svc").build())
+            .build();
+        assert!(matches!(service_check(&missing, Goal::Ready), Check::Pending(s) if s == "not visible yet"));
+        assert!(matches!(service_check(&missing, Goal::Gone), Check::Done(())));
+        assert!(matches!(
+            service_check(&service("DRAINING", 1, 0, vec![]), Goal::Gone),
+            Check::Pending(s) if s == "DRAINING with 1 tasks running"
+        ));
+        assert!(matches!(
+            service_check(&service("INACTIVE", 0, 0, vec![]), Goal::Gone),
+            Check::Done(())
+        ));
+    }
 }

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_elasticloadbalancingv2::client::Waiters;
-use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
-use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
 
 use super::listener::find_listeners;
 use super::{Elbv2, sdk_tags};
@@ -12,16 +10,15 @@ use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::aws::wait::Waited;
+use crate::aws::wait::{Check, Goal, Wait, poll};
 use crate::model::{LoadBalancerSpec, Spec};
-
-/// ALBs usually become active in two to four minutes.
-const ACTIVE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 pub(crate) struct LoadBalancers<'a>(pub(crate) &'a Elbv2);
 
 impl Resource for LoadBalancers<'_> {
     type Spec = LoadBalancerSpec;
+    /// ALBs usually become active in two to four minutes.
+    const TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
     /// Finds the environment's load balancers, then their listeners (AWS lists listeners
     /// only per load balancer).
@@ -82,21 +79,11 @@ impl Resource for LoadBalancers<'_> {
             .and_then(|b| b.load_balancer_arn())
             .unwrap_or_default()
             .to_owned();
-        request.progress.waiting(format!(
+        let wait = request.wait(format!(
             "load balancer {} to become active (usually 2 to 4 minutes)",
             spec.name
         ));
-        self.0
-            .client
-            .wait_until_load_balancer_available()
-            .load_balancer_arns(&arn)
-            .wait(ACTIVE_TIMEOUT)
-            .await
-            .waited(
-                "DescribeLoadBalancers",
-                &format!("load balancer {} to become active", spec.name),
-                balancer_state,
-            )?;
+        self.wait(&arn, Goal::Ready, wait).await?;
         Ok(arn)
     }
 
@@ -139,32 +126,87 @@ impl Resource for LoadBalancers<'_> {
             Err(error) if error.is_not_found() => return Ok(()),
             other => other?,
         };
-        request.progress.waiting("the load balancer to be deleted");
-        self.0
-            .client
-            .wait_until_load_balancers_deleted()
-            .load_balancer_arns(arn)
-            .wait(ACTIVE_TIMEOUT)
-            .await
-            .waited(
-                "DescribeLoadBalancers",
-                &format!("load balancer {arn} to be deleted"),
-                balancer_state,
-            )
+        self.wait(
+            arn,
+            Goal::Gone,
+            request.wait(format!("load balancer {arn} to be deleted")),
+        )
+        .await
     }
 }
 
-/// The state the last poll reported, with AWS's reason when there is one.
-fn balancer_state(output: &DescribeLoadBalancersOutput) -> String {
-    let state = output.load_balancers().first().and_then(|b| b.state());
-    match state {
-        Some(state) => {
-            let code = state.code().map_or("unknown", |c| c.as_str());
-            match state.reason() {
-                Some(reason) => format!("{code} ({reason})"),
-                None => code.to_owned(),
+impl LoadBalancers<'_> {
+    async fn wait(&self, arn: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async move {
+            match self
+                .0
+                .client
+                .describe_load_balancers()
+                .load_balancer_arns(arn)
+                .send()
+                .await
+                .op("DescribeLoadBalancers")
+            {
+                Ok(output) => Ok(balancer_check(output.load_balancers().first(), goal)),
+                Err(error) if error.is_not_found() => Ok(goal.absent()),
+                Err(error) => Err(error),
             }
-        }
-        None => "absent".to_owned(),
+        })
+        .await
+    }
+}
+
+/// What one look at the load balancer means for a wait: its state, with AWS's reason when
+/// there is one.
+fn balancer_check(balancer: Option<&LoadBalancer>, goal: Goal) -> Check<()> {
+    let Some(balancer) = balancer else {
+        return goal.absent();
+    };
+    let state = balancer.state();
+    let code = state.and_then(|s| s.code()).map_or("unknown", |c| c.as_str());
+    let described = match state.and_then(|s| s.reason()) {
+        Some(reason) => format!("{code} ({reason})"),
+        None => code.to_owned(),
+    };
+    match (goal, code) {
+        (Goal::Ready, "active") => Check::Done(()),
+        (Goal::Ready, "failed") => Check::Failed(described),
+        _ => Check::Pending(described),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_elasticloadbalancingv2::types::{LoadBalancerState, LoadBalancerStateEnum};
+
+    use super::*;
+
+    fn balancer(code: LoadBalancerStateEnum, reason: Option<&str>) -> LoadBalancer {
+        let state = LoadBalancerState::builder()
+            .code(code)
+            .set_reason(reason.map(str::to_owned))
+            .build();
+        LoadBalancer::builder().state(state).build()
+    }
+
+    #[test]
+    fn provisioning_is_waited_for_and_failed_stops_with_the_reason() {
+        let provisioning = balancer(LoadBalancerStateEnum::Provisioning, None);
+        assert!(matches!(balancer_check(Some(&provisioning), Goal::Ready), Check::Pending(s) if s == "provisioning"));
+        let failed = balancer(LoadBalancerStateEnum::Failed, Some("subnet has no free addresses"));
+        assert!(matches!(
+            balancer_check(Some(&failed), Goal::Ready),
+            Check::Failed(s) if s == "failed (subnet has no free addresses)"
+        ));
+        let active = balancer(LoadBalancerStateEnum::Active, None);
+        assert!(matches!(balancer_check(Some(&active), Goal::Ready), Check::Done(())));
+        assert!(matches!(balancer_check(None, Goal::Ready), Check::Pending(_)));
+    }
+
+    #[test]
+    fn deleting_waits_until_describe_no_longer_finds_it() {
+        let active = balancer(LoadBalancerStateEnum::Active, None);
+        assert!(matches!(balancer_check(Some(&active), Goal::Gone), Check::Pending(_)));
+        assert!(matches!(balancer_check(None, Goal::Gone), Check::Done(())));
     }
 }

@@ -29,7 +29,7 @@ pub struct Elbv2 {
 impl Elbv2 {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_elasticloadbalancingv2, config),
         }
     }
 

@@ -20,7 +20,7 @@ pub struct Iam {
 impl Iam {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_iam, config),
         }
     }
 }

@@ -5,23 +5,22 @@ use std::time::Duration;
 
 use aws_sdk_rds::operation::modify_db_cluster::builders::ModifyDBClusterFluentBuilder;
 
+use super::database_check;
 use super::{Rds, ours, sdk_tags, tags_of};
-use crate::apply::Progress;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::aws::wait::{Check, poll};
+use crate::aws::wait::{Goal, Wait, poll};
 use crate::model::{DbClusterSpec, Spec, TAG_FINAL_SNAPSHOT};
-
-/// Aurora clusters take 5 to 15 minutes to create or delete on real AWS.
-const DATABASE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
 pub(crate) struct Clusters<'a>(pub(crate) &'a Rds);
 
 impl Resource for Clusters<'_> {
     type Spec = DbClusterSpec;
+    /// Aurora clusters take 5 to 15 minutes to create or delete on real AWS.
+    const TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
@@ -67,7 +66,7 @@ impl Resource for Clusters<'_> {
     }
 
     async fn create(&self, request: Create<'_, DbClusterSpec>) -> Result<String, AwsError> {
-        let (spec, tags, resolved, progress) = (request.spec, request.tags, request.resolved, request.progress);
+        let (spec, tags, resolved) = (request.spec, request.tags, request.resolved);
 
         self.0
             .client
@@ -88,7 +87,11 @@ impl Resource for Clusters<'_> {
             .send()
             .await
             .op("CreateDBCluster")?;
-        self.wait(&spec.identifier, "available", progress).await?;
+        let wait = request.wait(format!(
+            "database cluster {} to be available (Aurora takes minutes)",
+            spec.identifier
+        ));
+        self.wait(&spec.identifier, Goal::Ready, wait).await?;
         Ok(spec.identifier.clone())
     }
 
@@ -124,7 +127,8 @@ impl Resource for Clusters<'_> {
         }
         if let Some(modify) = modify {
             modify.send().await.op("ModifyDBCluster")?;
-            self.wait(&spec.identifier, "available", request.progress).await?;
+            let wait = request.wait(format!("database cluster {} to apply the change", spec.identifier));
+            self.wait(&spec.identifier, Goal::Ready, wait).await?;
         }
         let arn = recorded_arn(request.info, &spec.identifier, "AddTagsToResource")?;
         sync_tags(self.0, arn, request.tags, request.current_tags).await
@@ -147,83 +151,51 @@ impl Resource for Clusters<'_> {
                 .await
                 .op("ModifyDBCluster")?;
         }
-        let mut request = self.0.client.delete_db_cluster().db_cluster_identifier(identifier);
-        request = if tags.get(TAG_FINAL_SNAPSHOT).is_some_and(|v| v == "true") {
+        let mut delete = self.0.client.delete_db_cluster().db_cluster_identifier(identifier);
+        delete = if tags.get(TAG_FINAL_SNAPSHOT).is_some_and(|v| v == "true") {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .unwrap_or_default();
             let snapshot = format!("{identifier}-final-{stamp}");
             progress.waiting(format!("final snapshot {snapshot}"));
-            request.final_db_snapshot_identifier(snapshot)
+            delete.final_db_snapshot_identifier(snapshot)
         } else {
-            request.skip_final_snapshot(true)
+            delete.skip_final_snapshot(true)
         };
-        match request.send().await.op("DeleteDBCluster") {
+        match delete.send().await.op("DeleteDBCluster") {
             Err(error) if error.code() == Some("DBClusterNotFoundFault") => return Ok(()),
             other => other?,
         };
-        self.wait(identifier, "deleted", progress).await
-    }
-}
-
-impl Clusters<'_> {
-    /// Polls the cluster's status until it is `wanted` (or gone, for `deleted`).
-    async fn wait(&self, identifier: &str, wanted: &str, progress: Progress<'_>) -> Result<(), AwsError> {
-        poll(
-            &format!("database cluster {identifier} to be {wanted} (Aurora takes minutes)"),
-            DATABASE_TIMEOUT,
-            progress,
-            || async {
-                let status = match self
-                    .0
-                    .client
-                    .describe_db_clusters()
-                    .db_cluster_identifier(identifier)
-                    .send()
-                    .await
-                    .op("DescribeDBClusters")
-                {
-                    Ok(output) => output.db_clusters().first().and_then(|c| c.status()).map(str::to_owned),
-                    Err(error) if error.code() == Some("DBClusterNotFoundFault") => None,
-                    Err(error) => return Err(error),
-                };
-                Ok(cluster_check(status.as_deref(), wanted))
-            },
+        self.wait(
+            identifier,
+            Goal::Gone,
+            request.wait(format!("database cluster {identifier} to be deleted")),
         )
         .await
     }
 }
 
-/// States from which a cluster does not reach `available` without someone acting.
-const CLUSTER_STUCK: [&str; 3] = [
-    "failed",
-    "inaccessible-encryption-credentials",
-    "incompatible-parameters",
-];
-
-fn cluster_check(status: Option<&str>, wanted: &str) -> Check<()> {
-    match status {
-        Some(status) if status == wanted => Check::Done(()),
-        None if wanted == "deleted" => Check::Done(()),
-        Some(status) if CLUSTER_STUCK.contains(&status) => Check::Failed(status.to_owned()),
-        None => Check::Pending("absent".to_owned()),
-        Some(status) => Check::Pending(format!("now {status}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failed_cluster_stops_the_wait_and_a_creating_one_does_not() {
-        assert!(matches!(cluster_check(Some("failed"), "available"), Check::Failed(s) if s == "failed"));
-        assert!(matches!(
-            cluster_check(Some("creating"), "available"),
-            Check::Pending(_)
-        ));
-        assert!(matches!(cluster_check(Some("available"), "available"), Check::Done(())));
-        assert!(matches!(cluster_check(None, "deleted"), Check::Done(())));
+impl Clusters<'_> {
+    async fn wait(&self, identifier: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async move {
+            match self
+                .0
+                .client
+                .describe_db_clusters()
+                .db_cluster_identifier(identifier)
+                .send()
+                .await
+                .op("DescribeDBClusters")
+            {
+                Ok(output) => Ok(database_check(
+                    output.db_clusters().first().and_then(|c| c.status()),
+                    goal,
+                )),
+                Err(error) if error.code() == Some("DBClusterNotFoundFault") => Ok(goal.absent()),
+                Err(error) => Err(error),
+            }
+        })
+        .await
     }
 }

@@ -2,25 +2,21 @@
 
 use std::time::Duration;
 
-use aws_sdk_rds::client::Waiters;
-use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
-
-use super::{Rds, ours, sdk_tags, tags_of};
+use super::{Rds, database_check, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::aws::wait::Waited;
+use crate::aws::wait::{Goal, Wait, poll};
 use crate::model::{DbInstanceSpec, Spec};
-
-/// Aurora instances take 5 to 15 minutes to create or delete on real AWS.
-const DATABASE_TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
 pub(crate) struct Instances<'a>(pub(crate) &'a Rds);
 
 impl Resource for Instances<'_> {
     type Spec = DbInstanceSpec;
+    /// Aurora instances take 5 to 15 minutes to create or delete on real AWS.
+    const TIMEOUT: Duration = Duration::from_secs(45 * 60);
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let mut found = Vec::new();
@@ -50,7 +46,7 @@ impl Resource for Instances<'_> {
     }
 
     async fn create(&self, request: Create<'_, DbInstanceSpec>) -> Result<String, AwsError> {
-        let (spec, tags, resolved, progress) = (request.spec, request.tags, request.resolved, request.progress);
+        let (spec, tags, resolved) = (request.spec, request.tags, request.resolved);
 
         self.0
             .client
@@ -64,21 +60,11 @@ impl Resource for Instances<'_> {
             .send()
             .await
             .op("CreateDBInstance")?;
-        progress.waiting(format!(
+        let wait = request.wait(format!(
             "database instance {} to be available (Aurora takes minutes)",
             spec.identifier
         ));
-        self.0
-            .client
-            .wait_until_db_instance_available()
-            .db_instance_identifier(&spec.identifier)
-            .wait(DATABASE_TIMEOUT)
-            .await
-            .waited(
-                "DescribeDBInstances",
-                &format!("database instance {} to be available", spec.identifier),
-                instance_state,
-            )?;
+        self.wait(&spec.identifier, Goal::Ready, wait).await?;
         Ok(spec.identifier.clone())
     }
 
@@ -100,7 +86,7 @@ impl Resource for Instances<'_> {
     }
 
     async fn delete(&self, request: Delete<'_, DbInstanceSpec>) -> Result<(), AwsError> {
-        let (identifier, progress) = (request.physical_id, request.progress);
+        let identifier = request.physical_id;
 
         match self
             .0
@@ -114,27 +100,35 @@ impl Resource for Instances<'_> {
             Err(error) if error.code() == Some("DBInstanceNotFound") => return Ok(()),
             other => other?,
         };
-        progress.waiting(format!("database instance {identifier} to be deleted"));
-        self.0
-            .client
-            .wait_until_db_instance_deleted()
-            .db_instance_identifier(identifier)
-            .wait(DATABASE_TIMEOUT)
-            .await
-            .waited(
-                "DescribeDBInstances",
-                &format!("database instance {identifier} to be deleted"),
-                instance_state,
-            )
+        self.wait(
+            identifier,
+            Goal::Gone,
+            request.wait(format!("database instance {identifier} to be deleted")),
+        )
+        .await
     }
 }
 
-/// What the last poll said of the instance.
-fn instance_state(output: &DescribeDbInstancesOutput) -> String {
-    output
-        .db_instances()
-        .first()
-        .and_then(|i| i.db_instance_status())
-        .unwrap_or("absent")
-        .to_owned()
+impl Instances<'_> {
+    async fn wait(&self, identifier: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
+        poll(wait, || async move {
+            match self
+                .0
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(identifier)
+                .send()
+                .await
+                .op("DescribeDBInstances")
+            {
+                Ok(output) => Ok(database_check(
+                    output.db_instances().first().and_then(|i| i.db_instance_status()),
+                    goal,
+                )),
+                Err(error) if error.code() == Some("DBInstanceNotFound") => Ok(goal.absent()),
+                Err(error) => Err(error),
+            }
+        })
+        .await
+    }
 }

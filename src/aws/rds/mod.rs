@@ -14,6 +14,7 @@ use aws_sdk_rds::types::Tag;
 
 use super::error::{AwsError, Classify};
 use super::tags::TagApi;
+use super::wait::{Check, Goal};
 use crate::model::{TAG_ENVIRONMENT, Tags};
 
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ pub struct Rds {
 impl Rds {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
-            client: Client::new(config),
+            client: crate::aws::classifier::client!(aws_sdk_rds, config),
         }
     }
 }
@@ -67,4 +68,60 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// States from which a cluster or an instance does not become available without someone
+/// acting (the SDK's own waiters stop on the same ones).
+const DATABASE_STUCK: [&str; 8] = [
+    "failed",
+    "inaccessible-encryption-credentials",
+    "incompatible-network",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "storage-full",
+    "deleting",
+    "deleted",
+];
+
+/// What one look at a cluster's or an instance's status means for a wait (`None`: the
+/// describe call found nothing).
+fn database_check(status: Option<&str>, goal: Goal) -> Check<()> {
+    match (goal, status) {
+        (_, None) => goal.absent(),
+        (Goal::Ready, Some("available")) => Check::Done(()),
+        (Goal::Ready, Some(status)) if DATABASE_STUCK.contains(&status) => Check::Failed(status.to_owned()),
+        (_, Some(status)) => Check::Pending(status.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_database_stops_the_wait_and_a_creating_one_does_not() {
+        assert!(matches!(database_check(Some("failed"), Goal::Ready), Check::Failed(s) if s == "failed"));
+        assert!(matches!(
+            database_check(Some("creating"), Goal::Ready),
+            Check::Pending(s) if s == "creating"
+        ));
+        assert!(matches!(
+            database_check(Some("available"), Goal::Ready),
+            Check::Done(())
+        ));
+        assert!(matches!(database_check(None, Goal::Ready), Check::Pending(s) if s == "not visible yet"));
+    }
+
+    #[test]
+    fn a_deleting_database_is_waited_for_until_describe_no_longer_finds_it() {
+        assert!(matches!(
+            database_check(Some("deleting"), Goal::Gone),
+            Check::Pending(_)
+        ));
+        assert!(matches!(
+            database_check(Some("available"), Goal::Gone),
+            Check::Pending(_)
+        ));
+        assert!(matches!(database_check(None, Goal::Gone), Check::Done(())));
+    }
 }
