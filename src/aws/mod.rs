@@ -178,10 +178,9 @@ async fn load_config(settings: &Settings) -> SdkConfig {
     loader.load().await
 }
 
-/// Carries out plan steps for one environment.
+/// Carries out plan steps.
 pub struct Provider<'a> {
     pub aws: &'a Aws,
-    pub environment: &'a str,
     pub timeouts: &'a Timeouts,
 }
 
@@ -194,6 +193,6 @@ impl Operator for Provider<'_> {
         resolved: Resolved,
         progress: Progress<'a>,
     ) -> Result<Option<String>, AwsError> {
-        registry::execute(self.aws, self.environment, self.timeouts, step, (&resolved, progress)).await
+        registry::execute(self.aws, self.timeouts, step, (&resolved, progress)).await
     }
 }

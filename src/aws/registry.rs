@@ -25,7 +25,6 @@ macro_rules! registry {
         /// Carries out one step through the implementation of the kind it concerns.
         pub(super) async fn execute(
             $aws: &Aws,
-            environment: &str,
             timeouts: &Timeouts,
             step: &Step<'_>,
             (resolved, progress): (&Resolved, Progress<'_>),
@@ -35,7 +34,7 @@ macro_rules! registry {
                 $( Kind::$kind => {
                     let resource = $resource;
                     let timeout = timeouts.for_kind(kind, timeout_of(&resource));
-                    run(&resource, environment, step, resolved, (progress, timeout)).await
+                    run(&resource, step, resolved, (progress, timeout)).await
                 } )*
             }
         }
@@ -85,7 +84,6 @@ fn timeout_of<R: Resource>(_: &R) -> std::time::Duration {
 
 async fn run<R: Resource>(
     resource: &R,
-    environment: &str,
     step: &Step<'_>,
     resolved: &Resolved,
     (progress, timeout): (Progress<'_>, std::time::Duration),
@@ -99,7 +97,7 @@ async fn run<R: Resource>(
                 tags: &desired.tags,
                 resolved,
                 progress,
-                client_token: client_token(environment, &step.id, &desired.tags),
+                client_token: client_token(),
                 timeout,
             };
             resource.create(request).await.map(Some)

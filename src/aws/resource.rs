@@ -9,7 +9,7 @@ use super::error::AwsError;
 use super::found::Found;
 use super::wait::Wait;
 use crate::apply::{Progress, Resolved};
-use crate::model::{Id, Tags, Variant};
+use crate::model::{Tags, Variant};
 
 /// One kind of resource, as AWS sees it.
 ///
@@ -41,8 +41,8 @@ pub(crate) struct Create<'a, S> {
     pub(crate) tags: &'a Tags,
     pub(crate) resolved: &'a Resolved,
     pub(crate) progress: Progress<'a>,
-    /// Same environment, resource and spec give the same token, so a retried create on real
-    /// AWS returns what the first attempt made instead of a second resource.
+    /// Sent by every retry of the create call, so a retried create on real AWS returns what
+    /// the first attempt made instead of a second resource (`client_token`).
     pub(crate) client_token: String,
     pub(crate) timeout: Duration,
 }
@@ -127,10 +127,27 @@ macro_rules! waits {
 }
 waits!(Create, Update, Delete);
 
-/// The client token for creating `id` with the spec hash recorded in `tags`.
-pub(crate) fn client_token(environment: &str, id: &Id, tags: &Tags) -> String {
-    let hash = tags.get(crate::model::TAG_SPEC).map_or("", String::as_str);
-    let mut token = format!("{environment}-{id}-{hash}");
-    token.truncate(64);
-    token
+/// The client token for one create: the SDK sends the same token with every retry of
+/// the call, so a create whose answer was lost (a reset connection, a timeout) and is retried
+/// returns the resource the first attempt made instead of making a second.
+///
+/// Fresh for each create, not derived from the spec alone: AWS keeps answering a token with
+/// its original resource for hours, even after that resource was deleted, so a destroy and
+/// an apply of the same spec on one afternoon would get back the deleted NAT gateway.
+/// 32 hex characters fit every API's limit (ECS allows 36).
+pub(crate) fn client_token() -> String {
+    format!("{:032x}", fastrand::u128(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_create_gets_its_own_token_within_every_api_limit() {
+        let (first, second) = (client_token(), client_token());
+        assert_ne!(first, second);
+        assert_eq!(first.len(), 32);
+        assert!(first.chars().all(|c| c.is_ascii_hexdigit()));
+    }
 }

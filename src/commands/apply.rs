@@ -41,7 +41,7 @@ pub async fn apply(
             outputs: Outputs::from_observed(name, region, &situation.observed),
         });
     }
-    let outcome = run_plan(&situation.aws, name, plan, &situation.observed, execution, reporter).await?;
+    let outcome = run_plan(&situation.aws, plan, &situation.observed, execution, reporter).await?;
     ensure_complete(&outcome, "apply", name)?;
     let observed = situation.aws.discover(name).await?;
     Ok(Applied {

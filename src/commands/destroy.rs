@@ -79,15 +79,7 @@ pub struct Destroyed {
 
 pub async fn destroy(prepared: &PreparedDestroy, execution: &Execution, reporter: &dyn Reporter) -> Result<Destroyed> {
     let environment = &prepared.environment;
-    let outcome = run_plan(
-        &prepared.aws,
-        environment,
-        &prepared.plan,
-        &prepared.observed,
-        execution,
-        reporter,
-    )
-    .await?;
+    let outcome = run_plan(&prepared.aws, &prepared.plan, &prepared.observed, execution, reporter).await?;
     ensure_complete(&outcome, "destroy", environment)?;
     Ok(Destroyed {
         count: prepared.plan.summary().destroy,

@@ -95,7 +95,6 @@ pub struct Execution {
 /// Runs `plan` against AWS, reporting each step's progress to `reporter`.
 async fn run_plan(
     aws: &Aws,
-    environment: &str,
     plan: &Plan,
     observed: &[ObservedResource],
     execution: &Execution,
@@ -118,7 +117,6 @@ async fn run_plan(
     }
     let provider = Provider {
         aws,
-        environment,
         timeouts: &execution.timeouts,
     };
     Ok(execute(&graph, &provider, known, execution.parallelism, reporter).await)

@@ -167,7 +167,7 @@ async fn ensure_repository(aws: &Aws, config: &crate::config::EnvironmentConfig,
         parallelism: 1,
         timeouts: Default::default(),
     };
-    let outcome = run_plan(aws, &config.name, &plan, &observed, &execution, steps).await?;
+    let outcome = run_plan(aws, &plan, &observed, &execution, steps).await?;
     super::ensure_complete(&outcome, "push", &config.name)?;
     Ok(true)
 }

@@ -136,6 +136,7 @@ impl Resource for LaunchTemplates<'_> {
             .client
             .create_launch_template()
             .launch_template_name(&request.spec.name)
+            .client_token(&request.client_token)
             .launch_template_data(launch_template_data(request.spec, request.tags, request.resolved)?)
             .tag_specifications(tag_specification(ResourceType::LaunchTemplate, request.tags))
             .send()

@@ -67,6 +67,7 @@ impl Resource for RouteTables<'_> {
             .client
             .create_route_table()
             .vpc_id(request.resolved.physical(&request.spec.vpc)?)
+            .client_token(&request.client_token)
             .tag_specifications(tag_specification(ResourceType::RouteTable, request.tags))
             .send()
             .await

@@ -54,6 +54,7 @@ impl Resource for Services<'_> {
             self.0
                 .client
                 .create_service()
+                .client_token(&request.client_token)
                 .cluster(&cluster)
                 .service_name(&spec.name)
                 .task_definition(resolved.physical(&spec.task_definition)?)
