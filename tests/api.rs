@@ -219,37 +219,49 @@ async fn fixture(moto: &Moto) -> Fixture {
     }
 }
 
-/// The API served in-process on a free loopback port, stopped when the runtime is dropped.
+/// The API served in-process on free loopback ports, stopped when the runtime is dropped.
 struct Api {
     runtime: tokio::runtime::Runtime,
     address: SocketAddr,
+    metrics_address: SocketAddr,
     state: app::AppState,
 }
 
 fn start_api(moto: &Moto, cache_ttl_seconds: &str) -> (Api, Fixture) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = runtime();
+    let fixture = runtime.block_on(fixture(moto));
+    let api = serve_api(runtime, &moto.sdk_config(), &[("CACHE_TTL_SECONDS", cache_ttl_seconds)]);
+    (api, fixture)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    let fixture = runtime.block_on(fixture(moto));
-    let settings = [("API_TOKEN", TOKEN), ("CACHE_TTL_SECONDS", cache_ttl_seconds)];
+        .unwrap()
+}
+
+/// The API with `API_TOKEN` and `settings` as its environment, talking to AWS through `aws`.
+fn serve_api(runtime: tokio::runtime::Runtime, aws: &aws_config::SdkConfig, settings: &[(&str, &str)]) -> Api {
     let config = app::config::Config::from_lookup(|name| {
+        if name == "API_TOKEN" {
+            return Some(TOKEN.to_owned());
+        }
         settings.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
-    let state = app::AppState::new(&config, &moto.sdk_config());
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
-    runtime.spawn(app::serve(listener, state.clone(), std::future::pending()));
-    (
-        Api {
-            runtime,
-            address,
-            state,
-        },
-        fixture,
-    )
+    let state = app::AppState::new(&config, aws);
+    let bind = || runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let (listener, metrics) = (bind(), bind());
+    let (address, metrics_address) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
+    runtime.spawn(app::serve(listener, metrics, state.clone(), std::future::pending()));
+    Api {
+        runtime,
+        address,
+        metrics_address,
+        state,
+    }
 }
 
 #[test]
@@ -443,7 +455,9 @@ fn concurrent_requests_share_one_lookup_and_metrics_count_them() {
     // One DescribeLoadBalancers and one DescribeInstances for all 64 requests.
     assert_eq!(api.state.metrics().aws_calls_total() - before, 2);
 
-    let metrics = http(api.address, "GET", "/metrics", &[], None);
+    // Only on the metrics port, which the load balancer does not forward.
+    assert_eq!(http(api.address, "GET", "/metrics", &[], None).status, 404);
+    let metrics = http(api.metrics_address, "GET", "/metrics", &[], None);
     assert_eq!(metrics.status, 200);
     assert!(
         metrics
@@ -484,7 +498,7 @@ fn openapi_document_lists_every_route() {
             item.as_object()
                 .unwrap()
                 .keys()
-                .filter(|k| *k != "parameters")
+                .filter(|k| *k != "parameters" && *k != "servers")
                 .map(move |m| format!("{m} {path}"))
         })
         .collect();
@@ -503,8 +517,14 @@ fn openapi_document_lists_every_route() {
     // Every documented route answers something other than "no route".
     for route in &routes {
         let (method, path) = route.split_once(' ').unwrap();
+        // A path with servers of its own (/metrics) is served on the metrics port.
+        let address = if paths[path].get("servers").is_some() {
+            api.metrics_address
+        } else {
+            api.address
+        };
         let path = path.replace("{name}", "web");
-        let response = authed(api.address, &method.to_uppercase(), &path, Some("{}"));
+        let response = authed(address, &method.to_uppercase(), &path, Some("{}"));
         assert!(!response.body.contains("no route for"), "{route}: {}", response.body);
     }
 }
@@ -532,9 +552,16 @@ fn binary_runs_as_the_image_does_and_stops_on_sigterm() {
         .unwrap()
         .port()
         .to_string();
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
     let child = std::process::Command::new(api_binary())
         .env_clear()
         .env("PORT", &port)
+        .env("METRICS_PORT", &metrics_port)
         .env("API_TOKEN", TOKEN)
         .env("LOG_FORMAT", "json")
         .env("AWS_REGION", "us-east-1")
@@ -598,29 +625,25 @@ fn binary_refuses_to_start_without_credentials() {
     assert!(stderr.contains("no credentials configured: set API_TOKEN"), "{stderr}");
 }
 
-#[test]
-fn unreachable_aws_is_a_503_with_a_short_message() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let config = app::config::Config::from_lookup(|name| (name == "API_TOKEN").then(|| TOKEN.to_owned())).unwrap();
-    // Nothing listens on port 1; one attempt so the test does not sit through retries.
-    let aws = aws_config::SdkConfig::builder()
+/// An SDK configuration for `endpoint`, one attempt per call so tests do not sit through
+/// retries.
+fn aws_at(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url("http://127.0.0.1:1")
+        .endpoint_url(endpoint)
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
             aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"),
         ))
-        .build();
-    let state = app::AppState::new(&config, &aws);
-    let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let address = listener.local_addr().unwrap();
-    runtime.spawn(app::serve(listener, state, std::future::pending()));
-    let response = authed(address, "GET", "/elb/web", None);
+        .build()
+}
+
+#[test]
+fn unreachable_aws_is_a_503_with_a_short_message() {
+    // Nothing listens on port 1.
+    let api = serve_api(runtime(), &aws_at("http://127.0.0.1:1"), &[]);
+    let response = authed(api.address, "GET", "/elb/web", None);
     assert_eq!(
         (response.status, response.json()),
         (
@@ -628,4 +651,125 @@ fn unreachable_aws_is_a_503_with_a_short_message() {
             serde_json::json!({"message": "AWS could not be reached; try again shortly"})
         )
     );
+}
+
+#[test]
+fn an_aws_refusal_reaches_the_caller_as_a_request_id_not_as_aws_text() {
+    let moto = Moto::start();
+    let proxy = crate::support::proxy::Proxy::start(&moto.endpoint, 0.0, 1);
+    proxy.reject(
+        "DescribeLoadBalancers",
+        1,
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/staging-task/abc is not authorized to perform: elasticloadbalancing:DescribeLoadBalancers",
+    );
+    let api = serve_api(runtime(), &aws_at(&proxy.endpoint), &[]);
+    let response = authed(api.address, "GET", "/elb/web", None);
+    assert_eq!(response.status, 502, "{}", response.body);
+    for secret in ["arn:", "123456789012", "AccessDenied", "staging-task"] {
+        assert!(
+            !response.body.contains(secret),
+            "`{secret}` reached the caller: {}",
+            response.body
+        );
+    }
+    let id = response.json()["requestId"].as_str().unwrap().to_owned();
+    assert!(
+        response.headers.contains(&format!("x-request-id: {id}")),
+        "{}",
+        response.headers
+    );
+    assert!(response.json()["message"].as_str().unwrap().contains(&id));
+}
+
+#[test]
+fn made_up_methods_do_not_grow_the_metrics() {
+    let api = serve_api(runtime(), &aws_at("http://127.0.0.1:1"), &[]);
+    for i in 0..300 {
+        let response = http(api.address, &format!("XM{i}"), "/elb/web", &[], None);
+        assert!(response.status >= 400, "{}", response.status);
+    }
+    let metrics = http(api.metrics_address, "GET", "/metrics", &[], None);
+    assert!(!metrics.body.contains("XM1"), "{}", metrics.body);
+    assert!(metrics.body.contains(r#"method="other""#), "{}", metrics.body);
+    assert!(
+        metrics.body.len() < 8192,
+        "/metrics grew to {} bytes",
+        metrics.body.len()
+    );
+}
+
+/// Reads until the server closes the connection, or gives up after `limit`; how long it took.
+fn time_until_closed(stream: &mut std::net::TcpStream, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => return Some(started.elapsed()),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn half_sent_heads_are_cut_off_and_idle_connections_kept_for_their_own_timeout() {
+    let api = serve_api(
+        runtime(),
+        &aws_at("http://127.0.0.1:1"),
+        &[("HEADER_READ_TIMEOUT_SECONDS", "1"), ("IDLE_TIMEOUT_SECONDS", "3")],
+    );
+    // Half a request head: cut off after the header-read timeout.
+    let mut slow = std::net::TcpStream::connect(api.address).unwrap();
+    slow.write_all(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let closed = time_until_closed(&mut slow, Duration::from_secs(10)).expect("a half-sent head is cut off");
+    assert!(closed < Duration::from_secs(3), "cut off after {closed:?}");
+
+    // A kept-alive connection after its answer: kept for the idle timeout, not the header one.
+    let mut idle = std::net::TcpStream::connect(api.address).unwrap();
+    idle.write_all(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = [0u8; 512];
+    let read = idle.read(&mut answer).unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 200"));
+    let closed = time_until_closed(&mut idle, Duration::from_secs(10)).expect("an idle connection is closed");
+    assert!(
+        closed >= Duration::from_millis(2500) && closed < Duration::from_secs(5),
+        "idle connection closed after {closed:?}, expected about 3 s"
+    );
+}
+
+#[test]
+fn past_the_concurrency_limit_requests_get_a_503_at_once() {
+    // An AWS endpoint that accepts connections and never answers: the first request waits.
+    let stall = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", stall.local_addr().unwrap());
+    let api = serve_api(
+        runtime(),
+        &aws_at(&endpoint),
+        &[("MAX_CONCURRENT_REQUESTS", "1"), ("REQUEST_TIMEOUT_SECONDS", "4")],
+    );
+    let address = api.address;
+    let first = std::thread::spawn(move || authed(address, "GET", "/elb/web", None));
+    let _held = (0..50).find_map(|_| {
+        std::thread::sleep(Duration::from_millis(50));
+        stall.set_nonblocking(true).unwrap();
+        stall.accept().ok()
+    });
+    let started = std::time::Instant::now();
+    let second = authed(api.address, "GET", "/elb/other", None);
+    assert_eq!(second.status, 503, "{}", second.body);
+    assert!(
+        second.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit of 1 requests at once"),
+        "{}",
+        second.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(1), "the 503 waited");
+    // The load balancer's health check is not part of the limit.
+    assert_eq!(http(api.address, "GET", "/healthcheck", &[], None).status, 200);
+    assert_eq!(first.join().unwrap().status, 503, "the stalled request times out");
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::server::ConnectionLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -15,11 +16,17 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub port: u16,
+    /// `/metrics` is served here only: a port the load balancer does not forward, open to the
+    /// VPC alone, so request counts and latencies never reach the internet.
+    pub metrics_port: u16,
     /// `None` only when API_ALLOW_ANONYMOUS=true said so explicitly.
     pub credentials: Option<Credentials>,
     pub cache_ttl: Duration,
     pub request_timeout: Duration,
     pub log_format: LogFormat,
+    pub limits: ConnectionLimits,
+    /// Requests to /elb/* handled at once; past it, 503 at once rather than a queue.
+    pub max_concurrent_requests: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -36,6 +43,14 @@ pub enum ConfigError {
 /// answer stays fresh; requests give AWS a generous moment before answering 503.
 const DEFAULT_CACHE_TTL_SECONDS: u64 = 5;
 const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 10;
+const DEFAULT_METRICS_PORT: u64 = 9100;
+/// A whole request head, from its first byte; slow-header clients are cut off after this.
+const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
+/// Longer than the load balancers keep idle connections (60 s for ALB and classic ELB), so
+/// the load balancer always closes first and never sends a request into a closing socket.
+const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 75;
+const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
+const DEFAULT_MAX_CONCURRENT_REQUESTS: u64 = 512;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -53,10 +68,38 @@ impl Config {
                 }),
             }
         };
-        let port = u16::try_from(number("PORT", 8000)?).map_err(|_| ConfigError::Invalid {
-            variable: "PORT",
-            problem: "must be at most 65535".into(),
-        })?;
+        let port_number = |variable: &'static str, default: u64| {
+            u16::try_from(number(variable, default)?).map_err(|_| ConfigError::Invalid {
+                variable,
+                problem: "must be at most 65535".into(),
+            })
+        };
+        let port = port_number("PORT", 8000)?;
+        let metrics_port = port_number("METRICS_PORT", DEFAULT_METRICS_PORT)?;
+        if metrics_port == port && port != 0 {
+            return Err(ConfigError::Invalid {
+                variable: "METRICS_PORT",
+                problem: format!("must differ from PORT ({port}): /metrics is never served on the public port"),
+            });
+        }
+        let positive = |variable: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match number(variable, default)? {
+                0 => Err(ConfigError::Invalid {
+                    variable,
+                    problem: "must be at least 1".into(),
+                }),
+                n => Ok(n),
+            }
+        };
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(positive(
+                "HEADER_READ_TIMEOUT_SECONDS",
+                DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+            )?),
+            idle_timeout: Duration::from_secs(positive("IDLE_TIMEOUT_SECONDS", DEFAULT_IDLE_TIMEOUT_SECONDS)?),
+            max_connections: positive("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)? as usize,
+        };
+        let max_concurrent_requests = positive("MAX_CONCURRENT_REQUESTS", DEFAULT_MAX_CONCURRENT_REQUESTS)? as usize;
         let credentials = match (lookup("API_TOKEN"), lookup("API_USER"), lookup("API_PASSWORD")) {
             (Some(token), None, None) => {
                 Some(Credentials::from_token(&token).map_err(|problem| ConfigError::Invalid {
@@ -94,12 +137,15 @@ impl Config {
         };
         Ok(Self {
             port,
+            metrics_port,
             credentials,
             cache_ttl: Duration::from_secs(number("CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?),
             request_timeout: Duration::from_secs(
                 number("REQUEST_TIMEOUT_SECONDS", DEFAULT_REQUEST_TIMEOUT_SECONDS)?.max(1),
             ),
             log_format,
+            limits,
+            max_concurrent_requests,
         })
     }
 }
@@ -149,5 +195,23 @@ mod tests {
         assert_eq!(error.to_string(), "PORT: must be at most 65535");
         let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("LOG_FORMAT", "xml")]).unwrap_err();
         assert_eq!(error.to_string(), "LOG_FORMAT: `xml`: use text or json");
+        let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("METRICS_PORT", "8000")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("METRICS_PORT: must differ from PORT (8000)"),
+            "{error}"
+        );
+        let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(error.to_string(), "MAX_CONNECTIONS: must be at least 1");
+    }
+
+    #[test]
+    fn limits_default_to_what_a_load_balanced_api_needs() {
+        let config = config(&[("API_USER", "a"), ("API_PASSWORD", "b")]).unwrap();
+        assert_eq!(config.limits.header_read_timeout, Duration::from_secs(10));
+        // Above the load balancers' 60 s, so they always close idle connections first.
+        assert!(config.limits.idle_timeout > Duration::from_secs(60));
+        assert_eq!((config.port, config.metrics_port), (8000, 9100));
     }
 }

@@ -9,15 +9,47 @@ use serde_json::json;
 
 use crate::balancers::LookupError;
 
+tokio::task_local! {
+    /// The id of the request being answered (set by the access log around each request), so
+    /// an error can name it to the caller and to the log.
+    pub static REQUEST_ID: String;
+}
+
+/// A request id unique across the API's processes: a per-process random part and a counter.
+pub fn new_request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+        nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id())
+    });
+    format!("{process:016x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
 #[derive(Debug)]
 pub enum AppError {
     Unauthorized,
     Status(StatusCode, String),
+    /// AWS refused a call: the detail (codes, ARNs, the account id) goes to the log under the
+    /// request's id, never to the caller.
+    Aws(String),
 }
 
 impl AppError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self::Status(status, message.into())
+    }
+
+    /// The answer past the concurrency limit.
+    pub fn overloaded(limit: usize) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the API is answering its limit of {limit} requests at once; retry shortly"),
+        )
     }
 }
 
@@ -29,7 +61,7 @@ impl From<LookupError> for AppError {
             }
             LookupError::WrongVpc { .. } | LookupError::IpTargets(_) => StatusCode::CONFLICT,
             LookupError::Throttled | LookupError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            LookupError::Aws(_) => StatusCode::BAD_GATEWAY,
+            LookupError::Aws(detail) => return Self::Aws(detail.clone()),
         };
         Self::Status(status, error.to_string())
     }
@@ -59,6 +91,22 @@ impl IntoResponse for AppError {
                 response
             }
             Self::Status(status, message) => (status, Json(json!({ "message": message }))).into_response(),
+            Self::Aws(detail) => {
+                let id = REQUEST_ID.try_with(String::clone).unwrap_or_else(|_| new_request_id());
+                // The API's error log, read by its operators only.
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("request {id}: AWS refused a call: {detail}");
+                }
+                (
+                    StatusCode::BAD_GATEWAY,
+                    Json(json!({
+                        "message": format!("AWS refused the request; the API's log has the details under request id {id}"),
+                        "requestId": id,
+                    })),
+                )
+                    .into_response()
+            }
         }
     }
 }

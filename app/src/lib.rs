@@ -1,7 +1,8 @@
 //! The API deployer ships: `GET /elb/{name}` lists the instances (or ECS task IPs) behind a load
 //! balancer, `POST`/`DELETE` register and deregister instances, all behind HTTP basic auth;
-//! `/healthcheck`, `/metrics` and `/openapi.json` around them. `router` builds the service
-//! without a socket so tests can drive it; `serve` runs it until the shutdown signal.
+//! `/healthcheck` and `/openapi.json` around them, and `/metrics` on a port of its own.
+//! `router` builds the service without a socket so tests can drive it; `serve` runs it until
+//! the shutdown signal.
 
 pub mod auth;
 pub mod balancers;
@@ -9,21 +10,34 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 mod routes;
+pub mod server;
 
-pub use routes::{AppState, router};
+pub use routes::{AppState, metrics_router, router};
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 /// The OpenAPI 3 description of every route, served at /openapi.json.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// Serves the API on `api` and `/metrics` on `metrics` until `shutdown` resolves, then lets
+/// in-flight requests finish.
 pub async fn serve(
-    listener: tokio::net::TcpListener,
+    api: tokio::net::TcpListener,
+    metrics: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let limits = state.limits();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let when_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let (stop_api, stop_metrics) = (when_stopped(stopped.clone()), when_stopped(stopped));
+    let api = server::serve_router(api, router(state.clone()), limits, stop_api);
+    let metrics = server::serve_router(metrics, metrics_router(state), limits, stop_metrics);
+    tokio::try_join!(api, metrics).map(|_| ())
 }

@@ -41,8 +41,13 @@ async fn run(config: app::config::Config) -> std::io::Result<()> {
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let state = app::AppState::new(&config, &aws);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
-    eprintln!("api: listening on {}", listener.local_addr()?);
-    app::serve(listener, state, shutdown_signal()).await?;
+    let metrics = tokio::net::TcpListener::bind(("0.0.0.0", config.metrics_port)).await?;
+    eprintln!(
+        "api: listening on {}, /metrics on {}",
+        listener.local_addr()?,
+        metrics.local_addr()?
+    );
+    app::serve(listener, metrics, state, shutdown_signal()).await?;
     eprintln!("api: stopped");
     Ok(())
 }

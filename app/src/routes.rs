@@ -4,21 +4,26 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{BoxError, Json, Router};
 use moka::future::Cache;
 use serde::Deserialize;
 use serde_json::json;
+use tower::ServiceBuilder;
+use tower::limit::ConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 
 use crate::auth::Credentials;
 use crate::balancers::{Balancers, LookupError, Member};
 use crate::config::{Config, LogFormat};
-use crate::error::AppError;
+use crate::error::{AppError, REQUEST_ID, new_request_id};
 use crate::metrics::Metrics;
+use crate::server::ConnectionLimits;
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -35,6 +40,8 @@ struct Inner {
     metrics: Metrics,
     log_format: LogFormat,
     request_timeout: std::time::Duration,
+    limits: ConnectionLimits,
+    max_concurrent_requests: usize,
 }
 
 impl AppState {
@@ -51,6 +58,8 @@ impl AppState {
                 metrics,
                 log_format: config.log_format,
                 request_timeout: config.request_timeout,
+                limits: config.limits,
+                max_concurrent_requests: config.max_concurrent_requests,
             }),
         }
     }
@@ -58,25 +67,46 @@ impl AppState {
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
+
+    pub fn limits(&self) -> ConnectionLimits {
+        self.inner.limits
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.inner.request_timeout;
+    let limit = state.inner.max_concurrent_requests;
+    // Past the limit, a clear 503 at once: a queue would only add latency to every request
+    // while the load balancer keeps sending more.
+    let shed = ServiceBuilder::new()
+        .layer(HandleErrorLayer::new(move |_: BoxError| async move {
+            AppError::overloaded(limit)
+        }))
+        .layer(LoadShedLayer::new())
+        .layer(ConcurrencyLimitLayer::new(limit));
     let protected = Router::new()
         .route("/elb/{name}", get(list_members).post(register).delete(deregister))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
+        .layer(shed);
     Router::new()
         .route("/healthcheck", get(healthcheck))
-        .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
         .merge(protected)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), access_log))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .with_state(state)
+}
+
+/// `/metrics` alone, for the metrics port.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
         .with_state(state)
 }
 
@@ -219,14 +249,18 @@ async fn access_log(State(state): State<AppState>, request: Request, next: Next)
                 .map(|c| c.0.ip().to_string())
         })
         .unwrap_or_else(|| "-".to_owned());
-    let response = next.run(request).await;
+    let id = new_request_id();
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state.inner.metrics.observe(&route, method.as_str(), status, elapsed);
+    state.inner.metrics.observe(&route, &method, status, elapsed);
     let millis = elapsed.as_secs_f64() * 1000.0;
     let line = match state.inner.log_format {
         LogFormat::Text => format!("{status} {method} {path} ({client}) {millis:.2}ms"),
-        LogFormat::Json => json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0}).to_string(),
+        LogFormat::Json => json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0, "requestId": id}).to_string(),
     };
     // The access log is what the API writes to stdout, one line per request.
     #[allow(clippy::print_stdout)]

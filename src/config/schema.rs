@@ -96,6 +96,9 @@ pub struct ComputeConfig {
     /// AMI id for `kind: ec2`; resolved from the region's Amazon Linux 2023 parameter when absent.
     #[serde(default)]
     pub ami: Option<String>,
+    /// Root volume size in GiB, for `kind: ec2` (default 30): an encrypted gp3 volume.
+    #[serde(default)]
+    pub root_volume_gb: Option<u32>,
     /// Fargate CPU units per task, for `kind: ecs` (default 256).
     #[serde(default)]
     pub cpu: Option<u32>,
@@ -112,6 +115,10 @@ pub struct ComputeConfig {
 impl ComputeConfig {
     pub fn instance_type(&self) -> &str {
         self.instance_type.as_deref().unwrap_or("t3.micro")
+    }
+
+    pub fn root_volume_gb(&self) -> u32 {
+        self.root_volume_gb.unwrap_or(30)
     }
 
     pub fn cpu(&self) -> u32 {
@@ -166,6 +173,10 @@ pub struct AppConfig {
     pub image: Option<String>,
     #[serde(default = "default_app_port")]
     pub port: u16,
+    /// Where the API serves /metrics: a port the load balancer does not forward, open to the
+    /// VPC only.
+    #[serde(default = "default_metrics_port")]
+    pub metrics_port: u16,
     pub auth: AuthConfig,
 }
 
@@ -307,8 +318,11 @@ fn default_health_check_path() -> String {
     "/healthcheck".to_owned()
 }
 
+/// The major version alone: AWS creates the cluster on its current minor for new clusters and
+/// upgrades minors itself, which deployer does not count as drift. (A full version such as
+/// 16.4 is kept exact, and AWS refuses to create clusters on the minors it has retired.)
 fn default_engine_version() -> String {
-    "16.4".to_owned()
+    "17".to_owned()
 }
 
 fn default_instance_class() -> String {
@@ -329,4 +343,8 @@ fn default_keep_images() -> u16 {
 
 fn default_app_port() -> u16 {
     8000
+}
+
+fn default_metrics_port() -> u16 {
+    9100
 }

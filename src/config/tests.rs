@@ -354,6 +354,12 @@ fn image_reference_must_be_safe_to_template() {
         problem.message,
         "`api:1.0; rm -rf /` is not a container image reference"
     );
+    // The security review's example: quotes and a redirection into root's user data.
+    let (problem, ..) = only_problem(&edit(
+        "  port: 8000\n",
+        "  image: \"ghcr.io/x/api:1';id>/tmp/p;'\"\n  port: 8000\n",
+    ));
+    assert_eq!(problem.field, "app.image");
 }
 
 #[test]

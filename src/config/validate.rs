@@ -248,8 +248,24 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
                 );
             }
             check_fargate_size(compute.cpu(), compute.memory(), problems);
+            if compute.root_volume_gb.is_some() {
+                problems.push(
+                    Problem::new("compute.root_volume_gb", "only applies to `kind: ec2`")
+                        .help("remove it: Fargate tasks get their own encrypted ephemeral storage"),
+                );
+            }
         }
         ComputeKind::Ec2 => {
+            // Amazon Linux 2023 and the ECS-optimized AMIs need 30 GiB at most; gp3 stops at 16 TiB.
+            if !(8..=16_384).contains(&compute.root_volume_gb()) {
+                problems.push(
+                    Problem::new(
+                        "compute.root_volume_gb",
+                        format!("{} GiB cannot hold the operating system", compute.root_volume_gb()),
+                    )
+                    .help("use 8 to 16384 GiB; 30 (the default) fits Amazon Linux with room for images"),
+                );
+            }
             for (field, value) in [("compute.cpu", compute.cpu), ("compute.memory", compute.memory)] {
                 if value.is_some() {
                     problems.push(
@@ -341,6 +357,20 @@ fn check_database(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             .help("Aurora keeps backups for 1 to 35 days"),
         );
     }
+    let version_parts: Vec<&str> = db.engine_version.split('.').collect();
+    if version_parts.len() > 2
+        || version_parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
+        problems.push(
+            Problem::new(
+                "database.engine_version",
+                format!("`{}` is not an Aurora PostgreSQL version", db.engine_version),
+            )
+            .help("use the major version alone, such as 17 (AWS picks its current minor and upgrades it), or an exact version such as 16.6"),
+        );
+    }
     if !db.instance_class.starts_with("db.") {
         problems.push(
             Problem::new(
@@ -372,6 +402,15 @@ fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     }
     if app.port == 0 {
         problems.push(Problem::new("app.port", "port 0 is not a valid port").help("use 8000, the API's default"));
+    }
+    if app.metrics_port == 0 || app.metrics_port == app.port {
+        problems.push(
+            Problem::new(
+                "app.metrics_port",
+                format!("{} cannot be the metrics port", app.metrics_port),
+            )
+            .help("use a port of its own, other than app.port: 9100 is the default, and Prometheus's usual choice"),
+        );
     }
 }
 

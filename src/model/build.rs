@@ -49,6 +49,9 @@ const ANYWHERE: &str = "0.0.0.0/0";
 const HTTPS: i32 = 443;
 const POSTGRES: i32 = 5432;
 const CONTAINER_NAME: &str = "api";
+/// The root device of Amazon Linux AMIs (2023 and the ECS-optimized ones); an AMI given in
+/// `compute.ami` must use it too, or the mapping adds a second volume instead.
+const ROOT_DEVICE: &str = "/dev/xvda";
 
 /// The environment's ECR repository. Under `deployer/<env>/` so that account-wide policies can
 /// name every environment's repositories with one pattern.
@@ -224,7 +227,15 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     }
     let app_rules = SecurityGroupRulesSpec {
         group: Ref::to("security-group-app"),
-        ingress: BTreeSet::from([tcp(app_port, group("lb"), "API from the load balancer")]),
+        ingress: BTreeSet::from([
+            tcp(app_port, group("lb"), "API from the load balancer"),
+            // Prometheus inside the VPC; the load balancer never forwards this port.
+            tcp(
+                i32::from(config.app.metrics_port),
+                Peer::Cidr(config.network.cidr.to_string()),
+                "metrics from inside the VPC",
+            ),
+        ]),
         egress: app_egress,
     };
     add("security-group-lb-rules".into(), Spec::SecurityGroupRules(lb_rules));
@@ -243,7 +254,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     add("repository".into(), repository(config));
     add_load_balancer(config, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
-    add_database(config, zone_count, &mut add);
+    add_database(config, &facts.availability_zones[..zone_count], &mut add);
 
     let resources = specs
         .into_iter()
@@ -373,6 +384,9 @@ fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut im
                     name: format!("{name}-lb"),
                     subnets: subnets("public", zone_count),
                     security_groups: group("lb"),
+                    drop_invalid_header_fields: true,
+                    desync_mitigation_mode: "strictest".into(),
+                    deletion_protection: config.protect,
                 }),
             );
             add(
@@ -493,9 +507,10 @@ fn policy(statements: impl IntoIterator<Item = serde_json::Value>) -> String {
     .to_string()
 }
 
-/// The ECS task's own role: what the API calls, and its token.
-fn task_policy(token: &SecretRef, scope: &Scope) -> String {
-    policy([api_statement(), scope.read_token(token, "ssm:GetParameter")])
+/// The ECS task's own role: what the API calls, nothing more. The execution role injects the
+/// token into the container; the API never reads it from AWS.
+fn task_policy() -> String {
+    policy([api_statement()])
 }
 
 /// The ECS agent's role: pull the image, write logs, read the token into the container.
@@ -557,6 +572,7 @@ fn add_compute(
         region: &facts.region,
         image,
         port: config.app.port,
+        metrics_port: config.app.metrics_port,
         token,
         token_arn: &scope.token_arn,
         container_name: CONTAINER_NAME,
@@ -592,6 +608,12 @@ fn add_compute(
                 security_groups: group("app"),
                 instance_profile: Ref::to("instance-profile"),
                 user_data: user_data(&input)?,
+                root_volume: Some(RootVolume {
+                    device: ROOT_DEVICE.into(),
+                    size_gb: compute.root_volume_gb(),
+                    volume_type: "gp3".into(),
+                    encrypted: true,
+                }),
             };
             let template_version = super::spec_hash(&Spec::LaunchTemplate(template.clone()));
             add("launch-template".into(), Spec::LaunchTemplate(template));
@@ -627,7 +649,7 @@ fn add_compute(
             );
             add(
                 "task-role".into(),
-                role(config, "task", "ecs-tasks.amazonaws.com", task_policy(token, &scope)),
+                role(config, "task", "ecs-tasks.amazonaws.com", task_policy()),
             );
             add(
                 "ecs-cluster".into(),
@@ -667,7 +689,7 @@ fn add_compute(
     Ok(())
 }
 
-fn add_database(config: &EnvironmentConfig, zone_count: usize, add: &mut impl FnMut(String, Spec)) {
+fn add_database(config: &EnvironmentConfig, zones: &[String], add: &mut impl FnMut(String, Spec)) {
     let Some(database) = &config.database else { return };
     let name = &config.name;
     add(
@@ -675,7 +697,7 @@ fn add_database(config: &EnvironmentConfig, zone_count: usize, add: &mut impl Fn
         // Not `{name}-db`: physical ids must be unique across kinds, and that is the cluster's.
         Spec::DbSubnetGroup(DbSubnetGroupSpec {
             name: format!("{name}-db-subnets"),
-            subnets: subnets("private", zone_count),
+            subnets: subnets("private", zones.len()),
         }),
     );
     add(
@@ -701,6 +723,7 @@ fn add_database(config: &EnvironmentConfig, zone_count: usize, add: &mut impl Fn
                 cluster: Ref::to("db-cluster"),
                 instance_class: database.instance_class.clone(),
                 engine: "aurora-postgresql".into(),
+                availability_zone: zones[(usize::from(number) - 1) % zones.len()].clone(),
             }),
         );
     }
@@ -765,14 +788,25 @@ mod tests {
     }
 
     #[test]
-    fn app_port_is_open_only_to_the_load_balancer_group() {
+    fn app_port_is_open_only_to_the_load_balancer_group_and_metrics_only_to_the_vpc() {
         let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
         let desired = desired(&config, &facts()).unwrap();
         let Spec::SecurityGroupRules(app) = &desired.resources[&Id::from("security-group-app-rules")].spec else {
             panic!()
         };
         let ingress: Vec<String> = app.ingress.iter().map(|r| r.to_string()).collect();
-        assert_eq!(ingress, ["tcp/8000 security-group-lb (API from the load balancer)"]);
+        assert_eq!(
+            ingress,
+            [
+                "tcp/8000 security-group-lb (API from the load balancer)",
+                "tcp/9100 10.2.0.0/16 (metrics from inside the VPC)"
+            ]
+        );
+        // The load balancer forwards the API port and nothing else.
+        let Spec::ClassicLoadBalancer(lb) = &desired.resources[&Id::from("load-balancer")].spec else {
+            panic!()
+        };
+        assert_eq!((lb.listener_port, lb.instance_port), (80, 8000));
         let Spec::SecurityGroupRules(db) = &desired.resources[&Id::from("security-group-db-rules")].spec else {
             panic!()
         };
@@ -868,10 +902,59 @@ mod tests {
     }
 
     #[test]
-    fn the_task_role_cannot_pull_images() {
+    fn the_task_role_cannot_pull_images_or_read_the_token() {
         let config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let (_, policy) = role_policy(&desired(&config, &facts()).unwrap(), "task-role");
         assert!(ecr_grants(&policy).is_empty(), "{policy}");
+        // The execution role injects the token; the API never reads it from AWS.
+        let text = policy.to_string();
+        assert!(!text.contains("ssm:") && !text.contains("secretsmanager:"), "{policy}");
+    }
+
+    #[test]
+    fn the_instance_role_writes_logs_to_its_own_log_group_only() {
+        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let (_, policy) = role_policy(&desired(&config, &facts()).unwrap(), "instance-role");
+        let group = "arn:aws:logs:us-east-1:123456789012:log-group:/deployer/development/api";
+        let logs: Vec<&serde_json::Value> = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["Action"].to_string().contains("logs:"))
+            .collect();
+        assert_eq!(logs.len(), 1, "{policy}");
+        assert_eq!(
+            logs[0]["Action"],
+            serde_json::json!(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
+        );
+        assert_eq!(logs[0]["Resource"], serde_json::json!([group, format!("{group}:*")]));
+    }
+
+    #[test]
+    fn instances_boot_from_an_encrypted_gp3_root_volume_and_databases_spread_over_zones() {
+        let development =
+            parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let desired_development = desired(&development, &facts()).unwrap();
+        let Spec::LaunchTemplate(template) = &desired_development.resources[&Id::from("launch-template")].spec else {
+            panic!()
+        };
+        assert_eq!(
+            template.root_volume.as_ref().unwrap().to_string(),
+            "/dev/xvda 30 GiB gp3, encrypted"
+        );
+
+        let production = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
+        let desired_production = desired(&production, &facts()).unwrap();
+        let zones: Vec<&str> = ["db-instance-1", "db-instance-2"]
+            .iter()
+            .map(|id| {
+                let Spec::DbInstance(instance) = &desired_production.resources[&Id::from(*id)].spec else {
+                    panic!()
+                };
+                instance.availability_zone.as_str()
+            })
+            .collect();
+        assert_eq!(zones, ["us-east-1a", "us-east-1b"]);
     }
 
     #[test]

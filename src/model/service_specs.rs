@@ -26,6 +26,12 @@ pub struct LoadBalancerSpec {
     pub name: String,
     pub subnets: BTreeSet<Ref>,
     pub security_groups: BTreeSet<Ref>,
+    /// Drop headers whose names are not valid HTTP (request smuggling through odd headers).
+    pub drop_invalid_header_fields: bool,
+    /// How the ALB treats ambiguous requests (HTTP desync): `strictest` refuses them all.
+    pub desync_mitigation_mode: String,
+    /// Set in protected environments: AWS refuses to delete the load balancer.
+    pub deletion_protection: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,6 +134,29 @@ pub struct LaunchTemplateSpec {
     pub instance_profile: Ref,
     /// Rendered from templates/user-data.sh.tera; carries no secret.
     pub user_data: String,
+    /// The root volume, when the template maps one (deployer always does).
+    pub root_volume: Option<RootVolume>,
+}
+
+/// An instance's root volume, as the launch template maps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RootVolume {
+    /// The AMI's root device (`/dev/xvda` on Amazon Linux).
+    pub device: String,
+    pub size_gb: u32,
+    pub volume_type: String,
+    pub encrypted: bool,
+}
+
+impl std::fmt::Display for RootVolume {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let encryption = if self.encrypted { "encrypted" } else { "NOT encrypted" };
+        write!(
+            f,
+            "{} {} GiB {}, {encryption}",
+            self.device, self.size_gb, self.volume_type
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -207,6 +236,10 @@ pub struct DbInstanceSpec {
     pub cluster: Ref,
     pub instance_class: String,
     pub engine: String,
+    /// Where it is created: instances go round-robin over the environment's zones, so losing
+    /// one zone leaves a reader to promote. Not compared: AWS cannot move an instance, and an
+    /// instance placed before deployer chose zones is not worth a failover.
+    pub availability_zone: String,
 }
 
 impl ResourceSpec for ClassicLoadBalancerSpec {
@@ -238,6 +271,9 @@ impl ResourceSpec for LoadBalancerSpec {
             Attribute::scalar("name", &self.name, true),
             Attribute::set("subnets", &self.subnets),
             Attribute::set("security_groups", &self.security_groups),
+            Attribute::scalar("drop_invalid_header_fields", self.drop_invalid_header_fields, false),
+            Attribute::scalar("desync_mitigation_mode", &self.desync_mitigation_mode, false),
+            Attribute::protection("deletion_protection", self.deletion_protection),
         ]
     }
 
@@ -320,6 +356,13 @@ impl ResourceSpec for LaunchTemplateSpec {
             Attribute::set("security_groups", &self.security_groups),
             Attribute::scalar("instance_profile", &self.instance_profile, false),
             Attribute::scalar("user_data", short_digest(&self.user_data), false),
+            Attribute::scalar(
+                "root_volume",
+                self.root_volume
+                    .as_ref()
+                    .map_or_else(|| "(the image's default)".to_owned(), ToString::to_string),
+                false,
+            ),
         ]
     }
 
@@ -461,11 +504,11 @@ impl ResourceSpec for DbClusterSpec {
         vec![
             Attribute::scalar("identifier", &self.identifier, true),
             Attribute::scalar("engine", &self.engine, true),
-            Attribute::scalar("engine_version", &self.engine_version, false),
+            Attribute::version("engine_version", &self.engine_version),
             Attribute::scalar("subnet_group", &self.subnet_group, true),
             Attribute::set("security_groups", &self.security_groups),
             Attribute::scalar("storage_encrypted", self.storage_encrypted, true),
-            Attribute::scalar("deletion_protection", self.deletion_protection, false),
+            Attribute::protection("deletion_protection", self.deletion_protection),
             Attribute::scalar("backup_retention_days", self.backup_retention_days, false),
             Attribute::scalar("master_username", &self.master_username, true),
             Attribute::scalar("database_name", &self.database_name, true),

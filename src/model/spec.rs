@@ -133,12 +133,28 @@ pub struct Attribute {
     pub value: AttributeValue,
     /// Changing it means deleting the resource and creating a new one.
     pub forces_replacement: bool,
+    /// A guard against deletion (`true` protects): turning it off counts as a destroy.
+    pub protects: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeValue {
     Scalar(String),
     Set(BTreeSet<String>),
+    /// A version: `17` wants any 17.x (AWS picks and upgrades the minor), `17.4` exactly that.
+    Version(String),
+}
+
+impl AttributeValue {
+    /// Whether what exists (`observed`) is what this desired value asks for.
+    pub fn satisfied_by(&self, observed: &AttributeValue) -> bool {
+        match (self, observed) {
+            (Self::Version(wanted), Self::Version(had)) => {
+                wanted == had || (!wanted.contains('.') && had.split('.').next() == Some(wanted.as_str()))
+            }
+            _ => self == observed,
+        }
+    }
 }
 
 /// A reference held by a spec, and whether the target's replacement forces this one's.
@@ -155,6 +171,26 @@ impl Attribute {
             name,
             value: AttributeValue::Scalar(value.to_string()),
             forces_replacement,
+            protects: false,
+        }
+    }
+
+    /// A guard against deletion, such as an Aurora cluster's deletion protection: turning it
+    /// off is planned as what it is, the first step of a destroy.
+    pub fn protection(name: &'static str, on: bool) -> Self {
+        Self {
+            protects: true,
+            ..Self::scalar(name, on, false)
+        }
+    }
+
+    /// A version compared as `AttributeValue::Version` does; changes in place.
+    pub fn version(name: &'static str, value: &str) -> Self {
+        Self {
+            name,
+            value: AttributeValue::Version(value.to_owned()),
+            forces_replacement: false,
+            protects: false,
         }
     }
 
@@ -164,6 +200,7 @@ impl Attribute {
             name,
             value: AttributeValue::Set(values.into_iter().map(|v| v.to_string()).collect()),
             forces_replacement: false,
+            protects: false,
         }
     }
 
@@ -368,7 +405,7 @@ impl fmt::Display for Rule {
 impl fmt::Display for AttributeValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Scalar(value) => f.write_str(value),
+            Self::Scalar(value) | Self::Version(value) => f.write_str(value),
             Self::Set(values) => write!(f, "[{}]", values.iter().cloned().collect::<Vec<_>>().join(", ")),
         }
     }

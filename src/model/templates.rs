@@ -33,6 +33,7 @@ pub(super) struct AppTemplateInput<'a> {
     pub region: &'a str,
     pub image: &'a str,
     pub port: u16,
+    pub metrics_port: u16,
     pub token: &'a SecretRef,
     /// The token's ARN, for ECS `secrets.valueFrom`.
     pub token_arn: &'a str,
@@ -52,6 +53,7 @@ impl AppTemplateInput<'_> {
         context.insert("region", self.region);
         context.insert("image", self.image);
         context.insert("port", &self.port);
+        context.insert("metrics_port", &self.metrics_port);
         context.insert("token", &Token { kind, name });
         context.insert("token_arn", self.token_arn);
         context.insert("container_name", self.container_name);

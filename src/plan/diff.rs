@@ -145,7 +145,7 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
     let mut replace = false;
     let mut reasons = Vec::new();
     for (wanted, had) in want.attributes().into_iter().zip(have.attributes()) {
-        if wanted.value == had.value {
+        if wanted.value.satisfied_by(&had.value) {
             continue;
         }
         let attribute = wanted.name;
@@ -162,6 +162,7 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
             }
             (from, to) => reasons.push(Reason::Changed {
                 attribute,
+                lifts_protection: wanted.protects && from.to_string() == "true" && to.to_string() == "false",
                 from: from.to_string(),
                 to: to.to_string(),
                 forces_replacement: wanted.forces_replacement,

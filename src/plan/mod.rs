@@ -107,10 +107,11 @@ impl Plan {
         summary
     }
 
-    /// Whether applying the plan deletes anything (what `protect: true` guards against).
+    /// Whether applying the plan deletes anything, or turns off a guard against deletion
+    /// (what `protect: true` guards against).
     pub fn destroys_anything(&self) -> bool {
-        self.changes
-            .iter()
-            .any(|c| matches!(c.action, Action::Delete | Action::Replace))
+        self.changes.iter().any(|c| {
+            matches!(c.action, Action::Delete | Action::Replace) || c.reasons.iter().any(Reason::lifts_protection)
+        })
     }
 }

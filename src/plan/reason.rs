@@ -16,6 +16,10 @@ pub enum Reason {
         from: String,
         to: String,
         forces_replacement: bool,
+        /// It turns off a guard against deletion: a protected environment treats the change
+        /// as a destroy.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        lifts_protection: bool,
     },
     /// A member of a set attribute is wanted but missing.
     MemberAdded { attribute: &'static str, member: String },
@@ -49,6 +53,17 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Whether the change turns off a guard against deletion.
+    pub fn lifts_protection(&self) -> bool {
+        matches!(
+            self,
+            Self::Changed {
+                lifts_protection: true,
+                ..
+            }
+        )
+    }
+
     /// The spec attribute the reason is about, if any.
     pub fn attribute(&self) -> Option<&'static str> {
         match self {
@@ -70,7 +85,15 @@ impl fmt::Display for Reason {
                 from,
                 to,
                 forces_replacement,
-            } => write!(f, "{attribute}: {from} → {to}{}", forces(*forces_replacement)),
+                lifts_protection,
+            } => {
+                let lifts = if *lifts_protection {
+                    " (lifts protection: counts as a destroy)"
+                } else {
+                    ""
+                };
+                write!(f, "{attribute}: {from} → {to}{}{lifts}", forces(*forces_replacement))
+            }
             Self::MemberAdded { attribute, member } => write!(f, "{attribute}: + {member}"),
             Self::MemberRemoved { attribute, member } => write!(f, "{attribute}: - {member}"),
             Self::KindChanged { from, to } => write!(f, "kind: {from} → {to} (forces replacement)"),

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Action, Plan};
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
-pub(super) const FORMAT_VERSION: &str = "1.0";
+pub(super) const FORMAT_VERSION: &str = "1.1";
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {

@@ -260,3 +260,62 @@ fn json_rendering_names_every_change() {
     assert_eq!(json["changes"][0]["action"], "create");
     assert_eq!(json["changes"][0]["kind"], "internet_gateway");
 }
+
+#[test]
+fn turning_deletion_protection_off_is_planned_as_a_destroy() {
+    let desired = staging();
+    let mut observed = crate::model::as_deployed(&desired);
+    let Spec::DbCluster(cluster) = &mut observed_mut(&mut observed, "db-cluster").spec else {
+        panic!()
+    };
+    assert!(!cluster.deletion_protection, "staging's file leaves it off");
+    cluster.deletion_protection = true;
+    let lifting = plan(&desired, &observed);
+    assert_eq!(actions(&lifting), [("db-cluster".to_owned(), Action::Update)]);
+    assert_eq!(
+        reasons(&lifting, "db-cluster"),
+        ["deletion_protection: true → false (lifts protection: counts as a destroy)"]
+    );
+    assert!(lifting.destroys_anything());
+    let json = render_json(&lifting);
+    assert_eq!(json["changes"][0]["reasons"][0]["lifts_protection"], true, "{json}");
+
+    // Turning it on is an ordinary update.
+    let mut protected = desired.clone();
+    let Spec::DbCluster(cluster) = &mut protected.resources.get_mut(&Id::from("db-cluster")).unwrap().spec else {
+        panic!()
+    };
+    cluster.deletion_protection = true;
+    let plan = plan(&protected, &crate::model::as_deployed(&desired));
+    assert!(!plan.destroys_anything());
+}
+
+#[test]
+fn a_major_engine_version_accepts_the_minor_aws_chose_and_a_full_one_is_exact() {
+    let desired = staging();
+    let mut observed = crate::model::as_deployed(&desired);
+    let Spec::DbCluster(cluster) = &mut observed_mut(&mut observed, "db-cluster").spec else {
+        panic!()
+    };
+    assert_eq!(cluster.engine_version, "17", "the default is a major version");
+    cluster.engine_version = "17.4".into();
+    assert!(plan(&desired, &observed).is_empty(), "AWS's minor upgrade is not drift");
+
+    let mut exact = desired.clone();
+    let Spec::DbCluster(cluster) = &mut exact.resources.get_mut(&Id::from("db-cluster")).unwrap().spec else {
+        panic!()
+    };
+    cluster.engine_version = "17.2".into();
+    assert_eq!(
+        reasons(&plan(&exact, &observed), "db-cluster"),
+        ["engine_version: 17.4 → 17.2"]
+    );
+    let Spec::DbCluster(cluster) = &mut observed_mut(&mut observed, "db-cluster").spec else {
+        panic!()
+    };
+    cluster.engine_version = "16.6".into();
+    assert_eq!(
+        reasons(&plan(&desired, &observed), "db-cluster"),
+        ["engine_version: 16.6 → 17"]
+    );
+}

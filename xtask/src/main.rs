@@ -78,7 +78,15 @@ fn setup() -> Result<PathBuf> {
     let pip = venv.join("bin/pip");
     status(
         Command::new(&pip)
-            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            // Every package pinned with its hashes (tests/requirements.txt, compiled from
+            // tests/requirements.in): a fresh machine installs exactly what was tested.
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "-r",
+            ])
             .arg(&requirements),
     )
     .context("installing moto[server] with pip")?;
@@ -280,8 +288,10 @@ fn demo() -> Result<()> {
 
     // The API, as the instances run it, pointed at the emulator; then the call users make.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let api = Command::new(target.join("debug/api"))
         .env("PORT", port.to_string())
+        .env("METRICS_PORT", metrics_port.to_string())
         .env("API_USER", DEMO_USER)
         .env("API_PASSWORD", DEMO_PASSWORD)
         .env("AWS_REGION", "us-east-1")
@@ -329,7 +339,10 @@ fn test() -> Result<()> {
     status(cargo().args(["build", "--workspace", "--bins"]))?;
     let mut tests = cargo();
     tests
-        .args(["test", "--workspace", "--all-targets"])
+        // The library unit tests and the integration tests: the only targets with tests.
+        // Not --all-targets: it would build a test harness of every binary and example (each
+        // linking the whole AWS SDK) to run nothing; clippy --all-targets checks they compile.
+        .args(["test", "--workspace", "--lib", "--test", "*"])
         // The integration tests mostly wait (emulator answers, retry backoff under injected
         // faults): a third thread on two cores measured 79 s against 101 s.
         .args(["--", "--test-threads", "3"])
@@ -412,8 +425,10 @@ fn bench() -> Result<()> {
     );
 
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let metrics_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut api = Command::new(target.join("release/api"));
     api.env("PORT", port.to_string())
+        .env("METRICS_PORT", metrics_port.to_string())
         .env("API_USER", DEMO_USER)
         .env("API_PASSWORD", DEMO_PASSWORD)
         .stdout(Stdio::null());
@@ -426,7 +441,7 @@ fn bench() -> Result<()> {
     status(Command::new("curl").args(["-sf", "-o", "/dev/null", "-H", authorization, &url]))?;
     println!("\nGET /elb/development-lb, cache TTL 5s, {BENCH_SECONDS}s per run, wrk sharing the 2 cores:");
     for connections in [12, 256] {
-        let before = aws_calls(port)?;
+        let before = aws_calls(metrics_port)?;
         let output = Command::new("wrk")
             .args([
                 "-t2",
@@ -440,7 +455,7 @@ fn bench() -> Result<()> {
             .output()
             .context("running wrk")?;
         let report = String::from_utf8_lossy(&output.stdout);
-        let after = aws_calls(port)?;
+        let after = aws_calls(metrics_port)?;
         let field = |prefix: &str| {
             report
                 .lines()
@@ -463,7 +478,7 @@ fn bench() -> Result<()> {
     Ok(())
 }
 
-/// The API's own count of AWS calls, from /metrics.
+/// The API's own count of AWS calls, from /metrics on the metrics port.
 fn aws_calls(port: u16) -> Result<u64> {
     use std::io::{Read, Write};
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;

@@ -1,9 +1,10 @@
 //! Launch templates (each change is a new version made the default) and the default AMI.
 
 use aws_sdk_ec2::types::{
-    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
-    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest, LaunchTemplateInstanceMetadataEndpointState,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType,
 };
 use aws_smithy_types::base64;
 
@@ -13,7 +14,7 @@ use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::model::{LaunchTemplateSpec, Spec, TAG_ID, TAG_SPEC, Tags};
+use crate::model::{LaunchTemplateSpec, RootVolume, Spec, TAG_ID, TAG_SPEC, Tags};
 
 /// Containers reach the instance metadata service through one more network hop than the host.
 const METADATA_HOP_LIMIT: i32 = 2;
@@ -115,6 +116,15 @@ impl Resource for LaunchTemplates<'_> {
                 .and_then(|encoded| base64::decode(encoded).ok())
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
+            let root_volume = data.block_device_mappings().iter().find_map(|mapping| {
+                let ebs = mapping.ebs()?;
+                Some(RootVolume {
+                    device: mapping.device_name()?.to_owned(),
+                    size_gb: ebs.volume_size().map_or(0, |gb| gb.max(0) as u32),
+                    volume_type: ebs.volume_type().map_or_else(String::new, |t| t.as_str().to_owned()),
+                    encrypted: ebs.encrypted().unwrap_or(false),
+                })
+            });
             let tags = tags_by_id.remove(&id).unwrap_or_else(|| from_sdk_tags(template.tags()));
             found.push(Found::new(id, tags, move |lookup| {
                 Spec::LaunchTemplate(LaunchTemplateSpec {
@@ -124,6 +134,7 @@ impl Resource for LaunchTemplates<'_> {
                     security_groups: groups.iter().map(|g| lookup(g)).collect(),
                     instance_profile: lookup(&profile),
                     user_data,
+                    root_volume,
                 })
             }));
         }
@@ -238,8 +249,22 @@ fn launch_template_data(
             .set_tags(Some(to_sdk_tags(&inherited)))
             .build()
     };
+    let root_volume = spec.root_volume.as_ref().map(|volume| {
+        LaunchTemplateBlockDeviceMappingRequest::builder()
+            .device_name(&volume.device)
+            .ebs(
+                LaunchTemplateEbsBlockDeviceRequest::builder()
+                    .volume_size(volume.size_gb as i32)
+                    .volume_type(volume.volume_type.as_str().into())
+                    .encrypted(volume.encrypted)
+                    .delete_on_termination(true)
+                    .build(),
+            )
+            .build()
+    });
     Ok(RequestLaunchTemplateData::builder()
         .image_id(&spec.image_id)
+        .set_block_device_mappings(root_volume.map(|mapping| vec![mapping]))
         .instance_type(spec.instance_type.as_str().into())
         .set_security_group_ids(Some(resolved.physical_all(&spec.security_groups)?))
         .iam_instance_profile(

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_elasticloadbalancingv2::types::{LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancer, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
+};
 
 use super::listener::find_listeners;
 use super::{Elbv2, sdk_tags};
@@ -36,6 +38,11 @@ impl Resource for LoadBalancers<'_> {
                 continue;
             };
             found.extend(find_listeners(self.0, &arn, environment).await?);
+            let attributes = self.attributes(&arn).await?;
+            let attribute = |key: &str| attributes.get(key).cloned().unwrap_or_default();
+            let drop_invalid_header_fields = attribute(DROP_INVALID_HEADERS) == "true";
+            let desync_mitigation_mode = attribute(DESYNC_MODE);
+            let deletion_protection = attribute(DELETION_PROTECTION) == "true";
             let name = balancer.load_balancer_name().unwrap_or_default().to_owned();
             let subnets: Vec<String> = balancer
                 .availability_zones()
@@ -50,6 +57,9 @@ impl Resource for LoadBalancers<'_> {
                         name,
                         subnets: subnets.iter().map(|s| lookup(s)).collect(),
                         security_groups: groups.iter().map(|g| lookup(g)).collect(),
+                        drop_invalid_header_fields,
+                        desync_mitigation_mode,
+                        deletion_protection,
                     })
                 })
                 .with_info("dns_name", dns.as_deref()),
@@ -79,6 +89,7 @@ impl Resource for LoadBalancers<'_> {
             .and_then(|b| b.load_balancer_arn())
             .unwrap_or_default()
             .to_owned();
+        self.set_attributes(&arn, attributes(spec)).await?;
         let wait = request.wait(format!(
             "load balancer {} to become active (usually 2 to 4 minutes)",
             spec.name
@@ -109,11 +120,27 @@ impl Resource for LoadBalancers<'_> {
                 .await
                 .op("SetSecurityGroups")?;
         }
+        let changed: Vec<LoadBalancerAttribute> = attributes(spec)
+            .into_iter()
+            .filter(|a| request.changed(attribute_name(a.key().unwrap_or_default())))
+            .collect();
+        if !changed.is_empty() {
+            self.set_attributes(arn, changed).await?;
+        }
         sync_tags(self.0, arn, request.tags, request.current_tags).await
     }
 
+    /// Deletion protection is lifted first: reaching this step means the user confirmed the
+    /// destroy (protected environments need the typed name or --allow-destroy).
     async fn delete(&self, request: Delete<'_, LoadBalancerSpec>) -> Result<(), AwsError> {
         let arn = request.physical_id;
+        if request.observed.deletion_protection {
+            let off = attribute(DELETION_PROTECTION, "false");
+            match self.set_attributes(arn, vec![off]).await {
+                Err(error) if error.is_not_found() => return Ok(()),
+                other => other?,
+            }
+        }
         match self
             .0
             .client
@@ -136,6 +163,34 @@ impl Resource for LoadBalancers<'_> {
 }
 
 impl LoadBalancers<'_> {
+    async fn attributes(&self, arn: &str) -> Result<std::collections::BTreeMap<String, String>, AwsError> {
+        let output = self
+            .0
+            .client
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .op("DescribeLoadBalancerAttributes")?;
+        Ok(output
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_owned(), a.value()?.to_owned())))
+            .collect())
+    }
+
+    async fn set_attributes(&self, arn: &str, attributes: Vec<LoadBalancerAttribute>) -> Result<(), AwsError> {
+        self.0
+            .client
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attributes))
+            .send()
+            .await
+            .op("ModifyLoadBalancerAttributes")?;
+        Ok(())
+    }
+
     async fn wait(&self, arn: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
         poll(wait, || async move {
             match self
@@ -153,6 +208,32 @@ impl LoadBalancers<'_> {
             }
         })
         .await
+    }
+}
+
+const DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_fields.enabled";
+const DESYNC_MODE: &str = "routing.http.desync_mitigation_mode";
+const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+
+fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {
+    LoadBalancerAttribute::builder().key(key).value(value).build()
+}
+
+/// The load balancer attributes deployer manages, as AWS names them.
+fn attributes(spec: &LoadBalancerSpec) -> Vec<LoadBalancerAttribute> {
+    vec![
+        attribute(DROP_INVALID_HEADERS, &spec.drop_invalid_header_fields.to_string()),
+        attribute(DESYNC_MODE, &spec.desync_mitigation_mode),
+        attribute(DELETION_PROTECTION, &spec.deletion_protection.to_string()),
+    ]
+}
+
+/// The spec attribute an AWS attribute key carries.
+fn attribute_name(key: &str) -> &'static str {
+    match key {
+        DROP_INVALID_HEADERS => "drop_invalid_header_fields",
+        DESYNC_MODE => "desync_mitigation_mode",
+        _ => "deletion_protection",
     }
 }
 

@@ -30,6 +30,7 @@ impl Resource for Instances<'_> {
             let cluster = instance.db_cluster_identifier().unwrap_or_default().to_owned();
             let instance_class = instance.db_instance_class().unwrap_or_default().to_owned();
             let engine = instance.engine().unwrap_or_default().to_owned();
+            let availability_zone = instance.availability_zone().unwrap_or_default().to_owned();
             let spec_identifier = identifier.clone();
             let arn = instance.db_instance_arn().map(str::to_owned);
             let found_instance = Found::new(identifier, tags, move |lookup| {
@@ -38,6 +39,7 @@ impl Resource for Instances<'_> {
                     cluster: lookup(&cluster),
                     instance_class,
                     engine,
+                    availability_zone,
                 })
             });
             found.push(found_instance.with_info(ARN, arn.as_deref()));
@@ -55,6 +57,7 @@ impl Resource for Instances<'_> {
             .db_cluster_identifier(resolved.physical(&spec.cluster)?)
             .db_instance_class(&spec.instance_class)
             .engine(&spec.engine)
+            .availability_zone(&spec.availability_zone)
             .publicly_accessible(false)
             .set_tags(Some(sdk_tags(tags)))
             .send()
