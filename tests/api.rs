@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::support::Moto;
 
+/// The environment the API under test belongs to (API_ENVIRONMENT), as the fixture tags it.
+const API_ENVIRONMENT: &str = "test";
 /// base64("admin:s3cret")
 const TOKEN: &str = "YWRtaW46czNjcmV0";
 const AUTH: &str = "Basic YWRtaW46czNjcmV0";
@@ -132,10 +134,27 @@ async fn fixture(moto: &Moto) -> Fixture {
         .instance_port(8000)
         .build()
         .unwrap();
+    let environment = |name: &str| {
+        aws_sdk_elasticloadbalancing::types::Tag::builder()
+            .key("deployer:environment")
+            .value(name)
+            .build()
+            .unwrap()
+    };
     elb.create_load_balancer()
         .load_balancer_name("web")
+        .listeners(listener.clone())
+        .subnets(&subnet)
+        .tags(environment(API_ENVIRONMENT))
+        .send()
+        .await
+        .unwrap();
+    // Another environment's load balancer, in the same account.
+    elb.create_load_balancer()
+        .load_balancer_name("production-lb")
         .listeners(listener)
         .subnets(&subnet)
+        .tags(environment("production"))
         .send()
         .await
         .unwrap();
@@ -171,6 +190,12 @@ async fn fixture(moto: &Moto) -> Fixture {
         .name("tasks")
         .subnets(&subnet)
         .subnets(second_subnet)
+        .tags(
+            aws_sdk_elasticloadbalancingv2::types::Tag::builder()
+                .key("deployer:environment")
+                .value(API_ENVIRONMENT)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -245,10 +270,12 @@ fn runtime() -> tokio::runtime::Runtime {
 /// The API with `API_TOKEN` and `settings` as its environment, talking to AWS through `aws`.
 fn serve_api(runtime: tokio::runtime::Runtime, aws: &aws_config::SdkConfig, settings: &[(&str, &str)]) -> Api {
     let config = app::config::Config::from_lookup(|name| {
-        if name == "API_TOKEN" {
-            return Some(TOKEN.to_owned());
+        let given = settings.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned());
+        match name {
+            "API_TOKEN" => Some(TOKEN.to_owned()),
+            "API_ENVIRONMENT" => given.or_else(|| Some(API_ENVIRONMENT.to_owned())),
+            _ => given,
         }
-        settings.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
     })
     .unwrap();
     let state = app::AppState::new(&config, aws);
@@ -629,6 +656,7 @@ fn binary_refuses_to_start_without_credentials() {
 /// retries.
 fn aws_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
+        .http_client(app::https_client())
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -660,13 +688,13 @@ fn an_aws_refusal_reaches_the_caller_as_a_request_id_not_as_aws_text() {
     proxy.reject(
         "DescribeLoadBalancers",
         1,
-        "AccessDenied",
-        "User: arn:aws:sts::123456789012:assumed-role/staging-task/abc is not authorized to perform: elasticloadbalancing:DescribeLoadBalancers",
+        "InvalidConfigurationRequest",
+        "Load balancer arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/staging-task is in a state that does not allow this",
     );
     let api = serve_api(runtime(), &aws_at(&proxy.endpoint), &[]);
     let response = authed(api.address, "GET", "/elb/web", None);
     assert_eq!(response.status, 502, "{}", response.body);
-    for secret in ["arn:", "123456789012", "AccessDenied", "staging-task"] {
+    for secret in ["arn:", "123456789012", "InvalidConfigurationRequest", "staging-task"] {
         assert!(
             !response.body.contains(secret),
             "`{secret}` reached the caller: {}",
@@ -772,4 +800,115 @@ fn past_the_concurrency_limit_requests_get_a_503_at_once() {
     // The load balancer's health check is not part of the limit.
     assert_eq!(http(api.address, "GET", "/healthcheck", &[], None).status, 200);
     assert_eq!(first.join().unwrap().status, 503, "the stalled request times out");
+}
+
+#[test]
+fn writes_to_another_environments_load_balancer_are_refused_before_aws_is_asked() {
+    let moto = Moto::start();
+    let proxy = crate::support::proxy::Proxy::start(&moto.endpoint, 0.0, 1);
+    let runtime = runtime();
+    let fixture = runtime.block_on(fixture(&moto));
+    let api = serve_api(runtime, &aws_at(&proxy.endpoint), &[]);
+    let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
+    proxy.take_calls();
+    for method in ["POST", "DELETE"] {
+        let response = authed(api.address, method, "/elb/production-lb", Some(&body));
+        assert_eq!(response.status, 403, "{method}: {}", response.body);
+        assert_eq!(
+            response.json()["message"],
+            "load balancer production-lb belongs to environment production; this API changes only environment test's"
+        );
+    }
+    let writes: Vec<String> = proxy
+        .take_calls()
+        .into_iter()
+        .map(|c| c.operation)
+        .filter(|o| o.starts_with("Register") || o.starts_with("Deregister"))
+        .collect();
+    assert_eq!(writes, Vec::<String>::new(), "a refused write reached AWS");
+    // Reading stays open to every load balancer, as the original service did.
+    assert_eq!(authed(api.address, "GET", "/elb/production-lb", None).status, 200);
+
+    // Without API_ENVIRONMENT the API changes nothing.
+    let runtime = self::runtime();
+    let unset = serve_api(runtime, &aws_at(&moto.endpoint), &[("API_ENVIRONMENT", "")]);
+    let response = authed(unset.address, "POST", "/elb/web", Some(&body));
+    assert_eq!(response.status, 403, "{}", response.body);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("API_ENVIRONMENT is not set"),
+        "{}",
+        response.body
+    );
+}
+
+#[test]
+fn access_denied_from_aws_is_a_403_naming_only_a_request_id() {
+    let moto = Moto::start();
+    let proxy = crate::support::proxy::Proxy::start(&moto.endpoint, 0.0, 1);
+    let runtime = runtime();
+    let fixture = runtime.block_on(fixture(&moto));
+    let api = serve_api(runtime, &aws_at(&proxy.endpoint), &[]);
+    proxy.reject(
+        "RegisterInstancesWithLoadBalancer",
+        1,
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/test-task/abc is not authorized to perform: elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    );
+    let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
+    let response = authed(api.address, "POST", "/elb/web", Some(&body));
+    assert_eq!(response.status, 403, "{}", response.body);
+    assert!(!response.body.contains("arn:"), "{}", response.body);
+    assert!(response.json()["requestId"].is_string(), "{}", response.body);
+}
+
+#[test]
+fn password_guessing_is_throttled_per_address_the_load_balancer_saw() {
+    let api = serve_api(
+        runtime(),
+        &aws_at("http://127.0.0.1:1"),
+        &[("AUTH_FAILURE_LIMIT", "3"), ("AUTH_LOCKOUT_SECONDS", "60")],
+    );
+    let wrong = b"Authorization: Basic d3Jvbmc6d3Jvbmc=".as_slice(); // wrong:wrong
+    let right = format!("Authorization: {AUTH}");
+    // The load balancer appends the address it saw; what comes before is the client's to forge.
+    let from = |forged: &str, seen: &str| format!("X-Forwarded-For: {forged}, {seen}");
+    for attempt in 0..3 {
+        let xff = from(&format!("10.0.0.{attempt}"), "203.0.113.9");
+        let response = http(api.address, "GET", "/elb/web", &[wrong, xff.as_bytes()], None);
+        assert_eq!(response.status, 401, "attempt {attempt}: {}", response.body);
+    }
+    // Locked out: even the right password gets 429, with Retry-After, and no comparison.
+    let xff = from("192.0.2.1", "203.0.113.9");
+    let locked = http(
+        api.address,
+        "GET",
+        "/elb/web",
+        &[right.as_bytes(), xff.as_bytes()],
+        None,
+    );
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    let retry_after: u64 = locked
+        .headers
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))
+        .expect("Retry-After")
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Another address is answered at full speed.
+    let other = from("203.0.113.9", "198.51.100.4");
+    let fine = http(
+        api.address,
+        "GET",
+        "/elb/web",
+        &[right.as_bytes(), other.as_bytes()],
+        None,
+    );
+    assert_eq!(fine.status, 503, "past authentication (AWS unreachable): {}", fine.body);
+    let metrics = http(api.metrics_address, "GET", "/metrics", &[], None);
+    assert!(metrics.body.contains("auth_throttled_total 1"), "{}", metrics.body);
 }

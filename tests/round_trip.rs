@@ -31,6 +31,7 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
         apply.stdout
     );
     assert!(!tagged_resources(&moto, environment).is_empty());
+    the_api_role_stored_in_aws_moves_instances_only_here(&moto, environment);
 
     let again = Deployer::new(&moto)
         .args(["plan", environment, "--detailed-exitcode"])
@@ -88,19 +89,19 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
 #[test]
 fn development_round_trip() {
     // Network, classic ELB, instance role and profile, launch template, ASG, Aurora.
-    round_trip("development", 26, 1, &[]);
+    round_trip("development", 27, 1, &[]);
 }
 
 #[test]
 fn staging_round_trip() {
     // Network, ALB + target group + listener, two roles, ECS cluster, task definition, service, Aurora.
-    round_trip("staging", 29, 2, &[]);
+    round_trip("staging", 30, 2, &[]);
 }
 
 #[test]
 fn production_round_trip() {
     // Three zones with a NAT each, and a writer plus a reader.
-    round_trip("production", 37, 4, &["--allow-destroy"]);
+    round_trip("production", 38, 4, &["--allow-destroy"]);
 }
 
 #[test]
@@ -542,10 +543,109 @@ fn json_apply_emits_one_event_per_line() {
     assert_eq!(events.first().unwrap()["event"], "plan");
     assert_eq!(events.last().unwrap()["event"], "outputs");
     let finished = events.iter().filter(|e| e["event"] == "finished").count();
-    assert_eq!(finished, 26);
+    assert_eq!(finished, 27);
     assert!(
         events
             .iter()
             .any(|e| e["event"] == "started" && e["id"] == "nat-gateway-a")
     );
+}
+
+/// Reads the API's role policy back from IAM and evaluates it (the emulator stores policies but
+/// never enforces them): it must allow moving instances in and out of this environment's real
+/// load balancer or target group, as AWS named it, and nothing of another environment's.
+fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment: &str) {
+    let config = moto.sdk_config();
+    let other = if environment == "production" {
+        "staging"
+    } else {
+        "production"
+    };
+    let (role, action, ours, theirs) = block_on(async {
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
+        if environment == "development" {
+            let arn = |name: &str| format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{name}");
+            (
+                format!("{environment}-instance"),
+                "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+                arn(&format!("{environment}-lb")),
+                arn(&format!("{other}-lb")),
+            )
+        } else {
+            let groups = elbv2
+                .describe_target_groups()
+                .names(format!("{environment}-app"))
+                .send()
+                .await
+                .unwrap();
+            let ours = groups.target_groups()[0].target_group_arn().unwrap().to_owned();
+            let theirs = ours.replace(&format!("/{environment}-app/"), &format!("/{other}-app/"));
+            (
+                format!("{environment}-task"),
+                "elasticloadbalancing:DeregisterTargets",
+                ours,
+                theirs,
+            )
+        }
+    });
+    let policy = block_on(async {
+        let iam = aws_sdk_iam::Client::new(&config);
+        let names = iam.list_role_policies().role_name(&role).send().await.unwrap();
+        let document = iam
+            .get_role_policy()
+            .role_name(&role)
+            .policy_name(&names.policy_names()[0])
+            .send()
+            .await
+            .unwrap();
+        let text = percent_encoding::percent_decode_str(document.policy_document())
+            .decode_utf8()
+            .unwrap()
+            .into_owned();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    });
+    assert!(
+        allows(&policy, action, &ours, environment),
+        "{role} cannot {action} on {ours}: {policy}"
+    );
+    assert!(
+        !allows(&policy, action, &theirs, other),
+        "{role} may {action} on {theirs}: {policy}"
+    );
+    assert!(
+        !allows(&policy, action, &ours, other),
+        "{role}: the tag condition is not checked: {policy}"
+    );
+}
+
+/// Whether an Allow statement of `policy` grants `action` on `resource` tagged with
+/// `deployer:environment=tagged` (IAM's matching: `*` globs, StringEquals on the tag).
+fn allows(policy: &serde_json::Value, action: &str, resource: &str, tagged: &str) -> bool {
+    let list = |value: &serde_json::Value| -> Vec<String> {
+        match value {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        }
+    };
+    fn glob(pattern: &str, text: &str) -> bool {
+        match pattern.split_once('*') {
+            None => pattern == text,
+            Some((head, tail)) => text.starts_with(head) && (head.len()..=text.len()).any(|at| glob(tail, &text[at..])),
+        }
+    }
+    policy["Statement"].as_array().unwrap().iter().any(|statement| {
+        let conditions_hold = statement["Condition"].as_object().is_none_or(|conditions| {
+            conditions.iter().all(|(operator, pairs)| {
+                operator == "StringEquals"
+                    && pairs.as_object().unwrap().iter().all(|(key, value)| {
+                        key == "aws:ResourceTag/deployer:environment" && value.as_str() == Some(tagged)
+                    })
+            })
+        });
+        statement["Effect"] == "Allow"
+            && list(&statement["Action"]).iter().any(|a| glob(a, action))
+            && list(&statement["Resource"]).iter().any(|r| glob(r, resource))
+            && conditions_hold
+    })
 }

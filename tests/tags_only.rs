@@ -61,15 +61,15 @@ fn tags_only_change(environment: &str, tasks: u32, expected_resources: usize) {
 
 #[test]
 fn tags_only_change_on_development() {
-    tags_only_change("development", 1, 26);
+    tags_only_change("development", 1, 27);
 }
 
 #[test]
 fn tags_only_change_on_staging() {
-    tags_only_change("staging", 2, 29);
+    tags_only_change("staging", 2, 30);
 }
 
 #[test]
 fn tags_only_change_on_production() {
-    tags_only_change("production", 4, 37);
+    tags_only_change("production", 4, 38);
 }

@@ -53,14 +53,43 @@ pub enum LookupError {
     Unavailable,
     #[error("AWS refused the request: {0}")]
     Aws(String),
+    /// AWS's AccessDenied: the API's role may not do this (the detail names the role).
+    #[error("AWS denied the API's role this call: {0}")]
+    Denied(String),
+    /// A write to a load balancer of another environment (or of none), refused before any
+    /// AWS write.
+    #[error("{}", foreign_message(balancer, owner.as_deref(), ours.as_deref()))]
+    Foreign {
+        balancer: String,
+        owner: Option<String>,
+        ours: Option<String>,
+    },
 }
 
+fn foreign_message(balancer: &str, owner: Option<&str>, ours: Option<&str>) -> String {
+    let owner = owner.map_or_else(
+        || "belongs to no deployer environment".to_owned(),
+        |owner| format!("belongs to environment {owner}"),
+    );
+    match ours {
+        Some(ours) => format!("load balancer {balancer} {owner}; this API changes only environment {ours}'s"),
+        None => {
+            format!("load balancer {balancer} {owner}; this API changes no load balancer (API_ENVIRONMENT is not set)")
+        }
+    }
+}
+
+/// The tag deployer puts on every resource of an environment.
+const ENVIRONMENT_TAG: &str = "deployer:environment";
+
+#[derive(Clone)]
 enum Balancer {
     Classic {
         vpc: String,
         instances: Vec<String>,
     },
     Application {
+        arn: String,
         vpc: String,
         target_groups: Vec<(String, String)>,
     },
@@ -72,6 +101,8 @@ pub struct Balancers {
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
     ec2: aws_sdk_ec2::Client,
     metrics: Metrics,
+    /// The environment whose load balancers this API may change (API_ENVIRONMENT).
+    environment: Option<String>,
 }
 
 fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> LookupError {
@@ -81,6 +112,9 @@ fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Looku
             Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException") => {
                 LookupError::Throttled
             }
+            Some(code @ ("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation")) => {
+                LookupError::Denied(format!("{code}: {}", error.message().unwrap_or_default()))
+            }
             Some(code) => LookupError::Aws(format!("{code}: {}", error.message().unwrap_or_default())),
             None => LookupError::Aws("unexpected response".into()),
         },
@@ -88,12 +122,61 @@ fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Looku
 }
 
 impl Balancers {
-    pub fn new(config: &aws_config::SdkConfig, metrics: Metrics) -> Self {
+    pub fn new(config: &aws_config::SdkConfig, metrics: Metrics, environment: Option<String>) -> Self {
         Self {
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             ec2: aws_sdk_ec2::Client::new(config),
             metrics,
+            environment,
+        }
+    }
+
+    /// Refuses a write to a load balancer that does not carry this API's environment tag,
+    /// before any AWS write: the role's policy refuses it too, but a clear 403 beats AWS's
+    /// AccessDenied, and a role given more rights by mistake still cannot be used for it.
+    async fn check_owner(&self, name: &str, balancer: &Balancer) -> Result<(), LookupError> {
+        let owner = match balancer {
+            Balancer::Classic { .. } => {
+                self.metrics.aws_call("DescribeTags");
+                let output = self
+                    .elb
+                    .describe_tags()
+                    .load_balancer_names(name)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                output
+                    .tag_descriptions()
+                    .iter()
+                    .flat_map(|d| d.tags())
+                    .find(|t| t.key() == ENVIRONMENT_TAG)
+                    .and_then(|t| t.value().map(str::to_owned))
+            }
+            Balancer::Application { arn, .. } => {
+                self.metrics.aws_call("DescribeTagsV2");
+                let output = self
+                    .elbv2
+                    .describe_tags()
+                    .resource_arns(arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                output
+                    .tag_descriptions()
+                    .iter()
+                    .flat_map(|d| d.tags())
+                    .find(|t| t.key() == Some(ENVIRONMENT_TAG))
+                    .and_then(|t| t.value().map(str::to_owned))
+            }
+        };
+        match (&self.environment, owner) {
+            (Some(ours), Some(owner)) if *ours == owner => Ok(()),
+            (ours, owner) => Err(LookupError::Foreign {
+                balancer: name.to_owned(),
+                owner,
+                ours: ours.clone(),
+            }),
         }
     }
 
@@ -141,6 +224,7 @@ impl Balancers {
             .await
             .map_err(|e| classify(&e))?;
         Ok(Balancer::Application {
+            arn: balancer.load_balancer_arn().unwrap_or_default().to_owned(),
             vpc: balancer.vpc_id().unwrap_or_default().to_owned(),
             target_groups: groups
                 .target_groups()
@@ -211,7 +295,12 @@ impl Balancers {
     }
 
     pub async fn members(&self, name: &str) -> Result<Vec<Member>, LookupError> {
-        match self.find(name).await? {
+        let balancer = self.find(name).await?;
+        self.members_of(balancer).await
+    }
+
+    async fn members_of(&self, balancer: Balancer) -> Result<Vec<Member>, LookupError> {
+        match balancer {
             Balancer::Classic { instances, .. } => {
                 let details = self.instances(&instances).await?;
                 Ok(instances
@@ -285,7 +374,9 @@ impl Balancers {
     }
 
     pub async fn register(&self, name: &str, instance: &str) -> Result<(), LookupError> {
-        match self.find(name).await? {
+        let balancer = self.find(name).await?;
+        self.check_owner(name, &balancer).await?;
+        match balancer {
             Balancer::Classic { vpc, .. } => {
                 self.check_instance(instance, name, &vpc).await?;
                 self.metrics.aws_call("RegisterInstancesWithLoadBalancer");
@@ -300,7 +391,7 @@ impl Balancers {
                     .await
                     .map_err(|e| classify(&e))?;
             }
-            Balancer::Application { vpc, target_groups } => {
+            Balancer::Application { vpc, target_groups, .. } => {
                 if target_groups.iter().any(|(_, kind)| kind != "instance") {
                     return Err(LookupError::IpTargets(name.to_owned()));
                 }
@@ -324,14 +415,16 @@ impl Balancers {
     }
 
     pub async fn deregister(&self, name: &str, instance: &str) -> Result<(), LookupError> {
-        let members = self.members(name).await?;
+        let balancer = self.find(name).await?;
+        self.check_owner(name, &balancer).await?;
+        let members = self.members_of(balancer.clone()).await?;
         if !members.iter().any(|m| m.instance_id.as_deref() == Some(instance)) {
             return Err(LookupError::NotRegistered {
                 instance: instance.to_owned(),
                 balancer: name.to_owned(),
             });
         }
-        match self.find(name).await? {
+        match balancer {
             Balancer::Classic { .. } => {
                 self.metrics.aws_call("DeregisterInstancesFromLoadBalancer");
                 let target = aws_sdk_elasticloadbalancing::types::Instance::builder()

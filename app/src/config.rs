@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::auth::Credentials;
 use crate::server::ConnectionLimits;
+use crate::throttle::ThrottleSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -27,6 +28,10 @@ pub struct Config {
     pub limits: ConnectionLimits,
     /// Requests to /elb/* handled at once; past it, 503 at once rather than a queue.
     pub max_concurrent_requests: usize,
+    /// The deployer environment whose load balancers this API may change (API_ENVIRONMENT);
+    /// without one it changes none.
+    pub environment: Option<String>,
+    pub throttle: ThrottleSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -51,6 +56,11 @@ const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: u64 = 10;
 const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 75;
 const DEFAULT_MAX_CONNECTIONS: u64 = 4096;
 const DEFAULT_MAX_CONCURRENT_REQUESTS: u64 = 512;
+/// Ten wrong passwords a minute from one address, then five minutes of 429s: a person who
+/// mistyped is never stopped, a guesser gets 10 tries per 6 minutes instead of thousands.
+const DEFAULT_AUTH_FAILURE_LIMIT: u64 = 10;
+const DEFAULT_AUTH_FAILURE_WINDOW_SECONDS: u64 = 60;
+const DEFAULT_AUTH_LOCKOUT_SECONDS: u64 = 300;
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -100,6 +110,15 @@ impl Config {
             max_connections: positive("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)? as usize,
         };
         let max_concurrent_requests = positive("MAX_CONCURRENT_REQUESTS", DEFAULT_MAX_CONCURRENT_REQUESTS)? as usize;
+        let throttle = ThrottleSettings {
+            limit: u32::try_from(positive("AUTH_FAILURE_LIMIT", DEFAULT_AUTH_FAILURE_LIMIT)?).unwrap_or(u32::MAX),
+            window: Duration::from_secs(positive(
+                "AUTH_FAILURE_WINDOW_SECONDS",
+                DEFAULT_AUTH_FAILURE_WINDOW_SECONDS,
+            )?),
+            lockout: Duration::from_secs(positive("AUTH_LOCKOUT_SECONDS", DEFAULT_AUTH_LOCKOUT_SECONDS)?),
+        };
+        let environment = lookup("API_ENVIRONMENT").filter(|e| !e.trim().is_empty());
         let credentials = match (lookup("API_TOKEN"), lookup("API_USER"), lookup("API_PASSWORD")) {
             (Some(token), None, None) => {
                 Some(Credentials::from_token(&token).map_err(|problem| ConfigError::Invalid {
@@ -146,6 +165,8 @@ impl Config {
             log_format,
             limits,
             max_concurrent_requests,
+            environment,
+            throttle,
         })
     }
 }

@@ -33,10 +33,14 @@ pub fn new_request_id() -> String {
 #[derive(Debug)]
 pub enum AppError {
     Unauthorized,
+    /// Too many failed authentications from this address; locked out for this long.
+    TooManyFailures(std::time::Duration),
     Status(StatusCode, String),
     /// AWS refused a call: the detail (codes, ARNs, the account id) goes to the log under the
     /// request's id, never to the caller.
     Aws(String),
+    /// AWS denied the API's role the call (AccessDenied): 403, detail logged as for `Aws`.
+    Denied(String),
 }
 
 impl AppError {
@@ -61,6 +65,8 @@ impl From<LookupError> for AppError {
             }
             LookupError::WrongVpc { .. } | LookupError::IpTargets(_) => StatusCode::CONFLICT,
             LookupError::Throttled | LookupError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            LookupError::Foreign { .. } => StatusCode::FORBIDDEN,
+            LookupError::Denied(detail) => return Self::Denied(detail.clone()),
             LookupError::Aws(detail) => return Self::Aws(detail.clone()),
         };
         Self::Status(status, error.to_string())
@@ -90,23 +96,41 @@ impl IntoResponse for AppError {
                 );
                 response
             }
-            Self::Status(status, message) => (status, Json(json!({ "message": message }))).into_response(),
-            Self::Aws(detail) => {
-                let id = REQUEST_ID.try_with(String::clone).unwrap_or_else(|_| new_request_id());
-                // The API's error log, read by its operators only.
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!("request {id}: AWS refused a call: {detail}");
-                }
-                (
-                    StatusCode::BAD_GATEWAY,
-                    Json(json!({
-                        "message": format!("AWS refused the request; the API's log has the details under request id {id}"),
-                        "requestId": id,
-                    })),
+            Self::TooManyFailures(left) => {
+                let seconds = left.as_secs().max(1);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({"message": format!(
+                        "too many failed authentications from your address; try again in {seconds} s"
+                    )})),
                 )
-                    .into_response()
+                    .into_response();
+                if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                response
             }
+            Self::Status(status, message) => (status, Json(json!({ "message": message }))).into_response(),
+            Self::Aws(detail) => logged(StatusCode::BAD_GATEWAY, "AWS refused the request", &detail),
+            Self::Denied(detail) => logged(StatusCode::FORBIDDEN, "AWS does not allow this API to do that", &detail),
         }
     }
+}
+
+/// An answer naming only the request id; `detail` goes to the API's error log under it.
+fn logged(status: StatusCode, summary: &str, detail: &str) -> Response {
+    let id = REQUEST_ID.try_with(String::clone).unwrap_or_else(|_| new_request_id());
+    // The API's error log, read by its operators only.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("request {id}: {summary}: {detail}");
+    }
+    (
+        status,
+        Json(json!({
+            "message": format!("{summary}; the API's log has the details under request id {id}"),
+            "requestId": id,
+        })),
+    )
+        .into_response()
 }

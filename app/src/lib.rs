@@ -11,10 +11,20 @@ pub mod error;
 pub mod metrics;
 mod routes;
 pub mod server;
+pub mod throttle;
 
 pub use routes::{AppState, metrics_router, router};
 
 use std::future::Future;
+
+/// The HTTPS client for AWS calls: the SDK's own (hyper, rustls, the system's root
+/// certificates) on ring rather than aws-lc-rs, whose C build is the slowest of the workspace.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
 
 /// The OpenAPI 3 description of every route, served at /openapi.json.
 pub const OPENAPI: &str = include_str!("../openapi.json");

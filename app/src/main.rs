@@ -38,7 +38,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: app::config::Config) -> std::io::Result<()> {
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(app::https_client())
+        .load()
+        .await;
     let state = app::AppState::new(&config, &aws);
     let listener = tokio::net::TcpListener::bind(("0.0.0.0", config.port)).await?;
     let metrics = tokio::net::TcpListener::bind(("0.0.0.0", config.metrics_port)).await?;

@@ -17,6 +17,7 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     aws_calls: IntCounterVec,
+    auth_throttled: prometheus::IntCounter,
 }
 
 impl Default for Metrics {
@@ -47,10 +48,16 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let auth_throttled = prometheus::IntCounter::new(
+            "auth_throttled_total",
+            "Requests answered 429 because their address failed authentication too often",
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(aws_calls.clone()),
+            Box::new(auth_throttled.clone()),
         ] {
             registry.register(collector).expect("metric registered once");
         }
@@ -59,6 +66,7 @@ impl Metrics {
             requests,
             latency,
             aws_calls,
+            auth_throttled,
         }
     }
 
@@ -69,6 +77,10 @@ impl Metrics {
             .with_label_values(&[route, method_label(method), &status.to_string()])
             .inc();
         self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn auth_throttled(&self) {
+        self.auth_throttled.inc();
     }
 
     pub fn aws_call(&self, operation: &str) {

@@ -24,6 +24,7 @@ use crate::config::{Config, LogFormat};
 use crate::error::{AppError, REQUEST_ID, new_request_id};
 use crate::metrics::Metrics;
 use crate::server::ConnectionLimits;
+use crate::throttle::Throttle;
 
 /// Everything handlers share.
 #[derive(Clone)]
@@ -42,6 +43,7 @@ struct Inner {
     request_timeout: std::time::Duration,
     limits: ConnectionLimits,
     max_concurrent_requests: usize,
+    throttle: Throttle,
 }
 
 impl AppState {
@@ -49,7 +51,7 @@ impl AppState {
         let metrics = Metrics::new();
         Self {
             inner: Arc::new(Inner {
-                balancers: Balancers::new(aws, metrics.clone()),
+                balancers: Balancers::new(aws, metrics.clone(), config.environment.clone()),
                 credentials: config.credentials.clone(),
                 cache: Cache::builder()
                     .time_to_live(config.cache_ttl)
@@ -60,6 +62,7 @@ impl AppState {
                 request_timeout: config.request_timeout,
                 limits: config.limits,
                 max_concurrent_requests: config.max_concurrent_requests,
+                throttle: Throttle::new(config.throttle),
             }),
         }
     }
@@ -217,13 +220,45 @@ async fn deregister(
     ))
 }
 
+/// Basic auth, with password guessing throttled per client address: a locked-out address
+/// gets 429 without a comparison; others are answered at full speed.
 async fn require_auth(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
-    match &state.inner.credentials {
-        Some(credentials) if !credentials.accepts(headers.get(header::AUTHORIZATION)) => {
-            AppError::Unauthorized.into_response()
-        }
-        _ => next.run(request).await,
+    let Some(credentials) = &state.inner.credentials else {
+        return next.run(request).await;
+    };
+    let client = client_address(&request);
+    let throttle = &state.inner.throttle;
+    if let Some(client) = client
+        && let Some(left) = throttle.locked_out(client).await
+    {
+        state.inner.metrics.auth_throttled();
+        return AppError::TooManyFailures(left).into_response();
     }
+    if credentials.accepts(headers.get(header::AUTHORIZATION)) {
+        if let Some(client) = client {
+            throttle.succeeded(client).await;
+        }
+        return next.run(request).await;
+    }
+    if let Some(client) = client {
+        throttle.failed(client).await;
+    }
+    AppError::Unauthorized.into_response()
+}
+
+/// The client's address: behind a load balancer, the last `X-Forwarded-For` entry, which the
+/// load balancer appended itself (entries before it come from the client and prove nothing);
+/// otherwise the connection's peer.
+fn client_address(request: &Request) -> Option<std::net::IpAddr> {
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|v| v.trim().parse().ok());
+    forwarded.or_else(|| request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
 }
 
 /// One line per request (`200 GET /elb/web (10.0.1.7) 0.84ms`) and the request metrics.
@@ -235,20 +270,7 @@ async fn access_log(State(state): State<AppState>, request: Request, next: Next)
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    // Behind a load balancer the client is the first X-Forwarded-For hop.
-    let client = request
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
-        .or_else(|| {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_else(|| "-".to_owned());
+    let client = client_address(&request).map_or_else(|| "-".to_owned(), |ip| ip.to_string());
     let id = new_request_id();
     let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
     if let Ok(value) = axum::http::HeaderValue::from_str(&id) {

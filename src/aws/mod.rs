@@ -27,6 +27,7 @@ mod error;
 mod found;
 mod iam;
 mod lock;
+mod logs;
 mod rds;
 mod registry;
 mod resource;
@@ -44,6 +45,7 @@ pub use elbv2::Elbv2;
 pub use error::AwsError;
 pub use iam::Iam;
 pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
+pub use logs::Logs;
 pub use rds::Rds;
 pub use sts::Sts;
 pub use wait::Timeouts;
@@ -84,6 +86,7 @@ pub struct Aws {
     pub rds: Rds,
     pub sts: Sts,
     pub locks: Locks,
+    pub logs: Logs,
 }
 
 impl Aws {
@@ -104,6 +107,7 @@ impl Aws {
             rds: Rds::new(&config),
             sts: Sts::new(&config),
             locks: Locks::new(&config),
+            logs: Logs::new(&config),
         })
     }
 
@@ -162,8 +166,18 @@ fn timeout_config() -> TimeoutConfig {
         .build()
 }
 
+/// The SDK's own HTTPS client (hyper, rustls, the system's root certificates), on ring rather
+/// than aws-lc-rs: same protocol and certificates, without aws-lc's C build.
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 async fn load_config(settings: &Settings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
         .retry_config(retry_config())
         .timeout_config(timeout_config());
     if let Some(profile) = &settings.profile {

@@ -8,7 +8,7 @@ use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
 use super::wait::Timeouts;
-use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, rds};
+use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
 
@@ -56,6 +56,7 @@ registry!(|aws| {
     TargetGroup => elbv2::TargetGroups(&aws.elbv2),
     Listener => elbv2::Listeners(&aws.elbv2),
     EcrRepository => ecr::Repositories(&aws.ecr),
+    LogGroup => logs::LogGroups(&aws.logs),
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),

@@ -30,6 +30,9 @@ pub struct EnvironmentConfig {
     /// The environment's container registry (an ECR repository deployer manages).
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// The API's log group (CloudWatch Logs, a resource deployer manages).
+    #[serde(default)]
+    pub logs: LogsConfig,
     /// When true, destroy and replacements refuse without `--allow-destroy`.
     #[serde(default)]
     pub protect: bool,
@@ -186,6 +189,26 @@ pub struct RegistryConfig {
     /// How many images the repository keeps; older ones expire (ECR lifecycle policy).
     #[serde(default = "default_keep_images")]
     pub keep_images: u16,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogsConfig {
+    /// How many days CloudWatch Logs keeps the API's logs (one of the periods AWS offers).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u16,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: default_retention_days(),
+        }
+    }
+}
+
+fn default_retention_days() -> u16 {
+    30
 }
 
 impl Default for RegistryConfig {

@@ -22,6 +22,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_database(config, &mut problems);
     check_app(config, &mut problems);
     check_registry(config, &mut problems);
+    check_logs(config, &mut problems);
     check_tags(config, &mut problems);
     problems
 }
@@ -410,6 +411,31 @@ fn check_app(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
                 format!("{} cannot be the metrics port", app.metrics_port),
             )
             .help("use a port of its own, other than app.port: 9100 is the default, and Prometheus's usual choice"),
+        );
+    }
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+const RETENTION_DAYS: [u16; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+fn check_logs(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let days = config.logs.retention_days;
+    if !RETENTION_DAYS.contains(&days) {
+        let nearest = RETENTION_DAYS
+            .iter()
+            .min_by_key(|d| d.abs_diff(days))
+            .copied()
+            .unwrap_or(30);
+        problems.push(
+            Problem::new(
+                "logs.retention_days",
+                format!("CloudWatch Logs cannot keep logs for {days} days"),
+            )
+            .help(format!(
+                "use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 (nearest: {nearest})"
+            )),
         );
     }
 }

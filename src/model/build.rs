@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
-use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
+use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
 use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
@@ -252,6 +252,13 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     }
 
     add("repository".into(), repository(config));
+    add(
+        "log-group".into(),
+        Spec::LogGroup(LogGroupSpec {
+            name: log_group(&config.name),
+            retention_days: config.logs.retention_days,
+        }),
+    );
     add_load_balancer(config, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
     add_database(config, &facts.availability_zones[..zone_count], &mut add);
@@ -469,34 +476,60 @@ impl Scope {
         ]
     }
 
-    /// Writing the container's logs into the environment's log group (awslogs driver).
+    /// Writing the container's logs into the environment's log group (awslogs driver). The
+    /// group is deployer's to create (with its retention), so no role may create one.
     fn write_logs(&self) -> serde_json::Value {
         serde_json::json!({
             "Effect": "Allow",
-            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": [self.log_group_arn, format!("{}:*", self.log_group_arn)]
         })
     }
 }
 
-/// What the API calls at run time: reading load balancers and instances, moving instances in
-/// and out of them.
-fn api_statement() -> serde_json::Value {
-    serde_json::json!({
-        "Effect": "Allow",
-        "Action": [
-            "ec2:DescribeInstances",
-            "elasticloadbalancing:DescribeInstanceHealth",
-            "elasticloadbalancing:DescribeLoadBalancers",
-            "elasticloadbalancing:DescribeTargetGroups",
-            "elasticloadbalancing:DescribeTargetHealth",
-            "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
-            "elasticloadbalancing:DeregisterTargets",
-            "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
-            "elasticloadbalancing:RegisterTargets"
-        ],
-        "Resource": "*"
-    })
+/// What the API calls at run time: reading any load balancer and instance (as the original
+/// service did; AWS has no resource-level permission for the describe calls), and moving
+/// instances in and out of this environment's own load balancer only: its ARN (known before it
+/// exists, from the name deployer gives it) and the environment's tag, both required.
+fn api_statements(config: &EnvironmentConfig, facts: &Facts) -> [serde_json::Value; 2] {
+    let (region, account, name) = (&facts.region, &facts.account_id, &config.name);
+    let (actions, resource) = match config.load_balancer.kind {
+        LoadBalancerKind::Elb => (
+            [
+                "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+                "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+            ],
+            format!("arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{name}-lb"),
+        ),
+        // A target group's ARN ends in an id AWS assigns.
+        LoadBalancerKind::Alb => (
+            [
+                "elasticloadbalancing:DeregisterTargets",
+                "elasticloadbalancing:RegisterTargets",
+            ],
+            format!("arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}-app/*"),
+        ),
+    };
+    [
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeInstances",
+                "elasticloadbalancing:DescribeInstanceHealth",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTags",
+                "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth"
+            ],
+            "Resource": "*"
+        }),
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": [resource],
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/{TAG_ENVIRONMENT}"): name}}
+        }),
+    ]
 }
 
 fn policy(statements: impl IntoIterator<Item = serde_json::Value>) -> String {
@@ -509,8 +542,8 @@ fn policy(statements: impl IntoIterator<Item = serde_json::Value>) -> String {
 
 /// The ECS task's own role: what the API calls, nothing more. The execution role injects the
 /// token into the container; the API never reads it from AWS.
-fn task_policy() -> String {
-    policy([api_statement()])
+fn task_policy(config: &EnvironmentConfig, facts: &Facts) -> String {
+    policy(api_statements(config, facts))
 }
 
 /// The ECS agent's role: pull the image, write logs, read the token into the container.
@@ -525,10 +558,12 @@ fn execution_policy(token: &SecretRef, scope: &Scope) -> String {
 }
 
 /// An EC2 instance is both the agent and the task: Docker pulls and logs, the API calls AWS.
-fn instance_policy(token: &SecretRef, scope: &Scope) -> String {
+fn instance_policy(config: &EnvironmentConfig, facts: &Facts, token: &SecretRef, scope: &Scope) -> String {
     let [login, pull] = scope.pull_images();
+    let [read, write] = api_statements(config, facts);
     policy([
-        api_statement(),
+        read,
+        write,
         scope.read_token(token, "ssm:GetParameter"),
         login,
         pull,
@@ -591,7 +626,12 @@ fn add_compute(
             };
             add(
                 "instance-role".into(),
-                role(config, "instance", "ec2.amazonaws.com", instance_policy(token, &scope)),
+                role(
+                    config,
+                    "instance",
+                    "ec2.amazonaws.com",
+                    instance_policy(config, facts, token, &scope),
+                ),
             );
             add(
                 "instance-profile".into(),
@@ -608,6 +648,7 @@ fn add_compute(
                 security_groups: group("app"),
                 instance_profile: Ref::to("instance-profile"),
                 user_data: user_data(&input)?,
+                log_group: Ref::to("log-group"),
                 root_volume: Some(RootVolume {
                     device: ROOT_DEVICE.into(),
                     size_gb: compute.root_volume_gb(),
@@ -649,7 +690,7 @@ fn add_compute(
             );
             add(
                 "task-role".into(),
-                role(config, "task", "ecs-tasks.amazonaws.com", task_policy()),
+                role(config, "task", "ecs-tasks.amazonaws.com", task_policy(config, facts)),
             );
             add(
                 "ecs-cluster".into(),
@@ -667,6 +708,7 @@ fn add_compute(
                     task_role: Ref::to("task-role"),
                     digest: super::tags::content_digest(&container_definitions),
                     container_definitions,
+                    log_group: Ref::to("log-group"),
                 }),
             );
             add(
@@ -911,6 +953,80 @@ mod tests {
         assert!(!text.contains("ssm:") && !text.contains("secretsmanager:"), "{policy}");
     }
 
+    /// Every (actions, resources, condition) statement of every role of every environment.
+    fn all_statements() -> Vec<(String, Vec<String>, Vec<String>, serde_json::Value)> {
+        let files = [
+            ("development", include_str!("../../environments/development.yaml")),
+            ("staging", include_str!("../../environments/staging.yaml")),
+            ("production", include_str!("../../environments/production.yaml")),
+        ];
+        let strings = |value: &serde_json::Value| match value {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(items) => items.iter().map(|i| i.as_str().unwrap().to_owned()).collect(),
+            other => panic!("unexpected {other}"),
+        };
+        let mut statements = Vec::new();
+        for (name, text) in files {
+            let desired = desired(&parse_environment(text, name).unwrap(), &facts()).unwrap();
+            for (id, resource) in &desired.resources {
+                let Spec::IamRole(role) = &resource.spec else { continue };
+                let policy: serde_json::Value = serde_json::from_str(&role.inline_policy).unwrap();
+                for statement in policy["Statement"].as_array().unwrap() {
+                    statements.push((
+                        format!("{name}/{id}"),
+                        strings(&statement["Action"]),
+                        strings(&statement["Resource"]),
+                        statement["Condition"].clone(),
+                    ));
+                }
+            }
+        }
+        statements
+    }
+
+    #[test]
+    fn no_role_of_any_environment_may_write_to_every_resource() {
+        let reads = ["Describe", "List", "Get"];
+        let mut checked = 0;
+        for (role, actions, resources, _) in all_statements() {
+            for action in &actions {
+                let verb = action.split(':').nth(1).unwrap();
+                let reading = reads.iter().any(|r| verb.starts_with(r));
+                assert!(
+                    reading || !resources.iter().any(|r| r == "*"),
+                    "{role}: {action} on {resources:?}"
+                );
+                assert!(!action.contains('*'), "{role}: wildcard action {action}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "only {checked} actions checked");
+    }
+
+    #[test]
+    fn the_api_moves_instances_only_in_its_own_environments_load_balancer() {
+        for (role, actions, resources, condition) in all_statements() {
+            if !actions
+                .iter()
+                .any(|a| a.contains("Register") || a.contains("Deregister"))
+            {
+                continue;
+            }
+            let environment = role.split('/').next().unwrap();
+            let expected = if environment == "development" {
+                format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{environment}-lb")
+            } else {
+                format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{environment}-app/*")
+            };
+            assert_eq!(resources, [expected], "{role}");
+            assert_eq!(
+                condition,
+                serde_json::json!({"StringEquals": {"aws:ResourceTag/deployer:environment": environment}}),
+                "{role}"
+            );
+        }
+    }
+
     #[test]
     fn the_instance_role_writes_logs_to_its_own_log_group_only() {
         let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
@@ -925,7 +1041,7 @@ mod tests {
         assert_eq!(logs.len(), 1, "{policy}");
         assert_eq!(
             logs[0]["Action"],
-            serde_json::json!(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"])
+            serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"])
         );
         assert_eq!(logs[0]["Resource"], serde_json::json!([group, format!("{group}:*")]));
     }

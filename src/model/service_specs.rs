@@ -64,6 +64,27 @@ pub struct RepositorySpec {
     pub keep_images: u16,
 }
 
+/// The CloudWatch Logs group the API's containers write to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogGroupSpec {
+    pub name: String,
+    /// Days CloudWatch Logs keeps each event.
+    pub retention_days: u16,
+}
+
+impl ResourceSpec for LogGroupSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("retention_days", self.retention_days, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
 impl RepositorySpec {
     /// The lifecycle policy document for `keep_images`, canonical JSON.
     pub fn lifecycle_policy(&self) -> String {
@@ -136,6 +157,9 @@ pub struct LaunchTemplateSpec {
     pub user_data: String,
     /// The root volume, when the template maps one (deployer always does).
     pub root_volume: Option<RootVolume>,
+    /// Where the container logs (Docker's awslogs driver): it must exist before an instance
+    /// boots.
+    pub log_group: Ref,
 }
 
 /// An instance's root volume, as the launch template maps it.
@@ -194,6 +218,8 @@ pub struct TaskDefinitionSpec {
     pub container_definitions: String,
     /// Short hash of `container_definitions`, recorded in the `deployer:digest` tag.
     pub digest: String,
+    /// Where the containers log (awslogs): it must exist before a task starts.
+    pub log_group: Ref,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -369,6 +395,7 @@ impl ResourceSpec for LaunchTemplateSpec {
     fn references(&self) -> Vec<Reference<'_>> {
         let mut refs: Vec<_> = Reference::weak_all("security_groups", &self.security_groups).collect();
         refs.push(Reference::weak("instance_profile", &self.instance_profile));
+        refs.push(Reference::weak("log_group", &self.log_group));
         refs
     }
 }
@@ -444,6 +471,7 @@ impl ResourceSpec for TaskDefinitionSpec {
 
     fn references(&self) -> Vec<Reference<'_>> {
         vec![
+            Reference::weak("log_group", &self.log_group),
             Reference::strong("execution_role", &self.execution_role),
             Reference::strong("task_role", &self.task_role),
         ]

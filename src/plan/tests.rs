@@ -38,12 +38,12 @@ fn empty_account_creates_everything() {
     assert_eq!(
         plan.summary(),
         Summary {
-            add: 29,
+            add: 30,
             change: 0,
             destroy: 0
         }
     );
-    assert!(render_text(&plan).ends_with("\nPlan: 29 to add, 0 to change, 0 to destroy.\n"));
+    assert!(render_text(&plan).ends_with("\nPlan: 30 to add, 0 to change, 0 to destroy.\n"));
 }
 
 #[test]

@@ -78,6 +78,7 @@ impl Moto {
     /// SDK configuration for checking the emulator independently of deployer's own code.
     pub(crate) fn sdk_config(&self) -> aws_config::SdkConfig {
         aws_config::SdkConfig::builder()
+            .http_client(app::https_client())
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
@@ -238,8 +239,25 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
         left.extend(compute_leftovers(&config, environment).await);
         left.extend(database_leftovers(&aws_sdk_rds::Client::new(&config), environment).await);
         left.extend(repository_leftovers(&aws_sdk_ecr::Client::new(&config), environment).await);
+        left.extend(log_group_leftovers(&aws_sdk_cloudwatchlogs::Client::new(&config), environment).await);
         left
     })
+}
+
+async fn log_group_leftovers(logs: &aws_sdk_cloudwatchlogs::Client, environment: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for group in logs.describe_log_groups().send().await.unwrap().log_groups() {
+        let Some(arn) = group.log_group_arn() else { continue };
+        let tags = logs.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+        if tags
+            .tags()
+            .and_then(|t| t.get("deployer:environment"))
+            .is_some_and(|e| e == environment)
+        {
+            left.push(format!("log group {}", group.log_group_name().unwrap_or_default()));
+        }
+    }
+    left
 }
 
 async fn repository_leftovers(ecr: &aws_sdk_ecr::Client, environment: &str) -> Vec<String> {

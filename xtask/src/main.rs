@@ -420,7 +420,7 @@ fn bench() -> Result<()> {
     let started = Instant::now();
     status(&mut apply)?;
     println!(
-        "deployer apply development (25 resources, emulator): {:.2}s",
+        "deployer apply development (27 resources, emulator): {:.2}s",
         started.elapsed().as_secs_f64()
     );
 

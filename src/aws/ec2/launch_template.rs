@@ -116,6 +116,12 @@ impl Resource for LaunchTemplates<'_> {
                 .and_then(|encoded| base64::decode(encoded).ok())
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
+            // The user data names the group it logs to (`--log-opt awslogs-group=<name>`).
+            let log_group = user_data
+                .split_once("awslogs-group=")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or_default()
+                .to_owned();
             let root_volume = data.block_device_mappings().iter().find_map(|mapping| {
                 let ebs = mapping.ebs()?;
                 Some(RootVolume {
@@ -135,6 +141,7 @@ impl Resource for LaunchTemplates<'_> {
                     instance_profile: lookup(&profile),
                     user_data,
                     root_volume,
+                    log_group: lookup(&log_group),
                 })
             }));
         }

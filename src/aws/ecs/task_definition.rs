@@ -70,6 +70,14 @@ impl Resource for TaskDefinitions<'_> {
             // ECS echoes container definitions with every default filled in; the digest
             // recorded at registration is what stands for them.
             let digest = tags.get(TAG_DIGEST).cloned().unwrap_or_default();
+            let log_group = definition
+                .container_definitions()
+                .first()
+                .and_then(|c| c.log_configuration())
+                .and_then(|l| l.options())
+                .and_then(|o| o.get("awslogs-group"))
+                .cloned()
+                .unwrap_or_default();
             found.push(Found::new(arn, tags, move |lookup| {
                 Spec::TaskDefinition(TaskDefinitionSpec {
                     family,
@@ -80,6 +88,7 @@ impl Resource for TaskDefinitions<'_> {
                     task_role: lookup(&task_role),
                     container_definitions: String::new(),
                     digest,
+                    log_group: lookup(&log_group),
                 })
             }));
         }

@@ -1,0 +1,131 @@
+//! Slowing down password guessing: failed authentications counted per client address; past a
+//! limit within a window, the address is locked out for a while and answered 429 without a
+//! password comparison. A client that is not locked out is never slowed down.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+
+/// How many addresses are tracked at most; the least recently seen are forgotten first.
+const MAX_TRACKED: u64 = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleSettings {
+    /// Failed authentications allowed per address within `window`.
+    pub limit: u32,
+    pub window: Duration,
+    /// How long an address that went past the limit is refused.
+    pub lockout: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Record {
+    window_started: Option<Instant>,
+    failures: u32,
+    locked_until: Option<Instant>,
+}
+
+pub struct Throttle {
+    settings: ThrottleSettings,
+    records: Cache<IpAddr, Arc<Mutex<Record>>>,
+}
+
+impl Throttle {
+    pub fn new(settings: ThrottleSettings) -> Self {
+        Self {
+            settings,
+            records: Cache::builder()
+                .max_capacity(MAX_TRACKED)
+                .time_to_idle(settings.window + settings.lockout)
+                .build(),
+        }
+    }
+
+    /// How long `client` stays locked out, if it is.
+    pub async fn locked_out(&self, client: IpAddr) -> Option<Duration> {
+        let record = self.records.get(&client).await?;
+        let record = record.lock().expect("never poisoned");
+        let until = record.locked_until?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+    }
+
+    /// Counts a failed authentication; true when it locked the address out.
+    pub async fn failed(&self, client: IpAddr) -> bool {
+        let record = self
+            .records
+            .get_with(client, async { Arc::new(Mutex::new(Record::default())) })
+            .await;
+        let mut record = record.lock().expect("never poisoned");
+        let now = Instant::now();
+        let in_window = record
+            .window_started
+            .is_some_and(|started| now.duration_since(started) < self.settings.window);
+        if !in_window {
+            record.window_started = Some(now);
+            record.failures = 0;
+        }
+        record.failures += 1;
+        if record.failures >= self.settings.limit {
+            record.locked_until = Some(now + self.settings.lockout);
+            record.failures = 0;
+            record.window_started = None;
+            return true;
+        }
+        false
+    }
+
+    /// A successful authentication forgets the address's earlier failures.
+    pub async fn succeeded(&self, client: IpAddr) {
+        self.records.invalidate(&client).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle(limit: u32, window_ms: u64, lockout_ms: u64) -> Throttle {
+        Throttle::new(ThrottleSettings {
+            limit,
+            window: Duration::from_millis(window_ms),
+            lockout: Duration::from_millis(lockout_ms),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_address_is_locked_out_at_the_limit_and_others_are_not() {
+        let throttle = throttle(3, 60_000, 60_000);
+        let (guesser, other): (IpAddr, IpAddr) = ("203.0.113.7".parse().unwrap(), "198.51.100.1".parse().unwrap());
+        assert!(!throttle.failed(guesser).await);
+        assert!(!throttle.failed(guesser).await);
+        assert_eq!(throttle.locked_out(guesser).await, None);
+        assert!(throttle.failed(guesser).await);
+        assert!(throttle.locked_out(guesser).await.is_some());
+        assert_eq!(throttle.locked_out(other).await, None);
+    }
+
+    #[tokio::test]
+    async fn failures_outside_the_window_and_before_a_success_do_not_count() {
+        let throttle = throttle(2, 50, 60_000);
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(!throttle.failed(client).await);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(!throttle.failed(client).await, "the first failure's window had ended");
+        throttle.succeeded(client).await;
+        assert!(!throttle.failed(client).await, "a success forgot the failures");
+    }
+
+    #[tokio::test]
+    async fn a_lockout_ends() {
+        let throttle = throttle(1, 60_000, 50);
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        assert!(throttle.failed(client).await);
+        assert!(throttle.locked_out(client).await.is_some());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(throttle.locked_out(client).await, None);
+    }
+}
