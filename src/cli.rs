@@ -63,6 +63,8 @@ pub enum Command {
     Push(PushArgs),
     /// Print an environment's outputs (VPC, subnets, load balancer DNS name, API URL).
     Output(OutputArgs),
+    /// Show the API's logs (CloudWatch Logs), oldest first, each line with its task or instance.
+    Logs(LogsArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
 }
@@ -204,6 +206,24 @@ pub struct OutputArgs {
     /// Environment name.
     pub environment: String,
     /// Print the outputs as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Environment name.
+    pub environment: String,
+    /// How far back to start: 90s, 10m, 2h, 1d.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub since: std::time::Duration,
+    /// Keep printing new lines until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Only lines containing this text.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// One JSON object per line: {"timestamp", "source", "message"}.
     #[arg(long)]
     pub json: bool,
 }

@@ -6,8 +6,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::aws::Timeouts;
 use crate::cli::{
-    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, OutputArgs, PlanArgs, PushArgs,
-    UnlockArgs, ValidateArgs,
+    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, LogsArgs, OutputArgs, PlanArgs,
+    PushArgs, UnlockArgs, ValidateArgs,
 };
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
@@ -24,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Push(args) => push(&cli.global, args).await,
         Command::Unlock(args) => unlock(&cli.global, args).await,
         Command::Output(args) => output(&cli.global, args).await,
+        Command::Logs(args) => logs(&cli.global, args).await,
     }
 }
 
@@ -204,6 +205,17 @@ async fn unlock(global: &GlobalArgs, args: &UnlockArgs) -> Result<Status> {
 async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {
     let outputs = commands::outputs(global, &args.environment).await?;
     report::outputs(&outputs, args.json)?;
+    Ok(0)
+}
+
+async fn logs(global: &GlobalArgs, args: &LogsArgs) -> Result<Status> {
+    let request = commands::LogsRequest {
+        environment: &args.environment,
+        since: args.since,
+        filter: args.filter.as_deref(),
+        follow: args.follow,
+    };
+    commands::logs(global, &request, |line| report::log_line(line, args.json)).await?;
     Ok(0)
 }
 

@@ -7,6 +7,7 @@ mod destroy_order;
 mod errors;
 mod faults;
 mod lock;
+mod operate;
 mod push;
 mod round_trip;
 mod slow;

@@ -14,9 +14,6 @@ use super::wait::{Check, Wait, poll};
 use crate::apply::{Progress, Resolved};
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
-/// New instances boot, install Docker and pull the image before the load balancer sees them
-/// healthy; allow that long before health checks count.
-const HEALTH_CHECK_GRACE_SECONDS: i32 = 300;
 /// Keep most of the fleet serving while it rolls.
 const REFRESH_MIN_HEALTHY_PERCENT: i32 = 90;
 /// What AWS calls a group in its tag calls.
@@ -114,6 +111,9 @@ impl Resource for AutoScalingGroups<'_> {
                 .collect();
             let target_groups: Vec<String> = group.target_group_arns().to_vec();
             let balancers: Vec<String> = group.load_balancer_names().to_vec();
+            let health_check_grace_seconds = group
+                .health_check_grace_period()
+                .map_or(0, |s| s.clamp(0, i32::from(u16::MAX)) as u16);
             let spec_name = name.clone();
             found.push(Found::new(name, tags, move |lookup| {
                 Spec::AutoScalingGroup(AutoScalingGroupSpec {
@@ -126,6 +126,7 @@ impl Resource for AutoScalingGroups<'_> {
                     subnets: subnets.iter().map(|s| lookup(s)).collect(),
                     target_groups: target_groups.iter().map(|t| lookup(t)).collect(),
                     classic_load_balancers: balancers.iter().map(|b| lookup(b)).collect(),
+                    health_check_grace_seconds,
                 })
             }));
         }
@@ -148,7 +149,7 @@ impl Resource for AutoScalingGroups<'_> {
                 .set_target_group_arns(Some(resolved.physical_all(&spec.target_groups)?))
                 .set_load_balancer_names(Some(resolved.physical_all(&spec.classic_load_balancers)?))
                 .health_check_type("ELB")
-                .health_check_grace_period(HEALTH_CHECK_GRACE_SECONDS)
+                .health_check_grace_period(i32::from(spec.health_check_grace_seconds))
                 .set_tags(Some(sdk_tags(&spec.name, request.tags)))
                 .send()
                 .await
@@ -163,7 +164,14 @@ impl Resource for AutoScalingGroups<'_> {
     async fn update(&self, request: Update<'_, AutoScalingGroupSpec>) -> Result<(), AwsError> {
         let (spec, observed, resolved) = (request.spec, request.observed, request.resolved);
         let name = &spec.name;
-        if request.changed_any(&["launch_template", "min", "max", "desired", "subnets"]) {
+        if request.changed_any(&[
+            "launch_template",
+            "min",
+            "max",
+            "desired",
+            "subnets",
+            "health_check_grace_seconds",
+        ]) {
             self.0
                 .client
                 .update_auto_scaling_group()
@@ -173,6 +181,7 @@ impl Resource for AutoScalingGroups<'_> {
                 .max_size(spec.max as i32)
                 .desired_capacity(spec.desired as i32)
                 .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
+                .health_check_grace_period(i32::from(spec.health_check_grace_seconds))
                 .send()
                 .await
                 .op("UpdateAutoScalingGroup")?;

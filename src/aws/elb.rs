@@ -3,22 +3,18 @@
 
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::types::{
-    CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes, Tag, TagKeyOnly,
+    ConnectionDraining, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes, Tag, TagKeyOnly,
 };
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
+use crate::model::HealthCheck as Check;
 use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
 
 /// DescribeTags takes at most 20 load balancer names per call.
 const TAG_BATCH: usize = 20;
-/// Health check cadence: two passes 10 s apart mark an instance healthy.
-const HEALTH_INTERVAL: i32 = 10;
-const HEALTH_TIMEOUT: i32 = 5;
-const HEALTHY_THRESHOLD: i32 = 2;
-const UNHEALTHY_THRESHOLD: i32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Elb {
@@ -110,6 +106,26 @@ impl Resource for ClassicLoadBalancers<'_> {
                 .load_balancer_attributes()
                 .and_then(|a| a.cross_zone_load_balancing())
                 .is_some_and(CrossZoneLoadBalancing::enabled);
+            let connection_draining = attributes
+                .load_balancer_attributes()
+                .and_then(|a| a.connection_draining())
+                .filter(|d| d.enabled())
+                .map_or(0, |d| d.timeout().unwrap_or(300).clamp(0, i32::from(u16::MAX)) as u16);
+            let seconds = |value: i32| value.clamp(0, i32::from(u16::MAX)) as u16;
+            let health_check = balancer.health_check().map_or(
+                Check {
+                    interval_seconds: 0,
+                    timeout_seconds: 0,
+                    healthy_threshold: 0,
+                    unhealthy_threshold: 0,
+                },
+                |h| Check {
+                    interval_seconds: seconds(h.interval()),
+                    timeout_seconds: seconds(h.timeout()),
+                    healthy_threshold: seconds(h.healthy_threshold()),
+                    unhealthy_threshold: seconds(h.unhealthy_threshold()),
+                },
+            );
             let listener = balancer.listener_descriptions().first().and_then(|d| d.listener());
             let listener_port = listener.map_or(0, |l| l.load_balancer_port()) as u16;
             let instance_port = listener.map_or(0, |l| l.instance_port()) as u16;
@@ -130,7 +146,9 @@ impl Resource for ClassicLoadBalancers<'_> {
                         listener_port,
                         instance_port,
                         health_check_target,
+                        health_check,
                         cross_zone,
+                        connection_draining,
                     })
                 })
                 .with_info("dns_name", dns.as_deref()),
@@ -153,7 +171,7 @@ impl Resource for ClassicLoadBalancers<'_> {
             .await
             .op("CreateLoadBalancer")?;
         self.configure_health_check(spec).await?;
-        self.set_cross_zone(spec).await?;
+        self.set_attributes(spec).await?;
         Ok(spec.name.clone())
     }
 
@@ -217,8 +235,8 @@ impl Resource for ClassicLoadBalancers<'_> {
         if request.changed("health_check") {
             self.configure_health_check(spec).await?;
         }
-        if request.changed("cross_zone") {
-            self.set_cross_zone(spec).await?;
+        if request.changed_any(&["cross_zone", "connection_draining"]) {
+            self.set_attributes(spec).await?;
         }
         sync_tags(self.0, name, request.tags, request.current_tags).await
     }
@@ -241,10 +259,10 @@ impl ClassicLoadBalancers<'_> {
     async fn configure_health_check(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
         let health_check = HealthCheck::builder()
             .target(&spec.health_check_target)
-            .interval(HEALTH_INTERVAL)
-            .timeout(HEALTH_TIMEOUT)
-            .healthy_threshold(HEALTHY_THRESHOLD)
-            .unhealthy_threshold(UNHEALTHY_THRESHOLD)
+            .interval(i32::from(spec.health_check.interval_seconds))
+            .timeout(i32::from(spec.health_check.timeout_seconds))
+            .healthy_threshold(i32::from(spec.health_check.healthy_threshold))
+            .unhealthy_threshold(i32::from(spec.health_check.unhealthy_threshold))
             .build()
             .map_err(|e| AwsError::Other {
                 operation: "ConfigureHealthCheck",
@@ -261,8 +279,13 @@ impl ClassicLoadBalancers<'_> {
         Ok(())
     }
 
-    async fn set_cross_zone(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
+    /// Cross-zone balancing and connection draining (0 s: off), in one call.
+    async fn set_attributes(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
         let cross_zone = CrossZoneLoadBalancing::builder().enabled(spec.cross_zone).build();
+        let draining = ConnectionDraining::builder()
+            .enabled(spec.connection_draining > 0)
+            .timeout(i32::from(spec.connection_draining.max(1)))
+            .build();
         self.0
             .client
             .modify_load_balancer_attributes()
@@ -270,6 +293,7 @@ impl ClassicLoadBalancers<'_> {
             .load_balancer_attributes(
                 LoadBalancerAttributes::builder()
                     .cross_zone_load_balancing(cross_zone)
+                    .connection_draining(draining)
                     .build(),
             )
             .send()

@@ -47,6 +47,65 @@ impl Logs {
     }
 }
 
+/// One line the API logged.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LogLine {
+    /// Milliseconds since the Unix epoch, as CloudWatch Logs records them.
+    pub timestamp: i64,
+    /// The task or instance that wrote it: the last part of its log stream's name.
+    pub source: String,
+    pub message: String,
+    /// CloudWatch's id of the event: the same line read twice has the same id.
+    #[serde(skip)]
+    pub id: String,
+}
+
+impl Logs {
+    /// The events of `group` from `since_ms` on (all pages), oldest first, whose message
+    /// contains `filter` (CloudWatch's filter pattern syntax: plain words match as terms).
+    /// A group that does not exist yet has no lines.
+    pub async fn read(&self, group: &str, since_ms: i64, filter: Option<&str>) -> Result<Vec<LogLine>, AwsError> {
+        let request = self
+            .client
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(since_ms)
+            .set_filter_pattern(filter.map(quoted_term));
+        let pages = match request
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op("FilterLogEvents")
+        {
+            Ok(pages) => pages,
+            Err(error) if error.code() == Some("ResourceNotFoundException") => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        let events = pages.into_iter().flat_map(|page| page.events.unwrap_or_default());
+        let mut lines: Vec<LogLine> = events
+            .map(|event| LogLine {
+                timestamp: event.timestamp().unwrap_or_default(),
+                source: event
+                    .log_stream_name()
+                    .and_then(|s| s.rsplit('/').next())
+                    .unwrap_or("-")
+                    .to_owned(),
+                message: event.message().unwrap_or_default().trim_end().to_owned(),
+                id: event.event_id().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        lines.sort_by_key(|line| line.timestamp);
+        Ok(lines)
+    }
+}
+
+/// A filter pattern matching `text` literally (CloudWatch reads unquoted text as terms and
+/// operators).
+fn quoted_term(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\\\""))
+}
+
 impl TagApi for Logs {
     async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
         self.client

@@ -4,6 +4,7 @@
 mod apply;
 mod destroy;
 mod lock;
+mod logs;
 mod output;
 mod push;
 mod validate;
@@ -11,6 +12,7 @@ mod validate;
 pub use apply::{Applied, apply, check_protection};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
 pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
+pub use logs::{LogsRequest, logs};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use validate::{Validated, validate};

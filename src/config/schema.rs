@@ -78,6 +78,60 @@ pub struct LoadBalancerConfig {
     pub port: u16,
     #[serde(default = "default_health_check_path")]
     pub health_check_path: String,
+    /// How the load balancer checks the API: defaults that suit an API answering in
+    /// milliseconds, so a rollout takes seconds, not AWS's default minutes.
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    /// How long a target being replaced keeps serving the requests it has (AWS's default is
+    /// 300 s; the API holds no long requests).
+    #[serde(default = "default_deregistration_delay")]
+    pub deregistration_delay_seconds: u16,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckConfig {
+    #[serde(default = "default_check_interval")]
+    pub interval_seconds: u16,
+    #[serde(default = "default_check_timeout")]
+    pub timeout_seconds: u16,
+    /// Consecutive passes before a new target gets traffic.
+    #[serde(default = "default_healthy_threshold")]
+    pub healthy_threshold: u16,
+    /// Consecutive failures before a target is taken out.
+    #[serde(default = "default_unhealthy_threshold")]
+    pub unhealthy_threshold: u16,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: default_check_interval(),
+            timeout_seconds: default_check_timeout(),
+            healthy_threshold: default_healthy_threshold(),
+            unhealthy_threshold: default_unhealthy_threshold(),
+        }
+    }
+}
+
+fn default_check_interval() -> u16 {
+    10
+}
+
+fn default_check_timeout() -> u16 {
+    5
+}
+
+fn default_healthy_threshold() -> u16 {
+    2
+}
+
+fn default_unhealthy_threshold() -> u16 {
+    3
+}
+
+fn default_deregistration_delay() -> u16 {
+    20
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

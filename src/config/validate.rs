@@ -188,6 +188,57 @@ fn check_load_balancer(config: &EnvironmentConfig, problems: &mut Vec<Problem>) 
             .help("use a path starting with `/`, e.g. /healthcheck"),
         );
     }
+    // The bounds both the ALB and the classic ELB accept.
+    let check = &lb.health_check;
+    for (field, value, range) in [
+        (
+            "load_balancer.health_check.interval_seconds",
+            check.interval_seconds,
+            5..=300,
+        ),
+        (
+            "load_balancer.health_check.timeout_seconds",
+            check.timeout_seconds,
+            2..=60,
+        ),
+        (
+            "load_balancer.health_check.healthy_threshold",
+            check.healthy_threshold,
+            2..=10,
+        ),
+        (
+            "load_balancer.health_check.unhealthy_threshold",
+            check.unhealthy_threshold,
+            2..=10,
+        ),
+        (
+            "load_balancer.deregistration_delay_seconds",
+            lb.deregistration_delay_seconds,
+            0..=3600,
+        ),
+    ] {
+        if !range.contains(&value) {
+            problems.push(
+                Problem::new(field, format!("{value} is outside what AWS accepts")).help(format!(
+                    "use {} to {}",
+                    range.start(),
+                    range.end()
+                )),
+            );
+        }
+    }
+    if check.timeout_seconds >= check.interval_seconds {
+        problems.push(
+            Problem::new(
+                "load_balancer.health_check.timeout_seconds",
+                format!(
+                    "{} s is not shorter than the {} s interval",
+                    check.timeout_seconds, check.interval_seconds
+                ),
+            )
+            .help("a check must time out before the next one starts: lower the timeout or raise the interval"),
+        );
+    }
 }
 
 fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {

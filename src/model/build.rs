@@ -49,6 +49,12 @@ const ANYWHERE: &str = "0.0.0.0/0";
 const HTTPS: i32 = 443;
 const POSTGRES: i32 = 5432;
 const CONTAINER_NAME: &str = "api";
+/// The API listens within a second of its container starting (the container's own health
+/// check allows 10 s): ECS need not ignore failing checks of a new task for long.
+const TASK_GRACE_SECONDS: u16 = 15;
+/// An instance boots, installs Docker and the ECR helper and pulls the image (about 90 s on
+/// Amazon Linux 2023) before the API answers.
+const INSTANCE_GRACE_SECONDS: u16 = 120;
 /// The root device of Amazon Linux AMIs (2023 and the ECS-optimized ones); an AMI given in
 /// `compute.ami` must use it too, or the mapping adds a second volume instead.
 const ROOT_DEVICE: &str = "/dev/xvda";
@@ -61,6 +67,11 @@ pub fn repository_name(environment: &str) -> String {
 
 /// Where the API's container writes its logs (CloudWatch Logs, awslogs driver).
 fn log_group(environment: &str) -> String {
+    log_group_name(environment)
+}
+
+/// The CloudWatch Logs group an environment's API writes to.
+pub fn log_group_name(environment: &str) -> String {
     format!("/deployer/{environment}/api")
 }
 
@@ -297,6 +308,15 @@ fn repository(config: &EnvironmentConfig) -> Spec {
     })
 }
 
+fn health_check(config: &crate::config::HealthCheckConfig) -> HealthCheck {
+    HealthCheck {
+        interval_seconds: config.interval_seconds,
+        timeout_seconds: config.timeout_seconds,
+        healthy_threshold: config.healthy_threshold,
+        unhealthy_threshold: config.unhealthy_threshold,
+    }
+}
+
 /// A spec with the tags deployer puts on it.
 fn desired_resource(config: &EnvironmentConfig, id: &Id, spec: Spec) -> DesiredResource {
     let mut tags = if spec.kind().has_tags() {
@@ -381,7 +401,9 @@ fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut im
                 listener_port: lb.port,
                 instance_port: config.app.port,
                 health_check_target: format!("HTTP:{}{}", config.app.port, lb.health_check_path),
+                health_check: health_check(&lb.health_check),
                 cross_zone: true,
+                connection_draining: lb.deregistration_delay_seconds,
             }),
         ),
         LoadBalancerKind::Alb => {
@@ -407,6 +429,8 @@ fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut im
                         ComputeKind::Ecs => "ip".into(),
                     },
                     health_check_path: lb.health_check_path.clone(),
+                    health_check: health_check(&lb.health_check),
+                    deregistration_delay: lb.deregistration_delay_seconds,
                 }),
             );
             add(
@@ -675,6 +699,7 @@ fn add_compute(
                     subnets: subnets("private", zone_count),
                     target_groups,
                     classic_load_balancers,
+                    health_check_grace_seconds: INSTANCE_GRACE_SECONDS,
                 }),
             );
         }
@@ -724,6 +749,7 @@ fn add_compute(
                     classic_load_balancer: classic.then(|| Ref::to("load-balancer")),
                     container_name: CONTAINER_NAME.into(),
                     container_port: config.app.port,
+                    health_check_grace_seconds: Some(TASK_GRACE_SECONDS),
                 }),
             );
         }

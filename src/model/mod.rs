@@ -10,7 +10,7 @@ mod spec;
 mod tags;
 mod templates;
 
-pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, repository_name};
+pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name};
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;

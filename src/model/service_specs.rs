@@ -17,7 +17,10 @@ pub struct ClassicLoadBalancerSpec {
     pub instance_port: u16,
     /// `HTTP:8000/healthcheck`.
     pub health_check_target: String,
+    pub health_check: HealthCheck,
     pub cross_zone: bool,
+    /// Seconds an instance leaving keeps its requests (connection draining; 0: off).
+    pub connection_draining: u16,
 }
 
 /// An Application Load Balancer (internet-facing).
@@ -42,6 +45,28 @@ pub struct TargetGroupSpec {
     /// `instance` for EC2, `ip` for Fargate tasks.
     pub target_type: String,
     pub health_check_path: String,
+    pub health_check: HealthCheck,
+    /// Seconds a deregistered target keeps its requests (`deregistration_delay.timeout_seconds`).
+    pub deregistration_delay: u16,
+}
+
+/// How a load balancer checks its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HealthCheck {
+    pub interval_seconds: u16,
+    pub timeout_seconds: u16,
+    pub healthy_threshold: u16,
+    pub unhealthy_threshold: u16,
+}
+
+impl std::fmt::Display for HealthCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "every {} s, {} s timeout, in after {}, out after {}",
+            self.interval_seconds, self.timeout_seconds, self.healthy_threshold, self.unhealthy_threshold
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -195,6 +220,8 @@ pub struct AutoScalingGroupSpec {
     pub subnets: BTreeSet<Ref>,
     pub target_groups: BTreeSet<Ref>,
     pub classic_load_balancers: BTreeSet<Ref>,
+    /// Seconds the group ignores failing load balancer checks of an instance just launched.
+    pub health_check_grace_seconds: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -234,6 +261,9 @@ pub struct EcsServiceSpec {
     pub classic_load_balancer: Option<Ref>,
     pub container_name: String,
     pub container_port: u16,
+    /// Seconds ECS ignores failing load balancer checks of a task just started (None when
+    /// observed and not reported).
+    pub health_check_grace_seconds: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -279,8 +309,13 @@ impl ResourceSpec for ClassicLoadBalancerSpec {
                 format!("HTTP {} → {}", self.listener_port, self.instance_port),
                 false,
             ),
-            Attribute::scalar("health_check", &self.health_check_target, false),
+            Attribute::scalar(
+                "health_check",
+                format!("{} {}", self.health_check_target, self.health_check),
+                false,
+            ),
             Attribute::scalar("cross_zone", self.cross_zone, false),
+            Attribute::scalar("connection_draining", self.connection_draining, false),
         ]
     }
 
@@ -318,6 +353,8 @@ impl ResourceSpec for TargetGroupSpec {
             Attribute::scalar("port", self.port, true),
             Attribute::scalar("target_type", &self.target_type, true),
             Attribute::scalar("health_check_path", &self.health_check_path, false),
+            Attribute::scalar("health_check", self.health_check, false),
+            Attribute::scalar("deregistration_delay", self.deregistration_delay, false),
         ]
     }
 
@@ -415,6 +452,7 @@ impl ResourceSpec for AutoScalingGroupSpec {
             Attribute::set("subnets", &self.subnets),
             Attribute::set("target_groups", &self.target_groups),
             Attribute::set("classic_load_balancers", &self.classic_load_balancers),
+            Attribute::scalar("health_check_grace_seconds", self.health_check_grace_seconds, false),
         ]
     }
 
@@ -494,6 +532,7 @@ impl ResourceSpec for EcsServiceSpec {
                 format!("{}:{}", self.container_name, self.container_port),
                 true,
             ),
+            Attribute::reported("health_check_grace_seconds", self.health_check_grace_seconds),
         ]
     }
 

@@ -143,6 +143,9 @@ pub enum AttributeValue {
     Set(BTreeSet<String>),
     /// A version: `17` wants any 17.x (AWS picks and upgrades the minor), `17.4` exactly that.
     Version(String),
+    /// Observed only: AWS did not report the value (the local emulator leaves some out), so
+    /// there is nothing to compare.
+    Unreported,
 }
 
 impl AttributeValue {
@@ -152,6 +155,7 @@ impl AttributeValue {
             (Self::Version(wanted), Self::Version(had)) => {
                 wanted == had || (!wanted.contains('.') && had.split('.').next() == Some(wanted.as_str()))
             }
+            (_, Self::Unreported) => true,
             _ => self == observed,
         }
     }
@@ -181,6 +185,19 @@ impl Attribute {
         Self {
             protects: true,
             ..Self::scalar(name, on, false)
+        }
+    }
+
+    /// A value AWS may leave out of its answers: absent, it is not compared. Changes in place.
+    pub fn reported(name: &'static str, value: Option<impl ToString>) -> Self {
+        match value {
+            Some(value) => Self::scalar(name, value, false),
+            None => Self {
+                name,
+                value: AttributeValue::Unreported,
+                forces_replacement: false,
+                protects: false,
+            },
         }
     }
 
@@ -406,6 +423,7 @@ impl fmt::Display for AttributeValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Scalar(value) | Self::Version(value) => f.write_str(value),
+            Self::Unreported => f.write_str("(not reported)"),
             Self::Set(values) => write!(f, "[{}]", values.iter().cloned().collect::<Vec<_>>().join(", ")),
         }
     }

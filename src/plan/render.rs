@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Action, Plan};
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
-pub(super) const FORMAT_VERSION: &str = "1.1";
+pub(super) const FORMAT_VERSION: &str = "1.2";
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
@@ -37,6 +37,13 @@ pub fn render_text(plan: &Plan) -> String {
         for reason in &change.reasons {
             out.push_str(&format!("        {}\n", style(reason).dim()));
         }
+        // What a new resource will be, so a reviewer sees the CIDR, the ports, the policy
+        // documents before approving (specs hold no secrets: tokens are referenced by ARN).
+        if let (Action::Create, Some(desired)) = (change.action, &change.desired) {
+            for attribute in desired.spec.attributes() {
+                out.push_str(&attribute_lines(attribute.name, &attribute.value.to_string()));
+            }
+        }
     }
     let summary = plan.summary();
     out.push_str(&format!(
@@ -44,6 +51,21 @@ pub fn render_text(plan: &Plan) -> String {
         summary.add, summary.change, summary.destroy
     ));
     out
+}
+
+/// `name = value`, a JSON document (a policy) pretty-printed over indented lines.
+fn attribute_lines(name: &str, value: &str) -> String {
+    let pretty = serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .and_then(|document| serde_json::to_string_pretty(&document).ok());
+    match pretty {
+        Some(document) => {
+            let indented = document.replace('\n', "\n          ");
+            format!("          {name} = {indented}\n")
+        }
+        None => format!("          {name} = {value}\n"),
+    }
 }
 
 pub fn render_json(plan: &Plan) -> serde_json::Value {
@@ -57,6 +79,17 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
                 "action": change.action,
                 "physical_id": change.observed.as_ref().map(|o| &o.physical_id),
                 "reasons": change.reasons,
+                "attributes": (change.action == Action::Create)
+                    .then_some(change.desired.as_ref())
+                    .flatten()
+                    .map(|desired| {
+                        desired
+                            .spec
+                            .attributes()
+                            .into_iter()
+                            .map(|a| (a.name.to_owned(), json!(a.value.to_string())))
+                            .collect::<serde_json::Map<_, _>>()
+                    }),
             })
         })
         .collect();

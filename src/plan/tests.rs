@@ -319,3 +319,22 @@ fn a_major_engine_version_accepts_the_minor_aws_chose_and_a_full_one_is_exact() 
         ["engine_version: 16.6 → 17"]
     );
 }
+
+#[test]
+fn a_value_aws_does_not_report_is_not_drift_and_a_reported_one_is() {
+    let desired = staging();
+    let mut observed = crate::model::as_deployed(&desired);
+    let Spec::EcsService(service) = &mut observed_mut(&mut observed, "ecs-service").spec else {
+        panic!()
+    };
+    service.health_check_grace_seconds = None;
+    assert!(plan(&desired, &observed).is_empty());
+    let Spec::EcsService(service) = &mut observed_mut(&mut observed, "ecs-service").spec else {
+        panic!()
+    };
+    service.health_check_grace_seconds = Some(60);
+    assert_eq!(
+        reasons(&plan(&desired, &observed), "ecs-service"),
+        ["health_check_grace_seconds: 60 → 15"]
+    );
+}

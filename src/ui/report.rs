@@ -6,7 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
-use crate::aws::{LockHolder, PushedImage};
+use crate::aws::{LockHolder, LogLine, PushedImage};
 use crate::commands::{Applied, Destroyed, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
@@ -117,6 +117,20 @@ pub fn outputs(outputs: &Outputs, json: bool) -> serde_json::Result<()> {
         print!("{}", outputs_text(outputs));
     }
     Ok(())
+}
+
+/// One line of `logs`: time (UTC), the task or instance, the message; or one JSON object.
+pub fn log_line(line: &LogLine, json: bool) {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(line.timestamp).unwrap_or(0));
+    let time = humantime::format_rfc3339_millis(at).to_string();
+    if json {
+        println!(
+            "{}",
+            json!({"timestamp": time, "source": line.source, "message": line.message})
+        );
+    } else {
+        println!("{} {} {}", style(time).dim(), style(&line.source).cyan(), line.message);
+    }
 }
 
 /// One ✓ line per valid file; the invalid ones come back to `main` as the error.

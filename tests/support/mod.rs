@@ -164,6 +164,15 @@ impl Deployer {
             .expect("start deployer")
     }
 
+    /// Starts the binary with its stdout piped to the test (stderr discarded).
+    pub(crate) fn spawn_with_stdout(mut self) -> Child {
+        self.command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start deployer")
+    }
+
     /// No image named: the environment runs what was pushed to its repository.
     pub(crate) fn without_image(mut self) -> Self {
         self.command.env_remove("DEPLOYER_IMAGE");

@@ -18,8 +18,6 @@ use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, Goal, Wait, poll};
 use crate::model::{EcsServiceSpec, Spec, TAG_ENVIRONMENT, Tags};
 
-/// Tasks boot and pull their image before the load balancer's checks count.
-const HEALTH_CHECK_GRACE_SECONDS: i32 = 60;
 /// DescribeServices takes at most 10 services per call.
 const SERVICE_BATCH: usize = 10;
 
@@ -62,7 +60,7 @@ impl Resource for Services<'_> {
                 .launch_type(LaunchType::Fargate)
                 .network_configuration(network(spec, resolved)?)
                 .load_balancers(load_balancer.clone())
-                .health_check_grace_period_seconds(HEALTH_CHECK_GRACE_SECONDS)
+                .set_health_check_grace_period_seconds(spec.health_check_grace_seconds.map(i32::from))
                 .deployment_configuration(rollback_on_failure())
                 .propagate_tags(PropagateTags::Service)
                 .set_tags(Some(sdk_tags(tags)))
@@ -85,6 +83,17 @@ impl Resource for Services<'_> {
         let (arn, spec, resolved) = (request.physical_id, request.spec, request.resolved);
         let cluster = resolved.physical(&spec.cluster)?;
         let rolls = request.changed_any(&["task_definition", "desired", "subnets", "security_groups"]);
+        if request.changed("health_check_grace_seconds") && !rolls {
+            self.0
+                .client
+                .update_service()
+                .cluster(&cluster)
+                .service(arn)
+                .set_health_check_grace_period_seconds(spec.health_check_grace_seconds.map(i32::from))
+                .send()
+                .await
+                .op("UpdateService")?;
+        }
         if rolls {
             self.0
                 .client
@@ -94,6 +103,7 @@ impl Resource for Services<'_> {
                 .task_definition(resolved.physical(&spec.task_definition)?)
                 .desired_count(spec.desired as i32)
                 .network_configuration(network(spec, resolved)?)
+                .set_health_check_grace_period_seconds(spec.health_check_grace_seconds.map(i32::from))
                 .send()
                 .await
                 .op("UpdateService")?;
@@ -245,6 +255,9 @@ fn service_found(service: &aws_sdk_ecs::types::Service, tags: Tags) -> Found {
     let classic = balancer.and_then(|b| b.load_balancer_name()).map(str::to_owned);
     let container_name = balancer.and_then(|b| b.container_name()).unwrap_or_default().to_owned();
     let container_port = balancer.and_then(|b| b.container_port()).unwrap_or_default() as u16;
+    let health_check_grace_seconds = service
+        .health_check_grace_period_seconds()
+        .map(|s| s.clamp(0, i32::from(u16::MAX)) as u16);
     Found::new(arn, tags, move |lookup| {
         Spec::EcsService(EcsServiceSpec {
             name,
@@ -257,6 +270,7 @@ fn service_found(service: &aws_sdk_ecs::types::Service, tags: Tags) -> Found {
             classic_load_balancer: classic.as_deref().map(lookup),
             container_name,
             container_port,
+            health_check_grace_seconds,
         })
     })
 }
