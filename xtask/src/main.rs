@@ -323,9 +323,19 @@ impl Drop for Guard {
 }
 
 fn test() -> Result<()> {
-    let server = setup()?;
-    // The push tests fail with this reason rather than being skipped.
-    let tools_problem = system_tools().err().map(|error| format!("{error:#}"));
+    // The test tools download and install (pip, apt) while cargo compiles: one waits on the
+    // network, the other on the CPU. On a fresh machine this hides most of the install.
+    let tools = std::thread::spawn(|| {
+        let server = setup();
+        // The push tests fail with this reason rather than being skipped.
+        let problem = system_tools().err().map(|error| format!("{error:#}"));
+        (server, problem)
+    });
+    // `cargo test` does not link other packages' binaries; the tests run `api` itself.
+    let built = status(cargo().args(["build", "--workspace", "--bins"]));
+    let (server, tools_problem) = tools.join().expect("the tool installer does not panic");
+    built?;
+    let server = server?;
     if let Some(problem) = &tools_problem {
         eprintln!("xtask: warning: {problem}; the push tests will fail");
     }
@@ -335,8 +345,6 @@ fn test() -> Result<()> {
     let hadolint = server.with_file_name("hadolint");
     status(Command::new(&hadolint).arg(root().join("Dockerfile")))
         .context("hadolint found problems in the Dockerfile")?;
-    // `cargo test` does not link other packages' binaries; the tests run `api` itself.
-    status(cargo().args(["build", "--workspace", "--bins"]))?;
     let mut tests = cargo();
     tests
         // The library unit tests and the integration tests: the only targets with tests.
