@@ -51,6 +51,12 @@ fn hold_staging_pending(proxy: &Proxy, lasting: Duration) {
         "\"runningCount\": 0",
         lasting,
     );
+    proxy.hold(
+        &["CreateService", "DescribeServices"],
+        "\"rolloutState\": \"COMPLETED\"",
+        "\"rolloutState\": \"IN_PROGRESS\"",
+        lasting,
+    );
 }
 
 #[test]
@@ -104,7 +110,10 @@ fn slow_and_not_yet_visible_resources_are_waited_for_and_created_once() {
         ("to become active (usually 2 to 4 minutes)", "(provisioning)"),
         ("database cluster staging-db to be available", "(creating)"),
         ("to be available (Aurora takes minutes)", "(not visible yet)"),
-        ("2 tasks running and the deployment to settle", "(0 of 2 tasks running"),
+        (
+            "2 tasks running and the deployment to settle",
+            ": 0 running, 0 pending, 0 failed of 2)",
+        ),
     ] {
         assert!(
             apply
@@ -261,4 +270,40 @@ fn instances_are_waited_for_until_in_service_and_an_unimplemented_refresh_is_not
         rolled.stdout
     );
     assert_eq!(count(&proxy.take_calls(), "StartInstanceRefresh"), 1);
+}
+
+#[test]
+fn a_rollout_ecs_marks_failed_fails_the_apply_instead_of_passing_as_stable() {
+    let moto = Moto::start_with_tasks(2);
+    let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
+    // What ECS reports when the circuit breaker gives up on a deployment.
+    proxy.hold(
+        &["CreateService", "DescribeServices"],
+        "\"rolloutState\": \"COMPLETED\"",
+        "\"rolloutState\": \"FAILED\"",
+        FOREVER,
+    );
+    proxy.hold(
+        &["CreateService", "DescribeServices"],
+        " completed.\"",
+        ": ECS deployment circuit breaker: tasks failed to start.\"",
+        FOREVER,
+    );
+    let failed = Deployer::new(&moto)
+        .through(&proxy)
+        .args(["apply", "staging", "--auto-approve"])
+        .run()
+        .expect_status(1);
+    for expected in [
+        "ecs-service: 2 tasks running and the deployment to settle failed: it is deployment ecs-svc/",
+        "FAILED (2 running, 0 pending, 0 failed of 2)",
+        "tasks failed to start.",
+    ] {
+        assert!(
+            failed.stderr.contains(expected),
+            "`{expected}` missing from:\n{}",
+            failed.stderr
+        );
+    }
+    assert!(!failed.stdout.contains("Apply complete"), "{}", failed.stdout);
 }

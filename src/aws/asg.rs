@@ -11,7 +11,7 @@ use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use super::wait::{Check, Wait, poll};
-use crate::apply::{Progress, Resolved};
+use crate::apply::Resolved;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
 /// Keep most of the fleet serving while it rolls.
@@ -235,7 +235,10 @@ impl Resource for AutoScalingGroups<'_> {
         }
         sync_tags(self.0, name, request.tags, request.current_tags).await?;
         if spec.template_version != observed.template_version {
-            self.refresh(name, request.progress).await?;
+            let wait = request.wait(format!(
+                "the instance refresh of {name} to roll the new launch template version"
+            ));
+            self.refresh(name, wait).await?;
         }
         Ok(())
     }
@@ -305,12 +308,15 @@ impl AutoScalingGroups<'_> {
         .await
     }
 
-    /// Replaces the group's instances with ones from the new template version, a few at a time.
-    async fn refresh(&self, name: &str, progress: Progress<'_>) -> Result<(), AwsError> {
+    /// Replaces the group's instances with ones from the new template version, a few at a time,
+    /// and follows the refresh to its end: a failed one (AWS rolls it back to the previous
+    /// version) fails the apply with AWS's reason.
+    async fn refresh(&self, name: &str, wait: Wait<'_>) -> Result<(), AwsError> {
         let preferences = aws_sdk_autoscaling::types::RefreshPreferences::builder()
             .min_healthy_percentage(REFRESH_MIN_HEALTHY_PERCENT)
+            .auto_rollback(true)
             .build();
-        match self
+        let id = match self
             .0
             .client
             .start_instance_refresh()
@@ -320,12 +326,7 @@ impl AutoScalingGroups<'_> {
             .await
             .op("StartInstanceRefresh")
         {
-            Ok(_) => {
-                progress.waiting(format!(
-                    "instance refresh of {name} to roll the new launch template version"
-                ));
-                Ok(())
-            }
+            Ok(output) => output.instance_refresh_id().unwrap_or_default().to_owned(),
             // The local emulator does not implement instance refreshes (an HTML 500, which
             // is not retried): new instances still launch from the new version; say so and
             // go on.
@@ -333,13 +334,50 @@ impl AutoScalingGroups<'_> {
                 tracing::warn!(
                     "{name}: this endpoint cannot start an instance refresh; existing instances keep the old version until replaced"
                 );
-                progress.waiting("nothing: instance refresh is not supported by this endpoint");
-                Ok(())
+                wait.progress
+                    .waiting("nothing: instance refresh is not supported by this endpoint");
+                return Ok(());
             }
             // One already rolling will pick up the latest version on its own.
-            Err(error) if error.code() == Some("InstanceRefreshInProgress") => Ok(()),
-            Err(error) => Err(error),
+            Err(error) if error.code() == Some("InstanceRefreshInProgress") => return Ok(()),
+            Err(error) => return Err(error),
+        };
+        poll(wait, || async {
+            let output = self
+                .0
+                .client
+                .describe_instance_refreshes()
+                .auto_scaling_group_name(name)
+                .instance_refresh_ids(&id)
+                .send()
+                .await
+                .op("DescribeInstanceRefreshes")?;
+            Ok(output.instance_refreshes().first().map_or_else(
+                || Check::Pending("not visible yet".to_owned()),
+                |refresh| {
+                    refresh_check(
+                        refresh.status().map_or("Pending", |s| s.as_str()),
+                        refresh.status_reason(),
+                        refresh.percentage_complete(),
+                    )
+                },
+            ))
+        })
+        .await
+    }
+}
+
+/// What an instance refresh's status means for its wait.
+fn refresh_check(status: &str, reason: Option<&str>, percentage: Option<i32>) -> Check<()> {
+    let reason = reason.map(|r| format!(": {r}")).unwrap_or_default();
+    match status {
+        "Successful" => Check::Done(()),
+        // A rollback means the new version failed: the apply must say so, even while AWS
+        // is still putting the old version back.
+        "Failed" | "Cancelled" | "Cancelling" | "RollbackInProgress" | "RollbackSuccessful" | "RollbackFailed" => {
+            Check::Failed(format!("{status}{reason}"))
         }
+        _ => Check::Pending(format!("{status}, {}% done", percentage.unwrap_or(0))),
     }
 }
 
@@ -413,5 +451,23 @@ mod tests {
             capacity_check(&["InService", "InService"], 2),
             Check::Done(())
         ));
+    }
+
+    #[test]
+    fn a_failed_refresh_fails_with_aws_reason_and_a_rolling_one_is_waited_for() {
+        assert!(matches!(
+            refresh_check(
+                "RollbackSuccessful",
+                Some("An instance failed its health check; rolled back to version 3"),
+                Some(50)
+            ),
+            Check::Failed(s) if s == "RollbackSuccessful: An instance failed its health check; rolled back to version 3"
+        ));
+        assert!(matches!(
+            refresh_check("InProgress", None, Some(40)),
+            Check::Pending(s) if s == "InProgress, 40% done"
+        ));
+        assert!(matches!(refresh_check("Baking", None, Some(100)), Check::Pending(_)));
+        assert!(matches!(refresh_check("Successful", None, Some(100)), Check::Done(())));
     }
 }

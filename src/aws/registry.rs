@@ -62,7 +62,7 @@ registry!(|aws| {
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),
     EcsCluster => ecs::Clusters(&aws.ecs),
     TaskDefinition => ecs::TaskDefinitions(&aws.ecs),
-    EcsService => ecs::Services(&aws.ecs),
+    EcsService => ecs::Services(&aws.ecs, &aws.logs),
     DbSubnetGroup => rds::SubnetGroups(&aws.rds),
     DbCluster => rds::Clusters(&aws.rds),
     DbInstance => rds::Instances(&aws.rds),

@@ -13,6 +13,7 @@ use super::{Ecs, sdk_tags, tags_of};
 use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::logs::Logs;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, Goal, Wait, poll};
@@ -21,7 +22,26 @@ use crate::model::{EcsServiceSpec, Spec, TAG_ENVIRONMENT, Tags};
 /// DescribeServices takes at most 10 services per call.
 const SERVICE_BATCH: usize = 10;
 
-pub(crate) struct Services<'a>(pub(crate) &'a Ecs);
+/// The service adapter, and CloudWatch Logs to quote a failed rollout's last lines.
+pub(crate) struct Services<'a>(pub(crate) &'a Ecs, pub(crate) &'a Logs);
+
+/// The deployment an apply started: what its wait follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Started {
+    deployment: String,
+    task_definition: String,
+}
+
+impl Started {
+    /// The PRIMARY deployment of a service as CreateService or UpdateService returned it.
+    fn of(service: Option<&aws_sdk_ecs::types::Service>) -> Option<Started> {
+        let primary = service?.deployments().iter().find(|d| d.status() == Some("PRIMARY"))?;
+        Some(Started {
+            deployment: primary.id()?.to_owned(),
+            task_definition: primary.task_definition().unwrap_or_default().to_owned(),
+        })
+    }
+}
 
 impl Resource for Services<'_> {
     type Spec = EcsServiceSpec;
@@ -74,8 +94,9 @@ impl Resource for Services<'_> {
             .and_then(|s| s.service_arn())
             .unwrap_or_default()
             .to_owned();
+        let started = Started::of(output.service());
         let wait = request.wait(format!("{} tasks running and the deployment to settle", spec.desired));
-        self.wait(&cluster, &arn, Goal::Ready, wait).await?;
+        self.wait_rollout(&cluster, &arn, started.as_ref(), wait).await?;
         Ok(arn)
     }
 
@@ -94,8 +115,10 @@ impl Resource for Services<'_> {
                 .await
                 .op("UpdateService")?;
         }
+        let mut started = None;
         if rolls {
-            self.0
+            let output = self
+                .0
                 .client
                 .update_service()
                 .cluster(&cluster)
@@ -107,11 +130,12 @@ impl Resource for Services<'_> {
                 .send()
                 .await
                 .op("UpdateService")?;
+            started = Started::of(output.service());
         }
         sync_tags(self.0, arn, request.tags, request.current_tags).await?;
         if rolls {
             let wait = request.wait(format!("{} tasks running and the deployment to settle", spec.desired));
-            self.wait(&cluster, arn, Goal::Ready, wait).await?;
+            self.wait_rollout(&cluster, arn, started.as_ref(), wait).await?;
         }
         Ok(())
     }
@@ -158,20 +182,217 @@ impl Resource for Services<'_> {
 }
 
 impl Services<'_> {
+    async fn describe(&self, cluster: &str, service: &str) -> Result<DescribeServicesOutput, AwsError> {
+        self.0
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+            .op("DescribeServices")
+    }
+
     async fn wait(&self, cluster: &str, service: &str, goal: Goal, wait: Wait<'_>) -> Result<(), AwsError> {
         poll(wait, || async move {
-            let output = self
-                .0
-                .client
-                .describe_services()
-                .cluster(cluster)
-                .services(service)
-                .send()
-                .await
-                .op("DescribeServices")?;
-            Ok(service_check(&output, goal))
+            Ok(service_check(&self.describe(cluster, service).await?, goal))
         })
         .await
+    }
+
+    /// Follows the deployment this apply started until ECS completes it, or says it failed.
+    /// A failure names the stopped tasks' reasons and exit codes and quotes their last log
+    /// lines: the circuit breaker rolls a failed deployment back, and the service becomes
+    /// stable again on the old revision, which a stability wait would report as success.
+    async fn wait_rollout(
+        &self,
+        cluster: &str,
+        service: &str,
+        started: Option<&Started>,
+        wait: Wait<'_>,
+    ) -> Result<(), AwsError> {
+        let result = poll(wait, || async move {
+            let output = self.describe(cluster, service).await?;
+            Ok(match started {
+                Some(started) => rollout_check(&output, started),
+                None => service_check(&output, Goal::Ready),
+            })
+        })
+        .await;
+        match result {
+            Err(AwsError::FailedState { what, state }) => {
+                let diagnosis = self.diagnose(cluster, service, started).await;
+                Err(AwsError::FailedState {
+                    what,
+                    state: format!("{state}{diagnosis}"),
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// Why the service's tasks stopped, and what they logged last; best effort (a failure to
+    /// read is said, not raised: the rollout's own failure is the error).
+    async fn diagnose(&self, cluster: &str, service: &str, started: Option<&Started>) -> String {
+        let stopped = match self.stopped_tasks(cluster, service).await {
+            Ok(stopped) => stopped,
+            Err(error) => return format!("\n    (could not read the stopped tasks: {error})"),
+        };
+        let mut text = String::new();
+        for task in &stopped {
+            text.push_str(&format!("\n    task {}: {}", task.id, task.reason));
+        }
+        let group = match started {
+            Some(started) => self.log_group(&started.task_definition).await.ok().flatten(),
+            None => None,
+        };
+        if let Some(group) = group {
+            let since = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64)
+                - 30 * 60 * 1000;
+            if let Ok(lines) = self.1.read(&group, since, None).await {
+                let ids: Vec<&str> = stopped.iter().map(|t| t.id.as_str()).collect();
+                let theirs: Vec<_> = lines.iter().filter(|l| ids.contains(&l.source.as_str())).collect();
+                for line in &theirs[theirs.len().saturating_sub(LOG_LINES)..] {
+                    text.push_str(&format!("\n    log {}: {}", line.source, line.message));
+                }
+            }
+        }
+        text
+    }
+
+    async fn stopped_tasks(&self, cluster: &str, service: &str) -> Result<Vec<StoppedTask>, AwsError> {
+        let listed = self
+            .0
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service.rsplit('/').next().unwrap_or(service))
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+            .max_results(STOPPED_TASKS)
+            .send()
+            .await
+            .op("ListTasks")?;
+        if listed.task_arns().is_empty() {
+            return Ok(Vec::new());
+        }
+        let described = self
+            .0
+            .client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(listed.task_arns().to_vec()))
+            .send()
+            .await
+            .op("DescribeTasks")?;
+        Ok(described.tasks().iter().map(stopped_task).collect())
+    }
+
+    /// The awslogs group a task definition's first container writes to.
+    async fn log_group(&self, task_definition: &str) -> Result<Option<String>, AwsError> {
+        let output = self
+            .0
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .op("DescribeTaskDefinition")?;
+        Ok(output
+            .task_definition()
+            .and_then(|d| d.container_definitions().first())
+            .and_then(|c| c.log_configuration())
+            .and_then(|l| l.options())
+            .and_then(|o| o.get("awslogs-group"))
+            .cloned())
+    }
+}
+
+/// How many stopped tasks a failed rollout names, and how many of their log lines it quotes.
+const STOPPED_TASKS: i32 = 5;
+const LOG_LINES: usize = 10;
+
+/// A stopped task: its id and why it stopped, with its containers' exit codes.
+struct StoppedTask {
+    id: String,
+    reason: String,
+}
+
+fn stopped_task(task: &aws_sdk_ecs::types::Task) -> StoppedTask {
+    let id = task
+        .task_arn()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("?")
+        .to_owned();
+    let containers: Vec<String> = task
+        .containers()
+        .iter()
+        .map(|c| {
+            let code = c
+                .exit_code()
+                .map_or_else(|| "no exit code".to_owned(), |code| format!("exit code {code}"));
+            match c.reason() {
+                Some(reason) => format!("{} {code} ({reason})", c.name().unwrap_or("container")),
+                None => format!("{} {code}", c.name().unwrap_or("container")),
+            }
+        })
+        .collect();
+    StoppedTask {
+        id,
+        reason: format!(
+            "{}; {}",
+            task.stopped_reason().unwrap_or("stopped"),
+            containers.join(", ")
+        ),
+    }
+}
+
+/// What one look at the service means for the deployment `started`: done when ECS completes
+/// it, failed when ECS marks it FAILED or it is gone and the service runs another revision
+/// (the circuit breaker rolled it back), pending with its task counts otherwise.
+fn rollout_check(output: &DescribeServicesOutput, started: &Started) -> Check<()> {
+    if output.failures().iter().any(|f| f.reason() == Some("MISSING")) {
+        return Goal::Ready.absent();
+    }
+    let Some(service) = output.services().first() else {
+        return Goal::Ready.absent();
+    };
+    let deployments = service.deployments();
+    let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
+    let Some(ours) = deployments.iter().find(|d| d.id() == Some(started.deployment.as_str())) else {
+        return match primary.and_then(|p| p.task_definition()) {
+            Some(now) if now != started.task_definition => Check::Failed(format!(
+                "rolled back: deployment {} is gone and the service runs {now} again",
+                started.deployment
+            )),
+            _ => Check::Done(()),
+        };
+    };
+    let counts = format!(
+        "{} running, {} pending, {} failed of {}",
+        ours.running_count(),
+        ours.pending_count(),
+        ours.failed_tasks(),
+        ours.desired_count()
+    );
+    match ours.rollout_state().map(|s| s.as_str()) {
+        Some("COMPLETED") => Check::Done(()),
+        Some("FAILED") => {
+            let back = primary
+                .filter(|p| p.id() != ours.id())
+                .and_then(|p| p.task_definition())
+                .map(|previous| format!("; ECS is rolling the service back to {previous}"))
+                .unwrap_or_default();
+            Check::Failed(format!(
+                "deployment {} FAILED ({counts}): {}{back}",
+                started.deployment,
+                ours.rollout_state_reason().unwrap_or("no reason given")
+            ))
+        }
+        // Without a rollout state (no circuit breaker), ECS's stable: one deployment, all running.
+        None if deployments.len() == 1 && service.running_count() == service.desired_count() => Check::Done(()),
+        _ => Check::Pending(format!("deployment {}: {counts}", started.deployment)),
     }
 }
 
@@ -349,6 +570,118 @@ mod tests {
             service_check(&service("ACTIVE", 2, 2, failed), Goal::Ready),
             Check::Failed(s) if s == "a failed deployment (ecs-svc/1: tasks failed to start)"
         ));
+    }
+
+    /// What DescribeServices answers, as ECS shapes it, for a service whose deployment
+    /// `ecs-svc/new` (revision 2) the circuit breaker failed, while ECS rolls back to
+    /// revision 1 under a new PRIMARY deployment.
+    fn rolling_back() -> DescribeServicesOutput {
+        let old = Deployment::builder()
+            .id("ecs-svc/rollback")
+            .status("PRIMARY")
+            .task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:1")
+            .desired_count(2)
+            .running_count(1)
+            .pending_count(1)
+            .rollout_state(DeploymentRolloutState::InProgress)
+            .rollout_state_reason("ECS deployment ecs-svc/rollback in progress.")
+            .build();
+        let failed = Deployment::builder()
+            .id("ecs-svc/new")
+            .status("ACTIVE")
+            .task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:2")
+            .desired_count(0)
+            .running_count(0)
+            .failed_tasks(4)
+            .rollout_state(DeploymentRolloutState::Failed)
+            .rollout_state_reason("ECS deployment circuit breaker: tasks failed to start.")
+            .build();
+        service("ACTIVE", 1, 2, vec![old, failed])
+    }
+
+    fn started() -> Started {
+        Started {
+            deployment: "ecs-svc/new".into(),
+            task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:2".into(),
+        }
+    }
+
+    #[test]
+    fn a_failed_rollout_is_a_failure_naming_the_revision_ecs_goes_back_to() {
+        let Check::Failed(reason) = rollout_check(&rolling_back(), &started()) else {
+            panic!("a FAILED rollout must fail the apply")
+        };
+        assert_eq!(
+            reason,
+            "deployment ecs-svc/new FAILED (0 running, 0 pending, 4 failed of 0): ECS deployment circuit breaker: tasks failed to start.; ECS is rolling the service back to arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:1"
+        );
+    }
+
+    #[test]
+    fn a_service_stable_again_on_the_old_revision_is_a_rollback_not_a_success() {
+        // Later: the failed deployment is gone, the rollback completed, the service is stable.
+        let back = Deployment::builder()
+            .id("ecs-svc/rollback")
+            .status("PRIMARY")
+            .task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:1")
+            .desired_count(2)
+            .running_count(2)
+            .rollout_state(DeploymentRolloutState::Completed)
+            .build();
+        let stable = service("ACTIVE", 2, 2, vec![back]);
+        assert!(
+            matches!(service_check(&stable, Goal::Ready), Check::Done(())),
+            "stable, as a waiter sees it"
+        );
+        let Check::Failed(reason) = rollout_check(&stable, &started()) else {
+            panic!("a rolled-back deployment must fail the apply")
+        };
+        assert!(
+            reason.starts_with("rolled back: deployment ecs-svc/new is gone"),
+            "{reason}"
+        );
+        assert!(reason.ends_with("staging-api:1 again"), "{reason}");
+    }
+
+    #[test]
+    fn our_deployment_in_progress_then_completed() {
+        let mut ours = Deployment::builder()
+            .id("ecs-svc/new")
+            .status("PRIMARY")
+            .task_definition("arn:aws:ecs:us-east-1:123456789012:task-definition/staging-api:2")
+            .desired_count(2)
+            .running_count(1)
+            .pending_count(1)
+            .rollout_state(DeploymentRolloutState::InProgress);
+        assert!(matches!(
+            rollout_check(&service("ACTIVE", 1, 2, vec![ours.clone().build()]), &started()),
+            Check::Pending(s) if s == "deployment ecs-svc/new: 1 running, 1 pending, 0 failed of 2"
+        ));
+        ours = ours
+            .running_count(2)
+            .pending_count(0)
+            .rollout_state(DeploymentRolloutState::Completed);
+        assert!(matches!(
+            rollout_check(&service("ACTIVE", 2, 2, vec![ours.build()]), &started()),
+            Check::Done(())
+        ));
+    }
+
+    #[test]
+    fn a_stopped_task_is_named_with_its_reason_and_exit_codes() {
+        let task = aws_sdk_ecs::types::Task::builder()
+            .task_arn("arn:aws:ecs:us-east-1:123456789012:task/staging/0f1e2d3c")
+            .stopped_reason("Essential container in task exited")
+            .containers(
+                aws_sdk_ecs::types::Container::builder()
+                    .name("api")
+                    .exit_code(2)
+                    .build(),
+            )
+            .build();
+        let stopped = stopped_task(&task);
+        assert_eq!(stopped.id, "0f1e2d3c");
+        assert_eq!(stopped.reason, "Essential container in task exited; api exit code 2");
     }
 
     #[test]
