@@ -65,6 +65,9 @@ pub enum Command {
     Output(OutputArgs),
     /// Show the API's logs (CloudWatch Logs), oldest first, each line with its task or instance.
     Logs(LogsArgs),
+    /// How the environment runs now: tasks or instances, targets, database. Exit 1 when
+    /// something is not healthy.
+    Status(StatusArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
 }
@@ -206,6 +209,15 @@ pub struct OutputArgs {
     /// Environment name.
     pub environment: String,
     /// Print the outputs as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Environment name.
+    pub environment: String,
+    /// Print the status as one JSON object (with `healthy`).
     #[arg(long)]
     pub json: bool,
 }

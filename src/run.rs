@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use crate::aws::Timeouts;
 use crate::cli::{
     ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, LogsArgs, OutputArgs, PlanArgs,
-    PushArgs, UnlockArgs, ValidateArgs,
+    PushArgs, StatusArgs, UnlockArgs, ValidateArgs,
 };
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
@@ -25,6 +25,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Unlock(args) => unlock(&cli.global, args).await,
         Command::Output(args) => output(&cli.global, args).await,
         Command::Logs(args) => logs(&cli.global, args).await,
+        Command::Status(args) => status(&cli.global, args).await,
     }
 }
 
@@ -206,6 +207,12 @@ async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {
     let outputs = commands::outputs(global, &args.environment).await?;
     report::outputs(&outputs, args.json)?;
     Ok(0)
+}
+
+async fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<Status> {
+    let status = commands::status(global, &args.environment).await?;
+    report::status(&status, args.json)?;
+    Ok(if status.healthy() { 0 } else { 1 })
 }
 
 async fn logs(global: &GlobalArgs, args: &LogsArgs) -> Result<Status> {

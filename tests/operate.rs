@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::proxy::Proxy;
 use crate::support::{Deployer, Moto, block_on, environments_copy};
 
 const GROUP: &str = "/deployer/development/api";
@@ -57,7 +58,7 @@ fn retention(moto: &Moto) -> Option<i32> {
 }
 
 #[test]
-fn logs_of_tasks_and_instances_read_back_filtered_and_followed() {
+fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
     let moto = Moto::start();
     let dir = environments_copy();
     Deployer::new(&moto)
@@ -66,6 +67,39 @@ fn logs_of_tasks_and_instances_read_back_filtered_and_followed() {
         .run()
         .expect_status(0);
     assert_eq!(retention(&moto), Some(30), "the managed group keeps logs 30 days");
+
+    // Status: instances in service, targets healthy, the database and its writer available.
+    let status = Deployer::new(&moto)
+        .environments(dir.path())
+        .args(["status", "development", "--json"])
+        .run()
+        .expect_status(0);
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(status["healthy"], true, "{status:#}");
+    assert_eq!(status["compute"]["running"], 1, "{status:#}");
+    assert_eq!(status["targets"]["healthy"], 1, "{status:#}");
+    assert_eq!(status["database"]["writer_status"], "available", "{status:#}");
+    // The same environment with its instance out of service: exit 1, and why.
+    let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
+    proxy.hold(
+        &["DescribeInstanceHealth"],
+        "<State>InService</State>",
+        "<State>OutOfService</State>",
+        Duration::from_secs(3600),
+    );
+    let sick = Deployer::new(&moto)
+        .through(&proxy)
+        .environments(dir.path())
+        .args(["status", "development"])
+        .run()
+        .expect_status(1);
+    assert!(sick.stdout.contains("development: NOT healthy"), "{}", sick.stdout);
+    assert!(
+        sick.stdout.contains("no healthy target behind the load balancer"),
+        "{}",
+        sick.stdout
+    );
+    assert!(sick.stdout.contains(" OutOfService ("), "{}", sick.stdout);
     put(
         &moto,
         &[

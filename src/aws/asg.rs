@@ -275,6 +275,70 @@ impl Resource for AutoScalingGroups<'_> {
     }
 }
 
+impl Asg {
+    /// The group as it runs now: instances in service and pending, its launch template
+    /// version, its latest activities.
+    pub async fn group_status(&self, name: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
+        let output = self
+            .client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .op("DescribeAutoScalingGroups")?;
+        let Some(group) = output.auto_scaling_groups().first() else {
+            return Ok(None);
+        };
+        let states: Vec<&str> = group
+            .instances()
+            .iter()
+            .filter_map(|i| i.lifecycle_state())
+            .map(|s| s.as_str())
+            .collect();
+        let count = |f: &dyn Fn(&str) -> bool| states.iter().filter(|s| f(s)).count() as u32;
+        let activities = self
+            .client
+            .describe_scaling_activities()
+            .auto_scaling_group_name(name)
+            .max_records(super::status::EVENTS as i32)
+            .send()
+            .await
+            .op("DescribeScalingActivities")?;
+        let template = group.launch_template();
+        Ok(Some(super::ComputeStatus {
+            name: name.to_owned(),
+            desired: group.desired_capacity().unwrap_or_default().max(0) as u32,
+            running: count(&|s| s == "InService"),
+            pending: count(&|s| s.starts_with("Pending")),
+            deployment: None,
+            revision: {
+                // What the instances run, not the group's `$Default` pointer.
+                let versions: std::collections::BTreeSet<&str> = group
+                    .instances()
+                    .iter()
+                    .filter_map(|i| i.launch_template().and_then(|t| t.version()))
+                    .collect();
+                format!(
+                    "launch template {} version {}",
+                    template.and_then(|t| t.launch_template_name()).unwrap_or("?"),
+                    versions.into_iter().collect::<Vec<_>>().join(", ")
+                )
+            },
+            events: activities
+                .activities()
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{}: {}",
+                        a.status_code().map_or("?", |s| s.as_str()),
+                        a.description().unwrap_or_default()
+                    )
+                })
+                .collect(),
+        }))
+    }
+}
+
 impl AutoScalingGroups<'_> {
     async fn describe(&self, name: &str) -> Result<Vec<aws_sdk_autoscaling::types::AutoScalingGroup>, AwsError> {
         let output = self

@@ -27,6 +27,33 @@ impl Elb {
             client: crate::aws::classifier::client!(aws_sdk_elasticloadbalancing, config),
         }
     }
+
+    /// Instances in service behind the load balancer, and each other with AWS's reason code.
+    pub async fn instance_health(&self, name: &str) -> Result<super::TargetsStatus, AwsError> {
+        let output = self
+            .client
+            .describe_instance_health()
+            .load_balancer_name(name)
+            .send()
+            .await
+            .op("DescribeInstanceHealth")?;
+        let mut status = super::TargetsStatus {
+            healthy: 0,
+            unhealthy: Vec::new(),
+        };
+        for instance in output.instance_states() {
+            match instance.state() {
+                Some("InService") => status.healthy += 1,
+                state => status.unhealthy.push(format!(
+                    "{} {} ({})",
+                    instance.instance_id().unwrap_or("?"),
+                    state.unwrap_or("unknown"),
+                    instance.reason_code().unwrap_or("no reason")
+                )),
+            }
+        }
+        Ok(status)
+    }
 }
 
 impl TagApi for Elb {

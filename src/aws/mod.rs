@@ -32,6 +32,7 @@ mod rds;
 mod registry;
 mod resource;
 mod retry;
+mod status;
 mod sts;
 mod tags;
 mod wait;
@@ -47,6 +48,7 @@ pub use iam::Iam;
 pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
+pub use status::{ComputeStatus, DatabaseStatus, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
 

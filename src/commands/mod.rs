@@ -7,6 +7,7 @@ mod lock;
 mod logs;
 mod output;
 mod push;
+mod status;
 mod validate;
 
 pub use apply::{Applied, apply, check_protection};
@@ -15,6 +16,7 @@ pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
 pub use logs::{LogsRequest, logs};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
+pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Style;
 use crate::aws::{LockHolder, LogLine, PushedImage};
-use crate::commands::{Applied, Destroyed, Validated};
+use crate::commands::{Applied, Destroyed, EnvironmentStatus, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
 
@@ -115,6 +115,62 @@ pub fn outputs(outputs: &Outputs, json: bool) -> serde_json::Result<()> {
         println!("{}", serde_json::to_string_pretty(outputs)?);
     } else {
         print!("{}", outputs_text(outputs));
+    }
+    Ok(())
+}
+
+/// `status`: one screen, or one JSON object.
+pub fn status(status: &EnvironmentStatus, json: bool) -> serde_json::Result<()> {
+    if json {
+        let mut value = serde_json::to_value(status)?;
+        value["healthy"] = json!(status.healthy());
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let verdict = if status.healthy() {
+        style("healthy").green().bold()
+    } else {
+        style("NOT healthy").red().bold()
+    };
+    println!("{}: {verdict}", style(&status.environment).bold());
+    match &status.compute {
+        Some(c) => {
+            println!(
+                "  compute   {}: {} running, {} pending of {} desired{}",
+                c.name,
+                c.running,
+                c.pending,
+                c.desired,
+                c.deployment
+                    .as_ref()
+                    .map(|d| format!(", deployment {d}"))
+                    .unwrap_or_default()
+            );
+            println!("            runs {}", c.revision);
+            for event in &c.events {
+                println!("            {}", style(event).dim());
+            }
+        }
+        None => println!("  compute   (none found)"),
+    }
+    if let Some(t) = &status.targets {
+        println!("  targets   {} healthy, {} not", t.healthy, t.unhealthy.len());
+        for target in &t.unhealthy {
+            println!("            {target}");
+        }
+    }
+    if let Some(d) = &status.database {
+        println!(
+            "  database  {} {}, writer {} {}",
+            d.cluster,
+            d.status,
+            d.writer.as_deref().unwrap_or("(none)"),
+            d.writer_status.as_deref().unwrap_or("")
+        );
+    }
+    println!("  alarms    (none defined)");
+    for problem in &status.problems {
+        println!("  {} {problem}", style("✗").red());
     }
     Ok(())
 }

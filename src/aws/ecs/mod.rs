@@ -27,6 +27,58 @@ impl Ecs {
             client: crate::aws::classifier::client!(aws_sdk_ecs, config),
         }
     }
+
+    /// The service `arn` as it runs now, with the image its PRIMARY deployment runs.
+    pub async fn service_status(&self, cluster: &str, arn: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
+        let output = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(arn)
+            .send()
+            .await
+            .op("DescribeServices")?;
+        let Some(service) = output.services().first() else {
+            return Ok(None);
+        };
+        let primary = service.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+        let task_definition = primary
+            .and_then(|d| d.task_definition())
+            .or(service.task_definition())
+            .unwrap_or_default();
+        let image = if task_definition.is_empty() {
+            String::new()
+        } else {
+            let definition = self
+                .client
+                .describe_task_definition()
+                .task_definition(task_definition)
+                .send()
+                .await
+                .op("DescribeTaskDefinition")?;
+            definition
+                .task_definition()
+                .and_then(|d| d.container_definitions().first())
+                .and_then(|c| c.image())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        Ok(Some(super::ComputeStatus {
+            name: service.service_name().unwrap_or_default().to_owned(),
+            desired: count(service.desired_count()),
+            running: count(service.running_count()),
+            pending: count(service.pending_count()),
+            deployment: primary.and_then(|d| d.rollout_state()).map(|s| s.as_str().to_owned()),
+            revision: image,
+            events: service
+                .events()
+                .iter()
+                .take(super::status::EVENTS)
+                .filter_map(|e| e.message().map(str::to_owned))
+                .collect(),
+        }))
+    }
 }
 
 /// ECS tags clusters, services and task definitions alike, by ARN.

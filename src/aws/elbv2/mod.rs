@@ -33,6 +33,34 @@ impl Elbv2 {
         }
     }
 
+    /// Healthy targets of the group, and each other target with AWS's reason code.
+    pub async fn target_health(&self, group: &str) -> Result<super::TargetsStatus, AwsError> {
+        let output = self
+            .client
+            .describe_target_health()
+            .target_group_arn(group)
+            .send()
+            .await
+            .op("DescribeTargetHealth")?;
+        let mut status = super::TargetsStatus {
+            healthy: 0,
+            unhealthy: Vec::new(),
+        };
+        for description in output.target_health_descriptions() {
+            let health = description.target_health();
+            match health.and_then(|h| h.state()).map(|s| s.as_str()) {
+                Some("healthy") => status.healthy += 1,
+                state => status.unhealthy.push(format!(
+                    "{} {} ({})",
+                    description.target().and_then(|t| t.id()).unwrap_or("?"),
+                    state.unwrap_or("unknown"),
+                    health.and_then(|h| h.reason()).map_or("no reason", |r| r.as_str())
+                )),
+            }
+        }
+        Ok(status)
+    }
+
     /// The tags of the resources named, by ARN (ELBv2 cannot filter a describe by tag).
     async fn tags(&self, arns: &[String]) -> Result<BTreeMap<String, Tags>, AwsError> {
         let mut tags = BTreeMap::new();

@@ -28,6 +28,51 @@ impl Rds {
             client: crate::aws::classifier::client!(aws_sdk_rds, config),
         }
     }
+
+    /// The cluster's status and its writer's.
+    pub async fn cluster_status(&self, identifier: &str) -> Result<Option<super::DatabaseStatus>, AwsError> {
+        let output = match self
+            .client
+            .describe_db_clusters()
+            .db_cluster_identifier(identifier)
+            .send()
+            .await
+            .op("DescribeDBClusters")
+        {
+            Ok(output) => output,
+            Err(error) if error.code() == Some("DBClusterNotFoundFault") => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let Some(cluster) = output.db_clusters().first() else {
+            return Ok(None);
+        };
+        let writer = cluster
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))
+            .and_then(|m| m.db_instance_identifier())
+            .map(str::to_owned);
+        let writer_status = match &writer {
+            Some(writer) => self
+                .client
+                .describe_db_instances()
+                .db_instance_identifier(writer)
+                .send()
+                .await
+                .op("DescribeDBInstances")?
+                .db_instances()
+                .first()
+                .and_then(|i| i.db_instance_status())
+                .map(str::to_owned),
+            None => None,
+        };
+        Ok(Some(super::DatabaseStatus {
+            cluster: identifier.to_owned(),
+            status: cluster.status().unwrap_or("unknown").to_owned(),
+            writer,
+            writer_status,
+        }))
+    }
 }
 
 impl TagApi for Rds {

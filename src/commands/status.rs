@@ -1,0 +1,185 @@
+//! `status`: one screen of how an environment runs now, and whether that is healthy. It reads
+//! only (no lock).
+
+use anyhow::{Result, bail};
+use serde::Serialize;
+
+use super::settings;
+use crate::aws::{Aws, ComputeStatus, DatabaseStatus, TargetsStatus};
+use crate::cli::GlobalArgs;
+use crate::config::load_environment;
+use crate::model::{ObservedResource, Ref, Spec};
+
+#[derive(Debug, Serialize)]
+pub struct EnvironmentStatus {
+    pub environment: String,
+    pub compute: Option<ComputeStatus>,
+    pub targets: Option<TargetsStatus>,
+    pub database: Option<DatabaseStatus>,
+    /// CloudWatch alarms do not exist yet; when they do, their states go here.
+    pub alarms: Vec<String>,
+    /// What is not healthy, in words; empty when all is.
+    pub problems: Vec<String>,
+}
+
+impl EnvironmentStatus {
+    pub fn healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub async fn status(global: &GlobalArgs, environment: &str) -> Result<EnvironmentStatus> {
+    let loaded = load_environment(&global.environments, environment)?;
+    let name = loaded.config.name.clone();
+    let aws = Aws::connect(&settings(global, loaded.config.region.as_deref())).await?;
+    let observed = aws.discover(&name).await?;
+    if observed.is_empty() {
+        bail!(
+            "environment {name} is not deployed: nothing is tagged deployer:environment={name} in {}\n  help: run `deployer apply {name}`",
+            aws.region
+        );
+    }
+    let physical = |target: &Ref| match target {
+        Ref::Managed(id) => observed.iter().find(|r| &r.id == id).map(|r| r.physical_id.clone()),
+        Ref::External(physical) => Some(physical.clone()),
+    };
+    let compute = async {
+        for resource in &observed {
+            match &resource.spec {
+                Spec::EcsService(spec) => {
+                    let Some(cluster) = physical(&spec.cluster) else {
+                        continue;
+                    };
+                    return aws.ecs.service_status(&cluster, &resource.physical_id).await;
+                }
+                Spec::AutoScalingGroup(_) => return aws.asg.group_status(&resource.physical_id).await,
+                _ => {}
+            }
+        }
+        Ok(None)
+    };
+    let targets = async {
+        for resource in &observed {
+            match &resource.spec {
+                Spec::TargetGroup(_) => return aws.elbv2.target_health(&resource.physical_id).await.map(Some),
+                Spec::ClassicLoadBalancer(_) => return aws.elb.instance_health(&resource.physical_id).await.map(Some),
+                _ => {}
+            }
+        }
+        Ok(None)
+    };
+    let database = async {
+        match find(&observed, |s| matches!(s, Spec::DbCluster(_))) {
+            Some(cluster) => aws.rds.cluster_status(&cluster.physical_id).await,
+            None => Ok(None),
+        }
+    };
+    let (compute, targets, database) = tokio::try_join!(compute, targets, database)?;
+    let problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());
+    Ok(EnvironmentStatus {
+        environment: name,
+        compute,
+        targets,
+        database,
+        alarms: Vec::new(),
+        problems,
+    })
+}
+
+fn find(observed: &[ObservedResource], kind: impl Fn(&Spec) -> bool) -> Option<&ObservedResource> {
+    observed.iter().find(|r| kind(&r.spec))
+}
+
+/// What is not healthy: fewer running than desired, a failed deployment, unhealthy or no
+/// targets, a database or writer not available.
+fn problems(
+    compute: Option<&ComputeStatus>,
+    targets: Option<&TargetsStatus>,
+    database: Option<&DatabaseStatus>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    match compute {
+        None => problems.push("no service or Auto Scaling group found".to_owned()),
+        Some(compute) => {
+            if compute.running < compute.desired {
+                problems.push(format!(
+                    "{}: {} of {} running",
+                    compute.name, compute.running, compute.desired
+                ));
+            }
+            if compute.deployment.as_deref() == Some("FAILED") {
+                problems.push(format!("{}: the current deployment FAILED", compute.name));
+            }
+        }
+    }
+    if let Some(targets) = targets {
+        if targets.healthy == 0 {
+            problems.push("no healthy target behind the load balancer".to_owned());
+        }
+        for target in &targets.unhealthy {
+            problems.push(format!("target {target}"));
+        }
+    }
+    if let Some(database) = database {
+        if database.status != "available" {
+            problems.push(format!("database cluster {} is {}", database.cluster, database.status));
+        }
+        match (&database.writer, &database.writer_status) {
+            (None, _) => problems.push(format!("database cluster {} has no writer", database.cluster)),
+            (Some(writer), Some(status)) if status != "available" => {
+                problems.push(format!("database writer {writer} is {status}"));
+            }
+            _ => {}
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compute(running: u32, deployment: &str) -> ComputeStatus {
+        ComputeStatus {
+            name: "api".into(),
+            desired: 2,
+            running,
+            pending: 2 - running,
+            deployment: Some(deployment.into()),
+            revision: "api@sha256:1".into(),
+            events: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn healthy_needs_everything_running_targets_healthy_and_the_database_available() {
+        let targets = TargetsStatus {
+            healthy: 2,
+            unhealthy: Vec::new(),
+        };
+        let database = DatabaseStatus {
+            cluster: "staging-db".into(),
+            status: "available".into(),
+            writer: Some("staging-db-1".into()),
+            writer_status: Some("available".into()),
+        };
+        assert!(problems(Some(&compute(2, "COMPLETED")), Some(&targets), Some(&database)).is_empty());
+        let sick = TargetsStatus {
+            healthy: 1,
+            unhealthy: vec!["10.1.2.3 unhealthy (Target.ResponseCodeMismatch)".into()],
+        };
+        let failover = DatabaseStatus {
+            writer_status: Some("rebooting".into()),
+            ..database
+        };
+        assert_eq!(
+            problems(Some(&compute(1, "FAILED")), Some(&sick), Some(&failover)),
+            [
+                "api: 1 of 2 running",
+                "api: the current deployment FAILED",
+                "target 10.1.2.3 unhealthy (Target.ResponseCodeMismatch)",
+                "database writer staging-db-1 is rebooting"
+            ]
+        );
+    }
+}
