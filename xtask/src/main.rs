@@ -285,6 +285,7 @@ fn demo() -> Result<()> {
     run(&["apply", "development", "--auto-approve", "--image", DEMO_IMAGE])?;
     run(&["plan", "development", "--image", DEMO_IMAGE])?;
     run(&["output", "development"])?;
+    run(&["status", "development"])?;
 
     // The API, as the instances run it, pointed at the emulator; then the call users make.
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
