@@ -68,6 +68,9 @@ pub enum Command {
     /// How the environment runs now: tasks or instances, targets, database. Exit 1 when
     /// something is not healthy.
     Status(StatusArgs),
+    /// The revisions deployed (task definition revisions, or launch template versions), newest
+    /// first, with their images and which one runs.
+    History(StatusArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
 }
@@ -217,7 +220,7 @@ pub struct OutputArgs {
 pub struct StatusArgs {
     /// Environment name.
     pub environment: String,
-    /// Print the status as one JSON object (with `healthy`).
+    /// Print one JSON object (`status` adds `healthy`).
     #[arg(long)]
     pub json: bool,
 }

@@ -26,6 +26,11 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Output(args) => output(&cli.global, args).await,
         Command::Logs(args) => logs(&cli.global, args).await,
         Command::Status(args) => status(&cli.global, args).await,
+        Command::History(args) => {
+            let revisions = commands::history(&cli.global, &args.environment).await?;
+            report::history(&revisions, args.json)?;
+            Ok(0)
+        }
     }
 }
 

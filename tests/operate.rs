@@ -79,6 +79,16 @@ fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
     assert_eq!(status["compute"]["running"], 1, "{status:#}");
     assert_eq!(status["targets"]["healthy"], 1, "{status:#}");
     assert_eq!(status["database"]["writer_status"], "available", "{status:#}");
+    // History on EC2: launch template versions, with the image each one's user data pulls.
+    let history = Deployer::new(&moto)
+        .environments(dir.path())
+        .args(["history", "development", "--json"])
+        .run()
+        .expect_status(0);
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    assert_eq!(history[0]["revision"], "1", "{history:#}");
+    assert_eq!(history[0]["image"], "ghcr.io/deployer/api:1.0.0", "{history:#}");
+    assert_eq!(history[0]["current"], true, "{history:#}");
     // The same environment with its instance out of service: exit 1, and why.
     let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
     proxy.hold(
@@ -192,12 +202,49 @@ fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
 }
 
 #[test]
-fn rollout_settings_drift_is_planned_and_corrected() {
+fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revision() {
     let moto = Moto::start_with_tasks(2);
     Deployer::new(&moto)
         .args(["apply", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
+    Deployer::new(&moto)
+        .env("DEPLOYER_IMAGE", "ghcr.io/deployer/api:1.0.1")
+        .args(["apply", "staging", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    let history = Deployer::new(&moto)
+        .args(["history", "staging", "--json"])
+        .run()
+        .expect_status(0);
+    let history: serde_json::Value = serde_json::from_str(&history.stdout).unwrap();
+    let rows: Vec<(String, String, bool)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["revision"].as_str().unwrap().to_owned(),
+                r["image"].as_str().unwrap().to_owned(),
+                r["current"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "staging-api:2".to_owned(),
+                "ghcr.io/deployer/api:1.0.1".to_owned(),
+                true
+            ),
+            (
+                "staging-api:1".to_owned(),
+                "ghcr.io/deployer/api:1.0.0".to_owned(),
+                false
+            ),
+        ]
+    );
     // Someone puts AWS's slow defaults back by hand.
     let config = moto.sdk_config();
     block_on(async {

@@ -48,7 +48,7 @@ pub use iam::Iam;
 pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
-pub use status::{ComputeStatus, DatabaseStatus, TargetsStatus};
+pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
 

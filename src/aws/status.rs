@@ -38,3 +38,20 @@ pub struct DatabaseStatus {
 
 /// How many events a status shows.
 pub(crate) const EVENTS: usize = 5;
+
+/// One deployed revision: a task definition revision (ECS) or a launch template version (EC2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revision {
+    /// `staging-api:7`, or the launch template version number.
+    pub revision: String,
+    /// RFC 3339, as AWS recorded it.
+    pub created_at: String,
+    /// Who made it, where AWS records it (an IAM principal ARN).
+    pub created_by: Option<String>,
+    pub image: String,
+    /// Whether it is what runs now (the service's task definition, the template's default).
+    pub current: bool,
+}
+
+/// How many revisions `history` lists.
+pub(crate) const REVISIONS: i32 = 10;

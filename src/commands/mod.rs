@@ -3,6 +3,7 @@
 
 mod apply;
 mod destroy;
+mod history;
 mod lock;
 mod logs;
 mod output;
@@ -12,6 +13,7 @@ mod validate;
 
 pub use apply::{Applied, apply, check_protection};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
+pub use history::history;
 pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
 pub use logs::{LogsRequest, logs};
 pub use output::outputs;

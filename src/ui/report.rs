@@ -6,7 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
-use crate::aws::{LockHolder, LogLine, PushedImage};
+use crate::aws::{LockHolder, LogLine, PushedImage, Revision};
 use crate::commands::{Applied, Destroyed, EnvironmentStatus, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
@@ -115,6 +115,33 @@ pub fn outputs(outputs: &Outputs, json: bool) -> serde_json::Result<()> {
         println!("{}", serde_json::to_string_pretty(outputs)?);
     } else {
         print!("{}", outputs_text(outputs));
+    }
+    Ok(())
+}
+
+/// `history`: newest first, the running one marked.
+pub fn history(revisions: &[Revision], json: bool) -> serde_json::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(revisions)?);
+        return Ok(());
+    }
+    for revision in revisions {
+        let marker = if revision.current {
+            style("*").green().bold()
+        } else {
+            style(" ")
+        };
+        println!(
+            "{marker} {:<18} {}  {}{}",
+            revision.revision,
+            revision.created_at,
+            revision.image,
+            revision
+                .created_by
+                .as_ref()
+                .map(|by| format!("  by {by}"))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -41,6 +41,50 @@ impl Ec2 {
     }
 }
 
+impl Ec2 {
+    /// The newest versions of launch template `id`, newest first, with the image each user
+    /// data pulls; `current` is the default version (what new instances launch from).
+    pub async fn template_versions(&self, id: &str) -> Result<Vec<crate::aws::Revision>, AwsError> {
+        let output = self
+            .client
+            .describe_launch_template_versions()
+            .launch_template_id(id)
+            .max_results(crate::aws::status::REVISIONS)
+            .send()
+            .await
+            .op("DescribeLaunchTemplateVersions")?;
+        let mut versions: Vec<_> = output.launch_template_versions().to_vec();
+        versions.sort_by_key(|v| std::cmp::Reverse(v.version_number()));
+        Ok(versions
+            .iter()
+            .map(|version| {
+                let user_data = version
+                    .launch_template_data()
+                    .and_then(|d| d.user_data())
+                    .and_then(|encoded| base64::decode(encoded).ok())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                    .unwrap_or_default();
+                crate::aws::Revision {
+                    revision: version.version_number().unwrap_or_default().to_string(),
+                    created_at: version
+                        .create_time()
+                        .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                        .unwrap_or_default(),
+                    created_by: version.created_by().map(str::to_owned),
+                    image: pulled_image(&user_data).unwrap_or_default().to_owned(),
+                    current: version.default_version() == Some(true),
+                }
+            })
+            .collect())
+    }
+}
+
+/// The image a user data script pulls (`docker pull '<image>'`).
+fn pulled_image(user_data: &str) -> Option<&str> {
+    let rest = user_data.split_once("docker pull '")?.1;
+    rest.split_once('\'').map(|(image, _)| image)
+}
+
 pub(crate) struct LaunchTemplates<'a>(pub(crate) &'a Ec2);
 
 impl Resource for LaunchTemplates<'_> {

@@ -28,6 +28,64 @@ impl Ecs {
         }
     }
 
+    /// The newest revisions of task definition `family`, newest first; `current` is the one
+    /// the service runs (its ARN).
+    pub async fn revisions(&self, family: &str, current: &str) -> Result<Vec<super::Revision>, AwsError> {
+        // deployer deregisters a revision it replaces (INACTIVE); AWS keeps it, and it is
+        // history all the same.
+        let mut arns: Vec<(i32, String)> = Vec::new();
+        for status in [
+            aws_sdk_ecs::types::TaskDefinitionStatus::Active,
+            aws_sdk_ecs::types::TaskDefinitionStatus::Inactive,
+        ] {
+            let listed = self
+                .client
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(status)
+                .sort(aws_sdk_ecs::types::SortOrder::Desc)
+                .max_results(super::status::REVISIONS)
+                .send()
+                .await
+                .op("ListTaskDefinitions")?;
+            for arn in listed.task_definition_arns() {
+                let revision = arn.rsplit(':').next().and_then(|r| r.parse().ok()).unwrap_or(0);
+                arns.push((revision, arn.clone()));
+            }
+        }
+        arns.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
+        arns.truncate(super::status::REVISIONS as usize);
+        let mut revisions = Vec::new();
+        for (_, arn) in &arns {
+            let output = self
+                .client
+                .describe_task_definition()
+                .task_definition(arn)
+                .send()
+                .await
+                .op("DescribeTaskDefinition")?;
+            let Some(definition) = output.task_definition() else {
+                continue;
+            };
+            revisions.push(super::Revision {
+                revision: format!("{}:{}", definition.family().unwrap_or(family), definition.revision()),
+                created_at: definition
+                    .registered_at()
+                    .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                    .unwrap_or_default(),
+                created_by: definition.registered_by().map(str::to_owned),
+                image: definition
+                    .container_definitions()
+                    .first()
+                    .and_then(|c| c.image())
+                    .unwrap_or_default()
+                    .to_owned(),
+                current: arn == current,
+            });
+        }
+        Ok(revisions)
+    }
+
     /// The service `arn` as it runs now, with the image its PRIMARY deployment runs.
     pub async fn service_status(&self, cluster: &str, arn: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
         let output = self
