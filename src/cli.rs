@@ -71,6 +71,9 @@ pub enum Command {
     /// The revisions deployed (task definition revisions, or launch template versions), newest
     /// first, with their images and which one runs.
     History(StatusArgs),
+    /// Run an earlier revision's image again (the one before what runs, or --to), and hold
+    /// the environment there until --release, `apply --image` or `apply --build`.
+    Rollback(RollbackArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
 }
@@ -212,6 +215,26 @@ pub struct OutputArgs {
     /// Environment name.
     pub environment: String,
     /// Print the outputs as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Environment name.
+    pub environment: String,
+    /// The revision to go back to, as `deployer history` names it (`staging-api:3`, or `3`).
+    #[arg(long, value_name = "REVISION", conflicts_with = "release")]
+    pub to: Option<String>,
+    /// End the hold instead: the next apply rolls forward to the file's or the last pushed image.
+    #[arg(long)]
+    pub release: bool,
+    /// Roll back without asking; required when stdin is not a terminal.
+    #[arg(long)]
+    pub auto_approve: bool,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+    /// Emit one JSON object per event on stdout instead of progress bars.
     #[arg(long)]
     pub json: bool,
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use crate::aws::Timeouts;
 use crate::cli::{
     ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, LogsArgs, OutputArgs, PlanArgs,
-    PushArgs, StatusArgs, UnlockArgs, ValidateArgs,
+    PushArgs, RollbackArgs, StatusArgs, UnlockArgs, ValidateArgs,
 };
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Output(args) => output(&cli.global, args).await,
         Command::Logs(args) => logs(&cli.global, args).await,
         Command::Status(args) => status(&cli.global, args).await,
+        Command::Rollback(args) => rollback(&cli.global, args).await,
         Command::History(args) => {
             let revisions = commands::history(&cli.global, &args.environment).await?;
             report::history(&revisions, args.json)?;
@@ -53,6 +54,7 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
     let plan = situation.plan();
     if !args.json {
         report::running_image(situation.pushed.as_ref(), ui::Style::Lines);
+        report::held(&situation.config.name, situation.held.as_ref(), ui::Style::Lines);
     }
     report::plan(&plan, args.json);
     Ok(if args.detailed_exitcode && !plan.is_empty() {
@@ -96,6 +98,7 @@ async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     let situation = commands::survey(global, &args.environment, image).await?;
     let plan = situation.plan();
     report::running_image(situation.pushed.as_ref(), style);
+    report::held(&situation.config.name, situation.held.as_ref(), style);
     report::plan_event(&plan, style);
     if !plan.is_empty() {
         commands::check_protection(&situation, &plan, args.allow_destroy)?;
@@ -211,6 +214,46 @@ async fn unlock(global: &GlobalArgs, args: &UnlockArgs) -> Result<Status> {
 async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {
     let outputs = commands::outputs(global, &args.environment).await?;
     report::outputs(&outputs, args.json)?;
+    Ok(0)
+}
+
+async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> Result<Status> {
+    let environment = &args.environment;
+    if args.release {
+        match commands::release(global, environment).await? {
+            Some(hold) => report::released(environment, &hold),
+            None => report::released_nothing(environment),
+        }
+        return Ok(0);
+    }
+    locked(global, environment, "rollback", rollback_locked(global, args)).await
+}
+
+/// Holds the environment at the target revision first, then applies: a rollback that stops
+/// half-way leaves the hold, so `deployer apply` finishes it instead of rolling forward.
+async fn rollback_locked(global: &GlobalArgs, args: &RollbackArgs) -> Result<Status> {
+    let style = ui::progress_style(args.json);
+    let environment = &args.environment;
+    let revisions = commands::history(global, environment).await?;
+    let target = commands::rollback_target(&revisions, args.to.as_deref())?;
+    if !args.auto_approve {
+        ask(
+            &format!(
+                "Roll {environment} back to revision {} ({})?",
+                target.revision, target.image
+            ),
+            Confirmation::Yes,
+        )?;
+    }
+    commands::hold(global, environment, target).await?;
+    let situation = commands::survey(global, environment, None).await?;
+    let plan = situation.plan();
+    report::held(environment, situation.held.as_ref(), style);
+    report::plan_event(&plan, style);
+    commands::check_protection(&situation, &plan, false)?;
+    let reporter = StepReporter::new(style);
+    let applied = commands::apply(&situation, &plan, &execution(&args.execution), &reporter).await?;
+    report::applied(&applied, !plan.is_empty(), style);
     Ok(0)
 }
 

@@ -245,6 +245,43 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
             ),
         ]
     );
+    // Roll back: the service runs revision 1's image again, and stays there.
+    let rollback = Deployer::new(&moto)
+        .args(["rollback", "staging", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    assert!(
+        rollback
+            .stdout
+            .contains("Held: staging runs ghcr.io/deployer/api:1.0.0 (revision staging-api:1)"),
+        "{}",
+        rollback.stdout
+    );
+    assert_eq!(running_image(&moto), "ghcr.io/deployer/api:1.0.0");
+    let held = Deployer::new(&moto)
+        .without_image()
+        .args(["plan", "staging", "--detailed-exitcode"])
+        .run()
+        .expect_status(0);
+    assert!(
+        held.stdout.contains("Held: staging runs ghcr.io/deployer/api:1.0.0"),
+        "{}",
+        held.stdout
+    );
+    assert!(held.stdout.contains("No changes."), "{}", held.stdout);
+    // A named image rolls forward and ends the hold.
+    Deployer::new(&moto)
+        .env("DEPLOYER_IMAGE", "ghcr.io/deployer/api:1.0.1")
+        .args(["apply", "staging", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    assert_eq!(running_image(&moto), "ghcr.io/deployer/api:1.0.1");
+    let released = Deployer::new(&moto)
+        .args(["rollback", "staging", "--release"])
+        .run()
+        .expect_status(0);
+    assert!(released.stdout.contains("staging is not held"), "{}", released.stdout);
+
     // Someone puts AWS's slow defaults back by hand.
     let config = moto.sdk_config();
     block_on(async {
@@ -295,4 +332,30 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
         .run()
         .expect_status(0);
     assert!(after.stdout.contains("No changes."), "{}", after.stdout);
+}
+
+/// The image staging's ECS service runs now, read from AWS.
+fn running_image(moto: &Moto) -> String {
+    let config = moto.sdk_config();
+    block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let services = ecs
+            .describe_services()
+            .cluster("staging")
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        let definition = services.services()[0].task_definition().unwrap().to_owned();
+        let described = ecs
+            .describe_task_definition()
+            .task_definition(definition)
+            .send()
+            .await
+            .unwrap();
+        described.task_definition().unwrap().container_definitions()[0]
+            .image()
+            .unwrap()
+            .to_owned()
+    })
 }

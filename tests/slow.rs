@@ -11,8 +11,9 @@ use std::time::Duration;
 use crate::support::proxy::{Call, Proxy, summary};
 use crate::support::{Deployer, Moto};
 
-/// Long enough for several polls (deployer polls after 1 s, then every 1.5 times longer).
-const PENDING: Duration = Duration::from_secs(3);
+/// Long enough for several polls after a describe that did not see the resource (deployer
+/// polls after 1 s, then every 1.5 times longer, with up to 0.25 s of jitter).
+const PENDING: Duration = Duration::from_secs(4);
 const FOREVER: Duration = Duration::from_secs(24 * 3600);
 
 fn count(calls: &[Call], operation: &str) -> usize {
@@ -68,28 +69,28 @@ fn slow_and_not_yet_visible_resources_are_waited_for_and_created_once() {
     proxy.reject_with(
         "DescribeNatGateways",
         "NatGatewayId.1",
-        2,
+        1,
         "NatGatewayNotFound",
         "NAT gateway not found",
     );
     proxy.reject_with(
         "DescribeLoadBalancers",
         "LoadBalancerArns.member.1",
-        2,
+        1,
         "LoadBalancerNotFound",
         "One or more load balancers not found",
     );
     proxy.reject_with(
         "DescribeDBClusters",
         "DBClusterIdentifier",
-        2,
+        1,
         "DBClusterNotFoundFault",
         "DBCluster staging-db not found.",
     );
     proxy.reject_with(
         "DescribeDBInstances",
         "DBInstanceIdentifier",
-        2,
+        1,
         "DBInstanceNotFound",
         "DBInstance staging-db-1 not found.",
     );

@@ -45,7 +45,7 @@ pub use elb::Elb;
 pub use elbv2::Elbv2;
 pub use error::AwsError;
 pub use iam::Iam;
-pub use lock::{Acquired, LOCK_TABLE, LockHolder, Locks};
+pub use lock::{Acquired, Hold, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
 pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};

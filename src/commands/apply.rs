@@ -36,6 +36,7 @@ pub async fn apply(
     let name = &situation.config.name;
     let region = &situation.aws.region;
     if plan.is_empty() {
+        release_if_rolled_forward(situation).await?;
         return Ok(Applied {
             summary: plan.summary(),
             outputs: Outputs::from_observed(name, region, &situation.observed),
@@ -43,9 +44,18 @@ pub async fn apply(
     }
     let outcome = run_plan(&situation.aws, plan, &situation.observed, execution, reporter).await?;
     ensure_complete(&outcome, "apply", name)?;
+    release_if_rolled_forward(situation).await?;
     let observed = situation.aws.discover(name).await?;
     Ok(Applied {
         summary: plan.summary(),
         outputs: Outputs::from_observed(name, region, &observed),
     })
+}
+
+/// An apply of a named image (`--image`, `--build`) rolls forward: it ends a rollback's hold.
+async fn release_if_rolled_forward(situation: &Situation) -> Result<()> {
+    if situation.explicit_image {
+        situation.aws.locks.release_hold(&situation.config.name).await?;
+    }
+    Ok(())
 }

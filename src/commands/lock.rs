@@ -35,7 +35,7 @@ fn ttl() -> Duration {
 }
 
 /// `user@host`, as people recognise a colleague's machine.
-fn who() -> String {
+pub(super) fn who() -> String {
     let user = ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))

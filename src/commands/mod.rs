@@ -8,6 +8,7 @@ mod lock;
 mod logs;
 mod output;
 mod push;
+mod rollback;
 mod status;
 mod validate;
 
@@ -18,6 +19,7 @@ pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
 pub use logs::{LogsRequest, logs};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
+pub use rollback::{hold, release, rollback_target};
 pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
 
@@ -26,7 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, bail};
 
 use crate::apply::{Outcome, Reporter, StepGraph, execute};
-use crate::aws::{Aws, Provider, PushedImage, Settings, Timeouts};
+use crate::aws::{Aws, Hold, Provider, PushedImage, Settings, Timeouts};
 use crate::cli::GlobalArgs;
 use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
 use crate::model::{Desired, ObservedResource, desired, repository_name};
@@ -42,6 +44,11 @@ pub struct Situation {
     /// The image pushed last to the environment's repository, when that is what it runs
     /// (no `app.image`, no `--image`).
     pub pushed: Option<PushedImage>,
+    /// The rollback hold the environment runs under, when there is one and no `--image`.
+    pub held: Option<Hold>,
+    /// Whether the image was named for this run (`--image`, `--build`): applying it rolls
+    /// forward, and ends a hold.
+    pub explicit_image: bool,
 }
 
 impl Situation {
@@ -68,8 +75,22 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
             None => aws.ecr.latest_image(&repository).await,
         }
     };
-    let (mut facts, observed, pushed) = tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed)
-        .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    // A rollback's hold beats the file's image and the last push; a named image beats it.
+    let held = async {
+        match image {
+            Some(_) => Ok(None),
+            None => aws.locks.hold(&config.name).await,
+        }
+    };
+    let (mut facts, observed, pushed, held) =
+        tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed, held)
+            .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    let pushed = if let Some(hold) = &held {
+        config.app.image = Some(hold.image.clone());
+        None
+    } else {
+        pushed
+    };
     facts.pushed_image = pushed.as_ref().map(|image| image.reference.clone());
     let desired = desired(&config, &facts)?;
     Ok(Situation {
@@ -78,6 +99,8 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         desired,
         observed,
         pushed,
+        held,
+        explicit_image: image.is_some(),
     })
 }
 

@@ -6,7 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
-use crate::aws::{LockHolder, LogLine, PushedImage, Revision};
+use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
 use crate::commands::{Applied, Destroyed, EnvironmentStatus, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
@@ -40,6 +40,34 @@ pub fn running_image(pushed: Option<&PushedImage>, style: Style) {
         );
     } else {
         println!("Image: {} ({tags}{when}), the last one pushed.\n", image.reference);
+    }
+}
+
+/// `rollback --release` ended a hold.
+pub fn released(environment: &str, hold: &Hold) {
+    println!(
+        "Released: {environment} was held at {} (revision {}); the next `deployer apply {environment}` rolls forward.",
+        hold.image, hold.revision
+    );
+}
+
+pub fn released_nothing(environment: &str) {
+    println!("{environment} is not held by a rollback; nothing to release.");
+}
+
+/// An environment held by a rollback: what it runs, and what would roll it forward.
+pub fn held(environment: &str, hold: Option<&Hold>, style: Style) {
+    let Some(hold) = hold else { return };
+    if style == Style::Json {
+        println!("{}", json!({"event": "held", "hold": hold, "since": hold.since_text()}));
+    } else {
+        println!(
+            "Held: {environment} runs {} (revision {}) since {}, by {} (`deployer rollback`).\n  A plain apply keeps it there; `deployer rollback {environment} --release`, `apply --image IMAGE` or `apply --build` rolls forward.\n",
+            hold.image,
+            hold.revision,
+            hold.since_text(),
+            hold.by
+        );
     }
 }
 
