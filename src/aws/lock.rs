@@ -204,21 +204,7 @@ impl Locks {
 
     /// The lock on `environment`, expired or not.
     pub async fn holder(&self, environment: &str) -> Result<Option<LockHolder>, AwsError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(LOCK_TABLE)
-            .key("environment", string(environment))
-            .consistent_read(true)
-            .send()
-            .await
-            .op("GetItem");
-        let output = match got {
-            Ok(output) => output,
-            Err(error) if error.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        Ok(output.item().map(|item| {
+        Ok(self.item(environment).await?.map(|item| {
             let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             let number = |key: &str| {
                 item.get(key)
@@ -260,21 +246,7 @@ impl Locks {
 
     /// The hold on `environment`, if there is one.
     pub async fn hold(&self, environment: &str) -> Result<Option<Hold>, AwsError> {
-        let got = self
-            .client
-            .get_item()
-            .table_name(LOCK_TABLE)
-            .key("environment", string(hold_key(environment)))
-            .consistent_read(true)
-            .send()
-            .await
-            .op("GetItem");
-        let output = match got {
-            Ok(output) => output,
-            Err(error) if error.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        Ok(output.item().map(|item| {
+        Ok(self.item(&hold_key(environment)).await?.map(|item| {
             let text = |key: &str| item.get(key).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
             Hold {
                 image: text("image"),
@@ -303,6 +275,24 @@ impl Locks {
         match deleted {
             Ok(output) => Ok(output.attributes().is_some()),
             Err(error) if error.code() == Some("ResourceNotFoundException") => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The item under `key`, read consistently; none when it or the table does not exist.
+    async fn item(&self, key: &str) -> Result<Option<HashMap<String, AttributeValue>>, AwsError> {
+        let got = self
+            .client
+            .get_item()
+            .table_name(LOCK_TABLE)
+            .key("environment", string(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .op("GetItem");
+        match got {
+            Ok(output) => Ok(output.item),
+            Err(error) if error.code() == Some("ResourceNotFoundException") => Ok(None),
             Err(error) => Err(error),
         }
     }

@@ -86,6 +86,24 @@ impl Ecs {
         Ok(revisions)
     }
 
+    /// The first (deployer's only) container of a task definition.
+    pub(crate) async fn first_container(
+        &self,
+        task_definition: &str,
+    ) -> Result<Option<aws_sdk_ecs::types::ContainerDefinition>, AwsError> {
+        let output = self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .send()
+            .await
+            .op("DescribeTaskDefinition")?;
+        Ok(output
+            .task_definition
+            .and_then(|d| d.container_definitions)
+            .and_then(|containers| containers.into_iter().next()))
+    }
+
     /// The service `arn` as it runs now, with the image its PRIMARY deployment runs.
     pub async fn service_status(&self, cluster: &str, arn: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
         let output = self
@@ -107,19 +125,10 @@ impl Ecs {
         let image = if task_definition.is_empty() {
             String::new()
         } else {
-            let definition = self
-                .client
-                .describe_task_definition()
-                .task_definition(task_definition)
-                .send()
-                .await
-                .op("DescribeTaskDefinition")?;
-            definition
-                .task_definition()
-                .and_then(|d| d.container_definitions().first())
-                .and_then(|c| c.image())
+            self.first_container(task_definition)
+                .await?
+                .and_then(|c| c.image)
                 .unwrap_or_default()
-                .to_owned()
         };
         let count = |n: i32| u32::try_from(n).unwrap_or(0);
         Ok(Some(super::ComputeStatus {

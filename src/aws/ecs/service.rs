@@ -291,21 +291,13 @@ impl Services<'_> {
 
     /// The awslogs group a task definition's first container writes to.
     async fn log_group(&self, task_definition: &str) -> Result<Option<String>, AwsError> {
-        let output = self
+        Ok(self
             .0
-            .client
-            .describe_task_definition()
-            .task_definition(task_definition)
-            .send()
-            .await
-            .op("DescribeTaskDefinition")?;
-        Ok(output
-            .task_definition()
-            .and_then(|d| d.container_definitions().first())
-            .and_then(|c| c.log_configuration())
-            .and_then(|l| l.options())
-            .and_then(|o| o.get("awslogs-group"))
-            .cloned())
+            .first_container(task_definition)
+            .await?
+            .and_then(|c| c.log_configuration)
+            .and_then(|l| l.options)
+            .and_then(|mut options| options.remove("awslogs-group")))
     }
 }
 
