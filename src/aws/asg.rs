@@ -373,12 +373,12 @@ impl AutoScalingGroups<'_> {
     }
 
     /// Replaces the group's instances with ones from the new template version, a few at a time,
-    /// and follows the refresh to its end: a failed one (AWS rolls it back to the previous
-    /// version) fails the apply with AWS's reason.
+    /// and follows the refresh to its end: a failed or cancelled one fails the apply with AWS's
+    /// reason. Not with auto-rollback: AWS refuses it for a group on the template's `$Default`
+    /// version, and without a desired configuration naming a numbered version.
     async fn refresh(&self, name: &str, wait: Wait<'_>) -> Result<(), AwsError> {
         let preferences = aws_sdk_autoscaling::types::RefreshPreferences::builder()
             .min_healthy_percentage(REFRESH_MIN_HEALTHY_PERCENT)
-            .auto_rollback(true)
             .build();
         let id = match self
             .0
