@@ -279,14 +279,8 @@ impl Asg {
     /// The group as it runs now: instances in service and pending, its launch template
     /// version, its latest activities.
     pub async fn group_status(&self, name: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
-        let output = self
-            .client
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .op("DescribeAutoScalingGroups")?;
-        let Some(group) = output.auto_scaling_groups().first() else {
+        let groups = AutoScalingGroups(self).describe(name).await?;
+        let Some(group) = groups.first() else {
             return Ok(None);
         };
         let states: Vec<&str> = group

@@ -66,10 +66,6 @@ pub fn repository_name(environment: &str) -> String {
 }
 
 /// Where the API's container writes its logs (CloudWatch Logs, awslogs driver).
-fn log_group(environment: &str) -> String {
-    log_group_name(environment)
-}
-
 /// The CloudWatch Logs group an environment's API writes to.
 pub fn log_group_name(environment: &str) -> String {
     format!("/deployer/{environment}/api")
@@ -266,7 +262,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     add(
         "log-group".into(),
         Spec::LogGroup(LogGroupSpec {
-            name: log_group(&config.name),
+            name: log_group_name(&config.name),
             retention_days: config.logs.retention_days,
         }),
     );
@@ -472,7 +468,10 @@ impl Scope {
                 "arn:aws:ecr:{region}:{account}:repository/{}",
                 repository_name(&config.name)
             ),
-            log_group_arn: format!("arn:aws:logs:{region}:{account}:log-group:{}", log_group(&config.name)),
+            log_group_arn: format!(
+                "arn:aws:logs:{region}:{account}:log-group:{}",
+                log_group_name(&config.name)
+            ),
         }
     }
 
@@ -635,7 +634,7 @@ fn add_compute(
         token,
         token_arn: &scope.token_arn,
         container_name: CONTAINER_NAME,
-        log_group: &log_group(name),
+        log_group: &log_group_name(name),
     };
     let classic = config.load_balancer.kind == LoadBalancerKind::Elb;
     match compute.kind {
