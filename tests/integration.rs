@@ -2,6 +2,7 @@
 
 mod support;
 
+mod access_logs;
 mod api;
 mod destroy_order;
 mod errors;

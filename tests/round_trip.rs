@@ -100,8 +100,8 @@ fn staging_round_trip() {
 
 #[test]
 fn production_round_trip() {
-    // Three zones with a NAT each, and a writer plus a reader.
-    round_trip("production", 38, 4, &["--allow-destroy"]);
+    // Three zones with a NAT each, a writer plus a reader, and an access log bucket.
+    round_trip("production", 39, 4, &["--allow-destroy"]);
 }
 
 #[test]

@@ -285,6 +285,38 @@ mod tests {
     }
 
     #[test]
+    fn turning_access_logs_off_stops_the_load_balancer_writing_before_the_bucket_goes() {
+        let production = include_str!("../../environments/production.yaml");
+        let config = crate::config::parse_environment(production, "production").unwrap();
+        let with_logs = crate::model::desired(&config, &crate::model::example_facts(3)).unwrap();
+        assert!(with_logs.resources.contains_key(&crate::model::Id::from("log-bucket")));
+        let mut config = config;
+        config.load_balancer.access_logs = None;
+        let without = crate::model::desired(&config, &crate::model::example_facts(3)).unwrap();
+        let plan = crate::plan::plan(&without, &crate::model::as_deployed(&with_logs));
+        let graph = StepGraph::new(&plan).unwrap();
+        let order = order(&graph);
+        assert!(before(
+            &order,
+            ("load-balancer", StepKind::Update),
+            ("log-bucket", StepKind::Delete)
+        ));
+        assert!(
+            plan.destroys_anything(),
+            "a protected environment's logs go only with --allow-destroy"
+        );
+
+        // Turned on: the bucket (with its policy) exists before the load balancer points at it.
+        let plan = crate::plan::plan(&with_logs, &crate::model::as_deployed(&without));
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        assert!(before(
+            &order,
+            ("log-bucket", StepKind::Create),
+            ("load-balancer", StepKind::Update)
+        ));
+    }
+
+    #[test]
     fn slow_chains_rank_first() {
         let plan = crate::plan::plan(&staging(), &[]);
         let graph = StepGraph::new(&plan).unwrap();

@@ -3,13 +3,15 @@
 
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::types::{
-    ConnectionDraining, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes, Tag, TagKeyOnly,
+    AccessLog, ConnectionDraining, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes, Tag,
+    TagKeyOnly,
 };
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
+use crate::apply::Resolved;
 use crate::model::HealthCheck as Check;
 use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
 
@@ -138,6 +140,11 @@ impl Resource for ClassicLoadBalancers<'_> {
                 .and_then(|a| a.connection_draining())
                 .filter(|d| d.enabled())
                 .map_or(0, |d| d.timeout().unwrap_or(300).clamp(0, i32::from(u16::MAX)) as u16);
+            let log_bucket = attributes
+                .load_balancer_attributes()
+                .and_then(|a| a.access_log())
+                .filter(|l| l.enabled())
+                .and_then(|l| l.s3_bucket_name().map(str::to_owned));
             let seconds = |value: i32| value.clamp(0, i32::from(u16::MAX)) as u16;
             let health_check = balancer.health_check().map_or(
                 Check {
@@ -176,6 +183,7 @@ impl Resource for ClassicLoadBalancers<'_> {
                         health_check,
                         cross_zone,
                         connection_draining,
+                        access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
                 .with_info("dns_name", dns.as_deref()),
@@ -198,7 +206,7 @@ impl Resource for ClassicLoadBalancers<'_> {
             .await
             .op("CreateLoadBalancer")?;
         self.configure_health_check(spec).await?;
-        self.set_attributes(spec).await?;
+        self.set_attributes(spec, resolved).await?;
         Ok(spec.name.clone())
     }
 
@@ -262,8 +270,8 @@ impl Resource for ClassicLoadBalancers<'_> {
         if request.changed("health_check") {
             self.configure_health_check(spec).await?;
         }
-        if request.changed_any(&["cross_zone", "connection_draining"]) {
-            self.set_attributes(spec).await?;
+        if request.changed_any(&["cross_zone", "connection_draining", "access_logs"]) {
+            self.set_attributes(spec, resolved).await?;
         }
         sync_tags(self.0, name, request.tags, request.current_tags).await
     }
@@ -306,13 +314,22 @@ impl ClassicLoadBalancers<'_> {
         Ok(())
     }
 
-    /// Cross-zone balancing and connection draining (0 s: off), in one call.
-    async fn set_attributes(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
+    /// Cross-zone balancing, connection draining (0 s: off) and access logs, in one call.
+    /// Logs are delivered every 5 minutes (the other choice is hourly) at the bucket's root.
+    async fn set_attributes(&self, spec: &ClassicLoadBalancerSpec, resolved: &Resolved) -> Result<(), AwsError> {
         let cross_zone = CrossZoneLoadBalancing::builder().enabled(spec.cross_zone).build();
         let draining = ConnectionDraining::builder()
             .enabled(spec.connection_draining > 0)
             .timeout(i32::from(spec.connection_draining.max(1)))
             .build();
+        let access_log = match &spec.access_logs {
+            Some(bucket) => AccessLog::builder()
+                .enabled(true)
+                .s3_bucket_name(resolved.physical(bucket)?)
+                .emit_interval(5),
+            None => AccessLog::builder().enabled(false),
+        }
+        .build();
         self.0
             .client
             .modify_load_balancer_attributes()
@@ -321,6 +338,7 @@ impl ClassicLoadBalancers<'_> {
                 LoadBalancerAttributes::builder()
                     .cross_zone_load_balancing(cross_zone)
                     .connection_draining(draining)
+                    .access_log(access_log)
                     .build(),
             )
             .send()

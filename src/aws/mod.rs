@@ -32,6 +32,7 @@ mod rds;
 mod registry;
 mod resource;
 mod retry;
+mod s3;
 mod status;
 mod sts;
 mod tags;
@@ -48,6 +49,7 @@ pub use iam::Iam;
 pub use lock::{Acquired, Hold, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
+pub use s3::S3;
 pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
@@ -89,6 +91,7 @@ pub struct Aws {
     pub sts: Sts,
     pub locks: Locks,
     pub logs: Logs,
+    pub s3: S3,
 }
 
 impl Aws {
@@ -110,6 +113,7 @@ impl Aws {
             sts: Sts::new(&config),
             locks: Locks::new(&config),
             logs: Logs::new(&config),
+            s3: S3::new(&config),
         })
     }
 

@@ -8,7 +8,7 @@ use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
 use super::wait::Timeouts;
-use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds};
+use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
 
@@ -57,6 +57,7 @@ registry!(|aws| {
     Listener => elbv2::Listeners(&aws.elbv2),
     EcrRepository => ecr::Repositories(&aws.ecr),
     LogGroup => logs::LogGroups(&aws.logs),
+    LogBucket => s3::LogBuckets(&aws.s3),
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),

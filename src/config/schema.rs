@@ -86,6 +86,23 @@ pub struct LoadBalancerConfig {
     /// 300 s; the API holds no long requests).
     #[serde(default = "default_deregistration_delay")]
     pub deregistration_delay_seconds: u16,
+    /// Access logs to an S3 bucket of the environment's own; off unless present.
+    #[serde(default)]
+    pub access_logs: Option<AccessLogsConfig>,
+}
+
+/// Where the load balancer's access logs go: a private, encrypted bucket deployer manages,
+/// deleted with the environment.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogsConfig {
+    /// Days S3 keeps each log file before a lifecycle rule deletes it.
+    #[serde(default = "default_access_log_days")]
+    pub retention_days: u16,
+}
+
+fn default_access_log_days() -> u16 {
+    90
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

@@ -23,6 +23,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_app(config, &mut problems);
     check_registry(config, &mut problems);
     check_logs(config, &mut problems);
+    check_access_logs(config, &mut problems);
     check_tags(config, &mut problems);
     problems
 }
@@ -487,6 +488,22 @@ fn check_logs(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             .help(format!(
                 "use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 (nearest: {nearest})"
             )),
+        );
+    }
+}
+
+fn check_access_logs(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let Some(access_logs) = &config.load_balancer.access_logs else {
+        return;
+    };
+    // S3 expiration takes any positive number of days; a zero would keep nothing.
+    if access_logs.retention_days == 0 {
+        problems.push(
+            Problem::new(
+                "load_balancer.access_logs.retention_days",
+                "0 days would delete every log as it arrives",
+            )
+            .help("use a number of days from 1 up (90 keeps a quarter)"),
         );
     }
 }

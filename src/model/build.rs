@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::access_logs::log_bucket;
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
 use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
@@ -266,7 +267,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
             retention_days: config.logs.retention_days,
         }),
     );
-    add_load_balancer(config, zone_count, &mut add);
+    add_load_balancer(config, facts, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
     add_database(config, &facts.availability_zones[..zone_count], &mut add);
 
@@ -384,9 +385,13 @@ fn group(role: &str) -> BTreeSet<Ref> {
     BTreeSet::from([Ref::Managed(Id::new(format!("security-group-{role}")))])
 }
 
-fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut impl FnMut(String, Spec)) {
+fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usize, add: &mut impl FnMut(String, Spec)) {
     let name = &config.name;
     let lb = &config.load_balancer;
+    let access_logs = log_bucket(config, facts).map(|bucket| {
+        add("log-bucket".into(), Spec::LogBucket(bucket));
+        Ref::to("log-bucket")
+    });
     match lb.kind {
         LoadBalancerKind::Elb => add(
             "load-balancer".into(),
@@ -400,6 +405,7 @@ fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut im
                 health_check: health_check(&lb.health_check),
                 cross_zone: true,
                 connection_draining: lb.deregistration_delay_seconds,
+                access_logs,
             }),
         ),
         LoadBalancerKind::Alb => {
@@ -412,6 +418,7 @@ fn add_load_balancer(config: &EnvironmentConfig, zone_count: usize, add: &mut im
                     drop_invalid_header_fields: true,
                     desync_mitigation_mode: "strictest".into(),
                     deletion_protection: config.protect,
+                    access_logs,
                 }),
             );
             add(

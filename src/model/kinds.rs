@@ -112,6 +112,7 @@ resource_kinds! {
     Listener(ListenerSpec) { name: "listener", tagged: true, typical_seconds: 2 }
     EcrRepository(RepositorySpec) { name: "ecr_repository", tagged: true, typical_seconds: 2 }
     LogGroup(LogGroupSpec) { name: "log_group", tagged: true, typical_seconds: 1 }
+    LogBucket(LogBucketSpec) { name: "log_bucket", tagged: true, typical_seconds: 2 }
     IamRole(RoleSpec) { name: "iam_role", tagged: true, typical_seconds: 5 }
     InstanceProfile(InstanceProfileSpec) { name: "instance_profile", tagged: true, typical_seconds: 10 }
     LaunchTemplate(LaunchTemplateSpec) { name: "launch_template", tagged: true, typical_seconds: 2 }

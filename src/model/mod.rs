@@ -1,6 +1,7 @@
 //! Desired resources: logical ids, specs, references between them, and tags. Pure: built from
 //! an environment's config plus facts read from AWS (its availability zones), no I/O here.
 
+mod access_logs;
 mod build;
 mod containers;
 mod id;
@@ -10,6 +11,7 @@ mod spec;
 mod tags;
 mod templates;
 
+pub use access_logs::log_bucket_name;
 pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name};
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};

@@ -21,6 +21,8 @@ pub struct ClassicLoadBalancerSpec {
     pub cross_zone: bool,
     /// Seconds an instance leaving keeps its requests (connection draining; 0: off).
     pub connection_draining: u16,
+    /// The bucket it writes access logs to; `None`: no access logs.
+    pub access_logs: Option<Ref>,
 }
 
 /// An Application Load Balancer (internet-facing).
@@ -35,6 +37,8 @@ pub struct LoadBalancerSpec {
     pub desync_mitigation_mode: String,
     /// Set in protected environments: AWS refuses to delete the load balancer.
     pub deletion_protection: bool,
+    /// The bucket it writes access logs to; `None`: no access logs.
+    pub access_logs: Option<Ref>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,6 +91,39 @@ pub struct RepositorySpec {
     pub encryption: String,
     /// The lifecycle policy expires all but this many most recent images.
     pub keep_images: u16,
+}
+
+/// The S3 bucket a load balancer writes its access logs to: private, encrypted with
+/// S3-managed keys (the only kind ELB delivers to), each file expired after `expiration_days`,
+/// writable only by the region's ELB log delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogBucketSpec {
+    /// Bucket names are global: `deployer-<env>-logs-<account>-<region>`.
+    pub name: String,
+    /// Days S3 keeps each log file (a lifecycle rule).
+    pub expiration_days: u16,
+    /// `AES256`.
+    pub encryption: String,
+    /// All four public access blocks on.
+    pub block_public_access: bool,
+    /// The bucket policy, canonical JSON.
+    pub policy: String,
+}
+
+impl ResourceSpec for LogBucketSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("expiration_days", self.expiration_days, false),
+            Attribute::scalar("encryption", &self.encryption, false),
+            Attribute::scalar("block_public_access", self.block_public_access, false),
+            Attribute::scalar("policy", &self.policy, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
 }
 
 /// The CloudWatch Logs group the API's containers write to.
@@ -316,12 +353,14 @@ impl ResourceSpec for ClassicLoadBalancerSpec {
             ),
             Attribute::scalar("cross_zone", self.cross_zone, false),
             Attribute::scalar("connection_draining", self.connection_draining, false),
+            Attribute::optional("access_logs", self.access_logs.as_ref(), false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
         Reference::weak_all("subnets", &self.subnets)
             .chain(Reference::weak_all("security_groups", &self.security_groups))
+            .chain(Reference::weak_all("access_logs", &self.access_logs))
             .collect()
     }
 }
@@ -335,12 +374,14 @@ impl ResourceSpec for LoadBalancerSpec {
             Attribute::scalar("drop_invalid_header_fields", self.drop_invalid_header_fields, false),
             Attribute::scalar("desync_mitigation_mode", &self.desync_mitigation_mode, false),
             Attribute::protection("deletion_protection", self.deletion_protection),
+            Attribute::optional("access_logs", self.access_logs.as_ref(), false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
         Reference::weak_all("subnets", &self.subnets)
             .chain(Reference::weak_all("security_groups", &self.security_groups))
+            .chain(Reference::weak_all("access_logs", &self.access_logs))
             .collect()
     }
 }

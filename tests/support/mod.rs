@@ -249,8 +249,32 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
         left.extend(database_leftovers(&aws_sdk_rds::Client::new(&config), environment).await);
         left.extend(repository_leftovers(&aws_sdk_ecr::Client::new(&config), environment).await);
         left.extend(log_group_leftovers(&aws_sdk_cloudwatchlogs::Client::new(&config), environment).await);
+        left.extend(bucket_leftovers(&s3_client(&config), environment).await);
         left
     })
+}
+
+/// S3 against the emulator: path-style, as deployer itself addresses it there.
+pub(crate) fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+}
+
+async fn bucket_leftovers(s3: &aws_sdk_s3::Client, environment: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for bucket in s3.list_buckets().send().await.unwrap().buckets() {
+        let name = bucket.name().unwrap_or_default();
+        let Ok(tags) = s3.get_bucket_tagging().bucket(name).send().await else {
+            continue;
+        };
+        if tags
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == "deployer:environment" && t.value() == environment)
+        {
+            left.push(format!("bucket {name}"));
+        }
+    }
+    left
 }
 
 async fn log_group_leftovers(logs: &aws_sdk_cloudwatchlogs::Client, environment: &str) -> Vec<String> {

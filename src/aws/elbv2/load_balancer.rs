@@ -8,6 +8,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 
 use super::listener::find_listeners;
 use super::{Elbv2, sdk_tags};
+use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
@@ -43,6 +44,7 @@ impl Resource for LoadBalancers<'_> {
             let drop_invalid_header_fields = attribute(DROP_INVALID_HEADERS) == "true";
             let desync_mitigation_mode = attribute(DESYNC_MODE);
             let deletion_protection = attribute(DELETION_PROTECTION) == "true";
+            let log_bucket = (attribute(ACCESS_LOGS) == "true").then(|| attribute(ACCESS_LOGS_BUCKET));
             let name = balancer.load_balancer_name().unwrap_or_default().to_owned();
             let subnets: Vec<String> = balancer
                 .availability_zones()
@@ -60,6 +62,7 @@ impl Resource for LoadBalancers<'_> {
                         drop_invalid_header_fields,
                         desync_mitigation_mode,
                         deletion_protection,
+                        access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
                 .with_info("dns_name", dns.as_deref()),
@@ -89,7 +92,7 @@ impl Resource for LoadBalancers<'_> {
             .and_then(|b| b.load_balancer_arn())
             .unwrap_or_default()
             .to_owned();
-        self.set_attributes(&arn, attributes(spec)).await?;
+        self.set_attributes(&arn, attributes(spec, resolved)?).await?;
         let wait = request.wait(format!(
             "load balancer {} to become active (usually 2 to 4 minutes)",
             spec.name
@@ -120,7 +123,7 @@ impl Resource for LoadBalancers<'_> {
                 .await
                 .op("SetSecurityGroups")?;
         }
-        let changed: Vec<LoadBalancerAttribute> = attributes(spec)
+        let changed: Vec<LoadBalancerAttribute> = attributes(spec, resolved)?
             .into_iter()
             .filter(|a| request.changed(attribute_name(a.key().unwrap_or_default())))
             .collect();
@@ -214,18 +217,26 @@ impl LoadBalancers<'_> {
 const DROP_INVALID_HEADERS: &str = "routing.http.drop_invalid_header_fields.enabled";
 const DESYNC_MODE: &str = "routing.http.desync_mitigation_mode";
 const DELETION_PROTECTION: &str = "deletion_protection.enabled";
+const ACCESS_LOGS: &str = "access_logs.s3.enabled";
+const ACCESS_LOGS_BUCKET: &str = "access_logs.s3.bucket";
 
 fn attribute(key: &str, value: &str) -> LoadBalancerAttribute {
     LoadBalancerAttribute::builder().key(key).value(value).build()
 }
 
-/// The load balancer attributes deployer manages, as AWS names them.
-fn attributes(spec: &LoadBalancerSpec) -> Vec<LoadBalancerAttribute> {
-    vec![
+/// The load balancer attributes deployer manages, as AWS names them. Access logs are
+/// written at the bucket's root (`AWSLogs/<account>/…`, what the bucket policy allows).
+fn attributes(spec: &LoadBalancerSpec, resolved: &Resolved) -> Result<Vec<LoadBalancerAttribute>, AwsError> {
+    let mut attributes = vec![
         attribute(DROP_INVALID_HEADERS, &spec.drop_invalid_header_fields.to_string()),
         attribute(DESYNC_MODE, &spec.desync_mitigation_mode),
         attribute(DELETION_PROTECTION, &spec.deletion_protection.to_string()),
-    ]
+        attribute(ACCESS_LOGS, &spec.access_logs.is_some().to_string()),
+    ];
+    if let Some(bucket) = &spec.access_logs {
+        attributes.push(attribute(ACCESS_LOGS_BUCKET, &resolved.physical(bucket)?));
+    }
+    Ok(attributes)
 }
 
 /// The spec attribute an AWS attribute key carries.
@@ -233,6 +244,7 @@ fn attribute_name(key: &str) -> &'static str {
     match key {
         DROP_INVALID_HEADERS => "drop_invalid_header_fields",
         DESYNC_MODE => "desync_mitigation_mode",
+        ACCESS_LOGS | ACCESS_LOGS_BUCKET => "access_logs",
         _ => "deletion_protection",
     }
 }
