@@ -71,5 +71,5 @@ fn tags_only_change_on_staging() {
 
 #[test]
 fn tags_only_change_on_production() {
-    tags_only_change("production", 4, 38);
+    tags_only_change("production", 4, 39);
 }

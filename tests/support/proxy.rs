@@ -226,6 +226,8 @@ enum Protocol {
     Query,
     /// ECS, ECR: `{"__type": ...}`.
     Json,
+    /// S3: REST with `<Error><Code>` at the root, the operation in the method and query.
+    RestXml,
 }
 
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
@@ -277,13 +279,17 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
                 Some((decode(key), decode(value)))
             })
             .collect();
-        let protocol = if params.get("Version").map(String::as_str) == Some("2016-11-15") {
-            Protocol::Ec2
-        } else {
-            Protocol::Query
-        };
-        let operation = params.get("Action").cloned().unwrap_or_else(|| "(unknown)".into());
-        (operation, params, protocol)
+        match params.get("Action") {
+            Some(action) if params.get("Version").map(String::as_str) == Some("2016-11-15") => {
+                (action.clone(), params, Protocol::Ec2)
+            }
+            Some(action) => (action.clone(), params, Protocol::Query),
+            None => (
+                s3_operation(head.lines().next().unwrap_or_default()),
+                BTreeMap::new(),
+                Protocol::RestXml,
+            ),
+        }
     };
     Some(Request {
         head,
@@ -292,6 +298,47 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         params,
         protocol,
     })
+}
+
+/// S3's name for a REST call, from its request line (`PUT /bucket?policy HTTP/1.1`): the
+/// bucket sub-resources deployer uses, `METHOD ?query` for anything else.
+fn s3_operation(request_line: &str) -> String {
+    let mut parts = request_line.split(' ');
+    let method = parts.next().unwrap_or_default();
+    let target = parts.next().unwrap_or_default();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let sub = query
+        .split('&')
+        .next()
+        .unwrap_or_default()
+        .split('=')
+        .next()
+        .unwrap_or_default();
+    let object = path.trim_start_matches('/').contains('/');
+    let named = match (method, sub, object) {
+        ("GET", "", false) if path == "/" => "ListBuckets",
+        ("GET", "x-id", false) if path == "/" => "ListBuckets",
+        ("PUT", "", false) => "CreateBucket",
+        ("DELETE", "", false) => "DeleteBucket",
+        (verb, "policy", false) => return format!("{}BucketPolicy", title(verb)),
+        (verb, "tagging", false) => return format!("{}BucketTagging", title(verb)),
+        (verb, "lifecycle", false) => return format!("{}BucketLifecycleConfiguration", title(verb)),
+        (verb, "encryption", false) => return format!("{}BucketEncryption", title(verb)),
+        (verb, "publicAccessBlock", false) => return format!("{}PublicAccessBlock", title(verb)),
+        ("GET", "versions", false) => "ListObjectVersions",
+        ("POST", "delete", false) => "DeleteObjects",
+        _ => return format!("{method} ?{sub}"),
+    };
+    named.to_owned()
+}
+
+fn title(verb: &str) -> &'static str {
+    match verb {
+        "GET" => "Get",
+        "PUT" => "Put",
+        "DELETE" => "Delete",
+        _ => "Call",
+    }
 }
 
 fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mutex<Rules>) {
@@ -398,6 +445,22 @@ fn answer_fault(client: &mut TcpStream, fault: &Fault, protocol: Protocol) {
             "500 Internal Server Error",
             "text/xml",
             "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>proxy</RequestId></ErrorResponse>".into(),
+        ),
+        (Fault::Rejected(code, message), Protocol::RestXml) => (
+            "400 Bad Request",
+            "application/xml",
+            format!("<Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>"),
+        ),
+        // S3 slows callers down with 503 SlowDown.
+        (Fault::Throttled, Protocol::RestXml) => (
+            "503 Service Unavailable",
+            "application/xml",
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>".into(),
+        ),
+        (Fault::InternalError, Protocol::RestXml) => (
+            "500 Internal Server Error",
+            "application/xml",
+            "<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>proxy</RequestId></Error>".into(),
         ),
         (Fault::InternalError, Protocol::Json) => (
             "500 Internal Server Error",
