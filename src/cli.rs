@@ -53,8 +53,10 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show what apply would change, without touching anything.
     Plan(PlanArgs),
-    /// Converge an environment to its YAML file.
+    /// Converge an environment to its YAML file, or carry out a plan saved by `plan --out`.
     Apply(ApplyArgs),
+    /// Print a plan saved by `plan --out`, as `plan` showed it (or its JSON).
+    Show(ShowArgs),
     /// Delete every resource of an environment, dependants first.
     Destroy(DestroyArgs),
     /// Break an environment's lock left by a deployer that was killed (asks first).
@@ -76,6 +78,41 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
+    /// Print the dependency graph of an environment (what waits for what, the critical path
+    /// marked), or of an apply recorded with `apply --timeline FILE`.
+    Graph(GraphArgs),
+    /// Print the JSON Schema of environment files (what environments/schema.json holds).
+    Schema,
+    /// Print a shell completion script: `deployer completions bash > /etc/bash_completion.d/deployer`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff): `deployer man > /usr/local/share/man/man1/deployer.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Environment name: environments/<ENV>.yaml (not needed with --timeline).
+    #[arg(required_unless_present = "timeline")]
+    pub environment: Option<String>,
+    /// `dot` for Graphviz (`| dot -Tsvg`), `mermaid` for Markdown, `text` for a timeline chart.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+    pub format: GraphFormat,
+    /// Draw the apply recorded in FILE (by `apply --timeline FILE`): when each step ran, and
+    /// the chain that made it as long as it was.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +128,18 @@ pub struct PlanArgs {
     /// Plan for this container image instead of the file's `app.image` or the last push.
     #[arg(long, value_name = "IMAGE", env = "DEPLOYER_IMAGE")]
     pub image: Option<String>,
+    /// Also save the plan to FILE, for `deployer apply FILE` to carry out exactly (and `show`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `deployer plan ENV --out FILE`.
+    pub file: PathBuf,
+    /// Print the plan as one JSON object, in `plan --json`'s format.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// How to build and where to push: shared by `push` and `apply --build`.
@@ -124,7 +173,10 @@ pub struct PushArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Environment name: environments/<ENV>.yaml.
+    /// Environment name (environments/<ENV>.yaml), or a plan file saved by `plan --out` (a
+    /// path: it has a `/` or a `.`), which is applied exactly, without asking, or refused when
+    /// the environment or its file changed since.
+    #[arg(value_name = "ENV|PLAN_FILE")]
     pub environment: String,
     /// Apply without asking; required when stdin is not a terminal.
     #[arg(long)]
@@ -146,6 +198,9 @@ pub struct ApplyArgs {
     /// Emit one JSON object per event on stdout instead of progress bars.
     #[arg(long)]
     pub json: bool,
+    /// Record when each step started and ended in FILE (JSON), for `deployer graph --timeline FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
 }
 
 /// How apply and destroy carry out their steps.

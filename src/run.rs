@@ -4,12 +4,13 @@
 
 use anyhow::{Context, Result, bail};
 
+use crate::apply::{StepGraph, TimelineRecorder};
 use crate::aws::Timeouts;
 use crate::cli::{
-    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, LogsArgs, OutputArgs, PlanArgs,
-    PushArgs, RollbackArgs, StatusArgs, UnlockArgs, ValidateArgs,
+    ApplyArgs, BuildArgs, Cli, Command, DestroyArgs, ExecutionArgs, GlobalArgs, GraphArgs, GraphFormat, LogsArgs,
+    OutputArgs, PlanArgs, PushArgs, RollbackArgs, ShowArgs, StatusArgs, UnlockArgs, ValidateArgs,
 };
-use crate::commands::{self, DestroyTarget, PushRequest, Pushed};
+use crate::commands::{self, DestroyTarget, PushRequest, Pushed, SavedPlan};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
 
 /// Exit status of a successful run; `2` is "plan has changes" with --detailed-exitcode.
@@ -20,6 +21,25 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Validate(args) => validate(&cli.global, args),
         Command::Plan(args) => plan(&cli.global, args).await,
         Command::Apply(args) => apply(&cli.global, args).await,
+        Command::Show(args) => show(args),
+        Command::Graph(args) => graph(&cli.global, args),
+        Command::Schema => {
+            report::text(&crate::config::environment_schema());
+            Ok(0)
+        }
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut command, "deployer", &mut script);
+            report::text(&String::from_utf8_lossy(&script));
+            Ok(0)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
+            report::text(&String::from_utf8_lossy(&page));
+            Ok(0)
+        }
         Command::Destroy(args) => destroy(&cli.global, args).await,
         Command::Push(args) => push(&cli.global, args).await,
         Command::Unlock(args) => unlock(&cli.global, args).await,
@@ -57,6 +77,12 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
         report::held(&situation.config.name, situation.held.as_ref(), ui::Style::Lines);
     }
     report::plan(&plan, args.json);
+    if let Some(file) = &args.out {
+        SavedPlan::new(&situation, &plan).write(file)?;
+        if !args.json {
+            report::plan_saved(&situation.config.name, file);
+        }
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         2
     } else {
@@ -80,7 +106,102 @@ async fn locked(
 }
 
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
+    if commands::is_plan_file(&args.environment) {
+        let file = std::path::Path::new(&args.environment);
+        let saved = SavedPlan::read(file)?;
+        // The plan fixed its image; the same one named again (DEPLOYER_IMAGE set for the whole
+        // pipeline) is no conflict, another one is.
+        let other_image = args
+            .image
+            .as_ref()
+            .is_some_and(|image| saved.image.as_ref() != Some(image));
+        if args.build || other_image {
+            bail!(
+                "{} deploys {}; a saved plan is applied with the image it was made with, so --build and another --image (or DEPLOYER_IMAGE) do not go with it\n  help: make a new plan with `deployer plan {} --image ... --out FILE`",
+                file.display(),
+                saved
+                    .image
+                    .as_deref()
+                    .or(saved.facts.pushed_image.as_deref())
+                    .unwrap_or("the file's image"),
+                saved.environment
+            );
+        }
+        return locked(
+            global,
+            &saved.environment,
+            "apply",
+            apply_saved(global, args, &saved, file),
+        )
+        .await;
+    }
     locked(global, &args.environment, "apply", apply_locked(global, args)).await
+}
+
+/// `apply FILE`: the reviewed plan, carried out without asking again (approving the review
+/// was the question), or refused when anything it was made from changed.
+async fn apply_saved(
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    saved: &SavedPlan,
+    file: &std::path::Path,
+) -> Result<Status> {
+    let style = ui::progress_style(args.json);
+    let (situation, plan) = commands::prepare_saved(global, saved, file).await?;
+    report::plan_event(&plan, style);
+    if !plan.is_empty() {
+        commands::check_protection(&situation, &plan, args.allow_destroy)?;
+    }
+    let applied = carry_out(&situation, &plan, (&args.execution, args.timeline.as_deref()), style).await?;
+    report::applied(&applied, !plan.is_empty(), style);
+    Ok(0)
+}
+
+/// Applies `plan`, recording its timeline when asked (also when it fails: that is when a
+/// timeline explains most).
+async fn carry_out(
+    situation: &commands::Situation,
+    plan: &crate::plan::Plan,
+    (execution_args, timeline): (&ExecutionArgs, Option<&std::path::Path>),
+    style: ui::Style,
+) -> Result<commands::Applied> {
+    let reporter = StepReporter::new(style);
+    let execution = execution(execution_args);
+    let Some(file) = timeline else {
+        return commands::apply(situation, plan, &execution, &reporter).await;
+    };
+    let recorder = TimelineRecorder::new(&reporter);
+    let applied = commands::apply(situation, plan, &execution, &recorder).await;
+    let timeline = recorder.finish(&situation.config.name, &StepGraph::new(plan)?);
+    commands::write_timeline(&timeline, file)?;
+    applied
+}
+
+fn graph(global: &GlobalArgs, args: &GraphArgs) -> Result<Status> {
+    let (diagram, timeline) = match (&args.timeline, &args.environment) {
+        (Some(file), _) => {
+            let timeline = commands::read_timeline(file)?;
+            (commands::timeline_graph(&timeline), Some(timeline))
+        }
+        (None, Some(environment)) => (commands::environment_graph(global, environment)?, None),
+        (None, None) => bail!("name an environment, or a timeline with --timeline FILE"),
+    };
+    let drawing = match (args.format, &timeline) {
+        (GraphFormat::Dot, _) => ui::graph::dot(&diagram),
+        (GraphFormat::Mermaid, _) => ui::graph::mermaid(&diagram),
+        (GraphFormat::Text, Some(timeline)) => ui::graph::timeline_text(timeline),
+        (GraphFormat::Text, None) => bail!(
+            "--format text draws a timeline\n  help: record one with `deployer apply ENV --timeline FILE`, then `deployer graph --timeline FILE --format text`; for the graph itself use --format dot or mermaid"
+        ),
+    };
+    report::text(&drawing);
+    Ok(0)
+}
+
+fn show(args: &ShowArgs) -> Result<Status> {
+    let saved = SavedPlan::read(&args.file)?;
+    report::saved_plan(&saved, args.json);
+    Ok(0)
 }
 
 async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
@@ -109,8 +230,7 @@ async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
             )?;
         }
     }
-    let reporter = StepReporter::new(style);
-    let applied = commands::apply(&situation, &plan, &execution(&args.execution), &reporter).await?;
+    let applied = carry_out(&situation, &plan, (&args.execution, args.timeline.as_deref()), style).await?;
     report::applied(&applied, !plan.is_empty(), style);
     Ok(0)
 }
@@ -251,8 +371,7 @@ async fn rollback_locked(global: &GlobalArgs, args: &RollbackArgs) -> Result<Sta
     report::held(environment, situation.held.as_ref(), style);
     report::plan_event(&plan, style);
     commands::check_protection(&situation, &plan, false)?;
-    let reporter = StepReporter::new(style);
-    let applied = commands::apply(&situation, &plan, &execution(&args.execution), &reporter).await?;
+    let applied = carry_out(&situation, &plan, (&args.execution, None), style).await?;
     report::applied(&applied, !plan.is_empty(), style);
     Ok(0)
 }

@@ -2,6 +2,8 @@
 
 mod executor;
 mod graph;
+mod timeline;
 
 pub use executor::{Event, Operator, Outcome, Progress, Reporter, Resolved, Unresolved, execute};
 pub use graph::{CycleError, Step, StepGraph, StepKind};
+pub use timeline::{TimedStep, Timeline, TimelineRecorder, step_name};

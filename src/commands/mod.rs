@@ -3,23 +3,27 @@
 
 mod apply;
 mod destroy;
+mod graph;
 mod history;
 mod lock;
 mod logs;
 mod output;
 mod push;
 mod rollback;
+mod saved_plan;
 mod status;
 mod validate;
 
 pub use apply::{Applied, apply, check_protection};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
+pub use graph::{Diagram, Node, environment_graph, read_timeline, timeline_graph, write_timeline};
 pub use history::history;
 pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
 pub use logs::{LogsRequest, logs};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use rollback::{hold, release, rollback_target};
+pub use saved_plan::{SavedPlan, is_plan_file, prepare_saved};
 pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
 
@@ -31,7 +35,7 @@ use crate::apply::{Outcome, Reporter, StepGraph, execute};
 use crate::aws::{Aws, Hold, Provider, PushedImage, Settings, Timeouts};
 use crate::cli::GlobalArgs;
 use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
-use crate::model::{Desired, ObservedResource, desired, repository_name};
+use crate::model::{Desired, Facts, ObservedResource, desired, repository_name};
 use crate::plan::{Plan, plan};
 
 /// An environment's configuration, the AWS clients for its region, what it should consist of
@@ -49,6 +53,10 @@ pub struct Situation {
     /// Whether the image was named for this run (`--image`, `--build`): applying it rolls
     /// forward, and ends a hold.
     pub explicit_image: bool,
+    /// What the model was built from besides the file: recorded by a saved plan.
+    pub facts: Facts,
+    /// The environment file's digest (`sha256:<hex>`).
+    pub config_digest: String,
 }
 
 impl Situation {
@@ -61,6 +69,7 @@ impl Situation {
 /// without either, the environment runs the image pushed last to its repository.
 pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>) -> Result<Situation> {
     let loaded = load_environment(&global.environments, environment)?;
+    let config_digest = loaded.digest;
     let mut config = loaded.config;
     if let Some(image) = image {
         check_image(image).map_err(|message| anyhow::anyhow!("--image: {message}"))?;
@@ -101,6 +110,8 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         pushed,
         held,
         explicit_image: image.is_some(),
+        facts,
+        config_digest,
     })
 }
 

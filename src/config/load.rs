@@ -1,5 +1,6 @@
 //! Finding and reading environment files: `<dir>/<name>.yaml`, parsed and validated.
 
+use sha2::Digest;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, Problem};
@@ -12,6 +13,9 @@ use super::validate::validate;
 pub struct LoadedEnvironment {
     pub config: EnvironmentConfig,
     pub path: PathBuf,
+    /// `sha256:<hex>` of the file's bytes: a saved plan records it, and refuses a file that
+    /// changed since.
+    pub digest: String,
 }
 
 /// The environment names in `dir` (the stems of its `*.yaml` files), sorted.
@@ -52,7 +56,8 @@ pub fn load_environment(dir: &Path, name: &str) -> Result<LoadedEnvironment, Con
         path: path.clone(),
         problems,
     })?;
-    Ok(LoadedEnvironment { config, path })
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(text.as_bytes()));
+    Ok(LoadedEnvironment { config, path, digest })
 }
 
 /// Parses and validates one environment file's text; `expected_name` is the file's stem.

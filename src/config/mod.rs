@@ -2,6 +2,7 @@
 //! Owns everything about `environments/*.yaml`; knows nothing of AWS.
 
 mod error;
+mod json_schema;
 mod load;
 mod locate;
 mod schema;
@@ -12,6 +13,7 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, Problem};
+pub use json_schema::environment_schema;
 pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
 pub use locate::Position;
 pub use schema::*;

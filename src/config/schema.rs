@@ -10,10 +10,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use ipnet::Ipv4Net;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// One environment, as written in its YAML file.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
     /// Must equal the file's stem: `environments/staging.yaml` holds `name: staging`.
@@ -41,7 +42,7 @@ pub struct EnvironmentConfig {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkConfig {
     pub cidr: Cidr,
@@ -57,7 +58,7 @@ pub struct NetworkConfig {
     pub private_subnets: Option<Vec<Cidr>>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum NatMode {
     /// One NAT gateway shared by every private subnet (cheaper, one AZ's failure cuts egress).
@@ -69,7 +70,7 @@ pub enum NatMode {
     None,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancerConfig {
     pub kind: LoadBalancerKind,
@@ -93,7 +94,7 @@ pub struct LoadBalancerConfig {
 
 /// Where the load balancer's access logs go: a private, encrypted bucket deployer manages,
 /// deleted with the environment.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccessLogsConfig {
     /// Days S3 keeps each log file before a lifecycle rule deletes it.
@@ -105,7 +106,7 @@ fn default_access_log_days() -> u16 {
     90
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckConfig {
     #[serde(default = "default_check_interval")]
@@ -151,7 +152,7 @@ fn default_deregistration_delay() -> u16 {
     20
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LoadBalancerKind {
     /// Application Load Balancer (elasticloadbalancingv2).
@@ -160,7 +161,7 @@ pub enum LoadBalancerKind {
     Elb,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComputeConfig {
     pub kind: ComputeKind,
@@ -208,14 +209,14 @@ impl ComputeConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ComputeKind {
     Ecs,
     Ec2,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseConfig {
     pub engine: DatabaseEngine,
@@ -232,13 +233,13 @@ pub struct DatabaseConfig {
     pub backup_retention_days: u8,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatabaseEngine {
     AuroraPostgresql,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppConfig {
     /// An image built elsewhere. When absent, the environment runs the image most recently
@@ -254,7 +255,7 @@ pub struct AppConfig {
     pub auth: AuthConfig,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// How many images the repository keeps; older ones expire (ECR lifecycle policy).
@@ -262,7 +263,7 @@ pub struct RegistryConfig {
     pub keep_images: u16,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogsConfig {
     /// How many days CloudWatch Logs keeps the API's logs (one of the periods AWS offers).
@@ -290,7 +291,7 @@ impl Default for RegistryConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Where the API's basic-auth token comes from; never the secret itself.
@@ -403,6 +404,36 @@ macro_rules! serde_via_str {
 
 serde_via_str!(Cidr);
 serde_via_str!(SecretRef);
+
+/// Both are strings in the file; the schema says which strings.
+macro_rules! schema_as_string {
+    ($ty:ty, $description:literal, $pattern:literal) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($ty).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": "string",
+                    "description": $description,
+                    "pattern": $pattern
+                })
+            }
+        }
+    };
+}
+
+schema_as_string!(
+    Cidr,
+    "An IPv4 network in CIDR notation with no host bits set, such as 10.0.0.0/16.",
+    r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"
+);
+schema_as_string!(
+    SecretRef,
+    "Where a secret is kept: `ssm:/parameter/path`, `secretsmanager:secret-name` or `env:NAME`.",
+    r"^(env:[A-Za-z0-9_]+|ssm:/[A-Za-z0-9/_.-]+|secretsmanager:[A-Za-z0-9/_+=.@-]+)$"
+);
 
 fn default_listener_port() -> u16 {
     80

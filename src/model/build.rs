@@ -9,7 +9,7 @@ use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL
 use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Facts {
     /// The region's usable availability zones, sorted by name.
     pub availability_zones: Vec<String>,
@@ -81,8 +81,14 @@ fn zone_letter(index: usize) -> char {
 /// zones, its AMIs) is checked without calling it: templates render, container definitions
 /// have a shape ECS takes. What `validate` runs.
 pub fn check_without_aws(config: &EnvironmentConfig) -> Result<(), ModelError> {
+    desired(config, &stand_in_facts(config)).map(drop)
+}
+
+/// Facts of the shape AWS would give (one zone per `network.azs`, an account, an AMI, a
+/// pushed image), for what needs the model's structure and not AWS's values.
+pub fn stand_in_facts(config: &EnvironmentConfig) -> Facts {
     let region = config.region.clone().unwrap_or_else(|| "us-east-1".to_owned());
-    let facts = Facts {
+    Facts {
         availability_zones: (0..usize::from(config.network.azs))
             .map(|i| format!("{region}{}", zone_letter(i)))
             .collect(),
@@ -94,8 +100,7 @@ pub fn check_without_aws(config: &EnvironmentConfig) -> Result<(), ModelError> {
         region,
         account_id: "000000000000".to_owned(),
         default_image_id: Some("ami-00000000".to_owned()),
-    };
-    desired(config, &facts).map(drop)
+    }
 }
 
 pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, ModelError> {

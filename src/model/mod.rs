@@ -12,7 +12,9 @@ mod tags;
 mod templates;
 
 pub use access_logs::log_bucket_name;
-pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name};
+pub use build::{
+    Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name, stand_in_facts,
+};
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;

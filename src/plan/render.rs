@@ -3,7 +3,7 @@
 use console::style;
 use serde_json::json;
 
-use super::{Action, Plan};
+use super::{Action, Plan, Reason};
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
 pub(super) const FORMAT_VERSION: &str = "1.2";
@@ -35,7 +35,10 @@ pub fn render_text(plan: &Plan) -> String {
             style(&change.id).bold()
         ));
         for reason in &change.reasons {
-            out.push_str(&format!("        {}\n", style(reason).dim()));
+            match long_change(reason) {
+                Some(diff) => out.push_str(&diff),
+                None => out.push_str(&format!("        {}\n", style(reason).dim())),
+            }
         }
         // What a new resource will be, so a reviewer sees the CIDR, the ports, the policy
         // documents before approving (specs hold no secrets: tokens are referenced by ARN).
@@ -51,6 +54,64 @@ pub fn render_text(plan: &Plan) -> String {
         summary.add, summary.change, summary.destroy
     ));
     out
+}
+
+/// Values longer than this (or over several lines) change as a line diff, not `old → new`.
+const LONG_VALUE: usize = 60;
+
+/// A changed policy, container definition or other long value as the lines that differ, with
+/// one line of context: what a reviewer needs, not two walls of JSON.
+fn long_change(reason: &Reason) -> Option<String> {
+    let Reason::Changed {
+        attribute,
+        from,
+        to,
+        forces_replacement,
+        ..
+    } = reason
+    else {
+        return None;
+    };
+    let long = |value: &str| value.len() > LONG_VALUE || value.contains('\n');
+    if !long(from) && !long(to) {
+        return None;
+    }
+    let (old, new) = (pretty_lines(from), pretty_lines(to));
+    let forces = if *forces_replacement {
+        " (forces replacement)"
+    } else {
+        ""
+    };
+    let mut out = format!("        {}\n", style(format!("{attribute}: changed{forces}")).dim());
+    let diff = similar::TextDiff::from_lines(&old, &new);
+    for (index, group) in diff.grouped_ops(1).iter().enumerate() {
+        if index > 0 {
+            out.push_str("            ...\n");
+        }
+        for op in group {
+            for change in diff.iter_changes(op) {
+                let line = change.value().trim_end_matches('\n');
+                let marked = match change.tag() {
+                    similar::ChangeTag::Delete => style(format!("- {line}")).red().to_string(),
+                    similar::ChangeTag::Insert => style(format!("+ {line}")).green().to_string(),
+                    similar::ChangeTag::Equal => format!("  {line}"),
+                };
+                out.push_str(&format!("          {marked}\n"));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A JSON document pretty-printed (keys sorted), other text as it is; ending in a newline.
+fn pretty_lines(value: &str) -> String {
+    let mut text = serde_json::from_str::<serde_json::Value>(value)
+        .ok()
+        .filter(|v| v.is_object() || v.is_array())
+        .and_then(|document| serde_json::to_string_pretty(&document).ok())
+        .unwrap_or_else(|| value.to_owned());
+    text.push('\n');
+    text
 }
 
 /// `name = value`, a JSON document (a policy) pretty-printed over indented lines.

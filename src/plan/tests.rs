@@ -338,3 +338,29 @@ fn a_value_aws_does_not_report_is_not_drift_and_a_reported_one_is() {
         ["health_check_grace_seconds: 60 → 15"]
     );
 }
+
+#[test]
+fn a_changed_policy_shows_the_lines_that_differ_not_two_documents() {
+    let desired = staging();
+    let mut observed = crate::model::as_deployed(&desired);
+    let role = observed
+        .iter_mut()
+        .find(|r| matches!(r.spec, Spec::IamRole(_)) && r.id.as_str() == "task-role")
+        .expect("staging has a task role");
+    let Spec::IamRole(spec) = &mut role.spec else { panic!() };
+    let wanted = spec.inline_policy.clone();
+    spec.inline_policy = wanted.replace("elasticloadbalancing:DescribeTags", "elasticloadbalancing:*");
+    assert_ne!(spec.inline_policy, wanted, "the policy names DescribeTags");
+    let text = render_text(&plan(&desired, &observed));
+    assert!(text.contains("inline_policy: changed\n"), "{text}");
+    let marked = |mark: &str, value: &str| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with(mark) && l.trim_end().ends_with(&format!("\"{value}\",")))
+    };
+    assert!(marked("- ", "elasticloadbalancing:*"), "{text}");
+    assert!(marked("+ ", "elasticloadbalancing:DescribeTags"), "{text}");
+    // One line of context around the change, not the whole document twice.
+    assert!(!text.contains("sts:AssumeRole"), "{text}");
+    assert_eq!(text.matches("\"Version\"").count(), 0, "{text}");
+    assert!(!text.contains(" → "), "{text}");
+}

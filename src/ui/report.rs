@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Style;
 use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
-use crate::commands::{Applied, Destroyed, EnvironmentStatus, Validated};
+use crate::commands::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
 
@@ -18,6 +18,38 @@ pub fn plan(plan: &Plan, json: bool) {
     } else {
         print!("{}", render_text(plan));
     }
+}
+
+/// Generated text printed as it is (a schema, a completion script, a man page).
+pub fn text(text: &str) {
+    print!("{text}");
+}
+
+/// After `plan --out`: where the plan went and how to carry it out.
+pub fn plan_saved(environment: &str, file: &std::path::Path) {
+    println!(
+        "\nSaved the plan for {environment} to {0}. To carry out exactly this plan: deployer apply {0}",
+        file.display()
+    );
+}
+
+/// `show FILE`: a saved plan as `plan` printed it, under what it was made from; or its JSON.
+pub fn saved_plan(saved: &SavedPlan, json: bool) {
+    if json {
+        println!("{}", saved.plan);
+        return;
+    }
+    println!(
+        "Saved plan for {}, made {} by deployer {} from a file with digest {}",
+        saved.environment, saved.created_at, saved.deployer_version, saved.config_digest
+    );
+    if let Some(image) = &saved.image {
+        println!("Image: {image}");
+    } else if let Some(image) = &saved.facts.pushed_image {
+        println!("Image: {image} (the last push)");
+    }
+    println!();
+    print!("{}", saved.text);
 }
 
 /// Which pushed image the environment runs, when it runs the last push.

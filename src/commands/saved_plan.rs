@@ -1,0 +1,238 @@
+//! Saved plans: `plan ENV --out FILE` records the plan with everything it was made from (the
+//! environment file's digest, the facts read from AWS, the image, a digest of each resource it
+//! observed), and `apply FILE` carries out exactly that plan, or refuses when anything it was
+//! made from has changed since. What was reviewed is what is applied.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Situation, settings};
+use crate::aws::Aws;
+use crate::cli::GlobalArgs;
+use crate::config::load_environment;
+use crate::model::{ObservedResource, desired};
+use crate::plan::{Plan, plan, render_json, render_text};
+
+/// Bumped when the file's layout changes; a file of another version is refused.
+const SAVED_PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub saved_plan_version: u32,
+    pub deployer_version: String,
+    pub environment: String,
+    /// When the plan was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// `sha256:<hex>` of the environment file the plan was made from.
+    pub config_digest: String,
+    /// The image the plan deploys, however it was chosen (the file, `--image`, a hold, the
+    /// last push); `None` when it came from the file and the file names none (EC2 without app).
+    pub image: Option<String>,
+    /// Whether the image was named for the plan (`--image`): applying it ends a hold.
+    pub explicit_image: bool,
+    /// What the model was built from besides the file (zones, account, AMI, pushed image).
+    pub facts: crate::model::Facts,
+    /// `<logical id> <physical id>` → digest of each resource observed.
+    pub observed: BTreeMap<String, String>,
+    /// `sha256:<hex>` of `plan`.
+    pub plan_digest: String,
+    /// The plan, in `plan --json`'s format.
+    pub plan: serde_json::Value,
+    /// The plan as `plan` prints it, for `show`.
+    pub text: String,
+}
+
+impl SavedPlan {
+    pub fn new(situation: &Situation, plan: &Plan) -> Self {
+        let json = render_json(plan);
+        Self {
+            saved_plan_version: SAVED_PLAN_VERSION,
+            deployer_version: env!("CARGO_PKG_VERSION").to_owned(),
+            environment: situation.config.name.clone(),
+            created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            config_digest: situation.config_digest.clone(),
+            image: situation.config.app.image.clone(),
+            explicit_image: situation.explicit_image,
+            facts: situation.facts.clone(),
+            observed: fingerprints(&situation.observed),
+            plan_digest: digest(json.to_string().as_bytes()),
+            text: console::strip_ansi_codes(&render_text(plan)).into_owned(),
+            plan: json,
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, text + "\n").with_context(|| format!("could not write the plan to {}", path.display()))
+    }
+
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))?;
+        let saved: Self = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not a plan written by `deployer plan ENV --out FILE`",
+                path.display()
+            )
+        })?;
+        if saved.saved_plan_version != SAVED_PLAN_VERSION {
+            bail!(
+                "{} is a saved plan of format {}; this deployer reads format {SAVED_PLAN_VERSION}\n  help: make the plan again with this deployer",
+                path.display(),
+                saved.saved_plan_version
+            );
+        }
+        Ok(saved)
+    }
+}
+
+/// Whether `apply`'s argument names a plan file rather than an environment: environment
+/// names are lowercase letters, digits and `-`, so a path has a `/` or a `.` they never have.
+pub fn is_plan_file(argument: &str) -> bool {
+    argument.contains(['/', '.'])
+}
+
+/// Rebuilds the situation a saved plan was made in, and the plan, refusing when the
+/// environment file, the account, or anything observed changed since.
+pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) -> Result<(Situation, Plan)> {
+    let environment = &saved.environment;
+    let again = format!(
+        "run `deployer plan {environment} --out {}` again and review it",
+        file.display()
+    );
+    let loaded = load_environment(&global.environments, environment)?;
+    if loaded.digest != saved.config_digest {
+        bail!(
+            "{} changed since the plan was made ({})\n  help: {again}",
+            loaded.path.display(),
+            saved.created_at
+        );
+    }
+    let mut config = loaded.config;
+    config.app.image = saved.image.clone();
+    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    if aws.region != saved.facts.region {
+        bail!(
+            "the plan was made for region {}, and this run is in {}\n  help: pass --region {} (or {again})",
+            saved.facts.region,
+            aws.region,
+            saved.facts.region
+        );
+    }
+    let (account, observed) = tokio::try_join!(aws.sts.account_id(), aws.discover(environment))
+        .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    if account != saved.facts.account_id {
+        bail!(
+            "the plan was made for AWS account {}, and these credentials are for {account}\n  help: use the credentials the plan was made with (or {again})",
+            saved.facts.account_id
+        );
+    }
+    let changed = changed_resources(&saved.observed, &fingerprints(&observed));
+    if !changed.is_empty() {
+        bail!(
+            "{environment} changed in AWS since the plan was made ({}): {}\n  help: {again}",
+            saved.created_at,
+            changed.join(", ")
+        );
+    }
+    let desired = desired(&config, &saved.facts)?;
+    let plan = plan(&desired, &observed);
+    // Same file, facts and observations give the same plan; a different deployer might not.
+    if digest(render_json(&plan).to_string().as_bytes()) != saved.plan_digest {
+        bail!(
+            "this deployer ({}) plans {environment} differently from the one that saved the plan ({})\n  help: {again}",
+            env!("CARGO_PKG_VERSION"),
+            saved.deployer_version
+        );
+    }
+    let situation = Situation {
+        config,
+        aws,
+        desired,
+        observed,
+        pushed: None,
+        held: None,
+        explicit_image: saved.explicit_image,
+        facts: saved.facts.clone(),
+        config_digest: saved.config_digest.clone(),
+    };
+    Ok((situation, plan))
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
+}
+
+/// One digest per observed resource: its spec as deployer reads it, and its tags.
+fn fingerprints(observed: &[ObservedResource]) -> BTreeMap<String, String> {
+    observed
+        .iter()
+        .map(|resource| {
+            let seen = serde_json::json!({"spec": resource.spec, "tags": resource.tags});
+            (
+                format!("{} {}", resource.id, resource.physical_id),
+                digest(seen.to_string().as_bytes()),
+            )
+        })
+        .collect()
+}
+
+/// What differs between two observations, each as `<id> (<physical id>) created|deleted|changed`.
+fn changed_resources(then: &BTreeMap<String, String>, now: &BTreeMap<String, String>) -> Vec<String> {
+    let describe = |key: &str, what: &str| match key.split_once(' ') {
+        Some((id, physical)) => format!("{id} ({physical}) {what}"),
+        None => format!("{key} {what}"),
+    };
+    let mut changed = Vec::new();
+    for (key, digest) in then {
+        match now.get(key) {
+            None => changed.push(describe(key, "deleted")),
+            Some(current) if current != digest => changed.push(describe(key, "changed")),
+            Some(_) => {}
+        }
+    }
+    for key in now.keys().filter(|key| !then.contains_key(*key)) {
+        changed.push(describe(key, "created"));
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_names_are_never_taken_for_plan_files() {
+        assert!(!is_plan_file("staging"));
+        assert!(!is_plan_file("prod-eu-2"));
+        assert!(is_plan_file("staging.plan"));
+        assert!(is_plan_file("plans/staging"));
+        assert!(is_plan_file("./staging"));
+    }
+
+    #[test]
+    fn every_difference_in_what_was_observed_is_named() {
+        let then = BTreeMap::from([
+            ("vpc vpc-1".to_owned(), "a".to_owned()),
+            ("subnet-a subnet-1".to_owned(), "b".to_owned()),
+            ("nat-gateway-a nat-1".to_owned(), "c".to_owned()),
+        ]);
+        let now = BTreeMap::from([
+            ("vpc vpc-1".to_owned(), "a".to_owned()),
+            ("subnet-a subnet-1".to_owned(), "B".to_owned()),
+            ("nat-gateway-a nat-2".to_owned(), "c".to_owned()),
+        ]);
+        assert_eq!(
+            changed_resources(&then, &now),
+            [
+                "nat-gateway-a (nat-1) deleted",
+                "subnet-a (subnet-1) changed",
+                "nat-gateway-a (nat-2) created"
+            ]
+        );
+        assert!(changed_resources(&then, &then).is_empty());
+    }
+}
