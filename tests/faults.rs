@@ -64,12 +64,12 @@ fn report(proxy: &Proxy, environment: &str, command: &str) -> Vec<Call> {
 
 #[test]
 fn staging_converges_through_faults() {
-    converges("staging", 2, 30, &[]);
+    converges("staging", 2, 31, &[]);
 }
 
 #[test]
 fn production_converges_through_faults() {
-    converges("production", 4, 39, &["--allow-destroy"]);
+    converges("production", 4, 40, &["--allow-destroy"]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod operate;
 mod push;
 mod round_trip;
 mod saved_plan;
+mod scaling;
 mod schema;
 mod slow;
 mod tags_only;

@@ -94,20 +94,27 @@ fn development_round_trip() {
 
 #[test]
 fn staging_round_trip() {
-    // Network, ALB + target group + listener, two roles, ECS cluster, task definition, service, Aurora.
-    round_trip("staging", 30, 2, &[]);
+    // Network, ALB + target group + listener, two roles, ECS cluster, task definition, service
+    // and its scaling, Aurora.
+    round_trip("staging", 31, 2, &[]);
 }
 
 #[test]
 fn production_round_trip() {
-    // Three zones with a NAT each, a writer plus a reader, and an access log bucket.
-    round_trip("production", 39, 4, &["--allow-destroy"]);
+    // Three zones with a NAT each, a writer plus a reader, an access log bucket, scaling.
+    round_trip("production", 40, 4, &["--allow-destroy"]);
 }
 
 #[test]
 fn desired_count_change_updates_the_service_in_place() {
     let moto = Moto::start_with_tasks(2);
     let dir = environments_copy();
+    // A fixed size (no room to scale): the count is the file's to keep.
+    let path = dir.path().join("staging.yaml");
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("  max: 4\n", "  max: 2\n");
+    std::fs::write(&path, fixed).unwrap();
     Deployer::new(&moto)
         .environments(dir.path())
         .args(["apply", "staging", "--auto-approve"])
@@ -122,9 +129,10 @@ fn desired_count_change_updates_the_service_in_place() {
     let path = dir.path().join("staging.yaml");
     std::fs::write(
         &path,
-        std::fs::read_to_string(&path)
-            .unwrap()
-            .replace("  desired: 2\n", "  desired: 3\n"),
+        std::fs::read_to_string(&path).unwrap().replace(
+            "  min: 2\n  desired: 2\n  max: 2\n",
+            "  min: 3\n  desired: 3\n  max: 3\n",
+        ),
     )
     .unwrap();
     let plan = Deployer::new(&moto)

@@ -25,7 +25,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .args(["plan", "staging", "--out", first_arg])
         .run()
         .expect_status(0);
-    assert!(planned.stdout.contains("Plan: 30 to add"), "{}", planned.stdout);
+    assert!(planned.stdout.contains("Plan: 31 to add"), "{}", planned.stdout);
     assert!(
         planned
             .stdout
@@ -42,7 +42,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
     );
     assert!(shown.stdout.contains("+ vpc vpc"), "{}", shown.stdout);
     assert!(
-        shown.stdout.contains("Plan: 30 to add, 0 to change, 0 to destroy."),
+        shown.stdout.contains("Plan: 31 to add, 0 to change, 0 to destroy."),
         "{}",
         shown.stdout
     );
@@ -52,7 +52,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .run()
         .expect_status(0);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(json["summary"]["add"], 30, "{json}");
+    assert_eq!(json["summary"]["add"], 31, "{json}");
 
     // Carried out without a question (the review was the question).
     let applied = Deployer::new(&moto)
@@ -61,7 +61,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .run()
         .expect_status(0);
     assert!(
-        applied.stdout.contains("Apply complete! Resources: 30 added"),
+        applied.stdout.contains("Apply complete! Resources: 31 added"),
         "{}",
         applied.stdout
     );
@@ -109,7 +109,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
     let plans = tempfile::tempdir().unwrap();
     let file = plans.path().join("scale.plan");
     let file_arg = file.to_str().unwrap();
-    edit(dir.path(), "  desired: 2\n", "  desired: 3\n");
+    edit(dir.path(), "  max: 4\n", "  max: 5\n");
     Deployer::new(&moto)
         .environments(dir.path())
         .args(["plan", "staging", "--out", file_arg])
@@ -117,7 +117,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
         .expect_status(0);
 
     // The file changed after the review.
-    edit(dir.path(), "  desired: 3\n", "  desired: 4\n");
+    edit(dir.path(), "  max: 5\n", "  max: 6\n");
     let refused = Deployer::new(&moto)
         .environments(dir.path())
         .args(["apply", file_arg])
@@ -128,7 +128,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
         "{}",
         refused.stderr
     );
-    edit(dir.path(), "  desired: 4\n", "  desired: 3\n");
+    edit(dir.path(), "  max: 6\n", "  max: 5\n");
 
     // Someone changed the environment in AWS after the review.
     block_on(async {
@@ -167,7 +167,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
     assert!(refused.stderr.contains("vpc (vpc-"), "{}", refused.stderr);
     assert!(refused.stderr.contains(") changed"), "{}", refused.stderr);
 
-    // Made again and applied: the service scales, and nothing else moved.
+    // Made again and applied: the scaling's max and the VPC's tags, nothing else.
     Deployer::new(&moto)
         .environments(dir.path())
         .args(["plan", "staging", "--out", file_arg])

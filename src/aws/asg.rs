@@ -21,7 +21,7 @@ const GROUP_RESOURCE_TYPE: &str = "auto-scaling-group";
 
 #[derive(Debug, Clone)]
 pub struct Asg {
-    client: Client,
+    pub(super) client: Client,
 }
 
 impl Asg {
@@ -123,6 +123,7 @@ impl Resource for AutoScalingGroups<'_> {
                     min,
                     max,
                     desired,
+                    scaled: false,
                     subnets: subnets.iter().map(|s| lookup(s)).collect(),
                     target_groups: target_groups.iter().map(|t| lookup(t)).collect(),
                     classic_load_balancers: balancers.iter().map(|b| lookup(b)).collect(),
@@ -179,7 +180,8 @@ impl Resource for AutoScalingGroups<'_> {
                 .launch_template(template(spec, resolved)?)
                 .min_size(spec.min as i32)
                 .max_size(spec.max as i32)
-                .desired_capacity(spec.desired as i32)
+                // A scaled group's capacity is its policies'; a new min or max still bounds it.
+                .set_desired_capacity(request.changed("desired").then_some(spec.desired as i32))
                 .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
                 .health_check_grace_period(i32::from(spec.health_check_grace_seconds))
                 .send()

@@ -33,6 +33,7 @@ mod registry;
 mod resource;
 mod retry;
 mod s3;
+mod scaling;
 mod status;
 mod sts;
 mod tags;
@@ -50,6 +51,7 @@ pub use lock::{Acquired, Hold, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
 pub use s3::S3;
+pub use scaling::AppScaling;
 pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
@@ -92,6 +94,7 @@ pub struct Aws {
     pub locks: Locks,
     pub logs: Logs,
     pub s3: S3,
+    pub scaling: AppScaling,
 }
 
 impl Aws {
@@ -114,6 +117,7 @@ impl Aws {
             locks: Locks::new(&config),
             logs: Logs::new(&config),
             s3: S3::new(&config),
+            scaling: AppScaling::new(&config),
         })
     }
 

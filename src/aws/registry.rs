@@ -8,7 +8,7 @@ use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
 use super::wait::Timeouts;
-use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3};
+use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, scaling};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
 
@@ -61,9 +61,11 @@ registry!(|aws| {
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),
+    GroupScaling => scaling::GroupScalings(&aws.asg),
     EcsCluster => ecs::Clusters(&aws.ecs),
     TaskDefinition => ecs::TaskDefinitions(&aws.ecs),
     EcsService => ecs::Services(&aws.ecs, &aws.logs),
+    ServiceScaling => scaling::ServiceScalings(&aws.scaling),
     DbSubnetGroup => rds::SubnetGroups(&aws.rds),
     DbCluster => rds::Clusters(&aws.rds),
     DbInstance => rds::Instances(&aws.rds),

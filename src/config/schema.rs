@@ -183,8 +183,44 @@ pub struct ComputeConfig {
     /// Lower bound of the Auto Scaling group or ECS service; defaults to `desired`.
     #[serde(default)]
     pub min: Option<u32>,
+    /// How many at creation; with `max` above `min`, the autoscaler moves it from then on.
     pub desired: u32,
     pub max: u32,
+    /// What the autoscaler aims for when `max` is above `min`.
+    #[serde(default)]
+    pub scaling: ScalingConfig,
+}
+
+/// Target tracking: the autoscaler adds capacity when a metric runs above its target and
+/// removes it when it runs below, between `min` and `max`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScalingConfig {
+    /// Average CPU utilisation to keep, in percent.
+    #[serde(default = "default_cpu_percent")]
+    pub cpu_percent: u16,
+    /// Requests per target per minute to keep (ALB only: a classic ELB has no such metric).
+    #[serde(default = "default_requests_per_target")]
+    pub requests_per_target: u32,
+}
+
+impl Default for ScalingConfig {
+    fn default() -> Self {
+        Self {
+            cpu_percent: default_cpu_percent(),
+            requests_per_target: default_requests_per_target(),
+        }
+    }
+}
+
+/// Headroom for a burst while new capacity starts (a minute or two on AWS).
+fn default_cpu_percent() -> u16 {
+    60
+}
+
+/// The API answers in about a millisecond; a thousand a minute per task is far from busy.
+fn default_requests_per_target() -> u32 {
+    1000
 }
 
 impl ComputeConfig {
@@ -206,6 +242,11 @@ impl ComputeConfig {
 
     pub fn min(&self) -> u32 {
         self.min.unwrap_or(self.desired)
+    }
+
+    /// Whether there is room to scale: a scaling policy then owns the desired count.
+    pub fn scales(&self) -> bool {
+        self.max > self.min()
     }
 }
 

@@ -274,6 +274,7 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             .help("lower compute.min or raise compute.desired"),
         );
     }
+    check_scaling(config, problems);
     let instance_type = compute.instance_type();
     let parts: Vec<&str> = instance_type.split('.').collect();
     let well_formed = parts.len() == 2
@@ -488,6 +489,29 @@ fn check_logs(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             .help(format!(
                 "use one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653 (nearest: {nearest})"
             )),
+        );
+    }
+}
+
+fn check_scaling(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let scaling = &config.compute.scaling;
+    // Below 10% the fleet never scales in; above 90% it has no headroom for a burst.
+    if !(10..=90).contains(&scaling.cpu_percent) {
+        problems.push(
+            Problem::new(
+                "compute.scaling.cpu_percent",
+                format!("{}% is outside 10 to 90", scaling.cpu_percent),
+            )
+            .help("use a target between 10 and 90 percent (60 leaves room for a burst)"),
+        );
+    }
+    if scaling.requests_per_target == 0 {
+        problems.push(
+            Problem::new(
+                "compute.scaling.requests_per_target",
+                "0 requests per target would scale out forever",
+            )
+            .help("use 1 or more requests per target per minute (default 1000)"),
         );
     }
 }

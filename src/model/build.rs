@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::access_logs::log_bucket;
+use super::scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
 use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
@@ -707,12 +708,23 @@ fn add_compute(
                     min: compute.min(),
                     max: compute.max,
                     desired: compute.desired,
+                    scaled: compute.scales(),
                     subnets: subnets("private", zone_count),
                     target_groups,
                     classic_load_balancers,
                     health_check_grace_seconds: INSTANCE_GRACE_SECONDS,
                 }),
             );
+            if compute.scales() {
+                add(
+                    "group-scaling".into(),
+                    Spec::GroupScaling(GroupScalingSpec {
+                        group_name: format!("{name}-app"),
+                        group: Ref::to("auto-scaling-group"),
+                        policies: scaling_policies(config),
+                    }),
+                );
+            }
         }
         ComputeKind::Ecs => {
             add(
@@ -754,6 +766,7 @@ fn add_compute(
                     cluster: Ref::to("ecs-cluster"),
                     task_definition: Ref::to("task-definition"),
                     desired: compute.desired,
+                    scaled: compute.scales(),
                     subnets: subnets("private", zone_count),
                     security_groups: group("app"),
                     target_group: (!classic).then(|| Ref::to("target-group")),
@@ -763,9 +776,35 @@ fn add_compute(
                     health_check_grace_seconds: Some(TASK_GRACE_SECONDS),
                 }),
             );
+            if compute.scales() {
+                add(
+                    "service-scaling".into(),
+                    Spec::ServiceScaling(ServiceScalingSpec {
+                        resource_id: format!("service/{name}/api"),
+                        service: Ref::to("ecs-service"),
+                        min: compute.min(),
+                        max: compute.max,
+                        policies: scaling_policies(config),
+                    }),
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// CPU always; requests per target where an ALB counts them per target group.
+fn scaling_policies(config: &EnvironmentConfig) -> ScalingPolicies {
+    let scaling = &config.compute.scaling;
+    let requests = (config.load_balancer.kind == LoadBalancerKind::Alb).then(|| RequestScaling {
+        per_target: scaling.requests_per_target,
+        load_balancer: Ref::to("load-balancer"),
+        target_group: Ref::to("target-group"),
+    });
+    ScalingPolicies {
+        cpu_percent: scaling.cpu_percent,
+        requests,
+    }
 }
 
 fn add_database(config: &EnvironmentConfig, zones: &[String], add: &mut impl FnMut(String, Spec)) {

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::scaling::*;
 use super::spec::*;
 
 /// What every spec type says about itself, written beside the type: the attributes the
@@ -117,9 +118,11 @@ resource_kinds! {
     InstanceProfile(InstanceProfileSpec) { name: "instance_profile", tagged: true, typical_seconds: 10 }
     LaunchTemplate(LaunchTemplateSpec) { name: "launch_template", tagged: true, typical_seconds: 2 }
     AutoScalingGroup(AutoScalingGroupSpec) { name: "auto_scaling_group", tagged: true, typical_seconds: 300 }
+    GroupScaling(GroupScalingSpec) { name: "group_scaling", tagged: false, typical_seconds: 2 }
     EcsCluster(EcsClusterSpec) { name: "ecs_cluster", tagged: true, typical_seconds: 5 }
     TaskDefinition(TaskDefinitionSpec) { name: "task_definition", tagged: true, typical_seconds: 2 }
     EcsService(EcsServiceSpec) { name: "ecs_service", tagged: true, typical_seconds: 300 }
+    ServiceScaling(ServiceScalingSpec) { name: "service_scaling", tagged: false, typical_seconds: 2 }
     DbSubnetGroup(DbSubnetGroupSpec) { name: "db_subnet_group", tagged: true, typical_seconds: 2 }
     DbCluster(DbClusterSpec) { name: "db_cluster", tagged: true, typical_seconds: 600 }
     DbInstance(DbInstanceSpec) { name: "db_instance", tagged: true, typical_seconds: 600 }

@@ -6,6 +6,7 @@ mod build;
 mod containers;
 mod id;
 mod kinds;
+mod scaling;
 mod service_specs;
 mod spec;
 mod tags;
@@ -19,6 +20,7 @@ pub use build::{
 pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;
 pub use id::Id;
+pub use scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 pub use spec::*;
 pub use tags::{
     TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_PROTECT, TAG_SPEC, Tags, spec_hash, tags_for,

@@ -254,6 +254,8 @@ pub struct AutoScalingGroupSpec {
     pub min: u32,
     pub max: u32,
     pub desired: u32,
+    /// A scaling policy moves `desired` between min and max: it is set at creation only.
+    pub scaled: bool,
     pub subnets: BTreeSet<Ref>,
     pub target_groups: BTreeSet<Ref>,
     pub classic_load_balancers: BTreeSet<Ref>,
@@ -292,6 +294,8 @@ pub struct EcsServiceSpec {
     pub cluster: Ref,
     pub task_definition: Ref,
     pub desired: u32,
+    /// Application Auto Scaling moves `desired` between min and max: set at creation only.
+    pub scaled: bool,
     pub subnets: BTreeSet<Ref>,
     pub security_groups: BTreeSet<Ref>,
     pub target_group: Option<Ref>,
@@ -478,6 +482,16 @@ impl ResourceSpec for LaunchTemplateSpec {
     }
 }
 
+/// A desired count is the file's to keep, unless a scaling policy owns it: then a count the
+/// autoscaler chose is never drift, and an apply never resets it.
+fn desired_count(desired: u32, scaled: bool) -> Attribute {
+    if scaled {
+        Attribute::initial("desired", desired)
+    } else {
+        Attribute::scalar("desired", desired, false)
+    }
+}
+
 impl ResourceSpec for AutoScalingGroupSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
@@ -489,7 +503,7 @@ impl ResourceSpec for AutoScalingGroupSpec {
             ),
             Attribute::scalar("min", self.min, false),
             Attribute::scalar("max", self.max, false),
-            Attribute::scalar("desired", self.desired, false),
+            desired_count(self.desired, self.scaled),
             Attribute::set("subnets", &self.subnets),
             Attribute::set("target_groups", &self.target_groups),
             Attribute::set("classic_load_balancers", &self.classic_load_balancers),
@@ -563,7 +577,7 @@ impl ResourceSpec for EcsServiceSpec {
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("cluster", &self.cluster, true),
             Attribute::scalar("task_definition", &self.task_definition, false),
-            Attribute::scalar("desired", self.desired, false),
+            desired_count(self.desired, self.scaled),
             Attribute::set("subnets", &self.subnets),
             Attribute::set("security_groups", &self.security_groups),
             Attribute::optional("target_group", self.target_group.as_ref(), true),

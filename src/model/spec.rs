@@ -146,6 +146,9 @@ pub enum AttributeValue {
     /// Observed only: AWS did not report the value (the local emulator leaves some out), so
     /// there is nothing to compare.
     Unreported,
+    /// Desired only: the value a resource starts with, owned afterwards by something else (an
+    /// autoscaler owns a scaled service's desired count): never compared, never drift.
+    Initial(String),
 }
 
 impl AttributeValue {
@@ -155,7 +158,7 @@ impl AttributeValue {
             (Self::Version(wanted), Self::Version(had)) => {
                 wanted == had || (!wanted.contains('.') && had.split('.').next() == Some(wanted.as_str()))
             }
-            (_, Self::Unreported) => true,
+            (_, Self::Unreported) | (Self::Initial(_), _) => true,
             _ => self == observed,
         }
     }
@@ -198,6 +201,16 @@ impl Attribute {
                 forces_replacement: false,
                 protects: false,
             },
+        }
+    }
+
+    /// The value at creation only; never compared afterwards (`AttributeValue::Initial`).
+    pub fn initial(name: &'static str, value: impl ToString) -> Self {
+        Self {
+            name,
+            value: AttributeValue::Initial(value.to_string()),
+            forces_replacement: false,
+            protects: false,
         }
     }
 
@@ -424,6 +437,7 @@ impl fmt::Display for AttributeValue {
         match self {
             Self::Scalar(value) | Self::Version(value) => f.write_str(value),
             Self::Unreported => f.write_str("(not reported)"),
+            Self::Initial(value) => write!(f, "{value} (at creation; then the autoscaler's)"),
             Self::Set(values) => write!(f, "[{}]", values.iter().cloned().collect::<Vec<_>>().join(", ")),
         }
     }

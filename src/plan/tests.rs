@@ -38,12 +38,12 @@ fn empty_account_creates_everything() {
     assert_eq!(
         plan.summary(),
         Summary {
-            add: 30,
+            add: 31,
             change: 0,
             destroy: 0
         }
     );
-    assert!(render_text(&plan).ends_with("\nPlan: 30 to add, 0 to change, 0 to destroy.\n"));
+    assert!(render_text(&plan).ends_with("\nPlan: 31 to add, 0 to change, 0 to destroy.\n"));
 }
 
 #[test]
@@ -363,4 +363,27 @@ fn a_changed_policy_shows_the_lines_that_differ_not_two_documents() {
     assert!(!text.contains("sts:AssumeRole"), "{text}");
     assert_eq!(text.matches("\"Version\"").count(), 0, "{text}");
     assert!(!text.contains(" → "), "{text}");
+}
+
+/// The plan text people review, as reviewed snapshots (`cargo insta review` after a change
+/// that is meant): a whole environment from nothing, and an update, a replacement and a
+/// destroy together.
+#[test]
+fn plan_text_snapshots() {
+    insta::assert_snapshot!("staging_from_nothing", render_text(&plan(&staging(), &[])));
+
+    let mut desired = staging();
+    let mut observed = crate::model::as_deployed(&desired);
+    let vpc = desired.resources.get_mut(&Id::from("vpc")).unwrap();
+    let Spec::Vpc(spec) = &mut vpc.spec else { panic!() };
+    spec.cidr = "10.9.0.0/16".into();
+    desired.resources.remove(&Id::from("log-group"));
+    let role = observed_mut(&mut observed, "task-role");
+    let Spec::IamRole(spec) = &mut role.spec else { panic!() };
+    spec.inline_policy = spec
+        .inline_policy
+        .replace("elasticloadbalancing:DescribeTags", "elasticloadbalancing:*");
+    let service = observed_mut(&mut observed, "ecs-service");
+    service.tags.insert("owner".into(), "someone".into());
+    insta::assert_snapshot!("staging_changes", render_text(&plan(&desired, &observed)));
 }

@@ -42,7 +42,7 @@ const FAULTS: [Fault; 4] = [Fault::Unavailable, Fault::Throttled, Fault::Interna
 pub(crate) struct Call {
     pub(crate) operation: String,
     /// The request's parameters: form fields for the query protocols (decoded), top-level
-    /// string fields for JSON.
+    /// string and number fields for JSON.
     pub(crate) params: BTreeMap<String, String>,
     pub(crate) answer: Answer,
     /// When the call arrived and when it was answered, on one clock shared by all calls:
@@ -258,7 +258,13 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             .as_object()
             .into_iter()
             .flatten()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .filter_map(|(k, v)| {
+                let value = v
+                    .as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.is_number().then(|| v.to_string()))?;
+                Some((k.clone(), value))
+            })
             .collect();
         (
             target.rsplit('.').next().unwrap_or_default().to_owned(),

@@ -124,7 +124,8 @@ impl Resource for Services<'_> {
                 .cluster(&cluster)
                 .service(arn)
                 .task_definition(resolved.physical(&spec.task_definition)?)
-                .desired_count(spec.desired as i32)
+                // A scaled service's count is the autoscaler's: a rollout never resets it.
+                .set_desired_count(request.changed("desired").then_some(spec.desired as i32))
                 .network_configuration(network(spec, resolved)?)
                 .set_health_check_grace_period_seconds(spec.health_check_grace_seconds.map(i32::from))
                 .send()
@@ -134,7 +135,7 @@ impl Resource for Services<'_> {
         }
         sync_tags(self.0, arn, request.tags, request.current_tags).await?;
         if rolls {
-            let wait = request.wait(format!("{} tasks running and the deployment to settle", spec.desired));
+            let wait = request.wait("the service's tasks running and the deployment to settle");
             self.wait_rollout(&cluster, arn, started.as_ref(), wait).await?;
         }
         Ok(())
@@ -477,6 +478,7 @@ fn service_found(service: &aws_sdk_ecs::types::Service, tags: Tags) -> Found {
             cluster: lookup(&cluster),
             task_definition: lookup(&task_definition),
             desired,
+            scaled: false,
             subnets: subnets.iter().map(|s| lookup(s)).collect(),
             security_groups: groups.iter().map(|g| lookup(g)).collect(),
             target_group: target_group.as_deref().map(lookup),
