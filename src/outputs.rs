@@ -16,7 +16,7 @@ pub struct Outputs {
     pub nat_gateway_ids: Vec<String>,
     pub security_group_ids: BTreeMap<String, String>,
     pub load_balancer_dns: Option<String>,
-    /// Where the API answers: `http://<load balancer DNS name>`.
+    /// Where the API answers: `https://<load balancer DNS name>` with HTTPS, else `http://`.
     pub api_url: Option<String>,
     pub database_endpoint: Option<String>,
     /// The environment's ECR repository (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`):
@@ -31,6 +31,12 @@ impl Outputs {
             region: region.to_owned(),
             ..Self::default()
         };
+        // With an HTTPS listener, port 80 only redirects: the API's URL is https://.
+        let scheme = if observed.iter().any(|r| r.id.as_str() == "listener-https") {
+            "https"
+        } else {
+            "http"
+        };
         let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         for resource in sorted {
@@ -43,7 +49,10 @@ impl Outputs {
                 Kind::NatGateway => outputs.nat_gateway_ids.push(physical),
                 Kind::ClassicLoadBalancer | Kind::LoadBalancer => {
                     outputs.load_balancer_dns = resource.info.get("dns_name").cloned();
-                    outputs.api_url = outputs.load_balancer_dns.as_ref().map(|dns| format!("http://{dns}"));
+                    outputs.api_url = outputs
+                        .load_balancer_dns
+                        .as_ref()
+                        .map(|dns| format!("{scheme}://{dns}"));
                 }
                 Kind::EcrRepository => outputs.registry_url = resource.info.get("uri").cloned(),
                 Kind::DbCluster => outputs.database_endpoint = resource.info.get("endpoint").cloned(),

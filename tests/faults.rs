@@ -69,7 +69,7 @@ fn staging_converges_through_faults() {
 
 #[test]
 fn production_converges_through_faults() {
-    converges("production", 4, 40, &["--allow-destroy"]);
+    converges("production", 4, 41, &["--allow-destroy"]);
 }
 
 #[test]

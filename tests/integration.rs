@@ -8,6 +8,7 @@ mod destroy_order;
 mod errors;
 mod faults;
 mod graph;
+mod https;
 mod lock;
 mod operate;
 mod push;

@@ -48,7 +48,9 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
     assert_eq!(outputs["security_group_ids"].as_object().unwrap().len(), 3);
     let dns = outputs["load_balancer_dns"].as_str().unwrap();
     assert!(dns.contains(&format!("{environment}-lb")), "{outputs}");
-    assert_eq!(outputs["api_url"], format!("http://{dns}"));
+    // Production serves HTTPS (port 80 only redirects); the others plain HTTP.
+    let scheme = if environment == "production" { "https" } else { "http" };
+    assert_eq!(outputs["api_url"], format!("{scheme}://{dns}"));
     assert_eq!(
         outputs["registry_url"],
         format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/deployer/{environment}/api")
@@ -101,8 +103,8 @@ fn staging_round_trip() {
 
 #[test]
 fn production_round_trip() {
-    // Three zones with a NAT each, a writer plus a reader, an access log bucket, scaling.
-    round_trip("production", 40, 4, &["--allow-destroy"]);
+    // Three zones with a NAT each, a writer plus a reader, HTTPS, an access log bucket, scaling.
+    round_trip("production", 41, 4, &["--allow-destroy"]);
 }
 
 #[test]

@@ -16,6 +16,7 @@ macro_rules! all_pages {
     };
 }
 
+mod acm;
 mod asg;
 mod classifier;
 mod ec2;
@@ -39,6 +40,7 @@ mod sts;
 mod tags;
 mod wait;
 
+pub use acm::Acm;
 pub use asg::Asg;
 pub use ec2::Ec2;
 pub use ecr::{Ecr, PushedImage, RegistryLogin};
@@ -95,6 +97,7 @@ pub struct Aws {
     pub logs: Logs,
     pub s3: S3,
     pub scaling: AppScaling,
+    pub acm: Acm,
 }
 
 impl Aws {
@@ -118,6 +121,7 @@ impl Aws {
             logs: Logs::new(&config),
             s3: S3::new(&config),
             scaling: AppScaling::new(&config),
+            acm: Acm::new(&config),
         })
     }
 

@@ -91,9 +91,16 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
             None => aws.locks.hold(&config.name).await,
         }
     };
-    let (mut facts, observed, pushed, held) =
-        tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed, held)
-            .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    // The certificate check is the file's own error, not a failure to read AWS: kept apart.
+    let (state, certificate) = tokio::join!(
+        async {
+            tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed, held)
+                .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))
+        },
+        check_certificate(&aws, &config, &loaded.path)
+    );
+    certificate?;
+    let (mut facts, observed, pushed, held) = state?;
     let pushed = if let Some(hold) = &held {
         config.app.image = Some(hold.image.clone());
         None
@@ -113,6 +120,27 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         facts,
         config_digest,
     })
+}
+
+/// The HTTPS certificate the file names must exist and be issued: a listener on a missing or
+/// pending certificate would fail half-way through an apply.
+async fn check_certificate(aws: &Aws, config: &EnvironmentConfig, path: &std::path::Path) -> Result<()> {
+    let Some(https) = &config.load_balancer.https else {
+        return Ok(());
+    };
+    let arn = &https.certificate_arn;
+    match aws.acm.certificate_status(arn).await?.as_deref() {
+        Some("ISSUED") => Ok(()),
+        Some(status) => bail!(
+            "{}: load_balancer.https.certificate_arn: certificate {arn} is {status}, not ISSUED\n  help: finish its validation (`aws acm describe-certificate --certificate-arn {arn}` lists the DNS records ACM waits for), or name an issued certificate",
+            path.display()
+        ),
+        None => bail!(
+            "{}: load_balancer.https.certificate_arn: this account has no certificate {arn} in {}\n  help: request one (`aws acm request-certificate --domain-name api.example.com --validation-method DNS`) or import one, in the environment's region",
+            path.display(),
+            aws.region
+        ),
+    }
 }
 
 /// Where to talk to AWS: --region beats the environment file's `region:`, which beats the

@@ -122,8 +122,15 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
             saved.facts.region
         );
     }
-    let (account, observed) = tokio::try_join!(aws.sts.account_id(), aws.discover(environment))
-        .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))?;
+    let (state, certificate) = tokio::join!(
+        async {
+            tokio::try_join!(aws.sts.account_id(), aws.discover(environment))
+                .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))
+        },
+        super::check_certificate(&aws, &config, &loaded.path)
+    );
+    certificate?;
+    let (account, observed) = state?;
     if account != saved.facts.account_id {
         bail!(
             "the plan was made for AWS account {}, and these credentials are for {account}\n  help: use the credentials the plan was made with (or {again})",

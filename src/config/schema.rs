@@ -90,6 +90,25 @@ pub struct LoadBalancerConfig {
     /// Access logs to an S3 bucket of the environment's own; off unless present.
     #[serde(default)]
     pub access_logs: Option<AccessLogsConfig>,
+    /// HTTPS with a certificate the account has in ACM: a 443 listener, and port 80 answering
+    /// with a redirect to it (ALB). Off unless present.
+    #[serde(default)]
+    pub https: Option<HttpsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpsConfig {
+    /// An issued ACM certificate in the environment's region, e.g.
+    /// `arn:aws:acm:us-east-1:123456789012:certificate/0c9c…`.
+    pub certificate_arn: String,
+    /// The load balancer's TLS policy: TLS 1.3 and 1.2 only by default.
+    #[serde(default = "default_tls_policy")]
+    pub tls_policy: String,
+}
+
+fn default_tls_policy() -> String {
+    "ELBSecurityPolicy-TLS13-1-2-2021-06".to_owned()
 }
 
 /// Where the load balancer's access logs go: a private, encrypted bucket deployer manages,

@@ -24,6 +24,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_registry(config, &mut problems);
     check_logs(config, &mut problems);
     check_access_logs(config, &mut problems);
+    check_https(config, &mut problems);
     check_tags(config, &mut problems);
     problems
 }
@@ -512,6 +513,60 @@ fn check_scaling(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
                 "0 requests per target would scale out forever",
             )
             .help("use 1 or more requests per target per minute (default 1000)"),
+        );
+    }
+}
+
+fn check_https(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let Some(https) = &config.load_balancer.https else {
+        return;
+    };
+    if config.load_balancer.kind == LoadBalancerKind::Elb {
+        problems.push(
+            Problem::new("load_balancer.https", "HTTPS is built for an ALB only")
+                .help("use load_balancer.kind: alb, which also redirects port 80 to HTTPS (a classic ELB cannot)"),
+        );
+    }
+    let arn = &https.certificate_arn;
+    let parts: Vec<&str> = arn.split(':').collect();
+    let account = parts.get(4).copied().unwrap_or_default();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "acm"
+        && !parts[3].is_empty()
+        && account.len() == 12
+        && account.chars().all(|c| c.is_ascii_digit())
+        && parts[5].len() > "certificate/".len()
+        && parts[5].starts_with("certificate/");
+    if !well_formed {
+        problems.push(
+            Problem::new(
+                "load_balancer.https.certificate_arn",
+                format!("`{arn}` is not an ACM certificate ARN"),
+            )
+            .help("use the ARN `aws acm list-certificates` prints: arn:aws:acm:<region>:<account>:certificate/<id>"),
+        );
+    } else if let Some(region) = &config.region
+        && parts[3] != region
+    {
+        problems.push(
+            Problem::new(
+                "load_balancer.https.certificate_arn",
+                format!("the certificate is in {}, and the environment in {region}", parts[3]),
+            )
+            .help(format!(
+                "a load balancer takes certificates of its own region: request or import one in {region}"
+            )),
+        );
+    }
+    if !https.tls_policy.starts_with("ELBSecurityPolicy-") {
+        problems.push(
+            Problem::new(
+                "load_balancer.https.tls_policy",
+                format!("`{}` is not an ELB security policy", https.tls_policy),
+            )
+            .help("leave it out for ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.3 and 1.2), or name another ELBSecurityPolicy-…"),
         );
     }
 }

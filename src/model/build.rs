@@ -230,9 +230,13 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
 
     // Least privilege: the internet reaches only the load balancer, the load balancer only the
     // API port, the API only the database and HTTPS (image pulls, AWS APIs); the database nothing.
+    let mut lb_ingress = BTreeSet::from([tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere")]);
+    if config.load_balancer.https.is_some() {
+        lb_ingress.insert(tcp(HTTPS, Peer::Cidr(ANYWHERE.into()), "HTTPS from anywhere"));
+    }
     let lb_rules = SecurityGroupRulesSpec {
         group: Ref::to("security-group-lb"),
-        ingress: BTreeSet::from([tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere")]),
+        ingress: lb_ingress,
         egress: BTreeSet::from([tcp(app_port, group("app"), "to the API")]),
     };
     let mut app_egress = BTreeSet::from([tcp(HTTPS, Peer::Cidr(ANYWHERE.into()), "HTTPS for images and AWS APIs")]);
@@ -442,12 +446,34 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
                     deregistration_delay: lb.deregistration_delay_seconds,
                 }),
             );
+            let forward = ListenerAction::Forward(Ref::to("target-group"));
+            // With HTTPS, port 80 only sends clients to 443: credentials never cross in clear.
+            let http_action = match &lb.https {
+                Some(https) => {
+                    add(
+                        "listener-https".into(),
+                        Spec::Listener(ListenerSpec {
+                            load_balancer: Ref::to("load-balancer"),
+                            port: HTTPS as u16,
+                            protocol: "HTTPS".into(),
+                            certificate: Some(https.certificate_arn.clone()),
+                            ssl_policy: Some(https.tls_policy.clone()),
+                            action: forward,
+                        }),
+                    );
+                    ListenerAction::RedirectToHttps(HTTPS as u16)
+                }
+                None => forward,
+            };
             add(
                 "listener-http".into(),
                 Spec::Listener(ListenerSpec {
                     load_balancer: Ref::to("load-balancer"),
                     port: lb.port,
-                    target_group: Ref::to("target-group"),
+                    protocol: "HTTP".into(),
+                    certificate: None,
+                    ssl_policy: None,
+                    action: http_action,
                 }),
             );
         }

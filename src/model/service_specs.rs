@@ -77,7 +77,29 @@ impl std::fmt::Display for HealthCheck {
 pub struct ListenerSpec {
     pub load_balancer: Ref,
     pub port: u16,
-    pub target_group: Ref,
+    /// `HTTP`, or `HTTPS` with a certificate and a TLS policy.
+    pub protocol: String,
+    pub certificate: Option<String>,
+    pub ssl_policy: Option<String>,
+    pub action: ListenerAction,
+}
+
+/// What a listener does with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListenerAction {
+    Forward(Ref),
+    /// A permanent redirect to HTTPS on this port (the same host, path and query).
+    RedirectToHttps(u16),
+}
+
+impl std::fmt::Display for ListenerAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Forward(target) => write!(f, "forward to {target}"),
+            Self::RedirectToHttps(port) => write!(f, "redirect (301) to HTTPS on {port}"),
+        }
+    }
 }
 
 /// The environment's container registry: an ECR repository for the API's images.
@@ -410,18 +432,23 @@ impl ResourceSpec for TargetGroupSpec {
 
 impl ResourceSpec for ListenerSpec {
     fn attributes(&self) -> Vec<Attribute> {
+        let none = || "(none)".to_owned();
         vec![
             Attribute::scalar("load_balancer", &self.load_balancer, true),
             Attribute::scalar("port", self.port, false),
-            Attribute::scalar("target_group", &self.target_group, false),
+            Attribute::scalar("protocol", &self.protocol, false),
+            Attribute::scalar("certificate", self.certificate.clone().unwrap_or_else(none), false),
+            Attribute::scalar("ssl_policy", self.ssl_policy.clone().unwrap_or_else(none), false),
+            Attribute::scalar("action", &self.action, false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        vec![
-            Reference::strong("load_balancer", &self.load_balancer),
-            Reference::weak("target_group", &self.target_group),
-        ]
+        let mut references = vec![Reference::strong("load_balancer", &self.load_balancer)];
+        if let ListenerAction::Forward(target) = &self.action {
+            references.push(Reference::weak("action", target));
+        }
+        references
     }
 }
 

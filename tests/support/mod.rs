@@ -39,7 +39,13 @@ pub(crate) fn root() -> PathBuf {
 pub(crate) struct Moto {
     child: Child,
     pub endpoint: String,
+    /// What `Deployer::new` reads (see `prepare_environments`).
+    environments: tempfile::TempDir,
 }
+
+/// The certificate production.yaml names until its owner puts theirs.
+const PLACEHOLDER_CERTIFICATE: &str =
+    "arn:aws:acm:us-east-1:123456789012:certificate/00000000-0000-4000-8000-000000000000";
 
 impl Moto {
     pub(crate) fn start() -> Self {
@@ -49,6 +55,11 @@ impl Moto {
     /// The emulator reports this many running tasks for every new ECS service (see
     /// shared/MOTO.md); the deployer waits, as on real AWS, until running equals desired.
     pub(crate) fn start_with_tasks(ecs_tasks: u32) -> Self {
+        Self::start_with_settings(ecs_tasks, &[])
+    }
+
+    /// With more of the emulator's settings (environment variables of moto_server).
+    pub(crate) fn start_with_settings(ecs_tasks: u32, settings: &[(&str, &str)]) -> Self {
         let server =
             std::env::var_os("MOTO_SERVER").map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
         assert!(
@@ -63,16 +74,53 @@ impl Moto {
             // execution policy would not exist (see shared/MOTO.md).
             .env("MOTO_ECS_SERVICE_RUNNING", ecs_tasks.to_string())
             .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // Requested certificates are issued at once unless a test says otherwise.
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start moto_server");
-        let moto = Self {
+        let mut moto = Self {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            environments: tempfile::tempdir().unwrap(),
         };
         wait_for_port(port, "moto_server", START_TIMEOUT);
+        moto.prepare_environments();
         moto
+    }
+
+    /// The repository's environments, with production's placeholder certificate replaced by
+    /// one this emulator issued (production serves HTTPS, and deployer checks its certificate).
+    fn prepare_environments(&mut self) {
+        let certificate = block_on(async {
+            aws_sdk_acm::Client::new(&self.sdk_config())
+                .request_certificate()
+                .domain_name("api.example.com")
+                .send()
+                .await
+                .unwrap()
+                .certificate_arn()
+                .unwrap()
+                .to_owned()
+        });
+        for entry in std::fs::read_dir(root().join("environments")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let text = text.replace(PLACEHOLDER_CERTIFICATE, &certificate);
+            std::fs::write(self.environments.path().join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+
+    /// A copy of the environments this emulator's deployer runs read, to edit.
+    pub(crate) fn environments_copy(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(self.environments.path()).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+        dir
     }
 
     /// SDK configuration for checking the emulator independently of deployer's own code.
@@ -145,7 +193,8 @@ impl Deployer {
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("DEPLOYER_IMAGE", TEST_IMAGE);
+            .env("DEPLOYER_IMAGE", TEST_IMAGE)
+            .env("DEPLOYER_ENVIRONMENTS", moto.environments.path());
         deployer
     }
 

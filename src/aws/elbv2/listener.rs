@@ -1,13 +1,17 @@
-//! Listeners: the load balancer's port, forwarding to the target group.
+//! Listeners: the load balancer's ports, forwarding to the target group (HTTP, or HTTPS with
+//! an ACM certificate) or redirecting to HTTPS.
 
-use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, ProtocolEnum, RedirectActionConfig, RedirectActionStatusCodeEnum,
+};
 
 use super::{Elbv2, sdk_tags};
+use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
-use crate::model::{ListenerSpec, Spec};
+use crate::model::{ListenerAction, ListenerSpec, Spec};
 
 pub(crate) struct Listeners<'a>(pub(crate) &'a Elbv2);
 
@@ -27,9 +31,11 @@ impl Resource for Listeners<'_> {
             .client
             .create_listener()
             .load_balancer_arn(resolved.physical(&spec.load_balancer)?)
-            .protocol(ProtocolEnum::Http)
+            .protocol(ProtocolEnum::from(spec.protocol.as_str()))
             .port(i32::from(spec.port))
-            .default_actions(forward(resolved.physical(&spec.target_group)?))
+            .set_certificates(certificates(spec))
+            .set_ssl_policy(spec.ssl_policy.clone())
+            .default_actions(action(spec, resolved)?)
             .set_tags(Some(sdk_tags(request.tags)))
             .send()
             .await
@@ -43,13 +49,17 @@ impl Resource for Listeners<'_> {
     }
 
     async fn update(&self, request: Update<'_, ListenerSpec>) -> Result<(), AwsError> {
-        if request.changed_any(&["port", "target_group"]) {
+        let spec = request.spec;
+        if request.changed_any(&["port", "protocol", "certificate", "ssl_policy", "action"]) {
             self.0
                 .client
                 .modify_listener()
                 .listener_arn(request.physical_id)
-                .port(i32::from(request.spec.port))
-                .default_actions(forward(request.resolved.physical(&request.spec.target_group)?))
+                .port(i32::from(spec.port))
+                .protocol(ProtocolEnum::from(spec.protocol.as_str()))
+                .set_certificates(certificates(spec))
+                .set_ssl_policy(spec.ssl_policy.clone())
+                .default_actions(action(spec, request.resolved)?)
                 .send()
                 .await
                 .op("ModifyListener")?;
@@ -95,27 +105,63 @@ pub(super) async fn find_listeners(elbv2: &Elbv2, balancer: &str, environment: &
             continue;
         };
         let port = listener.port().unwrap_or_default() as u16;
-        let target = listener
-            .default_actions()
+        let protocol = listener.protocol().map_or("", |p| p.as_str()).to_owned();
+        // Only an HTTPS listener has a certificate and a TLS policy (the emulator reports a
+        // policy on HTTP listeners too).
+        let secure = protocol == "HTTPS";
+        let certificate = listener
+            .certificates()
             .first()
-            .and_then(|a| a.target_group_arn())
-            .unwrap_or_default()
-            .to_owned();
+            .and_then(|c| c.certificate_arn())
+            .filter(|_| secure)
+            .map(str::to_owned);
+        let ssl_policy = listener.ssl_policy().filter(|_| secure).map(str::to_owned);
+        let first = listener.default_actions().first();
+        let redirect = first
+            .and_then(|a| a.redirect_config())
+            .filter(|r| r.protocol() == Some("HTTPS"))
+            .map(|r| r.port().and_then(|p| p.parse().ok()).unwrap_or(443));
+        let target = first.and_then(|a| a.target_group_arn()).unwrap_or_default().to_owned();
         let balancer = balancer.to_owned();
         found.push(Found::new(arn, tags, move |lookup| {
             Spec::Listener(ListenerSpec {
                 load_balancer: lookup(&balancer),
                 port,
-                target_group: lookup(&target),
+                protocol,
+                certificate,
+                ssl_policy,
+                action: match redirect {
+                    Some(port) => ListenerAction::RedirectToHttps(port),
+                    None => ListenerAction::Forward(lookup(&target)),
+                },
             })
         }));
     }
     Ok(found)
 }
 
-fn forward(target_group: String) -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .target_group_arn(target_group)
-        .build()
+fn certificates(spec: &ListenerSpec) -> Option<Vec<Certificate>> {
+    spec.certificate
+        .as_ref()
+        .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
+}
+
+fn action(spec: &ListenerSpec, resolved: &Resolved) -> Result<Action, AwsError> {
+    Ok(match &spec.action {
+        ListenerAction::Forward(target) => Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(resolved.physical(target)?)
+            .build(),
+        // Same host, path and query: only the scheme and port change.
+        ListenerAction::RedirectToHttps(port) => Action::builder()
+            .r#type(ActionTypeEnum::Redirect)
+            .redirect_config(
+                RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port(port.to_string())
+                    .status_code(RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build(),
+    })
 }

@@ -1,0 +1,177 @@
+//! HTTPS on the ALB: a certificate checked in ACM before anything is planned, a 443 listener
+//! with a modern TLS policy, port 80 redirecting to it, 443 open in the load balancer's group,
+//! and an https:// URL; and all of it undone when `https` goes.
+
+use std::path::Path;
+
+use crate::support::{Deployer, Moto, block_on, environments_copy};
+
+fn run(moto: &Moto, dir: &Path, args: &[&str], status: i32) -> crate::support::Run {
+    Deployer::new(moto)
+        .environments(dir)
+        .args(args)
+        .run()
+        .expect_status(status)
+}
+
+/// The load balancer's listeners: (port, protocol, certificate, TLS policy, action type).
+fn listeners(moto: &Moto) -> Vec<(i32, String, String, String, String)> {
+    block_on(async {
+        let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk_config());
+        let balancers = elbv2
+            .describe_load_balancers()
+            .names("staging-lb")
+            .send()
+            .await
+            .unwrap();
+        let arn = balancers.load_balancers()[0].load_balancer_arn().unwrap();
+        let listeners = elbv2.describe_listeners().load_balancer_arn(arn).send().await.unwrap();
+        let mut all: Vec<_> = listeners
+            .listeners()
+            .iter()
+            .map(|l| {
+                let action = &l.default_actions()[0];
+                let described = match action.redirect_config() {
+                    Some(r) => format!(
+                        "redirect {}:{} {}",
+                        r.protocol().unwrap_or_default(),
+                        r.port().unwrap_or_default(),
+                        r.status_code().map_or("", |s| s.as_str())
+                    ),
+                    None => "forward".to_owned(),
+                };
+                let https = l.protocol().unwrap().as_str() == "HTTPS";
+                (
+                    l.port().unwrap(),
+                    l.protocol().unwrap().as_str().to_owned(),
+                    l.certificates()
+                        .first()
+                        .and_then(|c| c.certificate_arn())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    // The emulator reports a policy on HTTP listeners too; AWS has none there.
+                    l.ssl_policy().filter(|_| https).unwrap_or_default().to_owned(),
+                    described,
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    })
+}
+
+#[test]
+fn https_needs_an_issued_certificate_then_serves_443_and_redirects_80() {
+    // The emulator validates a requested certificate after this many seconds.
+    let moto = Moto::start_with_settings(2, &[("MOTO_ACM_VALIDATION_WAIT", "2")]);
+    let dir = environments_copy();
+    run(&moto, dir.path(), &["apply", "staging", "--auto-approve"], 0);
+
+    let certificate = block_on(async {
+        let acm = aws_sdk_acm::Client::new(&moto.sdk_config());
+        let requested = acm
+            .request_certificate()
+            .domain_name("api.staging.example.com")
+            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+            .send()
+            .await
+            .unwrap();
+        requested.certificate_arn().unwrap().to_owned()
+    });
+    let path = dir.path().join("staging.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "  kind: alb\n",
+            &format!("  kind: alb\n  https:\n    certificate_arn: {certificate}\n"),
+            1,
+        ),
+    )
+    .unwrap();
+
+    // Not validated yet: refused before anything is planned.
+    let pending = run(&moto, dir.path(), &["plan", "staging"], 1);
+    assert!(
+        pending
+            .stderr
+            .contains(&format!("certificate {certificate} is PENDING_VALIDATION, not ISSUED")),
+        "{}",
+        pending.stderr
+    );
+    assert!(
+        pending
+            .stderr
+            .contains("staging.yaml: load_balancer.https.certificate_arn"),
+        "{}",
+        pending.stderr
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+
+    let planned = run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 2).stdout;
+    assert!(planned.contains("+ listener listener-https"), "{planned}");
+    assert!(
+        planned.contains("action: forward to target-group → redirect (301) to HTTPS on 443"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("ingress: + tcp/443 0.0.0.0/0 (HTTPS from anywhere)"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("Plan: 1 to add, 2 to change, 0 to destroy."),
+        "{planned}"
+    );
+    run(&moto, dir.path(), &["apply", "staging", "--auto-approve"], 0);
+    assert_eq!(
+        listeners(&moto),
+        [
+            (
+                80,
+                "HTTP".to_owned(),
+                String::new(),
+                String::new(),
+                "redirect HTTPS:443 HTTP_301".to_owned()
+            ),
+            (
+                443,
+                "HTTPS".to_owned(),
+                certificate.clone(),
+                "ELBSecurityPolicy-TLS13-1-2-2021-06".to_owned(),
+                "forward".to_owned()
+            ),
+        ]
+    );
+    assert!(
+        run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 0)
+            .stdout
+            .contains("No changes.")
+    );
+    let output = run(&moto, dir.path(), &["output", "staging", "--json"], 0).stdout;
+    let outputs: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert!(
+        outputs["api_url"].as_str().unwrap().starts_with("https://staging-lb"),
+        "{outputs}"
+    );
+
+    // Without https: back to plain forwarding on 80, 443 closed and its listener gone.
+    std::fs::write(&path, &text).unwrap();
+    let planned = run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 2).stdout;
+    assert!(planned.contains("- listener listener-https"), "{planned}");
+    run(&moto, dir.path(), &["apply", "staging", "--auto-approve"], 0);
+    assert_eq!(
+        listeners(&moto),
+        [(
+            80,
+            "HTTP".to_owned(),
+            String::new(),
+            String::new(),
+            "forward".to_owned()
+        )]
+    );
+    assert!(
+        run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 0)
+            .stdout
+            .contains("No changes.")
+    );
+}
