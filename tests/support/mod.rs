@@ -4,9 +4,11 @@
 pub(crate) mod proxy;
 pub(crate) mod registry;
 
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// moto imports every service on start; on a loaded 2-core CI machine that takes seconds.
@@ -35,9 +37,11 @@ pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A moto server owned by one test, killed when the test ends (pass or panic).
+/// A moto server owned by one test while it runs. When the test ends (pass or panic) it is
+/// reset to empty and kept for a later test with the same settings: a fresh server spends
+/// seconds of CPU loading each service on first use, and the suite is CPU-bound.
 pub(crate) struct Moto {
-    child: Child,
+    server: Option<Server>,
     pub endpoint: String,
     /// What `Deployer::new` reads (see `prepare_environments`).
     environments: tempfile::TempDir,
@@ -60,33 +64,17 @@ impl Moto {
 
     /// With more of the emulator's settings (environment variables of moto_server).
     pub(crate) fn start_with_settings(ecs_tasks: u32, settings: &[(&str, &str)]) -> Self {
-        let server =
-            std::env::var_os("MOTO_SERVER").map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
-        assert!(
-            server.exists(),
-            "the AWS emulator is not installed at {}: run `cargo xtask setup` (or the whole suite with `cargo xtask test`)",
-            server.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(&server)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            // New ECS services otherwise never reach their desired count, and the ECS task
-            // execution policy would not exist (see shared/MOTO.md).
-            .env("MOTO_ECS_SERVICE_RUNNING", ecs_tasks.to_string())
-            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
-            // Requested certificates are issued at once unless a test says otherwise.
-            .env("MOTO_ACM_VALIDATION_WAIT", "0")
-            .envs(settings.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
+        let key = format!("{ecs_tasks} {settings:?}");
+        let reused = {
+            let mut idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+            idle.iter().position(|s| s.key == key).map(|at| idle.swap_remove(at))
+        };
+        let server = reused.unwrap_or_else(|| Server::start(key, ecs_tasks, settings));
         let mut moto = Self {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+            endpoint: format!("http://127.0.0.1:{}", server.port),
+            server: Some(server),
             environments: tempfile::tempdir().unwrap(),
         };
-        wait_for_port(port, "moto_server", START_TIMEOUT);
         moto.prepare_environments();
         moto
     }
@@ -141,10 +129,85 @@ impl Moto {
     }
 }
 
+/// Servers whose test ended, emptied, waiting for a test with the same settings.
+static IDLE: Mutex<Vec<Server>> = Mutex::new(Vec::new());
+
+/// moto's server, ended by its own process when its stdin closes: when the test binary exits,
+/// however it exits, its idle servers go with it.
+const WATCHED_MOTO: &str = "import os, sys, threading\n\
+threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()\n\
+from moto.server import main\n\
+main(sys.argv[1:])\n";
+
+/// One moto server; see `WATCHED_MOTO`.
+struct Server {
+    key: String,
+    port: u16,
+    child: Child,
+    _lifeline: ChildStdin,
+}
+
+impl Server {
+    fn start(key: String, ecs_tasks: u32, settings: &[(&str, &str)]) -> Self {
+        let server =
+            std::env::var_os("MOTO_SERVER").map_or_else(|| root().join(".venv/bin/moto_server"), PathBuf::from);
+        assert!(
+            server.exists(),
+            "the AWS emulator is not installed at {}: run `cargo xtask setup` (or the whole suite with `cargo xtask test`)",
+            server.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // moto_server's own Python, with a thread that ends the process when stdin closes.
+        let mut child = Command::new(server.with_file_name("python3"))
+            .args(["-c", WATCHED_MOTO, "-H", "127.0.0.1", "-p", &port.to_string()])
+            // New ECS services otherwise never reach their desired count, and the ECS task
+            // execution policy would not exist (see shared/MOTO.md).
+            .env("MOTO_ECS_SERVICE_RUNNING", ecs_tasks.to_string())
+            .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+            // Requested certificates are issued at once unless a test says otherwise.
+            .env("MOTO_ACM_VALIDATION_WAIT", "0")
+            .envs(settings.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let lifeline = child.stdin.take().expect("a piped stdin");
+        wait_for_port(port, "moto_server", START_TIMEOUT);
+        Self {
+            key,
+            port,
+            child,
+            _lifeline: lifeline,
+        }
+    }
+
+    /// Empties every service (moto's own reset API); false if the server did not answer.
+    fn reset(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let request = format!(
+            "POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        );
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_to_string(&mut answer).is_ok()
+            && answer.starts_with("HTTP/1.1 200")
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let Some(server) = self.server.take() else { return };
+        if server.reset() {
+            IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(server);
+        } else {
+            let Server { mut child, .. } = server;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
