@@ -76,6 +76,9 @@ pub enum Command {
     /// Run an earlier revision's image again (the one before what runs, or --to), and hold
     /// the environment there until --release, `apply --image` or `apply --build`.
     Rollback(RollbackArgs),
+    /// Open a Systems Manager session on one of an EC2 environment's instances (through the
+    /// AWS CLI and its Session Manager plugin; no SSH port is open anywhere).
+    Shell(ShellArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(ValidateArgs),
     /// Print the dependency graph of an environment (what waits for what, the critical path
@@ -108,6 +111,15 @@ pub enum GraphFormat {
     Dot,
     Mermaid,
     Text,
+}
+
+#[derive(Debug, Args)]
+pub struct ShellArgs {
+    /// Environment name: environments/<ENV>.yaml.
+    pub environment: String,
+    /// The instance (default: the first in service).
+    #[arg(long, value_name = "ID")]
+    pub instance: Option<String>,
 }
 
 #[derive(Debug, Args)]

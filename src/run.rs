@@ -23,6 +23,16 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Apply(args) => apply(&cli.global, args).await,
         Command::Show(args) => show(args),
         Command::Graph(args) => graph(&cli.global, args),
+        Command::Shell(args) => {
+            let session = commands::shell(&cli.global, &args.environment, args.instance.as_deref()).await?;
+            report::session(&session);
+            // The terminal is the session's until it ends; its exit status is ours.
+            let status = std::process::Command::new(&session.program)
+                .args(&session.args)
+                .status()
+                .with_context(|| format!("could not run {}", session.program.display()))?;
+            Ok(status.code().map_or(1, |code| code.clamp(0, 255) as Status))
+        }
         Command::Schema => {
             report::text(&crate::config::environment_schema());
             Ok(0)

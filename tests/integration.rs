@@ -16,5 +16,6 @@ mod round_trip;
 mod saved_plan;
 mod scaling;
 mod schema;
+mod shell;
 mod slow;
 mod tags_only;

@@ -280,6 +280,17 @@ impl Resource for AutoScalingGroups<'_> {
 impl Asg {
     /// The group as it runs now: instances in service and pending, its launch template
     /// version, its latest activities.
+    /// The ids of the group's instances in service, for an operator's session.
+    pub async fn instances_in_service(&self, name: &str) -> Result<Vec<String>, AwsError> {
+        let groups = AutoScalingGroups(self).describe(name).await?;
+        Ok(groups
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter(|i| i.lifecycle_state().is_some_and(|s| s.as_str() == "InService"))
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
     pub async fn group_status(&self, name: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
         let groups = AutoScalingGroups(self).describe(name).await?;
         let Some(group) = groups.first() else {

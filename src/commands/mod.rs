@@ -11,6 +11,7 @@ mod output;
 mod push;
 mod rollback;
 mod saved_plan;
+mod shell;
 mod status;
 mod validate;
 
@@ -24,6 +25,7 @@ pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use rollback::{hold, release, rollback_target};
 pub use saved_plan::{SavedPlan, is_plan_file, prepare_saved};
+pub use shell::{Session, shell};
 pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
 

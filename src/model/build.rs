@@ -623,6 +623,7 @@ fn execution_policy(token: &SecretRef, scope: &Scope) -> String {
 fn instance_policy(config: &EnvironmentConfig, facts: &Facts, token: &SecretRef, scope: &Scope) -> String {
     let [login, pull] = scope.pull_images();
     let [read, write] = api_statements(config, facts);
+    let [register, channels] = session_statements(config, facts);
     policy([
         read,
         write,
@@ -630,7 +631,35 @@ fn instance_policy(config: &EnvironmentConfig, facts: &Facts, token: &SecretRef,
         login,
         pull,
         scope.write_logs(),
+        register,
+        channels,
     ])
+}
+
+/// Systems Manager sessions (`deployer shell`: no SSH port, no key pairs, every session
+/// logged by AWS), and nothing else of AWS's AmazonSSMManagedInstanceCore, which would also
+/// let the instance read every SSM parameter in the account (other environments' tokens).
+/// The agent registers only instances of this environment; Session Manager's channels have
+/// no resource-level permissions, so they are on `*`.
+fn session_statements(config: &EnvironmentConfig, facts: &Facts) -> [serde_json::Value; 2] {
+    [
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": ["ssm:UpdateInstanceInformation"],
+            "Resource": [format!("arn:aws:ec2:{}:{}:instance/*", facts.region, facts.account_id)],
+            "Condition": {"StringEquals": {format!("aws:ResourceTag/{TAG_ENVIRONMENT}"): &config.name}}
+        }),
+        serde_json::json!({
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel"
+            ],
+            "Resource": "*"
+        }),
+    ]
 }
 
 /// A role with one inline policy and no managed ones: AWS's managed policies for ECS and ECR
@@ -1094,8 +1123,11 @@ mod tests {
             for action in &actions {
                 let verb = action.split(':').nth(1).unwrap();
                 let reading = reads.iter().any(|r| verb.starts_with(r));
+                // Session Manager's channels have no resource-level permissions at all; they
+                // carry only sessions that AWS authorises against the operator's own rights.
+                let channel = action.starts_with("ssmmessages:") && role.ends_with("/instance-role");
                 assert!(
-                    reading || !resources.iter().any(|r| r == "*"),
+                    reading || channel || !resources.iter().any(|r| r == "*"),
                     "{role}: {action} on {resources:?}"
                 );
                 assert!(!action.contains('*'), "{role}: wildcard action {action}");

@@ -20,6 +20,14 @@ pub fn plan(plan: &Plan, json: bool) {
     }
 }
 
+/// Before `shell` hands the terminal to the AWS CLI.
+pub fn session(session: &crate::commands::Session) {
+    eprintln!(
+        "Opening a Systems Manager session on {} (`exit` ends it)...",
+        session.instance_id
+    );
+}
+
 /// Generated text printed as it is (a schema, a completion script, a man page).
 pub fn text(text: &str) {
     print!("{text}");
