@@ -31,12 +31,12 @@ impl Outputs {
             region: region.to_owned(),
             ..Self::default()
         };
-        // With an HTTPS listener, port 80 only redirects: the API's URL is https://.
-        let scheme = if observed.iter().any(|r| r.id.as_str() == "listener-https") {
-            "https"
-        } else {
-            "http"
-        };
+        // With an ALB's HTTPS listener port 80 only redirects, and a classic ELB with HTTPS
+        // has no port 80: the API's URL is https://.
+        let https = observed
+            .iter()
+            .any(|r| r.id.as_str() == "listener-https" || r.info.get("scheme").is_some_and(|s| s == "https"));
+        let scheme = if https { "https" } else { "http" };
         let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
         for resource in sorted {

@@ -175,3 +175,114 @@ fn https_needs_an_issued_certificate_then_serves_443_and_redirects_80() {
             .contains("No changes.")
     );
 }
+
+#[test]
+fn a_classic_load_balancer_serves_https_only_with_a_tls_1_2_policy() {
+    let moto = Moto::start();
+    let dir = moto.environments_copy();
+    run(&moto, dir.path(), &["apply", "development", "--auto-approve"], 0);
+    let certificate = block_on(async {
+        aws_sdk_acm::Client::new(&moto.sdk_config())
+            .request_certificate()
+            .domain_name("api.development.example.com")
+            .send()
+            .await
+            .unwrap()
+            .certificate_arn()
+            .unwrap()
+            .to_owned()
+    });
+    let path = dir.path().join("development.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "  kind: elb\n",
+            &format!("  kind: elb\n  https:\n    certificate_arn: {certificate}\n"),
+            1,
+        ),
+    )
+    .unwrap();
+
+    // A classic ELB cannot redirect: HTTPS replaces HTTP, and port 80 closes.
+    let planned = run(&moto, dir.path(), &["plan", "development", "--detailed-exitcode"], 2).stdout;
+    // A long value changes as a line diff.
+    assert!(
+        planned.contains("listener: changed\n          - HTTP 80 → 8000\n"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains(&format!("          + HTTPS 443 → 8000 (certificate {certificate})\n")),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("ssl_policy: (none) → ELBSecurityPolicy-TLS-1-2-2017-01"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("ingress: + tcp/443 0.0.0.0/0 (HTTPS from anywhere)"),
+        "{planned}"
+    );
+    assert!(
+        planned.contains("ingress: - tcp/80 0.0.0.0/0 (HTTP from anywhere)"),
+        "{planned}"
+    );
+    run(&moto, dir.path(), &["apply", "development", "--auto-approve"], 0);
+
+    let (listeners, policy) = block_on(async {
+        let elb = aws_sdk_elasticloadbalancing::Client::new(&moto.sdk_config());
+        let balancers = elb
+            .describe_load_balancers()
+            .load_balancer_names("development-lb")
+            .send()
+            .await
+            .unwrap();
+        let descriptions = balancers.load_balancer_descriptions()[0]
+            .listener_descriptions()
+            .to_vec();
+        let policies = elb
+            .describe_load_balancer_policies()
+            .load_balancer_name("development-lb")
+            .policy_names("deployer-ELBSecurityPolicy-TLS-1-2-2017-01")
+            .send()
+            .await
+            .unwrap();
+        let reference = policies.policy_descriptions()[0]
+            .policy_attribute_descriptions()
+            .iter()
+            .find(|a| a.attribute_name() == Some("Reference-Security-Policy"))
+            .and_then(|a| a.attribute_value())
+            .unwrap_or_default()
+            .to_owned();
+        (descriptions, reference)
+    });
+    assert_eq!(listeners.len(), 1, "{listeners:?}");
+    let listener = listeners[0].listener().unwrap();
+    assert_eq!(
+        (
+            listener.protocol(),
+            listener.load_balancer_port(),
+            listener.ssl_certificate_id()
+        ),
+        ("HTTPS", 443, Some(certificate.as_str()))
+    );
+    assert_eq!(
+        listeners[0].policy_names(),
+        ["deployer-ELBSecurityPolicy-TLS-1-2-2017-01"]
+    );
+    assert_eq!(policy, "ELBSecurityPolicy-TLS-1-2-2017-01");
+    assert!(
+        run(&moto, dir.path(), &["plan", "development", "--detailed-exitcode"], 0)
+            .stdout
+            .contains("No changes.")
+    );
+    let output = run(&moto, dir.path(), &["output", "development", "--json"], 0).stdout;
+    let outputs: serde_json::Value = serde_json::from_str(&output).unwrap();
+    assert!(
+        outputs["api_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://development-lb"),
+        "{outputs}"
+    );
+}

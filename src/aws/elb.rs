@@ -3,8 +3,8 @@
 
 use aws_sdk_elasticloadbalancing::Client;
 use aws_sdk_elasticloadbalancing::types::{
-    AccessLog, ConnectionDraining, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes, Tag,
-    TagKeyOnly,
+    AccessLog, ConnectionDraining, CrossZoneLoadBalancing, HealthCheck, Listener, LoadBalancerAttributes,
+    PolicyAttribute, Tag, TagKeyOnly,
 };
 
 use super::error::{AwsError, Classify};
@@ -160,9 +160,24 @@ impl Resource for ClassicLoadBalancers<'_> {
                     unhealthy_threshold: seconds(h.unhealthy_threshold()),
                 },
             );
-            let listener = balancer.listener_descriptions().first().and_then(|d| d.listener());
+            let description = balancer.listener_descriptions().first();
+            let listener = description.and_then(|d| d.listener());
             let listener_port = listener.map_or(0, |l| l.load_balancer_port()) as u16;
             let instance_port = listener.map_or(0, |l| l.instance_port()) as u16;
+            let certificate = listener
+                .filter(|l| l.protocol().eq_ignore_ascii_case("HTTPS"))
+                .and_then(|l| l.ssl_certificate_id())
+                .map(str::to_owned);
+            // deployer's policy names the predefined one it references; another policy is named
+            // as AWS has it, and differs.
+            let ssl_policy = certificate.as_ref().and_then(|_| {
+                let names = description.map(|d| d.policy_names()).unwrap_or_default();
+                names
+                    .iter()
+                    .find_map(|n| n.strip_prefix(TLS_POLICY_PREFIX))
+                    .or_else(|| names.first().map(String::as_str))
+                    .map(str::to_owned)
+            });
             let health_check_target = balancer
                 .health_check()
                 .map(|h| h.target().to_owned())
@@ -170,6 +185,7 @@ impl Resource for ClassicLoadBalancers<'_> {
             let subnets: Vec<String> = balancer.subnets().to_vec();
             let groups: Vec<String> = balancer.security_groups().to_vec();
             let dns = balancer.dns_name().map(str::to_owned);
+            let scheme = if certificate.is_some() { "https" } else { "http" };
             let spec_name = name.clone();
             found.push(
                 Found::new(name, tags, move |lookup| {
@@ -179,6 +195,8 @@ impl Resource for ClassicLoadBalancers<'_> {
                         security_groups: groups.iter().map(|g| lookup(g)).collect(),
                         listener_port,
                         instance_port,
+                        certificate,
+                        ssl_policy,
                         health_check_target,
                         health_check,
                         cross_zone,
@@ -186,7 +204,8 @@ impl Resource for ClassicLoadBalancers<'_> {
                         access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
-                .with_info("dns_name", dns.as_deref()),
+                .with_info("dns_name", dns.as_deref())
+                .with_info("scheme", Some(scheme)),
             );
         }
         Ok(found)
@@ -207,6 +226,7 @@ impl Resource for ClassicLoadBalancers<'_> {
             .op("CreateLoadBalancer")?;
         self.configure_health_check(spec).await?;
         self.set_attributes(spec, resolved).await?;
+        self.set_tls_policy(spec).await?;
         Ok(spec.name.clone())
     }
 
@@ -267,6 +287,9 @@ impl Resource for ClassicLoadBalancers<'_> {
                 .await
                 .op("CreateLoadBalancerListeners")?;
         }
+        if request.changed_any(&["listener", "ssl_policy"]) {
+            self.set_tls_policy(spec).await?;
+        }
         if request.changed("health_check") {
             self.configure_health_check(spec).await?;
         }
@@ -290,7 +313,49 @@ impl Resource for ClassicLoadBalancers<'_> {
     }
 }
 
+/// Classic ELB names a listener's TLS policy by a policy of its own that references one of
+/// AWS's predefined ones: `deployer-<predefined>`.
+const TLS_POLICY_PREFIX: &str = "deployer-";
+
 impl ClassicLoadBalancers<'_> {
+    /// Creates the load balancer's policy referencing the predefined TLS policy (once: a
+    /// policy of that name already there is the same) and puts it on the HTTPS listener.
+    async fn set_tls_policy(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
+        let Some(predefined) = &spec.ssl_policy else {
+            return Ok(());
+        };
+        let name = format!("{TLS_POLICY_PREFIX}{predefined}");
+        let reference = PolicyAttribute::builder()
+            .attribute_name("Reference-Security-Policy")
+            .attribute_value(predefined)
+            .build();
+        match self
+            .0
+            .client
+            .create_load_balancer_policy()
+            .load_balancer_name(&spec.name)
+            .policy_name(&name)
+            .policy_type_name("SSLNegotiationPolicyType")
+            .policy_attributes(reference)
+            .send()
+            .await
+            .op("CreateLoadBalancerPolicy")
+        {
+            Err(error) if error.code() == Some("DuplicatePolicyName") => {}
+            other => other.map(drop)?,
+        }
+        self.0
+            .client
+            .set_load_balancer_policies_of_listener()
+            .load_balancer_name(&spec.name)
+            .load_balancer_port(i32::from(spec.listener_port))
+            .policy_names(name)
+            .send()
+            .await
+            .op("SetLoadBalancerPoliciesOfListener")?;
+        Ok(())
+    }
+
     async fn configure_health_check(&self, spec: &ClassicLoadBalancerSpec) -> Result<(), AwsError> {
         let health_check = HealthCheck::builder()
             .target(&spec.health_check_target)
@@ -348,12 +413,14 @@ impl ClassicLoadBalancers<'_> {
     }
 }
 
+/// HTTP, or HTTPS ending at the load balancer (the instances answer HTTP on the private side).
 fn listener(spec: &ClassicLoadBalancerSpec) -> Listener {
     Listener::builder()
-        .protocol("HTTP")
+        .protocol(if spec.certificate.is_some() { "HTTPS" } else { "HTTP" })
         .load_balancer_port(i32::from(spec.listener_port))
         .instance_protocol("HTTP")
         .instance_port(i32::from(spec.instance_port))
+        .set_ssl_certificate_id(spec.certificate.clone())
         .build()
         .expect("protocol and port are set")
 }

@@ -102,13 +102,24 @@ pub struct HttpsConfig {
     /// An issued ACM certificate in the environment's region, e.g.
     /// `arn:aws:acm:us-east-1:123456789012:certificate/0c9c…`.
     pub certificate_arn: String,
-    /// The load balancer's TLS policy: TLS 1.3 and 1.2 only by default.
-    #[serde(default = "default_tls_policy")]
-    pub tls_policy: String,
+    /// The load balancer's TLS policy (default: TLS 1.3 and 1.2 on an ALB,
+    /// `ELBSecurityPolicy-TLS13-1-2-2021-06`; TLS 1.2 on a classic ELB,
+    /// `ELBSecurityPolicy-TLS-1-2-2017-01`).
+    #[serde(default)]
+    pub tls_policy: Option<String>,
 }
 
-fn default_tls_policy() -> String {
-    "ELBSecurityPolicy-TLS13-1-2-2021-06".to_owned()
+impl HttpsConfig {
+    /// The TLS policy for `kind`: the file's, or the strictest each kind offers.
+    pub fn tls_policy(&self, kind: LoadBalancerKind) -> String {
+        self.tls_policy.clone().unwrap_or_else(|| {
+            match kind {
+                LoadBalancerKind::Alb => "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                LoadBalancerKind::Elb => "ELBSecurityPolicy-TLS-1-2-2017-01",
+            }
+            .to_owned()
+        })
+    }
 }
 
 /// Where the load balancer's access logs go: a private, encrypted bucket deployer manages,

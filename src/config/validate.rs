@@ -521,12 +521,6 @@ fn check_https(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let Some(https) = &config.load_balancer.https else {
         return;
     };
-    if config.load_balancer.kind == LoadBalancerKind::Elb {
-        problems.push(
-            Problem::new("load_balancer.https", "HTTPS is built for an ALB only")
-                .help("use load_balancer.kind: alb, which also redirects port 80 to HTTPS (a classic ELB cannot)"),
-        );
-    }
     let arn = &https.certificate_arn;
     let parts: Vec<&str> = arn.split(':').collect();
     let account = parts.get(4).copied().unwrap_or_default();
@@ -560,11 +554,15 @@ fn check_https(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             )),
         );
     }
-    if !https.tls_policy.starts_with("ELBSecurityPolicy-") {
+    if let Some(policy) = https
+        .tls_policy
+        .as_ref()
+        .filter(|p| !p.starts_with("ELBSecurityPolicy-"))
+    {
         problems.push(
             Problem::new(
                 "load_balancer.https.tls_policy",
-                format!("`{}` is not an ELB security policy", https.tls_policy),
+                format!("`{policy}` is not an ELB security policy"),
             )
             .help("leave it out for ELBSecurityPolicy-TLS13-1-2-2021-06 (TLS 1.3 and 1.2), or name another ELBSecurityPolicy-…"),
         );

@@ -230,8 +230,14 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
 
     // Least privilege: the internet reaches only the load balancer, the load balancer only the
     // API port, the API only the database and HTTPS (image pulls, AWS APIs); the database nothing.
-    let mut lb_ingress = BTreeSet::from([tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere")]);
-    if config.load_balancer.https.is_some() {
+    // With HTTPS an ALB keeps port 80 to redirect; a classic ELB cannot redirect, so it has
+    // no port 80 at all.
+    let lb = &config.load_balancer;
+    let mut lb_ingress = BTreeSet::new();
+    if lb.https.is_none() || lb.kind == LoadBalancerKind::Alb {
+        lb_ingress.insert(tcp(lb_port, Peer::Cidr(ANYWHERE.into()), "HTTP from anywhere"));
+    }
+    if lb.https.is_some() {
         lb_ingress.insert(tcp(HTTPS, Peer::Cidr(ANYWHERE.into()), "HTTPS from anywhere"));
     }
     let lb_rules = SecurityGroupRulesSpec {
@@ -409,8 +415,11 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
                 name: format!("{name}-lb"),
                 subnets: subnets("public", zone_count),
                 security_groups: group("lb"),
-                listener_port: lb.port,
+                // HTTPS replaces HTTP: credentials never cross in clear.
+                listener_port: if lb.https.is_some() { HTTPS as u16 } else { lb.port },
                 instance_port: config.app.port,
+                certificate: lb.https.as_ref().map(|h| h.certificate_arn.clone()),
+                ssl_policy: lb.https.as_ref().map(|h| h.tls_policy(LoadBalancerKind::Elb)),
                 health_check_target: format!("HTTP:{}{}", config.app.port, lb.health_check_path),
                 health_check: health_check(&lb.health_check),
                 cross_zone: true,
@@ -457,7 +466,7 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
                             port: HTTPS as u16,
                             protocol: "HTTPS".into(),
                             certificate: Some(https.certificate_arn.clone()),
-                            ssl_policy: Some(https.tls_policy.clone()),
+                            ssl_policy: Some(https.tls_policy(LoadBalancerKind::Alb)),
                             action: forward,
                         }),
                     );

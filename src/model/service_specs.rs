@@ -15,6 +15,9 @@ pub struct ClassicLoadBalancerSpec {
     pub security_groups: BTreeSet<Ref>,
     pub listener_port: u16,
     pub instance_port: u16,
+    /// With HTTPS: the ACM certificate of the (only) listener, and its TLS policy.
+    pub certificate: Option<String>,
+    pub ssl_policy: Option<String>,
     /// `HTTP:8000/healthcheck`.
     pub health_check_target: String,
     pub health_check: HealthCheck,
@@ -369,7 +372,18 @@ impl ResourceSpec for ClassicLoadBalancerSpec {
             Attribute::set("security_groups", &self.security_groups),
             Attribute::scalar(
                 "listener",
-                format!("HTTP {} → {}", self.listener_port, self.instance_port),
+                match &self.certificate {
+                    Some(certificate) => format!(
+                        "HTTPS {} → {} (certificate {certificate})",
+                        self.listener_port, self.instance_port
+                    ),
+                    None => format!("HTTP {} → {}", self.listener_port, self.instance_port),
+                },
+                false,
+            ),
+            Attribute::scalar(
+                "ssl_policy",
+                self.ssl_policy.clone().unwrap_or_else(|| "(none)".to_owned()),
                 false,
             ),
             Attribute::scalar(
