@@ -3,16 +3,9 @@
 
 use std::path::Path;
 
-use crate::support::{Deployer, Moto, block_on, environments_copy, s3_client, tagged_resources};
+use crate::support::{Deployer, Moto, block_on, edit_environment, environments_copy, s3_client, tagged_resources};
 
 const STAGING_BUCKET: &str = "deployer-staging-logs-123456789012-us-east-1";
-
-fn edit(dir: &Path, environment: &str, from: &str, to: &str) {
-    let path = dir.join(format!("{environment}.yaml"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{environment}.yaml has no `{from}`");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
 
 fn apply(moto: &Moto, dir: &Path, environment: &str) -> String {
     Deployer::new(moto)
@@ -93,7 +86,7 @@ fn access_logs_get_a_private_encrypted_expiring_bucket_and_go_with_it() {
     assert_eq!(alb_access_logs(&moto, "staging-lb").0, "false");
 
     // Turned on: a new bucket, and the load balancer changed in place to write there.
-    edit(
+    edit_environment(
         dir.path(),
         "staging",
         "  kind: alb\n",
@@ -213,7 +206,7 @@ fn access_logs_get_a_private_encrypted_expiring_bucket_and_go_with_it() {
         STAGING_BUCKET,
         "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/11/25/log.gz",
     );
-    edit(dir.path(), "staging", "  access_logs:\n    retention_days: 30\n", "");
+    edit_environment(dir.path(), "staging", "  access_logs:\n    retention_days: 30\n", "");
     let planned = plan(&moto, dir.path(), "staging", 2);
     assert!(planned.contains("- log_bucket log-bucket"), "{planned}");
     assert!(
@@ -234,7 +227,7 @@ fn access_logs_get_a_private_encrypted_expiring_bucket_and_go_with_it() {
 fn a_classic_load_balancer_writes_access_logs_too_and_destroy_takes_the_bucket() {
     let moto = Moto::start();
     let dir = environments_copy();
-    edit(
+    edit_environment(
         dir.path(),
         "development",
         "  kind: elb\n",

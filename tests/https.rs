@@ -67,17 +67,7 @@ fn https_needs_an_issued_certificate_then_serves_443_and_redirects_80() {
     let dir = environments_copy();
     run(&moto, dir.path(), &["apply", "staging", "--auto-approve"], 0);
 
-    let certificate = block_on(async {
-        let acm = aws_sdk_acm::Client::new(&moto.sdk_config());
-        let requested = acm
-            .request_certificate()
-            .domain_name("api.staging.example.com")
-            .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
-            .send()
-            .await
-            .unwrap();
-        requested.certificate_arn().unwrap().to_owned()
-    });
+    let certificate = moto.request_certificate("api.staging.example.com");
     let path = dir.path().join("staging.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
@@ -181,17 +171,7 @@ fn a_classic_load_balancer_serves_https_only_with_a_tls_1_2_policy() {
     let moto = Moto::start();
     let dir = moto.environments_copy();
     run(&moto, dir.path(), &["apply", "development", "--auto-approve"], 0);
-    let certificate = block_on(async {
-        aws_sdk_acm::Client::new(&moto.sdk_config())
-            .request_certificate()
-            .domain_name("api.development.example.com")
-            .send()
-            .await
-            .unwrap()
-            .certificate_arn()
-            .unwrap()
-            .to_owned()
-    });
+    let certificate = moto.request_certificate("api.development.example.com");
     let path = dir.path().join("development.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(

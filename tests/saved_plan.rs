@@ -1,16 +1,7 @@
 //! Saved plans: `plan --out`, `show`, and `apply FILE`, which carries out exactly what was
 //! reviewed or refuses when the file, the account or the environment changed since.
 
-use std::path::Path;
-
-use crate::support::{Deployer, Moto, block_on, environments_copy};
-
-fn edit(dir: &Path, from: &str, to: &str) {
-    let path = dir.join("staging.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "staging.yaml has no `{from}`");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
+use crate::support::{Deployer, Moto, block_on, edit_environment, environments_copy};
 
 #[test]
 fn a_saved_plan_is_shown_and_applied_exactly_once() {
@@ -109,7 +100,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
     let plans = tempfile::tempdir().unwrap();
     let file = plans.path().join("scale.plan");
     let file_arg = file.to_str().unwrap();
-    edit(dir.path(), "  max: 4\n", "  max: 5\n");
+    edit_environment(dir.path(), "staging", "  max: 4\n", "  max: 5\n");
     Deployer::new(&moto)
         .environments(dir.path())
         .args(["plan", "staging", "--out", file_arg])
@@ -117,7 +108,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
         .expect_status(0);
 
     // The file changed after the review.
-    edit(dir.path(), "  max: 5\n", "  max: 6\n");
+    edit_environment(dir.path(), "staging", "  max: 5\n", "  max: 6\n");
     let refused = Deployer::new(&moto)
         .environments(dir.path())
         .args(["apply", file_arg])
@@ -128,7 +119,7 @@ fn a_saved_plan_is_refused_when_its_file_or_the_environment_changed() {
         "{}",
         refused.stderr
     );
-    edit(dir.path(), "  max: 6\n", "  max: 5\n");
+    edit_environment(dir.path(), "staging", "  max: 6\n", "  max: 5\n");
 
     // Someone changed the environment in AWS after the review.
     block_on(async {

@@ -5,14 +5,7 @@
 use std::path::Path;
 
 use crate::support::proxy::Proxy;
-use crate::support::{Deployer, Moto, block_on, environments_copy, tagged_resources};
-
-fn edit(dir: &Path, environment: &str, from: &str, to: &str) {
-    let path = dir.join(format!("{environment}.yaml"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{environment}.yaml has no `{from}`");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
+use crate::support::{Deployer, Moto, block_on, edit_environment, environments_copy, tagged_resources};
 
 fn run(moto: &Moto, dir: &Path, args: &[&str], status: i32) -> String {
     Deployer::new(moto)
@@ -107,7 +100,7 @@ fn the_ecs_service_scales_between_min_and_max_and_apply_leaves_the_count_to_the_
     assert!(run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 0).contains("No changes."));
 
     // Max and the CPU target change in place; the service itself is left alone.
-    edit(
+    edit_environment(
         dir.path(),
         "staging",
         "  max: 4\n",
@@ -210,7 +203,7 @@ fn an_ec2_group_with_room_to_grow_gets_a_cpu_policy_and_loses_it_when_the_room_g
     run(&moto, dir.path(), &["apply", "development", "--auto-approve"], 0);
     assert!(group_policies(&moto).is_empty(), "min = max: nothing to scale");
 
-    edit(dir.path(), "development", "  max: 1\n", "  max: 3\n");
+    edit_environment(dir.path(), "development", "  max: 1\n", "  max: 3\n");
     let planned = run(&moto, dir.path(), &["plan", "development", "--detailed-exitcode"], 2);
     assert!(planned.contains("+ group_scaling group-scaling"), "{planned}");
     assert!(planned.contains("max: 1 → 3"), "{planned}");
@@ -235,7 +228,7 @@ fn an_ec2_group_with_room_to_grow_gets_a_cpu_policy_and_loses_it_when_the_room_g
     );
 
     // No room left: the policy goes, and the file's count is the count again.
-    edit(dir.path(), "development", "  max: 3\n", "  max: 1\n");
+    edit_environment(dir.path(), "development", "  max: 3\n", "  max: 1\n");
     let planned = run(&moto, dir.path(), &["plan", "development", "--detailed-exitcode"], 2);
     assert!(planned.contains("- group_scaling group-scaling"), "{planned}");
     assert!(planned.contains("desired: 2 → 1"), "{planned}");

@@ -79,20 +79,26 @@ impl Moto {
         moto
     }
 
-    /// The repository's environments, with production's placeholder certificate replaced by
-    /// one this emulator issued (production serves HTTPS, and deployer checks its certificate).
-    fn prepare_environments(&mut self) {
-        let certificate = block_on(async {
+    /// Requests an ACM certificate for `domain` (issued after MOTO_ACM_VALIDATION_WAIT
+    /// seconds, 0 unless the test set it); its ARN.
+    pub(crate) fn request_certificate(&self, domain: &str) -> String {
+        block_on(async {
             aws_sdk_acm::Client::new(&self.sdk_config())
                 .request_certificate()
-                .domain_name("api.example.com")
+                .domain_name(domain)
                 .send()
                 .await
                 .unwrap()
                 .certificate_arn()
                 .unwrap()
                 .to_owned()
-        });
+        })
+    }
+
+    /// The repository's environments, with production's placeholder certificate replaced by
+    /// one this emulator issued (production serves HTTPS, and deployer checks its certificate).
+    fn prepare_environments(&mut self) {
+        let certificate = self.request_certificate("api.example.com");
         for entry in std::fs::read_dir(root().join("environments")).unwrap() {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
@@ -364,6 +370,15 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
         left.extend(bucket_leftovers(&s3_client(&config), environment).await);
         left
     })
+}
+
+/// Replaces the first `from` in `<dir>/<environment>.yaml` with `to` (and fails the test when
+/// the file has no `from`: a silently missed edit would test nothing).
+pub(crate) fn edit_environment(dir: &Path, environment: &str, from: &str, to: &str) {
+    let path = dir.join(format!("{environment}.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{environment}.yaml has no `{from}`");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// S3 against the emulator: path-style, as deployer itself addresses it there.
