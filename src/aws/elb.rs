@@ -364,10 +364,7 @@ impl ClassicLoadBalancers<'_> {
             .healthy_threshold(i32::from(spec.health_check.healthy_threshold))
             .unhealthy_threshold(i32::from(spec.health_check.unhealthy_threshold))
             .build()
-            .map_err(|e| AwsError::Other {
-                operation: "ConfigureHealthCheck",
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| AwsError::unbuilt("ConfigureHealthCheck", e))?;
         self.0
             .client
             .configure_health_check()

@@ -73,6 +73,15 @@ impl AwsError {
         }
     }
 
+    /// A request the SDK refused to build (a required field deployer left out), named by the
+    /// operation it was for. Every SDK crate's `BuildError` is this one smithy type.
+    pub(crate) fn unbuilt(operation: &'static str, error: aws_smithy_types::error::operation::BuildError) -> Self {
+        Self::Other {
+            operation,
+            detail: error.to_string(),
+        }
+    }
+
     /// The resource is already gone: a delete that meets this has nothing left to do.
     pub fn is_not_found(&self) -> bool {
         self.code().is_some_and(|code| code.ends_with("NotFound"))

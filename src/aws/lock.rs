@@ -320,14 +320,14 @@ impl Locks {
                             .attribute_name("environment")
                             .attribute_type(ScalarAttributeType::S)
                             .build()
-                            .map_err(build_error)?,
+                            .map_err(|e| AwsError::unbuilt("CreateTable", e))?,
                     )
                     .key_schema(
                         KeySchemaElement::builder()
                             .attribute_name("environment")
                             .key_type(KeyType::Hash)
                             .build()
-                            .map_err(build_error)?,
+                            .map_err(|e| AwsError::unbuilt("CreateTable", e))?,
                     )
                     .send()
                     .await
@@ -370,10 +370,3 @@ impl Locks {
 }
 
 const TABLE_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> AwsError {
-    AwsError::Other {
-        operation: "CreateTable",
-        detail: error.to_string(),
-    }
-}

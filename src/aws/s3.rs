@@ -71,11 +71,11 @@ impl S3 {
             .iter()
             .map(|(key, value)| Tag::builder().key(key).value(value).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| built("PutBucketTagging", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketTagging", e))?;
         let tagging = Tagging::builder()
             .set_tag_set(Some(tag_set))
             .build()
-            .map_err(|e| built("PutBucketTagging", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketTagging", e))?;
         self.client
             .put_bucket_tagging()
             .bucket(bucket)
@@ -84,13 +84,6 @@ impl S3 {
             .await
             .op("PutBucketTagging")
             .map(drop)
-    }
-}
-
-fn built(operation: &'static str, error: aws_sdk_s3::error::BuildError) -> AwsError {
-    AwsError::Other {
-        operation,
-        detail: error.to_string(),
     }
 }
 
@@ -309,7 +302,7 @@ impl LogBuckets<'_> {
         let by_default = ServerSideEncryptionByDefault::builder()
             .sse_algorithm(ServerSideEncryption::Aes256)
             .build()
-            .map_err(|e| built("PutBucketEncryption", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketEncryption", e))?;
         let configuration = ServerSideEncryptionConfiguration::builder()
             .rules(
                 ServerSideEncryptionRule::builder()
@@ -317,7 +310,7 @@ impl LogBuckets<'_> {
                     .build(),
             )
             .build()
-            .map_err(|e| built("PutBucketEncryption", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketEncryption", e))?;
         self.0
             .client
             .put_bucket_encryption()
@@ -341,11 +334,11 @@ impl LogBuckets<'_> {
                     .build(),
             )
             .build()
-            .map_err(|e| built("PutBucketLifecycleConfiguration", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketLifecycleConfiguration", e))?;
         let configuration = BucketLifecycleConfiguration::builder()
             .rules(rule)
             .build()
-            .map_err(|e| built("PutBucketLifecycleConfiguration", e))?;
+            .map_err(|e| AwsError::unbuilt("PutBucketLifecycleConfiguration", e))?;
         self.0
             .client
             .put_bucket_lifecycle_configuration()
@@ -401,7 +394,7 @@ impl LogBuckets<'_> {
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(|e| built("DeleteObjects", e))?;
+                .map_err(|e| AwsError::unbuilt("DeleteObjects", e))?;
             let output = self
                 .0
                 .client

@@ -224,7 +224,7 @@ impl ServiceScalings<'_> {
         let cpu = PredefinedMetricSpecification::builder()
             .predefined_metric_type(MetricType::EcsServiceAverageCpuUtilization)
             .build()
-            .map_err(|e| built(e.to_string()))?;
+            .map_err(|e| AwsError::unbuilt("PutScalingPolicy", e))?;
         self.put_policy(spec, CPU_POLICY, f64::from(spec.policies.cpu_percent), cpu)
             .await?;
         match &spec.policies.requests {
@@ -233,7 +233,7 @@ impl ServiceScalings<'_> {
                     .predefined_metric_type(MetricType::AlbRequestCountPerTarget)
                     .resource_label(resource_label(requests, resolved)?)
                     .build()
-                    .map_err(|e| built(e.to_string()))?;
+                    .map_err(|e| AwsError::unbuilt("PutScalingPolicy", e))?;
                 self.put_policy(spec, REQUESTS_POLICY, f64::from(requests.per_target), metric)
                     .await?;
             }
@@ -272,7 +272,7 @@ impl ServiceScalings<'_> {
             .scale_out_cooldown(SCALE_OUT_COOLDOWN)
             .scale_in_cooldown(SCALE_IN_COOLDOWN)
             .build()
-            .map_err(|e| built(e.to_string()))?;
+            .map_err(|e| AwsError::unbuilt("PutScalingPolicy", e))?;
         self.0
             .client
             .put_scaling_policy()
@@ -286,13 +286,6 @@ impl ServiceScalings<'_> {
             .await
             .op("PutScalingPolicy")
             .map(drop)
-    }
-}
-
-fn built(detail: String) -> AwsError {
-    AwsError::Other {
-        operation: "PutScalingPolicy",
-        detail,
     }
 }
 
