@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::model::{Kind, ObservedResource};
+use crate::model::{Kind, ObservedResource, Spec};
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Outputs {
@@ -33,9 +33,11 @@ impl Outputs {
         };
         // With an ALB's HTTPS listener port 80 only redirects, and a classic ELB with HTTPS
         // has no port 80: the API's URL is https://.
-        let https = observed
-            .iter()
-            .any(|r| r.id.as_str() == "listener-https" || r.info.get("scheme").is_some_and(|s| s == "https"));
+        let https = observed.iter().any(|r| match &r.spec {
+            Spec::Listener(listener) => listener.protocol == "HTTPS",
+            Spec::ClassicLoadBalancer(balancer) => balancer.certificate.is_some(),
+            _ => false,
+        });
         let scheme = if https { "https" } else { "http" };
         let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));

@@ -185,7 +185,6 @@ impl Resource for ClassicLoadBalancers<'_> {
             let subnets: Vec<String> = balancer.subnets().to_vec();
             let groups: Vec<String> = balancer.security_groups().to_vec();
             let dns = balancer.dns_name().map(str::to_owned);
-            let scheme = if certificate.is_some() { "https" } else { "http" };
             let spec_name = name.clone();
             found.push(
                 Found::new(name, tags, move |lookup| {
@@ -204,8 +203,7 @@ impl Resource for ClassicLoadBalancers<'_> {
                         access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
-                .with_info("dns_name", dns.as_deref())
-                .with_info("scheme", Some(scheme)),
+                .with_info("dns_name", dns.as_deref()),
             );
         }
         Ok(found)
