@@ -109,12 +109,7 @@ impl Moto {
 
     /// A copy of the environments this emulator's deployer runs read, to edit.
     pub(crate) fn environments_copy(&self) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for entry in std::fs::read_dir(self.environments.path()).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-        dir
+        copy_of(self.environments.path())
     }
 
     /// SDK configuration for checking the emulator independently of deployer's own code.
@@ -717,10 +712,15 @@ async fn database_leftovers(rds: &aws_sdk_rds::Client, environment: &str) -> Vec
 
 /// Copies the repository's environment files into a temporary directory tests may edit.
 pub(crate) fn environments_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(root().join("environments")).unwrap() {
+    copy_of(&root().join("environments"))
+}
+
+/// Every file of `dir`, copied into a new temporary directory.
+fn copy_of(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
     }
-    dir
+    copy
 }
