@@ -121,7 +121,8 @@ pub fn write_timeline(timeline: &Timeline, path: &Path) -> Result<()> {
 
 /// An apply as it ran, its critical path marked.
 pub fn timeline_graph(timeline: &Timeline) -> Diagram {
-    let critical: Vec<&str> = timeline.critical_path().iter().map(|s| s.name.as_str()).collect();
+    let path = timeline.critical_path();
+    let critical: Vec<&str> = path.iter().map(|s| s.name.as_str()).collect();
     let nodes = timeline
         .steps
         .iter()
@@ -144,7 +145,7 @@ pub fn timeline_graph(timeline: &Timeline) -> Diagram {
                 .map(|from| (from.clone(), step.name.clone()))
         })
         .collect();
-    let path_seconds = timeline.critical_path().last().map_or(0.0, |s| s.end);
+    let path_seconds = path.last().map_or(0.0, |s| s.end);
     Diagram {
         title: format!("{}: apply of {} steps", timeline.environment, timeline.steps.len()),
         nodes,

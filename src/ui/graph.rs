@@ -96,7 +96,8 @@ pub fn mermaid(diagram: &Diagram) -> String {
 /// A chart of when each step ran, in start order; `*` marks the critical path.
 pub fn timeline_text(timeline: &Timeline) -> String {
     const WIDTH: f64 = 50.0;
-    let critical: Vec<&str> = timeline.critical_path().iter().map(|s| s.name.as_str()).collect();
+    let path = timeline.critical_path();
+    let critical: Vec<&str> = path.iter().map(|s| s.name.as_str()).collect();
     let scale = WIDTH / timeline.total.max(0.001);
     let name_width = timeline.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let mut steps: Vec<_> = timeline.steps.iter().collect();
@@ -121,7 +122,7 @@ pub fn timeline_text(timeline: &Timeline) -> String {
             bar.to_string().repeat(length)
         );
     }
-    let path_end = timeline.critical_path().last().map_or(0.0, |s| s.end);
+    let path_end = path.last().map_or(0.0, |s| s.end);
     let _ = writeln!(
         out,
         "* critical path: {} ({path_end:.1} s of {:.1} s)",
