@@ -22,6 +22,10 @@ pub struct Outputs {
     /// The environment's ECR repository (`<account>.dkr.ecr.<region>.amazonaws.com/<name>`):
     /// where `deployer push` sends images.
     pub registry_url: Option<String>,
+    /// The CloudWatch alarms deployer manages, by name.
+    pub alarms: Vec<String>,
+    /// The SNS topic the alarms publish to, when `alarms.email` is set.
+    pub alarm_topic_arn: Option<String>,
 }
 
 impl Outputs {
@@ -58,6 +62,8 @@ impl Outputs {
                 }
                 Kind::EcrRepository => outputs.registry_url = resource.info.get("uri").cloned(),
                 Kind::DbCluster => outputs.database_endpoint = resource.info.get("endpoint").cloned(),
+                Kind::Alarm => outputs.alarms.push(physical),
+                Kind::AlarmTopic => outputs.alarm_topic_arn = Some(physical),
                 Kind::SecurityGroup => {
                     let role = id.trim_start_matches("security-group-").to_owned();
                     outputs.security_group_ids.insert(role, physical);

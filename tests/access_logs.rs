@@ -234,7 +234,7 @@ fn a_classic_load_balancer_writes_access_logs_too_and_destroy_takes_the_bucket()
         "  kind: elb\n  access_logs: {}\n",
     );
     let output = apply(&moto, dir.path(), "development");
-    assert!(output.contains("Apply complete! Resources: 28 added"), "{output}");
+    assert!(output.contains("Apply complete! Resources: 36 added"), "{output}");
     let bucket = "deployer-development-logs-123456789012-us-east-1";
     let access_log = block_on(async {
         let elb = aws_sdk_elasticloadbalancing::Client::new(&moto.sdk_config());

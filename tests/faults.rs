@@ -64,12 +64,12 @@ fn report(proxy: &Proxy, environment: &str, command: &str) -> Vec<Call> {
 
 #[test]
 fn staging_converges_through_faults() {
-    converges("staging", 2, 31, &[]);
+    converges("staging", 2, 38, &[]);
 }
 
 #[test]
 fn production_converges_through_faults() {
-    converges("production", 4, 41, &["--allow-destroy"]);
+    converges("production", 4, 49, &["--allow-destroy"]);
 }
 
 #[test]

@@ -89,7 +89,7 @@ fn an_apply_records_its_timeline_and_graph_draws_its_critical_path() {
         .expect_status(0);
     let timeline: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     let steps = timeline["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 27, "{timeline}");
+    assert_eq!(steps.len(), 35, "{timeline}");
     let step = |name: &str| steps.iter().find(|s| s["name"] == name).unwrap();
     let vpc = step("create vpc");
     let subnet = step("create subnet-public-a");
@@ -120,5 +120,5 @@ fn an_apply_records_its_timeline_and_graph_draws_its_critical_path() {
         .args([&file])
         .run()
         .expect_status(0);
-    assert!(dot.stdout.contains("development: apply of 27 steps"), "{}", dot.stdout);
+    assert!(dot.stdout.contains("development: apply of 35 steps"), "{}", dot.stdout);
 }

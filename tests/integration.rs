@@ -3,6 +3,7 @@
 mod support;
 
 mod access_logs;
+mod alarms;
 mod api;
 mod destroy_order;
 mod errors;

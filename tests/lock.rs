@@ -62,7 +62,7 @@ fn of_two_applies_started_together_one_proceeds_and_the_other_names_the_holder()
     };
     let winner = winner.expect_status(0);
     assert!(
-        winner.stdout.contains("Apply complete! Resources: 31 added"),
+        winner.stdout.contains("Apply complete! Resources: 38 added"),
         "{}",
         winner.stdout
     );

@@ -91,20 +91,20 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
 #[test]
 fn development_round_trip() {
     // Network, classic ELB, instance role and profile, launch template, ASG, Aurora.
-    round_trip("development", 27, 1, &[]);
+    round_trip("development", 35, 1, &[]);
 }
 
 #[test]
 fn staging_round_trip() {
     // Network, ALB + target group + listener, two roles, ECS cluster, task definition, service
     // and its scaling, Aurora.
-    round_trip("staging", 31, 2, &[]);
+    round_trip("staging", 38, 2, &[]);
 }
 
 #[test]
 fn production_round_trip() {
     // Three zones with a NAT each, a writer plus a reader, HTTPS, an access log bucket, scaling.
-    round_trip("production", 41, 4, &["--allow-destroy"]);
+    round_trip("production", 49, 4, &["--allow-destroy"]);
 }
 
 #[test]
@@ -553,7 +553,7 @@ fn json_apply_emits_one_event_per_line() {
     assert_eq!(events.first().unwrap()["event"], "plan");
     assert_eq!(events.last().unwrap()["event"], "outputs");
     let finished = events.iter().filter(|e| e["event"] == "finished").count();
-    assert_eq!(finished, 27);
+    assert_eq!(finished, 35);
     assert!(
         events
             .iter()

@@ -16,7 +16,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .args(["plan", "staging", "--out", first_arg])
         .run()
         .expect_status(0);
-    assert!(planned.stdout.contains("Plan: 31 to add"), "{}", planned.stdout);
+    assert!(planned.stdout.contains("Plan: 38 to add"), "{}", planned.stdout);
     assert!(
         planned
             .stdout
@@ -33,7 +33,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
     );
     assert!(shown.stdout.contains("+ vpc vpc"), "{}", shown.stdout);
     assert!(
-        shown.stdout.contains("Plan: 31 to add, 0 to change, 0 to destroy."),
+        shown.stdout.contains("Plan: 38 to add, 0 to change, 0 to destroy."),
         "{}",
         shown.stdout
     );
@@ -43,7 +43,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .run()
         .expect_status(0);
     let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(json["summary"]["add"], 31, "{json}");
+    assert_eq!(json["summary"]["add"], 38, "{json}");
 
     // Carried out without a question (the review was the question).
     let applied = Deployer::new(&moto)
@@ -52,7 +52,7 @@ fn a_saved_plan_is_shown_and_applied_exactly_once() {
         .run()
         .expect_status(0);
     assert!(
-        applied.stdout.contains("Apply complete! Resources: 31 added"),
+        applied.stdout.contains("Apply complete! Resources: 38 added"),
         "{}",
         applied.stdout
     );

@@ -75,7 +75,7 @@ fn the_ecs_service_scales_between_min_and_max_and_apply_leaves_the_count_to_the_
     let moto = Moto::start_with_tasks(2);
     let dir = environments_copy();
     let applied = run(&moto, dir.path(), &["apply", "staging", "--auto-approve"], 0);
-    assert!(applied.contains("Apply complete! Resources: 31 added"), "{applied}");
+    assert!(applied.contains("Apply complete! Resources: 38 added"), "{applied}");
 
     let ((min, max), policies) = service_scaling(&moto, "service/staging/api");
     assert_eq!((min, max), (2, 4));

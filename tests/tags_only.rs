@@ -62,15 +62,15 @@ fn tags_only_change(environment: &str, tasks: u32, expected_resources: usize, un
 
 #[test]
 fn tags_only_change_on_development() {
-    tags_only_change("development", 1, 27, 3);
+    tags_only_change("development", 1, 35, 3);
 }
 
 #[test]
 fn tags_only_change_on_staging() {
-    tags_only_change("staging", 2, 31, 4);
+    tags_only_change("staging", 2, 38, 4);
 }
 
 #[test]
 fn tags_only_change_on_production() {
-    tags_only_change("production", 4, 41, 4);
+    tags_only_change("production", 4, 49, 4);
 }

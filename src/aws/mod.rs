@@ -19,6 +19,7 @@ macro_rules! all_pages {
 mod acm;
 mod asg;
 mod classifier;
+mod cloudwatch;
 mod ec2;
 mod ecr;
 mod ecs;
@@ -35,6 +36,7 @@ mod resource;
 mod retry;
 mod s3;
 mod scaling;
+mod sns;
 mod status;
 mod sts;
 mod tags;
@@ -42,6 +44,7 @@ mod wait;
 
 pub use acm::Acm;
 pub use asg::Asg;
+pub use cloudwatch::CloudWatch;
 pub use ec2::Ec2;
 pub use ecr::{Ecr, PushedImage, RegistryLogin};
 pub use ecs::Ecs;
@@ -54,6 +57,7 @@ pub use logs::{LogLine, Logs};
 pub use rds::Rds;
 pub use s3::S3;
 pub use scaling::AppScaling;
+pub use sns::Sns;
 pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
@@ -98,6 +102,8 @@ pub struct Aws {
     pub s3: S3,
     pub scaling: AppScaling,
     pub acm: Acm,
+    pub cloudwatch: CloudWatch,
+    pub sns: Sns,
 }
 
 impl Aws {
@@ -122,6 +128,8 @@ impl Aws {
             s3: S3::new(&config),
             scaling: AppScaling::new(&config),
             acm: Acm::new(&config),
+            cloudwatch: CloudWatch::new(&config),
+            sns: Sns::new(&config),
         })
     }
 

@@ -8,7 +8,7 @@ use super::error::AwsError;
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update, client_token};
 use super::wait::Timeouts;
-use super::{Aws, asg, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, scaling};
+use super::{Aws, asg, cloudwatch, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, scaling, sns};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, Spec, Variant};
 
@@ -69,6 +69,8 @@ registry!(|aws| {
     DbSubnetGroup => rds::SubnetGroups(&aws.rds),
     DbCluster => rds::Clusters(&aws.rds),
     DbInstance => rds::Instances(&aws.rds),
+    AlarmTopic => sns::AlarmTopics(&aws.sns),
+    Alarm => cloudwatch::Alarms(&aws.cloudwatch),
 });
 
 /// A delete concerns what exists; a create or an update, what is wanted. (They differ when a

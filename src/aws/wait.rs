@@ -55,6 +55,20 @@ const FIRST_POLL_DELAY: Duration = Duration::from_secs(1);
 /// Polls slow down to this: a slow resource is noticed within seconds, without hammering AWS.
 const MAX_POLL_DELAY: Duration = Duration::from_secs(8);
 
+/// Divides every pause between polls: `DEPLOYER_POLL_SCALE=50` polls fifty times as often.
+/// For benchmarks that replay real AWS's pending times scaled down by the same factor, so the
+/// waits keep their real proportions; 1 (real time) unless set.
+fn poll_scale() -> u32 {
+    static SCALE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var("DEPLOYER_POLL_SCALE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|scale| *scale > 0)
+            .unwrap_or(1)
+    })
+}
+
 /// What one look at a resource found.
 pub(crate) enum Check<T> {
     Done(T),
@@ -107,7 +121,7 @@ where
                 let jitter = Duration::from_millis(fastrand::u64(0..250));
                 // The last look comes at the deadline, not a whole pause after it.
                 let left = timeout.saturating_sub(started.elapsed());
-                tokio::time::sleep((delay + jitter).min(left)).await;
+                tokio::time::sleep(((delay + jitter) / poll_scale()).min(left)).await;
                 delay = (delay * 3 / 2).min(MAX_POLL_DELAY);
             }
         }

@@ -16,10 +16,17 @@ pub struct EnvironmentStatus {
     pub compute: Option<ComputeStatus>,
     pub targets: Option<TargetsStatus>,
     pub database: Option<DatabaseStatus>,
-    /// CloudWatch alarms do not exist yet; when they do, their states go here.
-    pub alarms: Vec<String>,
+    /// The environment's CloudWatch alarms and their states.
+    pub alarms: Vec<AlarmStatus>,
     /// What is not healthy, in words; empty when all is.
     pub problems: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AlarmStatus {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (no data yet, or not enough).
+    pub state: String,
 }
 
 impl EnvironmentStatus {
@@ -74,14 +81,38 @@ pub async fn status(global: &GlobalArgs, environment: &str) -> Result<Environmen
             None => Ok(None),
         }
     };
-    let (compute, targets, database) = tokio::try_join!(compute, targets, database)?;
-    let problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());
+    let alarms = async {
+        let ours: Vec<&str> = observed
+            .iter()
+            .filter(|r| matches!(r.spec, Spec::Alarm(_)))
+            .map(|r| r.physical_id.as_str())
+            .collect();
+        if ours.is_empty() {
+            return Ok(Vec::new());
+        }
+        let states = aws.cloudwatch.alarm_states(&format!("{name}-")).await?;
+        Ok::<_, crate::aws::AwsError>(
+            states
+                .into_iter()
+                .filter(|(alarm, _)| ours.contains(&alarm.as_str()))
+                .map(|(name, state)| AlarmStatus { name, state })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (compute, targets, database, alarms) = tokio::try_join!(compute, targets, database, alarms)?;
+    let mut problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());
+    problems.extend(
+        alarms
+            .iter()
+            .filter(|a| a.state == "ALARM")
+            .map(|a| format!("alarm {} is firing", a.name)),
+    );
     Ok(EnvironmentStatus {
         environment: name,
         compute,
         targets,
         database,
-        alarms: Vec::new(),
+        alarms,
         problems,
     })
 }

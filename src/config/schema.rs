@@ -34,6 +34,9 @@ pub struct EnvironmentConfig {
     /// The API's log group (CloudWatch Logs, a resource deployer manages).
     #[serde(default)]
     pub logs: LogsConfig,
+    /// CloudWatch alarms on the load balancer, the compute and the database; none without it.
+    #[serde(default)]
+    pub alarms: Option<AlarmsConfig>,
     /// When true, destroy and replacements refuse without `--allow-destroy`.
     #[serde(default)]
     pub protect: bool,
@@ -134,6 +137,67 @@ pub struct AccessLogsConfig {
 
 fn default_access_log_days() -> u16 {
     90
+}
+
+/// What the environment's CloudWatch alarms watch for, and who hears of it. Each threshold has
+/// a default; an alarm fires when its metric stays past the threshold for most of 5 minutes.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsConfig {
+    /// Where alarms and recoveries are mailed: an SNS topic with this email subscribed (the
+    /// address must confirm the subscription from the mail AWS sends). None: alarms only show
+    /// in the console and in `deployer status`.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Load balancer 5xx answers (its own and the API's), percent of requests.
+    #[serde(default = "default_error_rate_percent")]
+    pub error_rate_percent: u16,
+    /// The API's 99th-percentile response time at the load balancer, milliseconds.
+    #[serde(default = "default_latency_p99_ms")]
+    pub latency_p99_ms: u32,
+    /// Targets the load balancer reports unhealthy; the alarm fires above this many.
+    #[serde(default)]
+    pub unhealthy_hosts: u16,
+    /// Requests queued at a classic ELB waiting for a free instance (it drops them past 1024).
+    #[serde(default = "default_surge_queue_length")]
+    pub surge_queue_length: u16,
+    /// Average CPU of the ECS service or the EC2 group, percent.
+    #[serde(default = "default_alarm_cpu_percent")]
+    pub cpu_percent: u16,
+    /// Average memory of the ECS service, percent.
+    #[serde(default = "default_alarm_memory_percent")]
+    pub memory_percent: u16,
+    /// Average CPU of the Aurora cluster, percent.
+    #[serde(default = "default_alarm_cpu_percent")]
+    pub database_cpu_percent: u16,
+    /// Freeable memory of the Aurora cluster's instances, MiB; the alarm fires below it.
+    #[serde(default = "default_database_free_memory_mb")]
+    pub database_free_memory_mb: u32,
+}
+
+fn default_error_rate_percent() -> u16 {
+    5
+}
+
+/// Ten times the API's p99 under load on a laptop: far from normal, well short of a timeout.
+fn default_latency_p99_ms() -> u32 {
+    1000
+}
+
+fn default_surge_queue_length() -> u16 {
+    100
+}
+
+fn default_alarm_cpu_percent() -> u16 {
+    80
+}
+
+fn default_alarm_memory_percent() -> u16 {
+    80
+}
+
+fn default_database_free_memory_mb() -> u32 {
+    256
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]

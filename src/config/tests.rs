@@ -368,3 +368,18 @@ fn registry_keeps_at_least_two_images() {
     assert_eq!(problem.field, "registry.keep_images");
     assert_eq!(problem.message, "1 would leave no earlier image to go back to");
 }
+
+#[test]
+fn alarm_thresholds_and_email_are_checked_by_field() {
+    let (problem, line, _) = only_problem(&edit("alarms: {}", "alarms:\n  cpu_percent: 100"));
+    assert_eq!(problem.field, "alarms.cpu_percent");
+    assert_eq!(problem.message, "100 is not a percentage the metric can pass");
+    assert_eq!(line, line_of(DEVELOPMENT, "alarms:") + 1);
+    let (problem, ..) = only_problem(&edit("alarms: {}", "alarms:\n  email: on call@example"));
+    assert_eq!(problem.field, "alarms.email");
+    assert!(problem.help.as_deref().unwrap().contains("oncall@example.com"));
+    let (problem, ..) = only_problem(&edit("alarms: {}", "alarms:\n  latency_p99_ms: 0"));
+    assert_eq!(problem.field, "alarms.latency_p99_ms");
+    let (problem, ..) = only_problem(&edit("alarms: {}", "alarms:\n  cpu_precent: 90"));
+    assert!(problem.message.contains("cpu_precent"), "{}", problem.message);
+}

@@ -25,6 +25,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_logs(config, &mut problems);
     check_access_logs(config, &mut problems);
     check_https(config, &mut problems);
+    check_alarms(config, &mut problems);
     check_tags(config, &mut problems);
     problems
 }
@@ -582,6 +583,40 @@ fn check_access_logs(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             )
             .help("use a number of days from 1 up (90 keeps a quarter)"),
         );
+    }
+}
+
+fn check_alarms(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let Some(alarms) = &config.alarms else { return };
+    for (field, value) in [
+        ("alarms.error_rate_percent", alarms.error_rate_percent),
+        ("alarms.cpu_percent", alarms.cpu_percent),
+        ("alarms.memory_percent", alarms.memory_percent),
+        ("alarms.database_cpu_percent", alarms.database_cpu_percent),
+    ] {
+        if !(1..100).contains(&value) {
+            problems.push(
+                Problem::new(field, format!("{value} is not a percentage the metric can pass"))
+                    .help("use a whole percentage from 1 to 99 (100 would never fire)"),
+            );
+        }
+    }
+    if alarms.latency_p99_ms == 0 {
+        problems.push(
+            Problem::new("alarms.latency_p99_ms", "0 ms would fire on every request")
+                .help("use the p99 response time, in milliseconds, that means trouble (the default is 1000)"),
+        );
+    }
+    if let Some(email) = &alarms.email {
+        let valid = email.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && domain.contains('.') && !email.contains(char::is_whitespace)
+        });
+        if !valid {
+            problems.push(
+                Problem::new("alarms.email", format!("`{email}` is not an email address"))
+                    .help("write one address, such as oncall@example.com, or leave `email` out"),
+            );
+        }
     }
 }
 

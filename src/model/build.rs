@@ -286,6 +286,9 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     add_load_balancer(config, facts, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
     add_database(config, &facts.availability_zones[..zone_count], &mut add);
+    for (id, spec) in super::alarms::alarms(config) {
+        add(id, spec);
+    }
 
     let resources = specs
         .into_iter()

@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::alarms::*;
 use super::scaling::*;
 use super::spec::*;
 
@@ -126,6 +127,8 @@ resource_kinds! {
     DbSubnetGroup(DbSubnetGroupSpec) { name: "db_subnet_group", tagged: true, typical_seconds: 2 }
     DbCluster(DbClusterSpec) { name: "db_cluster", tagged: true, typical_seconds: 600 }
     DbInstance(DbInstanceSpec) { name: "db_instance", tagged: true, typical_seconds: 600 }
+    AlarmTopic(AlarmTopicSpec) { name: "alarm_topic", tagged: true, typical_seconds: 1 }
+    Alarm(AlarmSpec) { name: "alarm", tagged: true, typical_seconds: 1 }
 }
 
 impl Spec {

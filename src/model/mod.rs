@@ -2,6 +2,7 @@
 //! an environment's config plus facts read from AWS (its availability zones), no I/O here.
 
 mod access_logs;
+mod alarms;
 mod build;
 mod containers;
 mod id;
@@ -13,6 +14,7 @@ mod tags;
 mod templates;
 
 pub use access_logs::log_bucket_name;
+pub use alarms::{AlarmMetric, AlarmSpec, AlarmTopicSpec, DimensionValue, MetricRead, alarm_topic_name};
 pub use build::{
     Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name, stand_in_facts,
 };

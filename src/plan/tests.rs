@@ -38,12 +38,12 @@ fn empty_account_creates_everything() {
     assert_eq!(
         plan.summary(),
         Summary {
-            add: 31,
+            add: 38,
             change: 0,
             destroy: 0
         }
     );
-    assert!(render_text(&plan).ends_with("\nPlan: 31 to add, 0 to change, 0 to destroy.\n"));
+    assert!(render_text(&plan).ends_with("\nPlan: 38 to add, 0 to change, 0 to destroy.\n"));
 }
 
 #[test]

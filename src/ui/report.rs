@@ -263,7 +263,18 @@ pub fn status(status: &EnvironmentStatus, json: bool) -> serde_json::Result<()> 
             d.writer_status.as_deref().unwrap_or("")
         );
     }
-    println!("  alarms    (none defined)");
+    if status.alarms.is_empty() {
+        println!("  alarms    (none defined)");
+    }
+    for (index, alarm) in status.alarms.iter().enumerate() {
+        let label = if index == 0 { "alarms" } else { "" };
+        let state = match alarm.state.as_str() {
+            "ALARM" => style(alarm.state.as_str()).red(),
+            "OK" => style(alarm.state.as_str()).green(),
+            other => style(other).yellow(),
+        };
+        println!("  {label:9} {:28} {state}", alarm.name);
+    }
     for problem in &status.problems {
         println!("  {} {problem}", style("✗").red());
     }
@@ -305,6 +316,8 @@ fn outputs_text(outputs: &Outputs) -> String {
         ("api_url".to_owned(), optional(&outputs.api_url)),
         ("database_endpoint".to_owned(), optional(&outputs.database_endpoint)),
         ("registry_url".to_owned(), optional(&outputs.registry_url)),
+        ("alarms".to_owned(), outputs.alarms.join(", ")),
+        ("alarm_topic_arn".to_owned(), optional(&outputs.alarm_topic_arn)),
     ];
     for (role, id) in &outputs.security_group_ids {
         lines.push((format!("security_group_{role}"), id.clone()));

@@ -1,0 +1,374 @@
+//! CloudWatch metric alarms. PutMetricAlarm both creates and replaces an alarm's whole
+//! definition (it ignores tags when the alarm exists), so an update puts the definition again
+//! and syncs tags with TagResource/UntagResource.
+//!
+//! Found by the environment's name prefix (`<env>-`) and kept only with deployer's tags:
+//! alarms that an autoscaler creates (`TargetTracking-…`) or a person adds are never ours.
+
+use aws_sdk_cloudwatch::Client;
+use aws_sdk_cloudwatch::types::{
+    ComparisonOperator, Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat, Statistic, Tag,
+};
+use futures::future::try_join_all;
+
+use super::error::{AwsError, Classify};
+use super::found::{ARN, Found, recorded_arn};
+use super::resource::{Create, Delete, Resource, Update};
+use super::tags::{TagApi, sync_tags};
+use crate::apply::Resolved;
+use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, Spec, Tags};
+
+#[derive(Debug, Clone)]
+pub struct CloudWatch {
+    client: Client,
+}
+
+impl CloudWatch {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: crate::aws::classifier::client!(aws_sdk_cloudwatch, config),
+        }
+    }
+
+    /// The state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each alarm named with `prefix`.
+    pub async fn alarm_states(&self, prefix: &str) -> Result<Vec<(String, String)>, AwsError> {
+        let alarms = self.alarms_named(prefix).await?;
+        Ok(alarms
+            .iter()
+            .map(|a| {
+                (
+                    a.alarm_name().unwrap_or_default().to_owned(),
+                    a.state_value().map_or("?", |s| s.as_str()).to_owned(),
+                )
+            })
+            .collect())
+    }
+
+    async fn alarms_named(&self, prefix: &str) -> Result<Vec<MetricAlarm>, AwsError> {
+        let pages: Vec<_> = self
+            .client
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .op("DescribeAlarms")?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.metric_alarms.unwrap_or_default())
+            .collect())
+    }
+
+    async fn tags_of(&self, arn: &str) -> Result<Tags, AwsError> {
+        let listed = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .op("ListTagsForResource")?;
+        Ok(listed
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect())
+    }
+
+    /// Creates or replaces the alarm's definition (tags only count at creation).
+    async fn put(&self, spec: &AlarmSpec, tags: Option<&Tags>, resolved: &Resolved) -> Result<(), AwsError> {
+        let actions: Vec<String> = match &spec.notify {
+            Some(topic) => vec![resolved.physical(topic)?],
+            None => Vec::new(),
+        };
+        let mut request = self
+            .client
+            .put_metric_alarm()
+            .alarm_name(&spec.name)
+            .alarm_description(&spec.description)
+            .comparison_operator(ComparisonOperator::from(spec.comparison.as_str()))
+            .threshold(spec.threshold.parse::<f64>().map_err(|_| AwsError::Other {
+                operation: "PutMetricAlarm",
+                detail: format!("internal error: threshold `{}` is not a number", spec.threshold),
+            })?)
+            .evaluation_periods(to_i32(spec.evaluation_periods))
+            .datapoints_to_alarm(to_i32(spec.datapoints_to_alarm))
+            .treat_missing_data(&spec.treat_missing_data)
+            .actions_enabled(true)
+            .set_alarm_actions(Some(actions.clone()))
+            .set_ok_actions(Some(actions))
+            .set_tags(tags.map(|tags| {
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect()
+            }));
+        match &spec.metric {
+            AlarmMetric::Metric(metric) => {
+                let mut with = request
+                    .namespace(&metric.namespace)
+                    .metric_name(&metric.name)
+                    .period(to_i32(spec.period_seconds))
+                    .set_dimensions(Some(dimensions(metric, resolved)?));
+                with = if metric.statistic.starts_with('p') {
+                    with.extended_statistic(&metric.statistic)
+                } else {
+                    with.statistic(Statistic::from(metric.statistic.as_str()))
+                };
+                request = with;
+            }
+            AlarmMetric::Expression { expression, metrics } => {
+                let mut queries = vec![
+                    MetricDataQuery::builder()
+                        .id(EXPRESSION_ID)
+                        .expression(expression)
+                        .label(&spec.description)
+                        .return_data(true)
+                        .build(),
+                ];
+                for (index, metric) in metrics.iter().enumerate() {
+                    let stat = MetricStat::builder()
+                        .metric(
+                            Metric::builder()
+                                .namespace(&metric.namespace)
+                                .metric_name(&metric.name)
+                                .set_dimensions(Some(dimensions(metric, resolved)?))
+                                .build(),
+                        )
+                        .period(to_i32(spec.period_seconds))
+                        .stat(&metric.statistic)
+                        .build();
+                    queries.push(
+                        MetricDataQuery::builder()
+                            .id(format!("m{index}"))
+                            .metric_stat(stat)
+                            .return_data(false)
+                            .build(),
+                    );
+                }
+                request = request.set_metrics(Some(queries));
+            }
+        }
+        request.send().await.op("PutMetricAlarm").map(drop)
+    }
+}
+
+/// The id of the expression among an alarm's metric queries.
+const EXPRESSION_ID: &str = "rate";
+
+fn to_i32(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
+}
+
+fn dimensions(metric: &MetricRead, resolved: &Resolved) -> Result<Vec<Dimension>, AwsError> {
+    metric
+        .dimensions
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                DimensionValue::Named(named) => named.clone(),
+                DimensionValue::Resource(target) => DimensionValue::of_physical(&resolved.physical(target)?),
+            };
+            Ok(Dimension::builder().name(name).value(value).build())
+        })
+        .collect()
+}
+
+/// A dimension read back: the environment's own load balancer and target group become their
+/// logical ids again, anything else stays a name.
+fn dimension_from(name: &str, value: &str, environment: &str) -> DimensionValue {
+    let own_balancer = format!("{environment}-lb");
+    let parts: Vec<&str> = value.split('/').collect();
+    match name {
+        "LoadBalancerName" if value == own_balancer => DimensionValue::Resource(Ref::to("load-balancer")),
+        "LoadBalancer" if parts.len() == 3 && parts[1] == own_balancer => {
+            DimensionValue::Resource(Ref::to("load-balancer"))
+        }
+        "TargetGroup" if parts.len() == 3 && parts[1] == format!("{environment}-app") => {
+            DimensionValue::Resource(Ref::to("target-group"))
+        }
+        _ => DimensionValue::Named(value.to_owned()),
+    }
+}
+
+fn metric_from(
+    (namespace, name, statistic): (Option<&str>, Option<&str>, String),
+    dimensions: &[Dimension],
+    environment: &str,
+) -> MetricRead {
+    MetricRead {
+        namespace: namespace.unwrap_or_default().to_owned(),
+        name: name.unwrap_or_default().to_owned(),
+        statistic,
+        dimensions: dimensions
+            .iter()
+            .map(|d| {
+                let (name, value) = (d.name().unwrap_or_default(), d.value().unwrap_or_default());
+                (name.to_owned(), dimension_from(name, value, environment))
+            })
+            .collect(),
+    }
+}
+
+/// The alarm's definition as deployer writes it, read back.
+fn spec_from(alarm: &MetricAlarm, environment: &str, notify: Option<Ref>) -> AlarmSpec {
+    let metric = if alarm.metrics().is_empty() {
+        let statistic = alarm
+            .extended_statistic()
+            .map(str::to_owned)
+            .or_else(|| alarm.statistic().map(|s| s.as_str().to_owned()))
+            .unwrap_or_default();
+        AlarmMetric::Metric(metric_from(
+            (alarm.namespace(), alarm.metric_name(), statistic),
+            alarm.dimensions(),
+            environment,
+        ))
+    } else {
+        let expression = alarm
+            .metrics()
+            .iter()
+            .find_map(|q| q.expression())
+            .unwrap_or_default()
+            .to_owned();
+        let mut reads: Vec<(&str, MetricRead)> = alarm
+            .metrics()
+            .iter()
+            .filter_map(|q| {
+                let stat = q.metric_stat()?;
+                let metric = stat.metric()?;
+                Some((
+                    q.id().unwrap_or_default(),
+                    metric_from(
+                        (
+                            metric.namespace(),
+                            metric.metric_name(),
+                            stat.stat().unwrap_or_default().to_owned(),
+                        ),
+                        metric.dimensions(),
+                        environment,
+                    ),
+                ))
+            })
+            .collect();
+        // `m0`, `m1`, … in order, whatever order AWS lists them in.
+        reads.sort_by_key(|(id, _)| id.trim_start_matches('m').parse::<u32>().unwrap_or(u32::MAX));
+        AlarmMetric::Expression {
+            expression,
+            metrics: reads.into_iter().map(|(_, read)| read).collect(),
+        }
+    };
+    let period = alarm.period().or_else(|| {
+        alarm
+            .metrics()
+            .iter()
+            .find_map(|q| q.metric_stat().map(|s| s.period()))
+            .flatten()
+    });
+    AlarmSpec {
+        name: alarm.alarm_name().unwrap_or_default().to_owned(),
+        description: alarm.alarm_description().unwrap_or_default().to_owned(),
+        metric,
+        comparison: alarm.comparison_operator().map_or("", |c| c.as_str()).to_owned(),
+        threshold: alarm.threshold().unwrap_or_default().to_string(),
+        period_seconds: period.unwrap_or_default().max(0) as u32,
+        evaluation_periods: alarm.evaluation_periods().unwrap_or_default().max(0) as u32,
+        datapoints_to_alarm: alarm
+            .datapoints_to_alarm()
+            .or(alarm.evaluation_periods())
+            .unwrap_or_default()
+            .max(0) as u32,
+        treat_missing_data: alarm.treat_missing_data().unwrap_or("missing").to_owned(),
+        notify,
+    }
+}
+
+impl TagApi for CloudWatch {
+    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .op("TagResource")
+            .map(drop)
+    }
+
+    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
+        self.client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .op("UntagResource")
+            .map(drop)
+    }
+}
+
+pub(crate) struct Alarms<'a>(pub(crate) &'a CloudWatch);
+
+impl Resource for Alarms<'_> {
+    type Spec = AlarmSpec;
+
+    async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
+        let alarms = self.0.alarms_named(&format!("{environment}-")).await?;
+        // CloudWatch filters by name only: each candidate's tags say whether it is ours.
+        let tagged = try_join_all(alarms.into_iter().filter_map(|alarm| {
+            let arn = alarm.alarm_arn()?.to_owned();
+            Some(async move { Ok::<_, AwsError>((self.0.tags_of(&arn).await?, arn, alarm)) })
+        }))
+        .await?;
+        Ok(tagged
+            .into_iter()
+            .map(|(tags, arn, alarm)| {
+                let name = alarm.alarm_name().unwrap_or_default().to_owned();
+                let environment = environment.to_owned();
+                Found::new(name, tags, move |lookup| {
+                    let notify = alarm.alarm_actions().first().map(|topic| lookup(topic));
+                    Spec::Alarm(spec_from(&alarm, &environment, notify))
+                })
+                .with_info(ARN, Some(&arn))
+            })
+            .collect())
+    }
+
+    async fn create(&self, request: Create<'_, AlarmSpec>) -> Result<String, AwsError> {
+        self.0.put(request.spec, Some(request.tags), request.resolved).await?;
+        Ok(request.spec.name.clone())
+    }
+
+    async fn update(&self, request: Update<'_, AlarmSpec>) -> Result<(), AwsError> {
+        let definition = [
+            "description",
+            "metric",
+            "comparison",
+            "threshold",
+            "period_seconds",
+            "evaluation_periods",
+            "datapoints_to_alarm",
+            "treat_missing_data",
+            "notify",
+        ];
+        if request.changed_any(&definition) {
+            self.0.put(request.spec, None, request.resolved).await?;
+        }
+        let arn = recorded_arn(request.info, &request.spec.name, "TagResource")?;
+        sync_tags(self.0, arn, request.tags, request.current_tags).await
+    }
+
+    /// Deleting an alarm that is not there succeeds.
+    async fn delete(&self, request: Delete<'_, AlarmSpec>) -> Result<(), AwsError> {
+        self.0
+            .client
+            .delete_alarms()
+            .alarm_names(request.physical_id)
+            .send()
+            .await
+            .op("DeleteAlarms")
+            .map(drop)
+    }
+}

@@ -1,0 +1,512 @@
+//! CloudWatch alarms on what users feel (load balancer errors and latency, unhealthy targets,
+//! a classic ELB's queue) and on what runs out (compute and database CPU and memory), and the
+//! optional SNS topic that mails them. Thresholds come from `alarms:` in the environment file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::Ref;
+use super::spec::{Attribute, Reference, ResourceSpec};
+use crate::config::{AlarmsConfig, ComputeKind, EnvironmentConfig, LoadBalancerKind};
+
+/// The value of a metric dimension.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimensionValue {
+    /// A name deployer gives (the ECS cluster, the Aurora cluster).
+    Named(String),
+    /// One of the environment's resources, as CloudWatch names it: a classic ELB by its name,
+    /// an ALB or a target group by the end of its ARN (`app/<name>/<id>`).
+    Resource(Ref),
+}
+
+impl DimensionValue {
+    /// How CloudWatch names the resource whose AWS id is `physical`.
+    pub fn of_physical(physical: &str) -> String {
+        if let Some((_, balancer)) = physical.split_once(":loadbalancer/") {
+            balancer.to_owned()
+        } else if physical.starts_with("arn:") && physical.contains(":targetgroup/") {
+            physical
+                .rsplit_once(':')
+                .map_or(physical, |(_, group)| group)
+                .to_owned()
+        } else {
+            physical.to_owned()
+        }
+    }
+}
+
+impl fmt::Display for DimensionValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Named(name) => name.fmt(f),
+            Self::Resource(target) => target.fmt(f),
+        }
+    }
+}
+
+/// One statistic of one metric, as an alarm reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricRead {
+    pub namespace: String,
+    pub name: String,
+    /// `Average`, `Maximum`, `Minimum`, `Sum`, or a percentile such as `p99`.
+    pub statistic: String,
+    pub dimensions: BTreeMap<String, DimensionValue>,
+}
+
+impl fmt::Display for MetricRead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.namespace, self.name, self.statistic)?;
+        for (name, value) in &self.dimensions {
+            write!(f, " {name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What an alarm compares with its threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmMetric {
+    Metric(MetricRead),
+    /// Metric math over metrics called `m0`, `m1`, … in this order.
+    Expression {
+        expression: String,
+        metrics: Vec<MetricRead>,
+    },
+}
+
+impl fmt::Display for AlarmMetric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Metric(metric) => metric.fmt(f),
+            Self::Expression { expression, metrics } => {
+                write!(f, "{expression} where")?;
+                for (index, metric) in metrics.iter().enumerate() {
+                    let separator = if index == 0 { "" } else { ";" };
+                    write!(f, "{separator} m{index} = {metric}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// One CloudWatch metric alarm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmSpec {
+    pub name: String,
+    pub description: String,
+    pub metric: AlarmMetric,
+    /// `GreaterThanThreshold` or `LessThanThreshold`.
+    pub comparison: String,
+    /// As CloudWatch stores it (a double), written the shortest way.
+    pub threshold: String,
+    pub period_seconds: u32,
+    /// The alarm fires when `datapoints_to_alarm` of the last `evaluation_periods` breach.
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+    /// `notBreaching`: no data (no traffic, no errors reported) is not trouble.
+    pub treat_missing_data: String,
+    /// The topic told when the alarm fires and when it recovers.
+    pub notify: Option<Ref>,
+}
+
+impl AlarmSpec {
+    fn dimension_refs(&self) -> Vec<&Ref> {
+        let metrics: Vec<&MetricRead> = match &self.metric {
+            AlarmMetric::Metric(metric) => vec![metric],
+            AlarmMetric::Expression { metrics, .. } => metrics.iter().collect(),
+        };
+        metrics
+            .into_iter()
+            .flat_map(|m| m.dimensions.values())
+            .filter_map(|value| match value {
+                DimensionValue::Resource(target) => Some(target),
+                DimensionValue::Named(_) => None,
+            })
+            .collect()
+    }
+}
+
+impl ResourceSpec for AlarmSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("description", &self.description, false),
+            Attribute::scalar("metric", &self.metric, false),
+            Attribute::scalar("comparison", &self.comparison, false),
+            Attribute::scalar("threshold", &self.threshold, false),
+            Attribute::scalar("period_seconds", self.period_seconds, false),
+            Attribute::scalar("evaluation_periods", self.evaluation_periods, false),
+            Attribute::scalar("datapoints_to_alarm", self.datapoints_to_alarm, false),
+            Attribute::scalar("treat_missing_data", &self.treat_missing_data, false),
+            Attribute::optional("notify", self.notify.as_ref(), false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        // Weak: the alarm is pointed at a replaced load balancer or topic in place.
+        let mut references: Vec<Reference<'_>> = Reference::weak_all("metric", self.dimension_refs()).collect();
+        references.extend(self.notify.iter().map(|topic| Reference::weak("notify", topic)));
+        references
+    }
+}
+
+/// The SNS topic alarms publish to, with the one email address subscribed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmTopicSpec {
+    pub name: String,
+    /// Subscribed email addresses: the wanted one; what AWS lists when read back, confirmed or
+    /// still pending confirmation.
+    pub emails: std::collections::BTreeSet<String>,
+}
+
+impl ResourceSpec for AlarmTopicSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::set("emails", &self.emails),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+/// `<env>-alarms`.
+pub fn alarm_topic_name(environment: &str) -> String {
+    format!("{environment}-alarms")
+}
+
+/// The alarms `config` asks for, keyed by logical id, and the topic when it names an email.
+pub(super) fn alarms(config: &EnvironmentConfig) -> Vec<(String, super::Spec)> {
+    let Some(thresholds) = &config.alarms else {
+        return Vec::new();
+    };
+    let mut resources = Vec::new();
+    let notify = thresholds.email.as_ref().map(|email| {
+        resources.push((
+            "alarm-topic".to_owned(),
+            super::Spec::AlarmTopic(AlarmTopicSpec {
+                name: alarm_topic_name(&config.name),
+                emails: [email.clone()].into(),
+            }),
+        ));
+        Ref::to("alarm-topic")
+    });
+    let builder = Builder {
+        environment: &config.name,
+        notify,
+    };
+    let mut wanted = load_balancer_alarms(config, thresholds);
+    wanted.extend(compute_alarms(config, thresholds));
+    if config.database.is_some() {
+        wanted.extend(database_alarms(&config.name, thresholds));
+    }
+    resources.extend(wanted.into_iter().map(|alarm| {
+        (
+            format!("alarm-{}", alarm.suffix),
+            super::Spec::Alarm(builder.build(alarm)),
+        )
+    }));
+    resources
+}
+
+/// One alarm before it is named and pointed at the topic.
+struct Wanted {
+    suffix: &'static str,
+    description: String,
+    metric: AlarmMetric,
+    above: bool,
+    threshold: f64,
+    /// (datapoints to alarm, of evaluation periods), each period a minute.
+    breaching: (u32, u32),
+}
+
+struct Builder<'a> {
+    environment: &'a str,
+    notify: Option<Ref>,
+}
+
+impl Builder<'_> {
+    fn build(&self, wanted: Wanted) -> AlarmSpec {
+        AlarmSpec {
+            name: format!("{}-{}", self.environment, wanted.suffix),
+            description: wanted.description,
+            metric: wanted.metric,
+            comparison: if wanted.above {
+                "GreaterThanThreshold"
+            } else {
+                "LessThanThreshold"
+            }
+            .to_owned(),
+            threshold: wanted.threshold.to_string(),
+            period_seconds: 60,
+            evaluation_periods: wanted.breaching.1,
+            datapoints_to_alarm: wanted.breaching.0,
+            treat_missing_data: "notBreaching".to_owned(),
+            notify: self.notify.clone(),
+        }
+    }
+}
+
+fn read(namespace: &str, name: &str, statistic: &str, dimensions: &[(&str, DimensionValue)]) -> MetricRead {
+    MetricRead {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        statistic: statistic.to_owned(),
+        dimensions: dimensions
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone()))
+            .collect(),
+    }
+}
+
+/// Most of five minutes: a blip does not page anyone, a trend does.
+const SUSTAINED: (u32, u32) = (3, 5);
+
+fn load_balancer_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -> Vec<Wanted> {
+    let balancer = DimensionValue::Resource(Ref::to("load-balancer"));
+    let classic = config.load_balancer.kind == LoadBalancerKind::Elb;
+    let (namespace, key, backend_errors, response_time) = if classic {
+        ("AWS/ELB", "LoadBalancerName", "HTTPCode_Backend_5XX", "Latency")
+    } else {
+        (
+            "AWS/ApplicationELB",
+            "LoadBalancer",
+            "HTTPCode_Target_5XX_Count",
+            "TargetResponseTime",
+        )
+    };
+    let balancer_errors = if classic {
+        "HTTPCode_ELB_5XX"
+    } else {
+        "HTTPCode_ELB_5XX_Count"
+    };
+    let on_balancer = [(key, balancer.clone())];
+    let sum = |name: &str| read(namespace, name, "Sum", &on_balancer);
+    let mut unhealthy_dimensions = vec![(key, balancer.clone())];
+    if !classic {
+        unhealthy_dimensions.push(("TargetGroup", DimensionValue::Resource(Ref::to("target-group"))));
+    }
+    let mut wanted = vec![
+        Wanted {
+            suffix: "lb-5xx-rate",
+            description: format!(
+                "More than {}% of requests answered with a 5xx by the load balancer or the API",
+                thresholds.error_rate_percent
+            ),
+            // 5xx counts are reported only when there are some: a missing one counts as 0.
+            metric: AlarmMetric::Expression {
+                expression: "100 * (FILL(m0, 0) + FILL(m1, 0)) / m2".to_owned(),
+                metrics: vec![sum(backend_errors), sum(balancer_errors), sum("RequestCount")],
+            },
+            above: true,
+            threshold: f64::from(thresholds.error_rate_percent),
+            breaching: SUSTAINED,
+        },
+        Wanted {
+            suffix: "lb-latency-p99",
+            description: format!("p99 response time above {} ms", thresholds.latency_p99_ms),
+            metric: AlarmMetric::Metric(read(namespace, response_time, "p99", &on_balancer)),
+            above: true,
+            threshold: f64::from(thresholds.latency_p99_ms) / 1000.0,
+            breaching: SUSTAINED,
+        },
+        Wanted {
+            suffix: "lb-unhealthy-hosts",
+            description: format!(
+                "More than {} target(s) failing the load balancer's health check",
+                thresholds.unhealthy_hosts
+            ),
+            metric: AlarmMetric::Metric(read(namespace, "UnHealthyHostCount", "Maximum", &unhealthy_dimensions)),
+            above: true,
+            threshold: f64::from(thresholds.unhealthy_hosts),
+            breaching: (2, 2),
+        },
+    ];
+    if classic {
+        wanted.push(Wanted {
+            suffix: "lb-surge-queue",
+            description: format!(
+                "More than {} requests queued for a free instance (the ELB drops them past 1024)",
+                thresholds.surge_queue_length
+            ),
+            metric: AlarmMetric::Metric(read(namespace, "SurgeQueueLength", "Maximum", &on_balancer)),
+            above: true,
+            threshold: f64::from(thresholds.surge_queue_length),
+            breaching: SUSTAINED,
+        });
+        wanted.push(Wanted {
+            suffix: "lb-spillover",
+            description: "Requests rejected because the surge queue was full".to_owned(),
+            metric: AlarmMetric::Metric(read(namespace, "SpilloverCount", "Sum", &on_balancer)),
+            above: true,
+            threshold: 0.0,
+            breaching: (1, 1),
+        });
+    }
+    wanted
+}
+
+fn compute_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -> Vec<Wanted> {
+    let cpu = |metric: MetricRead| Wanted {
+        suffix: "app-cpu",
+        description: format!("The API's average CPU above {}%", thresholds.cpu_percent),
+        metric: AlarmMetric::Metric(metric),
+        above: true,
+        threshold: f64::from(thresholds.cpu_percent),
+        breaching: SUSTAINED,
+    };
+    match config.compute.kind {
+        ComputeKind::Ec2 => vec![cpu(read(
+            "AWS/EC2",
+            "CPUUtilization",
+            "Average",
+            &[(
+                "AutoScalingGroupName",
+                DimensionValue::Named(format!("{}-app", config.name)),
+            )],
+        ))],
+        ComputeKind::Ecs => {
+            let service = [
+                ("ClusterName", DimensionValue::Named(config.name.clone())),
+                ("ServiceName", DimensionValue::Named("api".to_owned())),
+            ];
+            vec![
+                cpu(read("AWS/ECS", "CPUUtilization", "Average", &service)),
+                Wanted {
+                    suffix: "app-memory",
+                    description: format!("The API's average memory above {}%", thresholds.memory_percent),
+                    metric: AlarmMetric::Metric(read("AWS/ECS", "MemoryUtilization", "Average", &service)),
+                    above: true,
+                    threshold: f64::from(thresholds.memory_percent),
+                    breaching: SUSTAINED,
+                },
+            ]
+        }
+    }
+}
+
+fn database_alarms(environment: &str, thresholds: &AlarmsConfig) -> Vec<Wanted> {
+    let cluster = [(
+        "DBClusterIdentifier",
+        DimensionValue::Named(format!("{environment}-db")),
+    )];
+    vec![
+        Wanted {
+            suffix: "db-cpu",
+            description: format!("The database's average CPU above {}%", thresholds.database_cpu_percent),
+            metric: AlarmMetric::Metric(read("AWS/RDS", "CPUUtilization", "Average", &cluster)),
+            above: true,
+            threshold: f64::from(thresholds.database_cpu_percent),
+            breaching: SUSTAINED,
+        },
+        Wanted {
+            suffix: "db-free-memory",
+            description: format!(
+                "A database instance with less than {} MiB of freeable memory",
+                thresholds.database_free_memory_mb
+            ),
+            metric: AlarmMetric::Metric(read("AWS/RDS", "FreeableMemory", "Minimum", &cluster)),
+            above: false,
+            threshold: f64::from(thresholds.database_free_memory_mb) * 1024.0 * 1024.0,
+            breaching: SUSTAINED,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_name_an_alb_and_a_target_group_by_the_end_of_their_arns() {
+        assert_eq!(
+            DimensionValue::of_physical(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/staging-lb/50dc6c495c0c9188"
+            ),
+            "app/staging-lb/50dc6c495c0c9188"
+        );
+        assert_eq!(
+            DimensionValue::of_physical(
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/staging-app/73e2d6bc24d8a067"
+            ),
+            "targetgroup/staging-app/73e2d6bc24d8a067"
+        );
+        assert_eq!(DimensionValue::of_physical("development-lb"), "development-lb");
+    }
+
+    fn alarms_of(file: &str, name: &str) -> Vec<(String, crate::model::Spec)> {
+        alarms(&crate::config::parse_environment(file, name).unwrap())
+    }
+
+    fn ids(resources: &[(String, crate::model::Spec)]) -> Vec<&str> {
+        resources.iter().map(|(id, _)| id.as_str()).collect()
+    }
+
+    #[test]
+    fn each_environment_gets_the_alarms_its_load_balancer_and_compute_have_metrics_for() {
+        let development = alarms_of(include_str!("../../environments/development.yaml"), "development");
+        assert_eq!(
+            ids(&development),
+            [
+                "alarm-lb-5xx-rate",
+                "alarm-lb-latency-p99",
+                "alarm-lb-unhealthy-hosts",
+                "alarm-lb-surge-queue",
+                "alarm-lb-spillover",
+                "alarm-app-cpu",
+                "alarm-db-cpu",
+                "alarm-db-free-memory"
+            ]
+        );
+        let production = alarms_of(include_str!("../../environments/production.yaml"), "production");
+        assert_eq!(
+            ids(&production),
+            [
+                "alarm-topic",
+                "alarm-lb-5xx-rate",
+                "alarm-lb-latency-p99",
+                "alarm-lb-unhealthy-hosts",
+                "alarm-app-cpu",
+                "alarm-app-memory",
+                "alarm-db-cpu",
+                "alarm-db-free-memory"
+            ]
+        );
+        for (id, spec) in &production[1..] {
+            let crate::model::Spec::Alarm(alarm) = spec else {
+                panic!("{id}")
+            };
+            assert_eq!(alarm.notify, Some(Ref::to("alarm-topic")), "{id}");
+            assert!(alarm.name.starts_with("production-"), "{id}");
+        }
+        // Production's file asks for a 500 ms p99: CloudWatch measures seconds.
+        let crate::model::Spec::Alarm(latency) = &production[2].1 else {
+            panic!()
+        };
+        assert_eq!(
+            (latency.threshold.as_str(), latency.comparison.as_str()),
+            ("0.5", "GreaterThanThreshold")
+        );
+        let crate::model::Spec::Alarm(memory) = &production[7].1 else {
+            panic!()
+        };
+        assert_eq!(
+            (memory.threshold.as_str(), memory.comparison.as_str()),
+            ("268435456", "LessThanThreshold")
+        );
+    }
+
+    #[test]
+    fn without_an_alarms_block_there_are_none() {
+        let text = include_str!("../../environments/staging.yaml").replace("alarms: {}", "");
+        assert!(alarms_of(&text, "staging").is_empty());
+    }
+}
