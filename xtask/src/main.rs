@@ -23,7 +23,11 @@ tasks:
   fuzz [SECONDS] [SEED]
               mutate the environment files at random through parse, validate and model; no input
               may panic (default 60 s; not part of test)
-  bench       load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls";
+  bench [api|deployer]
+              api: load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls
+              deployer: apply, no-op plan and destroy of each environment against the emulator,
+              then at 40 ms per call with real AWS's pending times / 50, against the critical
+              path (BENCH_RUNS=3, BENCH_ONLY=emulator|realistic); both when neither is named";
 
 /// moto needs a moment to import its services; on a loaded 2-core machine it can take a while.
 const MOTO_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,7 +39,12 @@ fn main() -> ExitCode {
         Some("moto") => run_moto(args.get(1).map(String::as_str)),
         Some("demo") => demo(),
         Some("test") => test(),
-        Some("bench") => bench(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("api") => bench(),
+            Some("deployer") => bench_deployer(),
+            None => bench().and_then(|()| bench_deployer()),
+            Some(other) => Err(anyhow::anyhow!("no bench called `{other}`: api or deployer")),
+        },
         Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -350,8 +359,10 @@ fn test() -> Result<()> {
     linting(&mut tests)?
         // The library unit tests and the integration tests: the only targets with tests.
         // Not --all-targets: it would build a test harness of every binary and example (each
-        // linking the whole AWS SDK) to run nothing; the build above lints those.
-        .args(["test", "--workspace", "--lib", "--test", "*"])
+        // linking the whole AWS SDK) to run nothing; the build above lints those. The
+        // deployer benchmark is built (and linted) too, so it cannot rot; run this way it
+        // only says how to run it.
+        .args(["test", "--workspace", "--lib", "--test", "*", "--benches"])
         // The integration tests mostly wait (emulator answers, retry backoff under injected
         // faults): a third thread on two cores measured 79 s against 101 s.
         .args(["--", "--test-threads", "3"])
@@ -503,6 +514,26 @@ fn bench() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `benches/deployer.rs`, built like the tests (dev profile: the calls it times wait on the
+/// emulator and the injected latency, not on deployer's CPU).
+fn bench_deployer() -> Result<()> {
+    let server = setup()?;
+    status(
+        cargo()
+            .args([
+                "bench",
+                "--profile",
+                "dev",
+                "--package",
+                "deployer",
+                "--bench",
+                "deployer",
+            ])
+            .env("MOTO_SERVER", &server),
+    )
+    .context("the deployer benchmark failed")
 }
 
 /// The API's own count of AWS calls, from /metrics on the metrics port.

@@ -38,8 +38,10 @@ impl Resource for LoadBalancers<'_> {
             let Some(tags) = tags.remove(&arn) else {
                 continue;
             };
-            found.extend(find_listeners(self.0, &arn, environment).await?);
-            let attributes = self.attributes(&arn).await?;
+            // Listeners and attributes are separate reads of the same balancer: at once.
+            let (listeners, attributes) =
+                tokio::try_join!(find_listeners(self.0, &arn, environment), self.attributes(&arn))?;
+            found.extend(listeners);
             let attribute = |key: &str| attributes.get(key).cloned().unwrap_or_default();
             let drop_invalid_header_fields = attribute(DROP_INVALID_HEADERS) == "true";
             let desync_mitigation_mode = attribute(DESYNC_MODE);

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use futures::future::try_join_all;
+
 use super::{Iam, canonical_document, environment_path, sdk_tags, tags_of, trust_policy, trusted_service};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
@@ -21,61 +23,8 @@ impl Resource for Roles<'_> {
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         let path = environment_path(environment);
         let roles: Vec<_> = all_pages!(self.0.client.list_roles().path_prefix(&path), "ListRoles")?;
-        let mut found = Vec::new();
-        for role in roles {
-            let name = role.role_name().to_owned();
-            let tags = self
-                .0
-                .client
-                .list_role_tags()
-                .role_name(&name)
-                .send()
-                .await
-                .op("ListRoleTags")?;
-            let tags = tags_of(tags.tags());
-            let attached = self
-                .0
-                .client
-                .list_attached_role_policies()
-                .role_name(&name)
-                .send()
-                .await
-                .op("ListAttachedRolePolicies")?;
-            let managed_policies: BTreeSet<String> = attached
-                .attached_policies()
-                .iter()
-                .filter_map(|p| p.policy_arn().map(str::to_owned))
-                .collect();
-            let inline_policy = match self
-                .0
-                .client
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name(INLINE_POLICY_NAME)
-                .send()
-                .await
-                .op("GetRolePolicy")
-            {
-                Ok(output) => canonical_document(output.policy_document()),
-                Err(error) if error.is_not_found() => String::new(),
-                Err(error) => return Err(error),
-            };
-            let trusted_service = role
-                .assume_role_policy_document()
-                .map(trusted_service)
-                .unwrap_or_default();
-            let role_path = role.path().to_owned();
-            found.push(Found::new(role.arn(), tags, move |_| {
-                Spec::IamRole(RoleSpec {
-                    name,
-                    path: role_path,
-                    trusted_service,
-                    managed_policies,
-                    inline_policy,
-                })
-            }));
-        }
-        Ok(found)
+        // Every role at once, and each role's three reads at once: two round trips in all.
+        try_join_all(roles.into_iter().map(|role| self.read_role(role))).await
     }
 
     async fn create(&self, request: Create<'_, RoleSpec>) -> Result<String, AwsError> {
@@ -260,5 +209,57 @@ impl TagApi for Roles<'_> {
             .await
             .op("UntagRole")
             .map(drop)
+    }
+}
+
+impl Roles<'_> {
+    /// A role's tags, attached policies and inline policy, read concurrently.
+    async fn read_role(&self, role: aws_sdk_iam::types::Role) -> Result<Found, AwsError> {
+        let name = role.role_name().to_owned();
+        let client = &self.0.client;
+        let tags = async { client.list_role_tags().role_name(&name).send().await.op("ListRoleTags") };
+        let attached = async {
+            client
+                .list_attached_role_policies()
+                .role_name(&name)
+                .send()
+                .await
+                .op("ListAttachedRolePolicies")
+        };
+        let inline = async {
+            match client
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name(INLINE_POLICY_NAME)
+                .send()
+                .await
+                .op("GetRolePolicy")
+            {
+                Ok(output) => Ok(canonical_document(output.policy_document())),
+                Err(error) if error.is_not_found() => Ok(String::new()),
+                Err(error) => Err(error),
+            }
+        };
+        let (tags, attached, inline_policy) = tokio::try_join!(tags, attached, inline)?;
+        let tags = tags_of(tags.tags());
+        let managed_policies: BTreeSet<String> = attached
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect();
+        let trusted_service = role
+            .assume_role_policy_document()
+            .map(trusted_service)
+            .unwrap_or_default();
+        let role_path = role.path().to_owned();
+        Ok(Found::new(role.arn(), tags, move |_| {
+            Spec::IamRole(RoleSpec {
+                name,
+                path: role_path,
+                trusted_service,
+                managed_policies,
+                inline_policy,
+            })
+        }))
     }
 }
