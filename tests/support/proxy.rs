@@ -49,6 +49,9 @@ pub(crate) struct Call {
     /// a delete that arrived after another was answered came strictly after it.
     pub(crate) arrived: u64,
     pub(crate) answered: u64,
+    /// When it arrived and when it was answered, since the proxy started.
+    pub(crate) at: Duration,
+    pub(crate) done_at: Duration,
 }
 
 impl Call {
@@ -77,6 +80,7 @@ struct Scripted {
 }
 
 struct Rules {
+    started: Instant,
     scripted: Vec<Scripted>,
     rewrites: Vec<Rewrite>,
     fault_rate: f64,
@@ -102,6 +106,7 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(Rules {
+            started: Instant::now(),
             scripted: Vec::new(),
             rewrites: Vec::new(),
             fault_rate,
@@ -353,6 +358,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         return;
     };
     let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
+    let at = rules.lock().unwrap().started.elapsed();
     let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
         let scripted = rules
@@ -401,6 +407,8 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         answer,
         arrived,
         answered,
+        at,
+        done_at: rules.lock().unwrap().started.elapsed(),
     });
 }
 
