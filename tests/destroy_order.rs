@@ -394,6 +394,8 @@ fn the_check_catches_a_vpc_deleted_while_its_subnet_still_exists() {
         answer: Answer::Forwarded(200),
         arrived,
         answered,
+        at: std::time::Duration::ZERO,
+        done_at: std::time::Duration::ZERO,
     };
     // The VPC's delete arrived before the subnet's was answered.
     let calls = [
