@@ -18,12 +18,13 @@ impl Resource for Clusters<'_> {
         let ours = |tags: &Tags| tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment);
         let arns: Vec<String> = all_pages!(self.0.client.list_clusters(), "ListClusters")?;
         let mut found = Vec::new();
-        if !arns.is_empty() {
+        // DescribeClusters takes at most 100 clusters a call.
+        for batch in arns.chunks(100) {
             let output = self
                 .0
                 .client
                 .describe_clusters()
-                .set_clusters(Some(arns))
+                .set_clusters(Some(batch.to_vec()))
                 .include(ClusterField::Tags)
                 .send()
                 .await
