@@ -206,7 +206,9 @@ fn emulator_speed(environment: &str, tasks: u32, destroy_flags: &[&str], runs: u
             sequential_round_trips(calls)
         );
     }
+    println!("  apply calls: {}", by_operation(&calls[0]));
     println!("  no-op plan calls: {}", by_operation(&calls[1]));
+    println!("  destroy calls: {}", by_operation(&calls[2]));
     println!(
         "  no-op plan's longest chain: {}",
         longest_call_chain(&calls[1]).join(" → ")
