@@ -91,13 +91,13 @@ pub async fn status(global: &GlobalArgs, environment: &str) -> Result<Environmen
             return Ok(Vec::new());
         }
         let states = aws.cloudwatch.alarm_states(&format!("{name}-")).await?;
-        Ok::<_, crate::aws::AwsError>(
-            states
-                .into_iter()
-                .filter(|(alarm, _)| ours.contains(&alarm.as_str()))
-                .map(|(name, state)| AlarmStatus { name, state })
-                .collect::<Vec<_>>(),
-        )
+        let mut alarms: Vec<AlarmStatus> = states
+            .into_iter()
+            .filter(|(alarm, _)| ours.contains(&alarm.as_str()))
+            .map(|(name, state)| AlarmStatus { name, state })
+            .collect();
+        alarms.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok::<_, crate::aws::AwsError>(alarms)
     };
     let (compute, targets, database, alarms) = tokio::try_join!(compute, targets, database, alarms)?;
     let mut problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());

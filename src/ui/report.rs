@@ -266,6 +266,7 @@ pub fn status(status: &EnvironmentStatus, json: bool) -> serde_json::Result<()> 
     if status.alarms.is_empty() {
         println!("  alarms    (none defined)");
     }
+    let width = status.alarms.iter().map(|a| a.name.len()).max().unwrap_or(0);
     for (index, alarm) in status.alarms.iter().enumerate() {
         let label = if index == 0 { "alarms" } else { "" };
         let state = match alarm.state.as_str() {
@@ -273,7 +274,7 @@ pub fn status(status: &EnvironmentStatus, json: bool) -> serde_json::Result<()> 
             "OK" => style(alarm.state.as_str()).green(),
             other => style(other).yellow(),
         };
-        println!("  {label:9} {:28} {state}", alarm.name);
+        println!("  {label:9} {:width$} {state}", alarm.name);
     }
     for problem in &status.problems {
         println!("  {} {problem}", style("✗").red());
