@@ -18,6 +18,10 @@ use super::tags::{TagApi, sync_tags};
 use crate::apply::Resolved;
 use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, Spec, Tags};
 
+/// The key under which discovery records an alarm's state (`OK`, `ALARM`,
+/// `INSUFFICIENT_DATA`), for `status`.
+pub const ALARM_STATE: &str = "state";
+
 #[derive(Debug, Clone)]
 pub struct CloudWatch {
     client: Client,
@@ -28,20 +32,6 @@ impl CloudWatch {
         Self {
             client: crate::aws::classifier::client!(aws_sdk_cloudwatch, config),
         }
-    }
-
-    /// The state (`OK`, `ALARM`, `INSUFFICIENT_DATA`) of each alarm named with `prefix`.
-    pub async fn alarm_states(&self, prefix: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let alarms = self.alarms_named(prefix).await?;
-        Ok(alarms
-            .iter()
-            .map(|a| {
-                (
-                    a.alarm_name().unwrap_or_default().to_owned(),
-                    a.state_value().map_or("?", |s| s.as_str()).to_owned(),
-                )
-            })
-            .collect())
     }
 
     async fn alarms_named(&self, prefix: &str) -> Result<Vec<MetricAlarm>, AwsError> {
@@ -326,12 +316,14 @@ impl Resource for Alarms<'_> {
             .into_iter()
             .map(|(tags, arn, alarm)| {
                 let name = alarm.alarm_name().unwrap_or_default().to_owned();
+                let state = alarm.state_value().map(|s| s.as_str().to_owned());
                 let environment = environment.to_owned();
                 Found::new(name, tags, move |lookup| {
                     let notify = alarm.alarm_actions().first().map(|topic| lookup(topic));
                     Spec::Alarm(spec_from(&alarm, &environment, notify))
                 })
                 .with_info(ARN, Some(&arn))
+                .with_info(ALARM_STATE, state.as_deref())
             })
             .collect())
     }

@@ -44,7 +44,7 @@ mod wait;
 
 pub use acm::Acm;
 pub use asg::Asg;
-pub use cloudwatch::CloudWatch;
+pub use cloudwatch::{ALARM_STATE, CloudWatch};
 pub use ec2::Ec2;
 pub use ecr::{Ecr, PushedImage, RegistryLogin};
 pub use ecs::Ecs;

@@ -5,7 +5,7 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::settings;
-use crate::aws::{Aws, ComputeStatus, DatabaseStatus, TargetsStatus};
+use crate::aws::{ALARM_STATE, Aws, ComputeStatus, DatabaseStatus, TargetsStatus};
 use crate::cli::GlobalArgs;
 use crate::config::load_environment;
 use crate::model::{ObservedResource, Ref, Spec};
@@ -81,25 +81,17 @@ pub async fn status(global: &GlobalArgs, environment: &str) -> Result<Environmen
             None => Ok(None),
         }
     };
-    let alarms = async {
-        let ours: Vec<&str> = observed
-            .iter()
-            .filter(|r| matches!(r.spec, Spec::Alarm(_)))
-            .map(|r| r.physical_id.as_str())
-            .collect();
-        if ours.is_empty() {
-            return Ok(Vec::new());
-        }
-        let states = aws.cloudwatch.alarm_states(&format!("{name}-")).await?;
-        let mut alarms: Vec<AlarmStatus> = states
-            .into_iter()
-            .filter(|(alarm, _)| ours.contains(&alarm.as_str()))
-            .map(|(name, state)| AlarmStatus { name, state })
-            .collect();
-        alarms.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok::<_, crate::aws::AwsError>(alarms)
-    };
-    let (compute, targets, database, alarms) = tokio::try_join!(compute, targets, database, alarms)?;
+    // Discovery read each alarm's state with its definition.
+    let mut alarms: Vec<AlarmStatus> = observed
+        .iter()
+        .filter(|r| matches!(r.spec, Spec::Alarm(_)))
+        .map(|r| AlarmStatus {
+            name: r.physical_id.clone(),
+            state: r.info.get(ALARM_STATE).cloned().unwrap_or_else(|| "?".to_owned()),
+        })
+        .collect();
+    alarms.sort_by(|a, b| a.name.cmp(&b.name));
+    let (compute, targets, database) = tokio::try_join!(compute, targets, database)?;
     let mut problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());
     problems.extend(
         alarms
