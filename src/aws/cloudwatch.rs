@@ -16,7 +16,7 @@ use super::found::{ARN, Found, recorded_arn};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::apply::Resolved;
-use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, Spec, Tags};
+use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, ResourceSpec, Spec, Tags};
 
 /// The key under which discovery records an alarm's state (`OK`, `ALARM`,
 /// `INSUFFICIENT_DATA`), for `status`.
@@ -334,18 +334,8 @@ impl Resource for Alarms<'_> {
     }
 
     async fn update(&self, request: Update<'_, AlarmSpec>) -> Result<(), AwsError> {
-        let definition = [
-            "description",
-            "metric",
-            "comparison",
-            "threshold",
-            "period_seconds",
-            "evaluation_periods",
-            "datapoints_to_alarm",
-            "treat_missing_data",
-            "notify",
-        ];
-        if request.changed_any(&definition) {
+        // Every attribute is part of the one definition PutMetricAlarm replaces.
+        if request.spec.attributes().iter().any(|a| request.changed(a.name)) {
             self.0.put(request.spec, None, request.resolved).await?;
         }
         let arn = recorded_arn(request.info, &request.spec.name, "TagResource")?;
