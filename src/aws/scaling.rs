@@ -20,7 +20,8 @@ use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use crate::apply::Resolved;
 use crate::model::{
-    GroupScalingSpec, Ref, RequestScaling, ScalingPolicies, ServiceScalingSpec, Spec, TAG_ENVIRONMENT, TAG_ID, Tags,
+    DimensionValue, GroupScalingSpec, Ref, RequestScaling, ScalingPolicies, ServiceScalingSpec, Spec, TAG_ENVIRONMENT,
+    TAG_ID, Tags,
 };
 
 const CPU_POLICY: &str = "deployer-cpu";
@@ -56,17 +57,18 @@ fn owned(environment: &str, id: &str) -> Tags {
 fn resource_label(requests: &RequestScaling, resolved: &Resolved) -> Result<String, AwsError> {
     let balancer = resolved.physical(&requests.load_balancer)?;
     let group = resolved.physical(&requests.target_group)?;
-    let balancer_part = balancer.split_once(":loadbalancer/").map(|(_, part)| part);
-    let group_part = group
-        .rsplit_once(':')
-        .map(|(_, part)| part)
-        .filter(|part| part.starts_with("targetgroup/"));
-    match (balancer_part, group_part) {
-        (Some(balancer), Some(group)) => Ok(format!("{balancer}/{group}")),
-        _ => Err(AwsError::Other {
+    // Each by the end of its ARN, as CloudWatch names them in metrics (and the alarms do).
+    let (balancer_name, group_name) = (
+        DimensionValue::of_physical(&balancer),
+        DimensionValue::of_physical(&group),
+    );
+    if balancer_name != balancer && group_name != group && group_name.starts_with("targetgroup/") {
+        Ok(format!("{balancer_name}/{group_name}"))
+    } else {
+        Err(AwsError::Other {
             operation: "PutScalingPolicy",
             detail: format!("cannot name the target group {group} behind {balancer} for request counting"),
-        }),
+        })
     }
 }
 
