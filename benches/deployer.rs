@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use deployer::apply::{TimedStep, Timeline};
 use support::proxy::{Call, Proxy};
 use support::{Deployer, Moto};
 
@@ -285,68 +286,39 @@ fn hold_pending(proxy: &Proxy, tasks: u32) {
     }
 }
 
-/// A recorded apply: each step's kind, duration and dependencies; and the apply's length.
-struct Recorded {
-    total: f64,
-    steps: BTreeMap<String, (String, f64, Vec<String>)>,
-}
-
-fn read_timeline(path: &Path) -> Recorded {
-    let timeline: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let steps = timeline["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|step| {
-            let after = step["after"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_owned())
-                .collect();
-            let duration = step["end"].as_f64().unwrap() - step["start"].as_f64().unwrap();
-            (
-                step["name"].as_str().unwrap().to_owned(),
-                (step["kind"].as_str().unwrap().to_owned(), duration, after),
-            )
-        })
-        .collect();
-    Recorded {
-        total: timeline["total"].as_f64().unwrap(),
-        steps,
-    }
+fn read_timeline(path: &Path) -> Timeline {
+    deployer::commands::read_timeline(path).unwrap()
 }
 
 /// The longest path through the steps' dependencies, each step weighing `weight`; and the
 /// steps on it, first first.
-fn longest_path(
-    steps: &BTreeMap<String, (String, f64, Vec<String>)>,
-    weight: impl Fn(&str) -> f64,
-) -> (f64, Vec<String>) {
+fn longest_path(timeline: &Timeline, weight: impl Fn(&TimedStep) -> f64) -> (f64, Vec<String>) {
     fn finish<'a>(
         name: &'a str,
-        steps: &'a BTreeMap<String, (String, f64, Vec<String>)>,
-        weight: &dyn Fn(&str) -> f64,
+        steps: &BTreeMap<&'a str, &'a TimedStep>,
+        weight: &dyn Fn(&TimedStep) -> f64,
         memo: &mut BTreeMap<&'a str, (f64, Option<&'a str>)>,
     ) -> f64 {
         if let Some((time, _)) = memo.get(name) {
             return *time;
         }
+        let step = steps[name];
         let mut latest = (0.0, None);
-        for before in &steps[name].2 {
+        for before in &step.after {
             let time = finish(before, steps, weight, memo);
             if time > latest.0 {
                 latest = (time, Some(before.as_str()));
             }
         }
-        let time = latest.0 + weight(name);
+        let time = latest.0 + weight(step);
         memo.insert(name, (time, latest.1));
         time
     }
+    let steps: BTreeMap<&str, &TimedStep> = timeline.steps.iter().map(|s| (s.name.as_str(), s)).collect();
     let mut memo = BTreeMap::new();
     let Some((last, total)) = steps
         .keys()
-        .map(|name| (name.as_str(), finish(name, steps, &weight, &mut memo)))
+        .map(|name| (*name, finish(name, &steps, &weight, &mut memo)))
         .max_by(|a, b| a.1.total_cmp(&b.1))
     else {
         return (0.0, Vec::new());
@@ -433,16 +405,16 @@ fn realistic(environment: &str, tasks: u32, destroy_flags: &[&str]) {
     let planned = proxy.take_calls();
     let destroy_time = destroy(&proxy);
 
-    let (bound, path) = longest_path(&quick.steps, |name| {
-        let (kind, duration, _) = &quick.steps[name];
-        let pending = if name.starts_with("create ") {
-            scaled_pending(kind)
+    let duration = |step: &TimedStep| step.end - step.start;
+    let (bound, path) = longest_path(&quick, |step| {
+        let pending = if step.name.starts_with("create ") {
+            scaled_pending(&step.kind)
         } else {
             Duration::ZERO
         };
-        duration + pending.as_secs_f64()
+        duration(step) + pending.as_secs_f64()
     });
-    let (measured, _) = longest_path(&slow.steps, |name| slow.steps[name].1);
+    let (measured, _) = longest_path(&slow, duration);
     println!("\n### {environment}");
     println!(
         "  apply: critical path under the same delays {bound:.2} s; the steps took {:.2} s ({:.3}x), the whole command {wall:.2} s ({:.3}x)",
