@@ -319,6 +319,12 @@ fn a_classic_load_balancer_is_watched_for_its_surge_queue_and_spillover() {
         dimensions(cpu.dimensions()),
         [("AutoScalingGroupName".to_owned(), "development-app".to_owned())]
     );
+    // EC2's basic monitoring reports every 5 minutes: the alarm reads 5-minute periods.
+    assert_eq!(
+        (cpu.period(), cpu.evaluation_periods(), cpu.datapoints_to_alarm()),
+        (Some(300), Some(3), Some(2))
+    );
+    assert_eq!(surge.period(), Some(60));
     assert!(found.iter().all(|a| a.alarm_actions().is_empty()));
     assert_eq!(found.len(), 8);
     deployer(&moto, dir.path())

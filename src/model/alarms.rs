@@ -217,6 +217,16 @@ pub(super) fn alarms(config: &EnvironmentConfig) -> Vec<(String, super::Spec)> {
     resources
 }
 
+/// How often the metric has a data point: EC2 instances without detailed monitoring (what
+/// the launch template asks for) report every 5 minutes, and a 1-minute period would see four
+/// of each five empty; load balancers, ECS and RDS report every minute.
+fn period_of(metric: &AlarmMetric) -> u32 {
+    match metric {
+        AlarmMetric::Metric(read) if read.namespace == "AWS/EC2" => 300,
+        _ => 60,
+    }
+}
+
 /// One alarm before it is named and pointed at the topic.
 struct Wanted {
     suffix: &'static str,
@@ -224,7 +234,7 @@ struct Wanted {
     metric: AlarmMetric,
     above: bool,
     threshold: f64,
-    /// (datapoints to alarm, of evaluation periods), each period a minute.
+    /// (datapoints to alarm, of evaluation periods), each period as `period_of` says.
     breaching: (u32, u32),
 }
 
@@ -235,6 +245,7 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn build(&self, wanted: Wanted) -> AlarmSpec {
+        let period_seconds = period_of(&wanted.metric);
         AlarmSpec {
             name: format!("{}-{}", self.environment, wanted.suffix),
             description: wanted.description,
@@ -246,7 +257,7 @@ impl Builder<'_> {
             }
             .to_owned(),
             threshold: wanted.threshold.to_string(),
-            period_seconds: 60,
+            period_seconds,
             evaluation_periods: wanted.breaching.1,
             datapoints_to_alarm: wanted.breaching.0,
             treat_missing_data: "notBreaching".to_owned(),
@@ -355,31 +366,35 @@ fn load_balancer_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -
 }
 
 fn compute_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -> Vec<Wanted> {
-    let cpu = |metric: MetricRead| Wanted {
+    let cpu = |metric: MetricRead, breaching| Wanted {
         suffix: "app-cpu",
         description: format!("The API's average CPU above {}%", thresholds.cpu_percent),
         metric: AlarmMetric::Metric(metric),
         above: true,
         threshold: f64::from(thresholds.cpu_percent),
-        breaching: SUSTAINED,
+        breaching,
     };
     match config.compute.kind {
-        ComputeKind::Ec2 => vec![cpu(read(
-            "AWS/EC2",
-            "CPUUtilization",
-            "Average",
-            &[(
-                "AutoScalingGroupName",
-                DimensionValue::Named(format!("{}-app", config.name)),
-            )],
-        ))],
+        // Two of three 5-minute periods: about as prompt as EC2's basic monitoring allows.
+        ComputeKind::Ec2 => vec![cpu(
+            read(
+                "AWS/EC2",
+                "CPUUtilization",
+                "Average",
+                &[(
+                    "AutoScalingGroupName",
+                    DimensionValue::Named(format!("{}-app", config.name)),
+                )],
+            ),
+            (2, 3),
+        )],
         ComputeKind::Ecs => {
             let service = [
                 ("ClusterName", DimensionValue::Named(config.name.clone())),
                 ("ServiceName", DimensionValue::Named("api".to_owned())),
             ];
             vec![
-                cpu(read("AWS/ECS", "CPUUtilization", "Average", &service)),
+                cpu(read("AWS/ECS", "CPUUtilization", "Average", &service), SUSTAINED),
                 Wanted {
                     suffix: "app-memory",
                     description: format!("The API's average memory above {}%", thresholds.memory_percent),
