@@ -55,13 +55,7 @@ fn alb_metric_names(moto: &Moto) -> (String, String) {
             .await
             .unwrap();
         let balancer_arn = balancer.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
-        let groups = elbv2
-            .describe_target_groups()
-            .names("staging-app")
-            .send()
-            .await
-            .unwrap();
-        let group_arn = groups.target_groups()[0].target_group_arn().unwrap().to_owned();
+        let group_arn = crate::support::target_group_arn(&elbv2, "staging").await;
         (
             balancer_arn.split_once(":loadbalancer/").unwrap().1.to_owned(),
             group_arn.rsplit_once(':').unwrap().1.to_owned(),

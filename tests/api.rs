@@ -94,6 +94,23 @@ async fn fixture(moto: &Moto) -> Fixture {
                 .unwrap()
                 .subnet_id
                 .unwrap();
+            // An internet-facing load balancer needs the VPC's internet gateway (AWS refuses
+            // it otherwise, and so does the test proxy).
+            let gateway = ec2
+                .create_internet_gateway()
+                .send()
+                .await
+                .unwrap()
+                .internet_gateway
+                .unwrap()
+                .internet_gateway_id
+                .unwrap();
+            ec2.attach_internet_gateway()
+                .internet_gateway_id(gateway)
+                .vpc_id(&vpc)
+                .send()
+                .await
+                .unwrap();
             (vpc, subnet)
         }
     };

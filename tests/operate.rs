@@ -286,13 +286,7 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
     let config = moto.sdk_config();
     block_on(async {
         let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&config);
-        let groups = elbv2
-            .describe_target_groups()
-            .names("staging-app")
-            .send()
-            .await
-            .unwrap();
-        let group = groups.target_groups()[0].target_group_arn().unwrap().to_owned();
+        let group = crate::support::target_group_arn(&elbv2, "staging").await;
         elbv2
             .modify_target_group()
             .target_group_arn(&group)

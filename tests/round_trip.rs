@@ -576,22 +576,16 @@ fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment
         if environment == "development" {
             let arn = |name: &str| format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{name}");
             (
-                format!("{environment}-instance"),
+                format!("{environment}-us-east-1-instance"),
                 "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
                 arn(&format!("{environment}-lb")),
                 arn(&format!("{other}-lb")),
             )
         } else {
-            let groups = elbv2
-                .describe_target_groups()
-                .names(format!("{environment}-app"))
-                .send()
-                .await
-                .unwrap();
-            let ours = groups.target_groups()[0].target_group_arn().unwrap().to_owned();
-            let theirs = ours.replace(&format!("/{environment}-app/"), &format!("/{other}-app/"));
+            let ours = crate::support::target_group_arn(&elbv2, environment).await;
+            let theirs = ours.replace(&format!("/{environment}-app-"), &format!("/{other}-app-"));
             (
-                format!("{environment}-task"),
+                format!("{environment}-us-east-1-task"),
                 "elasticloadbalancing:DeregisterTargets",
                 ours,
                 theirs,

@@ -90,7 +90,7 @@ fn the_ecs_service_scales_between_min_and_max_and_apply_leaves_the_count_to_the_
         ("deployer-requests", "ALBRequestCountPerTarget", 1000.0)
     );
     assert!(
-        label.starts_with("app/staging-lb/") && label.contains("/targetgroup/staging-app/"),
+        label.starts_with("app/staging-lb/") && label.contains("/targetgroup/staging-app-"),
         "{label}"
     );
     assert!(run(&moto, dir.path(), &["plan", "staging", "--detailed-exitcode"], 0).contains("No changes."));

@@ -28,19 +28,19 @@ fn an_operator_gets_a_systems_manager_session_on_an_instance_and_no_ssh_port_exi
         let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
         let attached = iam
             .list_attached_role_policies()
-            .role_name("development-instance")
+            .role_name("development-us-east-1-instance")
             .send()
             .await
             .unwrap();
         let names = iam
             .list_role_policies()
-            .role_name("development-instance")
+            .role_name("development-us-east-1-instance")
             .send()
             .await
             .unwrap();
         let inline = iam
             .get_role_policy()
-            .role_name("development-instance")
+            .role_name("development-us-east-1-instance")
             .policy_name(names.policy_names()[0].clone())
             .send()
             .await

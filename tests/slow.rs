@@ -270,7 +270,24 @@ fn instances_are_waited_for_until_in_service_and_an_unimplemented_refresh_is_not
         "{}",
         rolled.stdout
     );
-    assert_eq!(count(&proxy.take_calls(), "StartInstanceRefresh"), 1);
+    let calls = proxy.take_calls();
+    assert_eq!(count(&calls, "StartInstanceRefresh"), 1);
+    // Issue 25, item 10: each replacement launches before the instance it replaces goes
+    // (a one-instance group refreshed at 90 % would terminate first).
+    let refresh = calls.iter().find(|c| c.operation == "StartInstanceRefresh").unwrap();
+    assert_eq!(
+        (
+            refresh
+                .params
+                .get("Preferences.MinHealthyPercentage")
+                .map(String::as_str),
+            refresh
+                .params
+                .get("Preferences.MaxHealthyPercentage")
+                .map(String::as_str)
+        ),
+        (Some("100"), Some("200"))
+    );
 }
 
 #[test]

@@ -168,7 +168,10 @@ pub async fn execute<'g, O: Operator>(
                     (StepKind::Create, Some(physical)) => {
                         resolved.insert(step.id.clone(), physical.clone());
                     }
-                    (StepKind::Delete, _) => {
+                    // Unless the id already stands for a new incarnation created first.
+                    (StepKind::Delete, _)
+                        if step.change.observed.as_ref().map(|o| &o.physical_id) == resolved.get(&step.id) =>
+                    {
                         resolved.remove(&step.id);
                     }
                     _ => {}

@@ -59,7 +59,12 @@ impl<'p> StepGraph<'p> {
             }
         }
         let find = |id: &Id, kind| index.get(&(id.clone(), kind)).copied();
-        let replaced = |id: &Id| find(id, StepKind::Delete).is_some() && find(id, StepKind::Create).is_some();
+        // Replaced delete-first: whatever points at it follows the new incarnation instead of
+        // letting go of the old one first (it cannot: the new one does not exist yet).
+        let replaced_delete_first = |id: &Id| {
+            find(id, StepKind::Delete).is_some_and(|at| !steps[at].change.creates_first())
+                && find(id, StepKind::Create).is_some()
+        };
 
         let mut edges: Vec<(usize, usize)> = Vec::new(); // (before, after)
         for (at, step) in steps.iter().enumerate() {
@@ -71,10 +76,12 @@ impl<'p> StepGraph<'p> {
                         .desired
                         .as_ref()
                         .expect("creates and updates have a desired spec");
-                    for reference in desired.spec.references() {
-                        let Some(target) = reference.target.managed() else {
-                            continue;
-                        };
+                    let references = desired.spec.references();
+                    let targets = references
+                        .iter()
+                        .filter_map(|reference| reference.target.managed())
+                        .chain(&desired.after);
+                    for target in targets {
                         for kind in [StepKind::Create, StepKind::Update] {
                             if let Some(before) = find(target, kind) {
                                 edges.push((before, at));
@@ -84,7 +91,11 @@ impl<'p> StepGraph<'p> {
                     if step.kind == StepKind::Create
                         && let Some(delete) = find(&step.id, StepKind::Delete)
                     {
-                        edges.push((delete, at));
+                        if step.change.creates_first() {
+                            edges.push((at, delete));
+                        } else {
+                            edges.push((delete, at));
+                        }
                     }
                 }
                 StepKind::Delete => {
@@ -105,16 +116,20 @@ impl<'p> StepGraph<'p> {
                         }
                         match other.kind {
                             StepKind::Delete => edges.push((other_at, at)),
-                            StepKind::Update if !replaced(&step.id) => edges.push((other_at, at)),
+                            StepKind::Update if !replaced_delete_first(&step.id) => edges.push((other_at, at)),
                             _ => {}
                         }
                     }
-                    // Detaching an internet gateway fails while NAT gateways still map public
-                    // addresses in the VPC.
+                    // Detaching an internet gateway fails while NAT gateways or internet-facing
+                    // load balancers still map public addresses in the VPC
+                    // (`DependencyViolation: … has some mapped public address(es)`).
                     if step.change.kind == Kind::InternetGateway {
                         for (other_at, other) in steps.iter().enumerate() {
                             if other.kind == StepKind::Delete
-                                && matches!(other.change.kind, Kind::NatGateway | Kind::ElasticIp)
+                                && matches!(
+                                    other.change.kind,
+                                    Kind::NatGateway | Kind::ElasticIp | Kind::LoadBalancer | Kind::ClassicLoadBalancer
+                                )
                             {
                                 edges.push((other_at, at));
                             }
@@ -314,6 +329,145 @@ mod tests {
             ("log-bucket", StepKind::Create),
             ("load-balancer", StepKind::Update)
         ));
+    }
+
+    fn production() -> Desired {
+        let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
+        desired(&config, &crate::model::example_facts(3)).unwrap()
+    }
+
+    fn development() -> Desired {
+        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        desired(&config, &crate::model::example_facts(2)).unwrap()
+    }
+
+    /// Issue 25, items 1 and 2: AWS refuses a service whose target group no listener forwards
+    /// to, and an internet-facing load balancer or public NAT before the gateway is attached.
+    #[test]
+    fn the_service_waits_for_its_forwarding_listener_and_public_things_for_the_gateway() {
+        use StepKind::Create as C;
+        for desired in [staging(), production()] {
+            let plan = crate::plan::plan(&desired, &[]);
+            let order = self::order(&StepGraph::new(&plan).unwrap());
+            let forwarding = if desired.environment == "production" {
+                "listener-https"
+            } else {
+                "listener-http"
+            };
+            assert!(
+                before(&order, (forwarding, C), ("ecs-service", C)),
+                "{}",
+                desired.environment
+            );
+            assert!(
+                before(&order, (forwarding, C), ("service-scaling", C)),
+                "{}",
+                desired.environment
+            );
+            assert!(before(&order, ("internet-gateway", C), ("load-balancer", C)));
+            assert!(before(&order, ("internet-gateway", C), ("nat-gateway-a", C)));
+        }
+        let plan = crate::plan::plan(&development(), &[]);
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        assert!(before(&order, ("internet-gateway", C), ("load-balancer", C)));
+    }
+
+    /// Item 4: compute starts only once its subnets route out through the NAT gateway.
+    #[test]
+    fn compute_waits_for_its_subnets_default_routes() {
+        use StepKind::Create as C;
+        let plan = crate::plan::plan(&production(), &[]);
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        for zone in ["a", "b", "c"] {
+            assert!(before(
+                &order,
+                (&format!("route-table-private-{zone}"), C),
+                ("ecs-service", C)
+            ));
+        }
+        let plan = crate::plan::plan(&development(), &[]);
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        for zone in ["a", "b"] {
+            assert!(before(
+                &order,
+                (&format!("route-table-private-{zone}"), C),
+                ("auto-scaling-group", C)
+            ));
+        }
+    }
+
+    /// Item 11: the reader is created after the writer, never beside it.
+    #[test]
+    fn aurora_instances_are_created_one_after_another() {
+        let plan = crate::plan::plan(&production(), &[]);
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        assert!(before(
+            &order,
+            ("db-instance-1", StepKind::Create),
+            ("db-instance-2", StepKind::Create)
+        ));
+        let graph = StepGraph::new(&plan).unwrap();
+        let reader = graph.steps.iter().find(|s| s.id.as_str() == "db-instance-2").unwrap();
+        assert!(
+            reader
+                .after
+                .iter()
+                .any(|&i| graph.steps[i].id.as_str() == "db-instance-1")
+        );
+    }
+
+    /// Destroy: the internet gateway is detached only after everything mapping public
+    /// addresses in the VPC is gone (AWS: "has some mapped public address(es)").
+    #[test]
+    fn the_gateway_outlives_the_load_balancer_on_destroy() {
+        let empty = Desired {
+            environment: "staging".into(),
+            resources: BTreeMap::new(),
+        };
+        let plan = crate::plan::plan(&empty, &crate::model::as_deployed(&staging()));
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        assert!(before(
+            &order,
+            ("load-balancer", StepKind::Delete),
+            ("internet-gateway", StepKind::Delete)
+        ));
+    }
+
+    /// Item 3: a new app port replaces the target group beside the old one: the listener and
+    /// the service move to the new group before the old one (which AWS refuses to delete
+    /// while a listener forwards to it) goes.
+    #[test]
+    fn a_replaced_target_group_is_created_first_and_deleted_once_nothing_uses_it() {
+        let old = staging();
+        let mut config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        config.app.port = 8080;
+        let new = desired(&config, &crate::model::example_facts(2)).unwrap();
+        let plan = crate::plan::plan(&new, &crate::model::as_deployed(&old));
+        let group = plan.changes.iter().find(|c| c.id.as_str() == "target-group").unwrap();
+        assert_eq!(group.action, Action::Replace);
+        assert!(group.creates_first(), "{:?}", group.reasons);
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        use StepKind::{Create as C, Delete as D, Update as U};
+        assert!(before(&order, ("target-group", C), ("listener-http", U)));
+        assert!(before(&order, ("listener-http", U), ("target-group", D)));
+        assert!(before(&order, ("ecs-service", D), ("target-group", D)));
+        assert!(before(&order, ("target-group", C), ("ecs-service", C)));
+        assert!(
+            crate::plan::render_text(&plan).contains("+/- target_group"),
+            "{}",
+            crate::plan::render_text(&plan)
+        );
+
+        // A new VPC replaces everything in it delete-first: the name repeats, nothing cycles.
+        let mut config = config;
+        config.network.cidr = "10.9.0.0/16".parse().unwrap();
+        let moved = desired(&config, &crate::model::example_facts(2)).unwrap();
+        let plan = crate::plan::plan(&moved, &crate::model::as_deployed(&new));
+        let graph = StepGraph::new(&plan).unwrap();
+        let group = plan.changes.iter().find(|c| c.id.as_str() == "target-group").unwrap();
+        assert!(!group.creates_first());
+        let order = self::order(&graph);
+        assert!(before(&order, ("target-group", D), ("target-group", C)));
     }
 
     #[test]

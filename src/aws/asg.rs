@@ -14,8 +14,11 @@ use super::wait::{Check, Wait, poll};
 use crate::apply::Resolved;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
-/// Keep most of the fleet serving while it rolls.
-const REFRESH_MIN_HEALTHY_PERCENT: i32 = 90;
+/// A refresh launches each replacement before it terminates the instance it replaces (100 %
+/// healthy throughout, up to 200 % while rolling): at 90 % a one-instance group would
+/// terminate its only instance first, an outage. AWS allows max - min up to 100.
+const REFRESH_MIN_HEALTHY_PERCENT: i32 = 100;
+const REFRESH_MAX_HEALTHY_PERCENT: i32 = 200;
 /// What AWS calls a group in its tag calls.
 const GROUP_RESOURCE_TYPE: &str = "auto-scaling-group";
 
@@ -386,6 +389,7 @@ impl AutoScalingGroups<'_> {
     async fn refresh(&self, name: &str, wait: Wait<'_>) -> Result<(), AwsError> {
         let preferences = aws_sdk_autoscaling::types::RefreshPreferences::builder()
             .min_healthy_percentage(REFRESH_MIN_HEALTHY_PERCENT)
+            .max_healthy_percentage(REFRESH_MAX_HEALTHY_PERCENT)
             .build();
         let id = match self
             .0

@@ -173,7 +173,7 @@ fn dimension_from(name: &str, value: &str, environment: &str) -> DimensionValue 
         "LoadBalancer" if parts.len() == 3 && parts[1] == own_balancer => {
             DimensionValue::Resource(Ref::to("load-balancer"))
         }
-        "TargetGroup" if parts.len() == 3 && parts[1] == format!("{environment}-app") => {
+        "TargetGroup" if parts.len() == 3 && crate::model::is_target_group_name(environment, parts[1]) => {
             DimensionValue::Resource(Ref::to("target-group"))
         }
         _ => DimensionValue::Named(value.to_owned()),

@@ -83,8 +83,16 @@ impl AwsError {
     }
 
     /// The resource is already gone: a delete that meets this has nothing left to do.
+    /// EC2 and ELB end their codes in `NotFound`, RDS in `NotFoundFault`, ECS, ECR and Logs in
+    /// `NotFoundException`; IAM says `NoSuchEntity` (a role whose inline policy a crash left
+    /// out, a role already deleted).
     pub fn is_not_found(&self) -> bool {
-        self.code().is_some_and(|code| code.ends_with("NotFound"))
+        self.code().is_some_and(|code| {
+            ["NotFound", "NotFoundFault", "NotFoundException"]
+                .iter()
+                .any(|end| code.ends_with(end))
+                || code == "NoSuchEntity"
+        })
     }
 
     /// Something still depends on the resource and will release it shortly (ENIs of a deleted
@@ -159,5 +167,40 @@ where
 {
     fn op(self, operation: &'static str) -> Result<T, AwsError> {
         self.map_err(|error| classify(operation, error))
+    }
+}
+
+#[cfg(test)]
+mod not_found_tests {
+    use super::AwsError;
+
+    fn error(code: &str) -> AwsError {
+        AwsError::Service {
+            operation: "Delete",
+            code: code.into(),
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn every_services_not_found_code_counts_as_gone_and_others_do_not() {
+        for code in [
+            "InvalidVpcID.NotFound",
+            "LoadBalancerNotFound",
+            "DBClusterNotFoundFault",
+            "ServiceNotFoundException",
+            "RepositoryNotFoundException",
+            "NoSuchEntity",
+        ] {
+            assert!(error(code).is_not_found(), "{code}");
+        }
+        for code in [
+            "AccessDenied",
+            "DependencyViolation",
+            "NoSuchEntityType",
+            "ValidationError",
+        ] {
+            assert!(!error(code).is_not_found(), "{code}");
+        }
     }
 }

@@ -67,11 +67,17 @@ where
 
 /// A role or instance profile created seconds ago is not yet visible to every AWS service:
 /// EC2 Auto Scaling and ECS reject it for a while with these words in the message.
-const NOT_YET_PROPAGATED: [&str; 4] = [
+/// ECS says "Role is not valid", "ECS was unable to assume the role", or AccessDenied on
+/// `iam:PassRole` for a role created seconds before.
+const NOT_YET_PROPAGATED: [&str; 8] = [
     "Invalid IAM Instance Profile",
     "iamInstanceProfile",
     "Unable to assume",
+    "unable to assume",
     "cannot be assumed",
+    "Role is not valid",
+    "not authorized to perform: iam:PassRole",
+    "is not authorized to perform iam:PassRole",
 ];
 /// IAM changes reach every region and service within seconds, almost always within a minute.
 const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -110,6 +116,14 @@ mod tests {
         )));
         assert!(is_iam_propagation(&error(
             "Unable to assume the service linked role. Please verify that the ECS service linked role exists."
+        )));
+        // RegisterTaskDefinition right after CreateRole.
+        assert!(is_iam_propagation(&error("Role is not valid")));
+        assert!(is_iam_propagation(&error(
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/deployer/staging/staging-task"
+        )));
+        assert!(is_iam_propagation(&error(
+            "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/staging-task' that was provided for this task."
         )));
         assert!(!is_iam_propagation(&error(
             "Max bound, 8, must be greater than or equal to min bound, 9"

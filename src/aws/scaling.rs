@@ -76,7 +76,9 @@ fn resource_label(requests: &RequestScaling, resolved: &Resolved) -> Result<Stri
 /// their names, anything else as it is.
 fn requests_from(per_target: f64, label: &str, environment: &str) -> RequestScaling {
     let parts: Vec<&str> = label.split('/').collect();
-    let ours = parts.len() == 6 && parts[1] == format!("{environment}-lb") && parts[4] == format!("{environment}-app");
+    let ours = parts.len() == 6
+        && parts[1] == format!("{environment}-lb")
+        && crate::model::is_target_group_name(environment, parts[4]);
     let (load_balancer, target_group) = if ours {
         (Ref::to("load-balancer"), Ref::to("target-group"))
     } else {
@@ -446,7 +448,7 @@ mod tests {
                 ),
                 (
                     "target-group",
-                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/staging-app/943f017f100becff",
+                    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/staging-app-0a1b2c/943f017f100becff",
                 ),
             ]
             .into_iter()
@@ -461,7 +463,7 @@ mod tests {
         let label = resource_label(&requests, &resolved).unwrap();
         assert_eq!(
             label,
-            "app/staging-lb/50dc6c495c0c9188/targetgroup/staging-app/943f017f100becff"
+            "app/staging-lb/50dc6c495c0c9188/targetgroup/staging-app-0a1b2c/943f017f100becff"
         );
         assert_eq!(requests_from(1000.0, &label, "staging"), requests);
         let foreign = requests_from(5.0, &label, "production");

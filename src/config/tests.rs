@@ -383,3 +383,52 @@ fn alarm_thresholds_and_email_are_checked_by_field() {
     let (problem, ..) = only_problem(&edit("alarms: {}", "alarms:\n  cpu_precent: 90"));
     assert!(problem.message.contains("cpu_precent"), "{}", problem.message);
 }
+
+#[test]
+fn names_aws_refuses_are_refused_before_anything_is_built() {
+    // Each would pass the character rules yet fail on AWS: `staging--db` and
+    // `deployer/dev-/api`; a security group `sg-…`; a load balancer `internal-…`.
+    for (name, says) in [
+        ("dev-", "ends with `-` or has `--`"),
+        ("dev--x", "ends with `-` or has `--`"),
+        ("sg", "which AWS refuses"),
+        ("sg-blue", "which AWS refuses"),
+        ("internal-api", "which AWS refuses"),
+    ] {
+        let yaml = edit("name: development", &format!("name: {name}"));
+        let problems = parse_environment(&yaml, name).expect_err(name);
+        assert_eq!(problems.len(), 1, "{name}: {problems:#?}");
+        assert_eq!(problems[0].field, "name");
+        assert!(problems[0].message.contains(says), "{name}: {}", problems[0].message);
+        assert_eq!(problems[0].position.unwrap().line, line_of(&yaml, "name:"));
+    }
+    // A name merely containing those words is fine.
+    let yaml = edit("name: development", "name: sgx-internal");
+    parse_environment(&yaml, "sgx-internal").unwrap();
+}
+
+#[test]
+fn fargate_behind_a_classic_elb_is_refused_with_the_field_and_the_fix() {
+    let yaml = edit("kind: ec2", "kind: ecs");
+    let problems = parse_environment(&yaml, "development").expect_err("ecs behind elb");
+    let problem = problems
+        .iter()
+        .find(|p| p.field == "load_balancer.kind")
+        .unwrap_or_else(|| panic!("{problems:#?}"));
+    assert_eq!(problem.message, "a classic ELB cannot serve ECS Fargate tasks");
+    assert!(problem.help.as_deref().unwrap().contains("use `kind: alb`"));
+    assert_eq!(problem.position.unwrap().line, line_of(&yaml, "kind: elb"));
+}
+
+#[test]
+fn user_tags_leave_room_for_deployers_six() {
+    let tags = |n: usize| {
+        let lines: String = (0..n).map(|i| format!("  team{i}: x\n")).collect();
+        format!("{DEVELOPMENT}\ntags:\n{lines}")
+    };
+    parse_environment(&tags(44), "development").unwrap();
+    let problems = parse_environment(&tags(45), "development").expect_err("45 tags");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].field, "tags");
+    assert!(problems[0].help.as_deref().unwrap().contains("at most 44"));
+}

@@ -5,8 +5,9 @@ use super::error::Problem;
 use super::schema::{Cidr, ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode};
 use super::subnets::{CARVE_BITS, MAX_AZS};
 
-/// AWS allows 50 tags per resource; deployer uses 4 of them.
-const MAX_USER_TAGS: usize = 46;
+/// AWS allows 50 tags per resource; deployer puts up to 6 of its own on one (Name, environment,
+/// id, spec hash, protect, and a digest or the final-snapshot mark).
+const MAX_USER_TAGS: usize = 44;
 /// Aurora allows 15 readers beside the writer.
 const MAX_DB_INSTANCES: u8 = 16;
 /// A sanity cap on counts, so a typo such as `max: 400` is caught before AWS quota errors.
@@ -37,10 +38,28 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    // The names built from it must pass AWS's own rules: RDS identifiers and ECR repository
+    // names refuse a trailing `-` and `--`; security group names may not begin with `sg-`
+    // (`<env>-lb` would), load balancer names not with `internal-`.
+    let refused_prefix = ["sg", "internal"]
+        .into_iter()
+        .find(|prefix| name == prefix || name.starts_with(&format!("{prefix}-")));
     if !valid {
         problems.push(
             Problem::new("name", format!("`{name}` is not a valid environment name"))
                 .help("use 1 to 20 lowercase letters, digits and `-`, starting with a letter (it prefixes AWS resource names)"),
+        );
+    } else if name.ends_with('-') || name.contains("--") {
+        problems.push(
+            Problem::new("name", format!("`{name}` ends with `-` or has `--`"))
+                .help("AWS refuses such database identifiers and repository names (`<name>-db`, `deployer/<name>/api`): use single hyphens between letters or digits"),
+        );
+    } else if let Some(prefix) = refused_prefix {
+        problems.push(
+            Problem::new("name", format!("`{name}` would name resources `{name}-…`, which AWS refuses"))
+                .help(format!(
+                    "AWS refuses security group names beginning `sg-` and load balancer names beginning `internal-`: pick a name not starting with `{prefix}`"
+                )),
         );
     } else if name != expected {
         problems.push(
@@ -246,6 +265,14 @@ fn check_load_balancer(config: &EnvironmentConfig, problems: &mut Vec<Problem>) 
 
 fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let compute = &config.compute;
+    // Fargate tasks use awsvpc networking, which classic load balancers cannot reach: ECS
+    // registers awsvpc tasks only in ALB/NLB target groups.
+    if compute.kind == ComputeKind::Ecs && config.load_balancer.kind == LoadBalancerKind::Elb {
+        problems.push(
+            Problem::new("load_balancer.kind", "a classic ELB cannot serve ECS Fargate tasks")
+                .help("AWS does not support classic load balancers for Fargate (awsvpc) services: use `kind: alb`, or `compute.kind: ec2` behind the ELB"),
+        );
+    }
     let min = compute.min.unwrap_or(compute.desired);
     if compute.max == 0 {
         problems.push(Problem::new("compute.max", "must be at least 1").help("set compute.max to 1 or more"));
@@ -640,7 +667,7 @@ fn check_tags(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     if config.tags.len() > MAX_USER_TAGS {
         problems.push(
             Problem::new("tags", format!("{} tags given", config.tags.len())).help(format!(
-                "AWS allows 50 tags per resource and deployer uses 4: keep at most {MAX_USER_TAGS}"
+                "AWS allows 50 tags per resource and deployer puts up to 6 of its own: keep at most {MAX_USER_TAGS}"
             )),
         );
     }

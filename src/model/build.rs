@@ -47,7 +47,7 @@ pub enum ModelError {
     Template(#[from] super::templates::TemplateError),
 }
 
-const ANYWHERE: &str = "0.0.0.0/0";
+pub(super) const ANYWHERE: &str = "0.0.0.0/0";
 const HTTPS: i32 = 443;
 const POSTGRES: i32 = 5432;
 const CONTAINER_NAME: &str = "api";
@@ -65,6 +65,22 @@ const ROOT_DEVICE: &str = "/dev/xvda";
 /// name every environment's repositories with one pattern.
 pub fn repository_name(environment: &str) -> String {
     format!("deployer/{environment}/api")
+}
+
+/// The target group's name: `<env>-app-<6 hex>`, the hash of what forces its replacement
+/// (port, target type), so a replacement can be created beside the old group and the listener
+/// moved to it before the old one goes (AWS refuses to delete a group a listener forwards to,
+/// and keeps names unique). At most 20 + 11 characters, under AWS's 32.
+pub fn target_group_name(environment: &str, port: u16, target_type: &str) -> String {
+    let hash = super::tags::content_digest(&format!("{port}/{target_type}"));
+    format!("{environment}-app-{}", &hash[..6])
+}
+
+/// Whether `name` is one of `environment`'s target group names (`target_group_name`).
+pub fn is_target_group_name(environment: &str, name: &str) -> bool {
+    name.strip_prefix(environment)
+        .and_then(|rest| rest.strip_prefix("-app-"))
+        .is_some_and(|hash| hash.len() == 6 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Where the API's container writes its logs (CloudWatch Logs, awslogs driver).
@@ -290,10 +306,12 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
         add(id, spec);
     }
 
+    let mut waits = super::ordering::waits_for(&specs);
     let resources = specs
         .into_iter()
         .map(|(id, spec)| {
-            let resource = desired_resource(config, &id, spec);
+            let mut resource = desired_resource(config, &id, spec);
+            resource.after = waits.remove(&id).unwrap_or_default();
             (id, resource)
         })
         .collect();
@@ -357,7 +375,11 @@ fn desired_resource(config: &EnvironmentConfig, id: &Id, spec: Spec) -> DesiredR
         }
         _ => {}
     }
-    DesiredResource { spec, tags }
+    DesiredResource {
+        spec,
+        tags,
+        after: BTreeSet::new(),
+    }
 }
 
 /// Facts as discovery would report them for us-east-1, for tests.
@@ -443,16 +465,17 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
                     access_logs,
                 }),
             );
+            let target_type = match config.compute.kind {
+                ComputeKind::Ec2 => "instance",
+                ComputeKind::Ecs => "ip",
+            };
             add(
                 "target-group".into(),
                 Spec::TargetGroup(TargetGroupSpec {
-                    name: format!("{name}-app"),
+                    name: target_group_name(name, config.app.port, target_type),
                     vpc: Ref::to("vpc"),
                     port: config.app.port,
-                    target_type: match config.compute.kind {
-                        ComputeKind::Ec2 => "instance".into(),
-                        ComputeKind::Ecs => "ip".into(),
-                    },
+                    target_type: target_type.into(),
                     health_check_path: lb.health_check_path.clone(),
                     health_check: health_check(&lb.health_check),
                     deregistration_delay: lb.deregistration_delay_seconds,
@@ -575,13 +598,14 @@ fn api_statements(config: &EnvironmentConfig, facts: &Facts) -> [serde_json::Val
             ],
             format!("arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/{name}-lb"),
         ),
-        // A target group's ARN ends in an id AWS assigns.
+        // A target group's name ends in the hash of what replaces it, its ARN in an id AWS
+        // assigns; the tag condition keeps other environments' groups out.
         LoadBalancerKind::Alb => (
             [
                 "elasticloadbalancing:DeregisterTargets",
                 "elasticloadbalancing:RegisterTargets",
             ],
-            format!("arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}-app/*"),
+            format!("arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{name}-app-*/*"),
         ),
     };
     [
@@ -676,10 +700,23 @@ fn session_statements(config: &EnvironmentConfig, facts: &Facts) -> [serde_json:
 
 /// A role with one inline policy and no managed ones: AWS's managed policies for ECS and ECR
 /// allow pulling from every repository in the account.
-fn role(config: &EnvironmentConfig, suffix: &str, service: &str, inline_policy: String) -> Spec {
+/// IAM names are account-wide, but an environment may be deployed in several regions: each
+/// region's roles and profiles are its own (`<env>-<region>-<suffix>`, under
+/// `/deployer/<env>/<region>/`), so a second region never adopts, rewrites or deletes the
+/// first one's. At most 20 + 14 + 10 + 2 characters, under IAM's 64.
+pub fn iam_name(environment: &str, region: &str, suffix: &str) -> String {
+    format!("{environment}-{region}-{suffix}")
+}
+
+/// The IAM path that scopes one environment's roles and profiles in one region.
+pub fn iam_path(environment: &str, region: &str) -> String {
+    format!("/deployer/{environment}/{region}/")
+}
+
+fn role(config: &EnvironmentConfig, facts: &Facts, suffix: &str, service: &str, inline_policy: String) -> Spec {
     Spec::IamRole(RoleSpec {
-        name: format!("{}-{suffix}", config.name),
-        path: format!("/deployer/{}/", config.name),
+        name: iam_name(&config.name, &facts.region, suffix),
+        path: iam_path(&config.name, &facts.region),
         trusted_service: service.into(),
         managed_policies: BTreeSet::new(),
         inline_policy,
@@ -731,6 +768,7 @@ fn add_compute(
                 "instance-role".into(),
                 role(
                     config,
+                    facts,
                     "instance",
                     "ec2.amazonaws.com",
                     instance_policy(config, facts, token, &scope),
@@ -739,8 +777,8 @@ fn add_compute(
             add(
                 "instance-profile".into(),
                 Spec::InstanceProfile(InstanceProfileSpec {
-                    name: format!("{name}-instance"),
-                    path: format!("/deployer/{name}/"),
+                    name: iam_name(name, &facts.region, "instance"),
+                    path: iam_path(name, &facts.region),
                     role: Ref::to("instance-role"),
                 }),
             );
@@ -798,6 +836,7 @@ fn add_compute(
                 "execution-role".into(),
                 role(
                     config,
+                    facts,
                     "execution",
                     "ecs-tasks.amazonaws.com",
                     execution_policy(token, &scope),
@@ -805,7 +844,13 @@ fn add_compute(
             );
             add(
                 "task-role".into(),
-                role(config, "task", "ecs-tasks.amazonaws.com", task_policy(config, facts)),
+                role(
+                    config,
+                    facts,
+                    "task",
+                    "ecs-tasks.amazonaws.com",
+                    task_policy(config, facts),
+                ),
             );
             add(
                 "ecs-cluster".into(),
@@ -930,6 +975,48 @@ mod tests {
             .map(ToString::to_string)
             .filter(|id| id.starts_with(prefix))
             .collect()
+    }
+
+    /// Issue 25, item 9: IAM is global, so each region's deployment of an environment names
+    /// and scopes its roles and profile apart from every other region's.
+    #[test]
+    fn iam_names_and_paths_are_per_region() {
+        let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let names = |region: &str| -> Vec<(String, String)> {
+            let facts = Facts {
+                region: region.into(),
+                ..facts()
+            };
+            desired(&config, &facts)
+                .unwrap()
+                .resources
+                .values()
+                .filter_map(|r| match &r.spec {
+                    Spec::IamRole(role) => Some((role.name.clone(), role.path.clone())),
+                    Spec::InstanceProfile(profile) => Some((profile.name.clone(), profile.path.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (east, west) = (names("us-east-1"), names("eu-west-1"));
+        assert_eq!(east.len(), 2);
+        assert!(east.contains(&("development-us-east-1-instance".into(), "/deployer/development/us-east-1/".into())));
+        assert!(east.iter().all(|name| !west.contains(name)), "{east:?} {west:?}");
+        assert!(west.iter().all(|(_, path)| path == "/deployer/development/eu-west-1/"));
+        assert!(east.iter().all(|(name, _)| name.len() <= 64));
+    }
+
+    #[test]
+    fn a_target_groups_name_changes_with_what_replaces_it_and_is_recognised() {
+        let name = target_group_name("production", 8000, "ip");
+        assert!(name.len() <= 32 && name.starts_with("production-app-"), "{name}");
+        assert_ne!(name, target_group_name("production", 8080, "ip"));
+        assert_ne!(name, target_group_name("production", 8000, "instance"));
+        assert!(is_target_group_name("production", &name));
+        assert!(!is_target_group_name("prod", &name));
+        assert!(!is_target_group_name("production", "production-app"));
+        let longest = target_group_name(&"e".repeat(20), 65535, "instance");
+        assert!(longest.len() <= 32, "{longest}");
     }
 
     #[test]
@@ -1162,7 +1249,7 @@ mod tests {
             let expected = if environment == "development" {
                 format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/{environment}-lb")
             } else {
-                format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{environment}-app/*")
+                format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{environment}-app-*/*")
             };
             assert_eq!(resources, [expected], "{role}");
             assert_eq!(

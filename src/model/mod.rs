@@ -7,6 +7,7 @@ mod build;
 mod containers;
 mod id;
 mod kinds;
+mod ordering;
 mod scaling;
 mod service_specs;
 mod spec;
@@ -16,7 +17,8 @@ mod templates;
 pub use access_logs::log_bucket_name;
 pub use alarms::{AlarmMetric, AlarmSpec, AlarmTopicSpec, DimensionValue, MetricRead, alarm_topic_name};
 pub use build::{
-    Facts, ModelError, check_without_aws, desired, desired_repository, log_group_name, repository_name, stand_in_facts,
+    Facts, ModelError, check_without_aws, desired, desired_repository, iam_name, iam_path, is_target_group_name,
+    log_group_name, repository_name, stand_in_facts, target_group_name,
 };
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};
@@ -36,6 +38,9 @@ use std::collections::BTreeMap;
 pub struct DesiredResource {
     pub spec: Spec,
     pub tags: Tags,
+    /// What must be ready before it is created or updated, though the spec never names it
+    /// (see `ordering`): orders steps, never compared, never followed on replacement.
+    pub after: std::collections::BTreeSet<Id>,
 }
 
 /// Everything one environment should consist of, keyed by logical id.

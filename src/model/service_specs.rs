@@ -442,6 +442,10 @@ impl ResourceSpec for TargetGroupSpec {
     fn references(&self) -> Vec<Reference<'_>> {
         vec![Reference::strong("vpc", &self.vpc)]
     }
+
+    fn incarnation_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
 }
 
 impl ResourceSpec for ListenerSpec {

@@ -155,13 +155,28 @@ impl AttributeValue {
     /// Whether what exists (`observed`) is what this desired value asks for.
     pub fn satisfied_by(&self, observed: &AttributeValue) -> bool {
         match (self, observed) {
-            (Self::Version(wanted), Self::Version(had)) => {
-                wanted == had || (!wanted.contains('.') && had.split('.').next() == Some(wanted.as_str()))
-            }
+            (Self::Version(wanted), Self::Version(had)) => version_satisfies(wanted, had),
             (_, Self::Unreported) | (Self::Initial(_), _) => true,
             _ => self == observed,
         }
     }
+}
+
+/// Whether the version `had` satisfies the version `wanted`: `17` any 17.x; `16.6` 16.6 or a
+/// later 16.x, which is what AWS's automatic minor upgrades move a cluster to (planning a
+/// downgrade back to the pin would fail: AWS cannot downgrade).
+pub fn version_satisfies(wanted: &str, had: &str) -> bool {
+    let parts = |version: &str| -> Vec<u64> { version.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    if wanted == had {
+        return true;
+    }
+    let (wanted, had) = (parts(wanted), parts(had));
+    wanted.first() == had.first() && had >= wanted
+}
+
+/// The major version of a version string (`16` of `16.6`).
+pub fn major_version(version: &str) -> &str {
+    version.split('.').next().unwrap_or(version)
 }
 
 /// A reference held by a spec, and whether the target's replacement forces this one's.

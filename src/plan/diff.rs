@@ -160,6 +160,11 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
                     member: member.clone(),
                 }));
             }
+            (AttributeValue::Version(from), AttributeValue::Version(to))
+                if crate::model::major_version(&from) != crate::model::major_version(&to) =>
+            {
+                reasons.push(Reason::MajorVersionUpgrade { attribute, from, to });
+            }
             (from, to) => reasons.push(Reason::Changed {
                 attribute,
                 lifts_protection: wanted.protects && from.to_string() == "true" && to.to_string() == "false",

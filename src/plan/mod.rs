@@ -64,6 +64,16 @@ pub struct PlannedChange {
 }
 
 impl PlannedChange {
+    /// A replacement whose new resource is created before the old one is deleted (their names
+    /// differ), so what points at the old one can move over first: terraform's
+    /// create_before_destroy.
+    pub fn creates_first(&self) -> bool {
+        match (self.action, &self.desired, &self.observed) {
+            (Action::Replace, Some(desired), Some(observed)) => desired.spec.creates_before_replacing(&observed.spec),
+            _ => false,
+        }
+    }
+
     /// The attributes whose value differs or whose target is replaced: what an update must
     /// act on. Tags are not attributes; they are compared on their own.
     pub fn changed_attributes(&self) -> std::collections::BTreeSet<&'static str> {

@@ -21,6 +21,13 @@ pub enum Reason {
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         lifts_protection: bool,
     },
+    /// A version moves to a new major: an upgrade AWS must be told to allow, with an outage
+    /// while the cluster restarts, and no way back.
+    MajorVersionUpgrade {
+        attribute: &'static str,
+        from: String,
+        to: String,
+    },
     /// A member of a set attribute is wanted but missing.
     MemberAdded { attribute: &'static str, member: String },
     /// A member of a set attribute is present but not wanted.
@@ -68,6 +75,7 @@ impl Reason {
     pub fn attribute(&self) -> Option<&'static str> {
         match self {
             Self::Changed { attribute, .. }
+            | Self::MajorVersionUpgrade { attribute, .. }
             | Self::MemberAdded { attribute, .. }
             | Self::MemberRemoved { attribute, .. }
             | Self::FollowsReplacement { attribute, .. } => Some(attribute),
@@ -94,6 +102,10 @@ impl fmt::Display for Reason {
                 };
                 write!(f, "{attribute}: {from} → {to}{}{lifts}", forces(*forces_replacement))
             }
+            Self::MajorVersionUpgrade { attribute, from, to } => write!(
+                f,
+                "{attribute}: {from} → {to} (MAJOR version upgrade: the cluster restarts, an outage of minutes; it cannot be undone)"
+            ),
             Self::MemberAdded { attribute, member } => write!(f, "{attribute}: + {member}"),
             Self::MemberRemoved { attribute, member } => write!(f, "{attribute}: - {member}"),
             Self::KindChanged { from, to } => write!(f, "kind: {from} → {to} (forces replacement)"),

@@ -20,6 +20,7 @@ pub fn render_text(plan: &Plan) -> String {
         let symbol = match change.action {
             Action::Create => style(change.action.symbol()).green(),
             Action::Update => style(change.action.symbol()).yellow(),
+            Action::Replace if change.creates_first() => style("+/-").magenta(),
             Action::Replace => style(change.action.symbol()).magenta(),
             Action::Delete => style(change.action.symbol()).red(),
         }

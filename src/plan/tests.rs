@@ -305,19 +305,40 @@ fn a_major_engine_version_accepts_the_minor_aws_chose_and_a_full_one_is_exact() 
     let Spec::DbCluster(cluster) = &mut exact.resources.get_mut(&Id::from("db-cluster")).unwrap().spec else {
         panic!()
     };
+    // Issue 25, item 14: a pin AWS's automatic minor upgrade went past is satisfied (AWS
+    // cannot downgrade); a pin above what runs is an upgrade.
     cluster.engine_version = "17.2".into();
+    assert!(plan(&exact, &observed).is_empty(), "17.4 satisfies a 17.2 pin");
+    let Spec::DbCluster(cluster) = &mut exact.resources.get_mut(&Id::from("db-cluster")).unwrap().spec else {
+        panic!()
+    };
+    cluster.engine_version = "17.6".into();
     assert_eq!(
         reasons(&plan(&exact, &observed), "db-cluster"),
-        ["engine_version: 17.4 → 17.2"]
+        ["engine_version: 17.4 → 17.6"]
     );
+    // Item 7: a new major says what it is.
     let Spec::DbCluster(cluster) = &mut observed_mut(&mut observed, "db-cluster").spec else {
         panic!()
     };
     cluster.engine_version = "16.6".into();
     assert_eq!(
         reasons(&plan(&desired, &observed), "db-cluster"),
-        ["engine_version: 16.6 → 17"]
+        [
+            "engine_version: 16.6 → 17 (MAJOR version upgrade: the cluster restarts, an outage of minutes; it cannot be undone)"
+        ]
     );
+    assert_eq!(find(&plan(&desired, &observed), "db-cluster").action, Action::Update);
+}
+
+#[test]
+fn versions_compare_by_number_within_a_major() {
+    use crate::model::version_satisfies;
+    assert!(version_satisfies("16.6", "16.10"), "numeric, not text");
+    assert!(version_satisfies("16", "16.1"));
+    assert!(!version_satisfies("16.6", "16.4"));
+    assert!(!version_satisfies("16.6", "17.1"), "a major is never a minor upgrade");
+    assert!(!version_satisfies("16", "17.1"));
 }
 
 #[test]

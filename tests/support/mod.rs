@@ -1,6 +1,8 @@
 //! Test harness: a private moto server per test on a free loopback port, the real `deployer`
 //! binary run against it, and an independent look at what is left in the emulator.
 
+pub(crate) mod api_model;
+pub(crate) mod aws_rules;
 pub(crate) mod proxy;
 pub(crate) mod registry;
 
@@ -42,7 +44,10 @@ pub(crate) fn root() -> PathBuf {
 /// seconds of CPU loading each service on first use, and the suite is CPU-bound.
 pub(crate) struct Moto {
     server: Option<Server>,
+    /// Where deployer, the API and the tests' own SDK clients call: the strict proxy in
+    /// front of the emulator, which refuses what AWS refuses (`proxy::Proxy::strict`).
     pub endpoint: String,
+    pub(crate) strict: proxy::Proxy,
     /// What `Deployer::new` reads (see `prepare_environments`).
     environments: tempfile::TempDir,
 }
@@ -70,8 +75,10 @@ impl Moto {
             idle.iter().position(|s| s.key == key).map(|at| idle.swap_remove(at))
         };
         let server = reused.unwrap_or_else(|| Server::start(key, ecs_tasks, settings));
+        let strict = proxy::Proxy::strict(&format!("http://127.0.0.1:{}", server.port));
         let mut moto = Self {
-            endpoint: format!("http://127.0.0.1:{}", server.port),
+            endpoint: strict.endpoint.clone(),
+            strict,
             server: Some(server),
             environments: tempfile::tempdir().unwrap(),
         };
@@ -201,6 +208,7 @@ impl Server {
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        let violations = self.strict.violations();
         let Some(server) = self.server.take() else { return };
         if server.reset() {
             IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(server);
@@ -208,6 +216,14 @@ impl Drop for Moto {
             let Server { mut child, .. } = server;
             let _ = child.kill();
             let _ = child.wait();
+        }
+        // A request AWS's API model refuses fails the test that made it, even when what
+        // was sent it then survived the refusal.
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "requests that break AWS's API model (botocore):\n  {}",
+                violations.join("\n  ")
+            );
         }
     }
 }
@@ -723,4 +739,21 @@ fn copy_of(dir: &Path) -> tempfile::TempDir {
         std::fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
     }
     copy
+}
+
+/// The ARN of `environment`'s target group (`<env>-app-<hash>`: the hash changes with what
+/// forces a replacement), found through the SDK directly.
+pub(crate) async fn target_group_arn(elbv2: &aws_sdk_elasticloadbalancingv2::Client, environment: &str) -> String {
+    let groups = elbv2.describe_target_groups().send().await.unwrap();
+    let ours: Vec<&str> = groups
+        .target_groups()
+        .iter()
+        .filter(|g| {
+            g.target_group_name()
+                .is_some_and(|n| n.starts_with(&format!("{environment}-app-")))
+        })
+        .filter_map(|g| g.target_group_arn())
+        .collect();
+    assert_eq!(ours.len(), 1, "one target group for {environment}: {ours:?}");
+    ours[0].to_owned()
 }

@@ -17,6 +17,9 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::{api_model, aws_rules};
+use aws_rules::AwsRules;
+
 /// What the proxy did with one call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -83,6 +86,8 @@ struct Scripted {
 }
 
 struct Rules {
+    /// AWS's preconditions and its API model, enforced (`Proxy::strict`).
+    strict: Option<Strict>,
     started: Instant,
     scripted: Vec<Scripted>,
     rewrites: Vec<Rewrite>,
@@ -90,6 +95,13 @@ struct Rules {
     rng: fastrand::Rng,
     next_fault: usize,
     latency: Duration,
+}
+
+/// What a strict proxy enforces and what it found.
+struct Strict {
+    rules: AwsRules,
+    /// Requests that broke AWS's API model: each fails the test that made it.
+    violations: Vec<String>,
 }
 
 pub(crate) struct Proxy {
@@ -104,11 +116,27 @@ impl Proxy {
     /// A proxy in front of `upstream` (`http://127.0.0.1:PORT`) that fails `fault_rate` of the
     /// calls, chosen by a generator seeded with `seed`, cycling through the kinds of fault.
     pub(crate) fn start(upstream: &str, fault_rate: f64, seed: u64) -> Self {
+        Self::launch(upstream, fault_rate, seed, None)
+    }
+
+    /// A proxy that refuses what AWS refuses and the emulator accepts: every request checked
+    /// against AWS's API model (`api_model`), and AWS's preconditions (`aws_rules`) answered
+    /// with AWS's own errors. Every integration test's emulator sits behind one.
+    pub(crate) fn strict(upstream: &str) -> Self {
+        let strict = Strict {
+            rules: AwsRules::new(),
+            violations: Vec::new(),
+        };
+        Self::launch(upstream, 0.0, 0, Some(strict))
+    }
+
+    fn launch(upstream: &str, fault_rate: f64, seed: u64, strict: Option<Strict>) -> Self {
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let calls = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new(Mutex::new(Rules {
+            strict,
             started: Instant::now(),
             scripted: Vec::new(),
             rewrites: Vec::new(),
@@ -171,6 +199,35 @@ impl Proxy {
         });
     }
 
+    /// How long a new IAM role stays unusable to ECS (strict proxies).
+    pub(crate) fn set_role_propagation(&self, delay: Duration) {
+        if let Some(strict) = &mut self.rules.lock().unwrap().strict {
+            strict.rules.set_role_propagation(delay);
+        }
+    }
+
+    /// The calls AWS's rules refused so far: (operation, error code).
+    pub(crate) fn refusals(&self) -> Vec<(String, String)> {
+        self.rules
+            .lock()
+            .unwrap()
+            .strict
+            .as_ref()
+            .map(|s| s.rules.refusals.clone())
+            .unwrap_or_default()
+    }
+
+    /// The requests that broke AWS's API model so far, described.
+    pub(crate) fn violations(&self) -> Vec<String> {
+        self.rules
+            .lock()
+            .unwrap()
+            .strict
+            .as_ref()
+            .map(|s| s.violations.clone())
+            .unwrap_or_default()
+    }
+
     /// Ends every `hold`.
     pub(crate) fn release(&self) {
         self.rules.lock().unwrap().rewrites.clear();
@@ -220,6 +277,8 @@ pub(crate) fn summary(calls: &[Call]) -> String {
 
 struct Request {
     head: String,
+    /// The JSON protocol's body, parsed.
+    json: Option<serde_json::Value>,
     body: Vec<u8>,
     operation: String,
     params: BTreeMap<String, String>,
@@ -305,8 +364,12 @@ fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             ),
         }
     };
+    let json = matches!(protocol, Protocol::Json)
+        .then(|| serde_json::from_slice(&body).ok())
+        .flatten();
     Some(Request {
         head,
+        json,
         body,
         operation,
         params,
@@ -362,8 +425,30 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     };
     let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
     let at = rules.lock().unwrap().started.elapsed();
+    let (service, region) = credential_scope(&request.head);
+    let call = aws_rules::Call {
+        operation: &request.operation,
+        service: &service,
+        form: &request.params,
+        json: request.json.as_ref(),
+    };
+    let facts = aws_rules::EmulatorFacts {
+        upstream,
+        region: &region,
+    };
     let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
+        let refused = rules.strict.as_mut().and_then(|strict| {
+            let broken = api_model::check_request(&request.head, &request.body);
+            if let Some(first) = broken.first() {
+                strict.violations.extend(broken.iter().map(ToString::to_string));
+                return Some(Fault::Rejected("ValidationException".into(), first.to_string()));
+            }
+            strict
+                .rules
+                .before(&call, &facts)
+                .map(|refusal| Fault::Rejected(refusal.code, refusal.message))
+        });
         let scripted = rules
             .scripted
             .iter_mut()
@@ -376,7 +461,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
                 rule.left -= 1;
                 rule.fault.clone()
             });
-        let fault = scripted.or_else(|| {
+        let fault = refused.or(scripted).or_else(|| {
             (rules.rng.f64() < rules.fault_rate).then(|| {
                 let fault = FAULTS[rules.next_fault % FAULTS.len()].clone();
                 rules.next_fault += 1;
@@ -398,6 +483,11 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         None => {
             let (status, mut response) = forward(upstream, &request);
             rewrite(&mut response, &request.operation, &mut rules.lock().unwrap().rewrites);
+            if (200..300).contains(&status)
+                && let Some(strict) = &mut rules.lock().unwrap().strict
+            {
+                learn(&mut response, |body| strict.rules.after(&call, body, &facts));
+            }
             let answered = TICKS.fetch_add(1, Ordering::SeqCst);
             let _ = client.write_all(&response);
             let _ = client.shutdown(Shutdown::Both);
@@ -516,6 +606,53 @@ fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
     (status, response)
 }
 
+/// The signing name and region of a request's credential scope
+/// (`Credential=AKID/20261201/us-east-1/ec2/aws4_request`).
+fn credential_scope(head: &str) -> (String, String) {
+    let scope = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+        .and_then(|l| l.split("Credential=").nth(1))
+        .unwrap_or_default();
+    let parts: Vec<&str> = scope.split(['/', ',']).collect();
+    let part = |i: usize| parts.get(i).map_or_else(String::new, |p| (*p).to_owned());
+    (part(3), part(2))
+}
+
+/// Hands a whole HTTP answer's body to `look` (which may change it), keeping Content-Length
+/// true.
+fn learn(response: &mut Vec<u8>, look: impl FnOnce(&mut String)) {
+    let Some(split) = response.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let before = String::from_utf8_lossy(&response[split + 4..]).into_owned();
+    let mut body = before.clone();
+    look(&mut body);
+    if body != before {
+        *response = with_body(&head, &body);
+    }
+}
+
+/// An HTTP answer with `head`'s status and headers and a new body.
+fn with_body(head: &str, body: &str) -> Vec<u8> {
+    assert!(
+        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        "the proxy rewrites only answers with a Content-Length"
+    );
+    let head: Vec<String> = head
+        .lines()
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes()
+}
+
 /// Applies the rewrites that concern `operation` to a whole HTTP answer, keeping its
 /// Content-Length true.
 fn rewrite(response: &mut Vec<u8>, operation: &str, rewrites: &mut [Rewrite]) {
@@ -536,22 +673,7 @@ fn rewrite(response: &mut Vec<u8>, operation: &str, rewrites: &mut [Rewrite]) {
         body = body.replace(&rule.from, &rule.to);
         changed = true;
     }
-    if !changed {
-        return;
+    if changed {
+        *response = with_body(&head, &body);
     }
-    assert!(
-        !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
-        "the proxy rewrites only answers with a Content-Length"
-    );
-    let head: Vec<String> = head
-        .lines()
-        .map(|line| {
-            if line.to_ascii_lowercase().starts_with("content-length:") {
-                format!("Content-Length: {}", body.len())
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect();
-    *response = format!("{}\r\n\r\n{body}", head.join("\r\n")).into_bytes();
 }

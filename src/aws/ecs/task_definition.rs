@@ -99,22 +99,31 @@ impl Resource for TaskDefinitions<'_> {
         let (spec, tags, resolved) = (request.spec, request.tags, request.resolved);
 
         let containers = container_definitions(&spec.container_definitions)?;
-        let output = self
-            .0
-            .client
-            .register_task_definition()
-            .family(&spec.family)
-            .requires_compatibilities(Compatibility::Fargate)
-            .network_mode(NetworkMode::Awsvpc)
-            .cpu(spec.cpu.to_string())
-            .memory(spec.memory.to_string())
-            .execution_role_arn(resolved.physical(&spec.execution_role)?)
-            .task_role_arn(resolved.physical(&spec.task_role)?)
-            .set_container_definitions(Some(containers))
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("RegisterTaskDefinition")?;
+        let (execution_role, task_role) = (
+            resolved.physical(&spec.execution_role)?,
+            resolved.physical(&spec.task_role)?,
+        );
+        // Its roles may be seconds old: ECS checks that it may pass them, and AWS answers
+        // AccessDenied on iam:PassRole or "Role is not valid" until they have propagated
+        // (terraform-aws-modules/terraform-aws-ecs#414).
+        let output = crate::aws::retry::create_after_iam(&spec.family, request.progress, || async {
+            self.0
+                .client
+                .register_task_definition()
+                .family(&spec.family)
+                .requires_compatibilities(Compatibility::Fargate)
+                .network_mode(NetworkMode::Awsvpc)
+                .cpu(spec.cpu.to_string())
+                .memory(spec.memory.to_string())
+                .execution_role_arn(&execution_role)
+                .task_role_arn(&task_role)
+                .set_container_definitions(Some(containers.clone()))
+                .set_tags(Some(sdk_tags(tags)))
+                .send()
+                .await
+                .op("RegisterTaskDefinition")
+        })
+        .await?;
         Ok(output
             .task_definition()
             .and_then(|t| t.task_definition_arn())

@@ -1,6 +1,6 @@
 //! Instance profiles: how an EC2 instance takes on its role.
 
-use super::{Iam, environment_path, role_name, sdk_tags, tags_of};
+use super::{Iam, role_name, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
@@ -13,7 +13,7 @@ impl Resource for InstanceProfiles<'_> {
     type Spec = InstanceProfileSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let path = environment_path(environment);
+        let path = self.0.environment_path(environment);
         let mut found = Vec::new();
         let profiles: Vec<_> = all_pages!(
             self.0.client.list_instance_profiles().path_prefix(&path),

@@ -1,5 +1,6 @@
 //! The IAM adapter: roles and instance profiles, one file each, all under the path
-//! `/deployer/<env>/` so one list call scoped by path finds an environment's.
+//! `/deployer/<env>/<region>/` so one list call scoped by path finds an environment's in this
+//! region (IAM is global; each region's deployment keeps its own).
 
 mod instance_profile;
 mod role;
@@ -15,19 +16,22 @@ use crate::model::Tags;
 #[derive(Debug, Clone)]
 pub struct Iam {
     client: Client,
+    /// The region deployer works in: IAM itself has none, the environment's roles do.
+    region: String,
 }
 
 impl Iam {
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self {
             client: crate::aws::classifier::client!(aws_sdk_iam, config),
+            region: config.region().map(ToString::to_string).unwrap_or_default(),
         }
     }
-}
 
-/// The path that scopes an environment's roles and profiles.
-fn environment_path(environment: &str) -> String {
-    format!("/deployer/{environment}/")
+    /// The path that scopes an environment's roles and profiles in this region.
+    fn environment_path(&self, environment: &str) -> String {
+        crate::model::iam_path(environment, &self.region)
+    }
 }
 
 fn tags_of(tags: &[Tag]) -> Tags {
@@ -36,7 +40,7 @@ fn tags_of(tags: &[Tag]) -> Tags {
         .collect()
 }
 
-/// `arn:aws:iam::123:role/deployer/dev/dev-instance` → `dev-instance`.
+/// `arn:aws:iam::123:role/deployer/dev/us-east-1/dev-us-east-1-instance` → `dev-us-east-1-instance`.
 pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use super::{Iam, canonical_document, environment_path, sdk_tags, tags_of, trust_policy, trusted_service};
+use super::{Iam, canonical_document, sdk_tags, tags_of, trust_policy, trusted_service};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
@@ -21,7 +21,7 @@ impl Resource for Roles<'_> {
     type Spec = RoleSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let path = environment_path(environment);
+        let path = self.0.environment_path(environment);
         let roles: Vec<_> = all_pages!(self.0.client.list_roles().path_prefix(&path), "ListRoles")?;
         // Every role at once, and each role's three reads at once: two round trips in all.
         try_join_all(roles.into_iter().map(|role| self.read_role(role))).await

@@ -13,7 +13,7 @@ use crate::aws::found::{ARN, recorded_arn};
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Goal, Wait, poll};
-use crate::model::{DbClusterSpec, Spec, TAG_FINAL_SNAPSHOT};
+use crate::model::{DbClusterSpec, Spec, TAG_FINAL_SNAPSHOT, major_version};
 
 pub(crate) struct Clusters<'a>(pub(crate) &'a Rds);
 
@@ -108,7 +108,15 @@ impl Resource for Clusters<'_> {
                 .apply_immediately(true)
         };
         if request.changed("engine_version") {
-            modify = Some(modify.unwrap_or_else(start).engine_version(&spec.engine_version));
+            // AWS refuses a new major without this flag (InvalidParameterCombination); the plan
+            // said it is a major upgrade.
+            let major = major_version(&spec.engine_version) != major_version(&request.observed.engine_version);
+            modify = Some(
+                modify
+                    .unwrap_or_else(start)
+                    .engine_version(&spec.engine_version)
+                    .set_allow_major_version_upgrade(major.then_some(true)),
+            );
         }
         if request.changed("security_groups") {
             let groups = request.resolved.physical_all(&spec.security_groups)?;
