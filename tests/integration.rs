@@ -13,6 +13,7 @@ mod https;
 mod lock;
 mod operate;
 mod push;
+mod real_aws;
 mod round_trip;
 mod saved_plan;
 mod scaling;

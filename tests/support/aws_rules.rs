@@ -141,6 +141,7 @@ impl AwsRules {
             .or_else(|| service_before_listener(call, facts))
             .or_else(|| fargate_behind_classic_elb(call))
             .or_else(|| request_count_before_listener(call, facts))
+            .or_else(|| target_group_in_use(call, facts))
             .or_else(|| major_upgrade_without_flag(call, facts))
             .or_else(|| self.role_not_yet_usable(call))
             .or_else(|| self.concurrent_instance_create(call))
@@ -434,6 +435,20 @@ fn request_count_before_listener(call: &Call<'_>, facts: &dyn Facts) -> Option<R
     })
 }
 
+/// A target group a listener forwards to cannot be deleted (ELBv2 API Reference,
+/// DeleteTargetGroup: "You can delete a target group if it is not referenced by any
+/// actions"): the listener must move first.
+fn target_group_in_use(call: &Call<'_>, facts: &dyn Facts) -> Option<Refusal> {
+    if !call.is_elbv2("DeleteTargetGroup") {
+        return None;
+    }
+    let group = call.param("TargetGroupArn")?;
+    facts.target_group_has_load_balancer(group).then(|| Refusal {
+        code: "ResourceInUse".into(),
+        message: format!("Target group '{group}' is currently in use by a listener or a rule"),
+    })
+}
+
 /// ModifyDBCluster to a new major version needs AllowMajorVersionUpgrade (RDS API Reference,
 /// ModifyDBCluster: "you must set AllowMajorVersionUpgrade to true").
 fn major_upgrade_without_flag(call: &Call<'_>, facts: &dyn Facts) -> Option<Refusal> {
@@ -602,29 +617,21 @@ impl Facts for EmulatorFacts<'_> {
             .any(|routes| Self::routes_send_default_out(routes, via_internet_gateway))
     }
 
+    /// Read from the listeners themselves: the emulator's own `LoadBalancerArns` of a
+    /// target group is set by CreateListener and never updated by ModifyListener.
     fn target_group_has_load_balancer(&self, target_group: &str) -> bool {
-        // A whole ARN, or `targetgroup/<name>/<id>` from a resource label (names are unique).
-        let answer = match target_group.strip_prefix("targetgroup/") {
-            Some(rest) => self.ask(
-                "elasticloadbalancing",
-                &[
-                    ("Action", "DescribeTargetGroups"),
-                    ("Version", "2015-12-01"),
-                    ("Names.member.1", rest.split('/').next().unwrap_or(rest)),
-                ],
-            ),
-            None => self.ask(
-                "elasticloadbalancing",
-                &[
-                    ("Action", "DescribeTargetGroups"),
-                    ("Version", "2015-12-01"),
-                    ("TargetGroupArns.member.1", target_group),
-                ],
-            ),
+        let elbv2 = |form: &[(&str, &str)]| {
+            let mut all = vec![("Version", "2015-12-01")];
+            all.extend_from_slice(form);
+            self.ask("elasticloadbalancing", &all)
         };
-        blocks(&answer, "LoadBalancerArns")
-            .iter()
-            .any(|arns| arns.contains("loadbalancer/"))
+        let balancers = elbv2(&[("Action", "DescribeLoadBalancers")]);
+        values(&balancers, "LoadBalancerArn").iter().any(|balancer| {
+            let listeners = elbv2(&[("Action", "DescribeListeners"), ("LoadBalancerArn", balancer)]);
+            values(&listeners, "TargetGroupArn")
+                .iter()
+                .any(|arn| arn == target_group || arn.ends_with(&format!(":{target_group}")))
+        })
     }
 
     fn cluster_engine_version(&self, cluster: &str) -> Option<String> {
@@ -720,6 +727,16 @@ mod tests {
         );
         known.associated.insert(TG.to_owned());
         assert_eq!(AwsRules::new().before(&call, &known), None);
+    }
+
+    #[test]
+    fn a_target_group_a_listener_forwards_to_cannot_be_deleted() {
+        let params = form(&[("Version", "2015-12-01"), ("TargetGroupArn", TG)]);
+        let call = query("elasticloadbalancing", "DeleteTargetGroup", &params);
+        let mut known = Known::default();
+        assert_eq!(AwsRules::new().before(&call, &known), None);
+        known.associated.insert(TG.to_owned());
+        assert_eq!(code(AwsRules::new().before(&call, &known)).as_deref(), Some("ResourceInUse"));
     }
 
     #[test]

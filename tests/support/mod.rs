@@ -221,7 +221,7 @@ impl Drop for Moto {
         // was sent it then survived the refusal.
         if !violations.is_empty() && !std::thread::panicking() {
             panic!(
-                "requests that break AWS's API model (botocore):\n  {}",
+                "requests that break AWS's API model (botocore), or that the test proxy failed on:\n  {}",
                 violations.join("\n  ")
             );
         }

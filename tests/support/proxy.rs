@@ -154,7 +154,32 @@ impl Proxy {
                 }
                 let Ok(stream) = stream else { continue };
                 let (calls, rules, upstream) = (calls_.clone(), rules_.clone(), upstream.clone());
-                std::thread::spawn(move || serve(stream, &upstream, &calls, &rules));
+                std::thread::spawn(move || {
+                    // A proxy thread that panics would look like a dropped connection to the
+                    // client; say it instead, and fail the test that met it.
+                    let answer = stream.try_clone();
+                    let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        serve(stream, &upstream, &calls, &rules);
+                    }));
+                    if let (Err(panic), Ok(mut client)) = (served, answer) {
+                        let what = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                            .unwrap_or_default();
+                        let body = format!("the test proxy failed: {what}");
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if let Ok(mut rules) = rules.lock()
+                            && let Some(strict) = &mut rules.strict
+                        {
+                            strict.violations.push(body);
+                        }
+                    }
+                });
             }
         });
         Self {
@@ -214,6 +239,18 @@ impl Proxy {
             .strict
             .as_ref()
             .map(|s| s.rules.refusals.clone())
+            .unwrap_or_default()
+    }
+
+    /// The requests that broke AWS's API model so far, described; and forgets them (a test
+    /// of the check itself takes what it caused, so that its end does not fail it).
+    pub(crate) fn take_violations(&self) -> Vec<String> {
+        self.rules
+            .lock()
+            .unwrap()
+            .strict
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.violations))
             .unwrap_or_default()
     }
 
@@ -585,7 +622,14 @@ fn answer_fault(client: &mut TcpStream, fault: &Fault, protocol: Protocol) {
 /// Sends the request to the emulator on a fresh connection; its status and whole answer
 /// (nothing, status 0, when the emulator cannot be reached: the client sees a reset).
 fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
-    let Ok(mut server) = TcpStream::connect(upstream) else {
+    // A busy emulator's accept queue can refuse a connection for a moment.
+    let connected = (0..5).find_map(|attempt| {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(100 * attempt));
+        }
+        TcpStream::connect(upstream).ok()
+    });
+    let Some(mut server) = connected else {
         return (0, Vec::new());
     };
     let head: String = request
