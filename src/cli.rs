@@ -143,6 +143,10 @@ pub struct PlanArgs {
     /// Also save the plan to FILE, for `deployer apply FILE` to carry out exactly (and `show`).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// EC2: move the instances to the newest Amazon Linux 2023 AMI. Without it they keep the
+    /// AMI they run, and the plan says when a newer one is out.
+    #[arg(long)]
+    pub update_ami: bool,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +207,10 @@ pub struct ApplyArgs {
     /// Build and push the image first (as `deployer push`), then deploy exactly that digest.
     #[arg(long)]
     pub build: bool,
+    /// EC2: move the instances to the newest Amazon Linux 2023 AMI. Without it they keep the
+    /// AMI they run, and the plan says when a newer one is out.
+    #[arg(long)]
+    pub update_ami: bool,
     #[command(flatten)]
     pub build_args: BuildArgs,
     #[command(flatten)]

@@ -80,12 +80,14 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
 }
 
 async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
-    let situation = commands::survey(global, &args.environment, args.image.as_deref()).await?;
+    let situation = commands::survey(global, &args.environment, args.image.as_deref(), args.update_ami).await?;
     let plan = situation.plan();
     if !args.json {
         report::running_image(situation.pushed.as_ref(), ui::Style::Lines);
         report::held(&situation.config.name, situation.held.as_ref(), ui::Style::Lines);
+        report::newer_image(&situation, ui::Style::Lines);
     }
+    report::quota_warnings(&situation.quota_warnings(&plan));
     report::plan(&plan, args.json);
     if let Some(file) = &args.out {
         SavedPlan::new(&situation, &plan).write(file)?;
@@ -226,11 +228,13 @@ async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
         .as_ref()
         .map(|pushed| pushed.image.as_str())
         .or(args.image.as_deref());
-    let situation = commands::survey(global, &args.environment, image).await?;
+    let situation = commands::survey(global, &args.environment, image, args.update_ami).await?;
     let plan = situation.plan();
     report::running_image(situation.pushed.as_ref(), style);
     report::held(&situation.config.name, situation.held.as_ref(), style);
+    report::newer_image(&situation, style);
     report::plan_event(&plan, style);
+    report::quota_warnings(&situation.quota_warnings(&plan));
     if !plan.is_empty() {
         commands::check_protection(&situation, &plan, args.allow_destroy)?;
         if !args.auto_approve {
@@ -376,7 +380,7 @@ async fn rollback_locked(global: &GlobalArgs, args: &RollbackArgs) -> Result<Sta
         )?;
     }
     commands::hold(global, environment, target).await?;
-    let situation = commands::survey(global, environment, None).await?;
+    let situation = commands::survey(global, environment, None, false).await?;
     let plan = situation.plan();
     report::held(environment, situation.held.as_ref(), style);
     report::plan_event(&plan, style);

@@ -28,6 +28,23 @@ fn a_new_app_port_replaces_the_target_group_beside_the_old_one_and_converges() {
         refused.contains(&("RegisterTaskDefinition".to_owned(), "ClientException".to_owned())),
         "the new roles were refused at first, and the registration retried: {refused:?}"
     );
+    // Item 8: the task runs on the architecture its image was built for, never on a default.
+    let platform = block_on(async {
+        aws_sdk_ecs::Client::new(&moto.sdk_config())
+            .describe_task_definition()
+            .task_definition("staging-api")
+            .send()
+            .await
+            .unwrap()
+            .task_definition()
+            .and_then(|t| t.runtime_platform().cloned())
+    })
+    .expect("a runtime platform");
+    assert_eq!(
+        platform.cpu_architecture().map(|a| a.as_str()),
+        Some("X86_64"),
+        "{platform:?}"
+    );
     let elbv2 = aws_sdk_elasticloadbalancingv2::Client::new(&moto.sdk_config());
     let old = block_on(target_group_arn(&elbv2, "staging"));
 
@@ -46,7 +63,12 @@ fn a_new_app_port_replaces_the_target_group_beside_the_old_one_and_converges() {
     let new = block_on(target_group_arn(&elbv2, "staging"));
     assert_ne!(new, old, "{}", applied.stdout);
     let forwards = block_on(async {
-        let balancers = elbv2.describe_load_balancers().names("staging-lb").send().await.unwrap();
+        let balancers = elbv2
+            .describe_load_balancers()
+            .names("staging-lb")
+            .send()
+            .await
+            .unwrap();
         let arn = balancers.load_balancers()[0].load_balancer_arn().unwrap().to_owned();
         let listeners = elbv2.describe_listeners().load_balancer_arn(arn).send().await.unwrap();
         listeners
@@ -56,7 +78,7 @@ fn a_new_app_port_replaces_the_target_group_beside_the_old_one_and_converges() {
             .filter_map(|a| a.target_group_arn().map(str::to_owned))
             .collect::<Vec<_>>()
     });
-    assert_eq!(forwards, [new.clone()]);
+    assert_eq!(forwards, std::slice::from_ref(&new));
     let group = block_on(async {
         elbv2
             .describe_target_groups()
@@ -92,7 +114,12 @@ fn a_major_engine_upgrade_is_allowed_explicitly_and_said_in_the_plan() {
         .args(["apply", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
-    edit_environment(dir.path(), "staging", "engine_version: \"16.6\"", "engine_version: \"17\"");
+    edit_environment(
+        dir.path(),
+        "staging",
+        "engine_version: \"16.6\"",
+        "engine_version: \"17\"",
+    );
     let plan = Deployer::new(&moto)
         .environments(dir.path())
         .args(["plan", "staging"])
@@ -142,13 +169,21 @@ fn each_region_keeps_its_own_roles_and_a_role_without_its_policy_is_repaired() {
         .args(["plan", "development", "--region", "eu-west-1"])
         .run()
         .expect_status(0);
-    assert!(elsewhere.stdout.contains("+ iam_role instance-role"), "{}", elsewhere.stdout);
+    assert!(
+        elsewhere.stdout.contains("+ iam_role instance-role"),
+        "{}",
+        elsewhere.stdout
+    );
     assert!(
         elsewhere.stdout.contains("development-eu-west-1-instance"),
         "{}",
         elsewhere.stdout
     );
-    assert!(elsewhere.stdout.contains("+ instance_profile instance-profile"), "{}", elsewhere.stdout);
+    assert!(
+        elsewhere.stdout.contains("+ instance_profile instance-profile"),
+        "{}",
+        elsewhere.stdout
+    );
 
     block_on(async {
         aws_sdk_iam::Client::new(&moto.sdk_config())
@@ -197,5 +232,86 @@ fn a_request_outside_aws_api_model_is_refused_and_reported() {
             && violations[0].contains("HealthCheckIntervalSeconds = 301")
             && violations[0].contains("range 5..=300"),
         "{violations:?}"
+    );
+}
+
+/// Item 10: an Amazon Linux release alone does not replace the instances: the plan keeps the
+/// AMI they run and says a newer one is out; `--update-ami` moves them onto it.
+#[test]
+fn a_new_amazon_linux_release_waits_for_the_operator() {
+    let moto = Moto::start();
+    Deployer::new(&moto)
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    let running = block_on(async {
+        aws_sdk_ec2::Client::new(&moto.sdk_config())
+            .describe_launch_template_versions()
+            .launch_template_name("development-app")
+            .versions("$Latest")
+            .send()
+            .await
+            .unwrap()
+            .launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .to_owned()
+    });
+    // AWS publishes a newer image: the newest one DescribeImages lists has another id.
+    let proxy = crate::support::proxy::Proxy::start(&moto.endpoint, 0.0, 1);
+    let newer = "ami-0aaaabbbbccccdddd";
+    proxy.hold(&["DescribeImages"], &running, newer, Duration::from_secs(3600));
+    let plan = Deployer::new(&moto)
+        .through(&proxy)
+        .args(["plan", "development", "--detailed-exitcode"])
+        .run()
+        .expect_status(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "A newer Amazon Linux 2023 AMI is out: {newer} (the instances run {running})"
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
+    let update = Deployer::new(&moto)
+        .through(&proxy)
+        .args(["plan", "development", "--update-ami"])
+        .run()
+        .expect_status(0);
+    assert!(
+        update.stdout.contains(&format!("image_id: {running} → {newer}")),
+        "{}",
+        update.stdout
+    );
+    assert!(!update.stdout.contains("A newer Amazon Linux"), "{}", update.stdout);
+}
+
+/// Item 15: the three shipped environments together need exactly the region's default five
+/// Elastic IPs; a plan that would go over the quota says so before anything is created.
+#[test]
+fn a_plan_over_the_elastic_ip_quota_warns_before_anything_is_created() {
+    let moto = Moto::start();
+    let quiet = Deployer::new(&moto).args(["plan", "production"]).run().expect_status(0);
+    assert!(!quiet.stderr.contains("warning:"), "{}", quiet.stderr);
+    block_on(async {
+        let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config());
+        for _ in 0..3 {
+            ec2.allocate_address()
+                .domain(aws_sdk_ec2::types::DomainType::Vpc)
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+    let warned = Deployer::new(&moto).args(["plan", "production"]).run().expect_status(0);
+    assert!(
+        warned
+            .stderr
+            .contains("warning: this apply adds 3 Elastic IP addresses to the 3 in use, over the quota of 5 (the account's vpc-max-elastic-ips)"),
+        "{}",
+        warned.stderr
     );
 }

@@ -459,7 +459,6 @@ mod tests {
         );
 
         // A new VPC replaces everything in it delete-first: the name repeats, nothing cycles.
-        let mut config = config;
         config.network.cidr = "10.9.0.0/16".parse().unwrap();
         let moved = desired(&config, &crate::model::example_facts(2)).unwrap();
         let plan = crate::plan::plan(&moved, &crate::model::as_deployed(&new));

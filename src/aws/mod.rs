@@ -140,12 +140,13 @@ impl Aws {
     }
 
     /// What the model needs to know about the account and region.
-    pub async fn facts(&self, needs_default_image: bool) -> Result<Facts, AwsError> {
+    /// `default_image`: the architecture of the Amazon Linux AMI to look up, when EC2 compute
+    /// names no AMI of its own.
+    pub async fn facts(&self, default_image: Option<crate::config::Architecture>) -> Result<Facts, AwsError> {
         let image = async {
-            if needs_default_image {
-                self.ec2.latest_amazon_linux().await
-            } else {
-                Ok(None)
+            match default_image {
+                Some(architecture) => self.ec2.latest_amazon_linux(architecture).await,
+                None => Ok(None),
             }
         };
         let (availability_zones, account_id, default_image_id) =

@@ -57,6 +57,11 @@ pub struct Situation {
     pub explicit_image: bool,
     /// What the model was built from besides the file: recorded by a saved plan.
     pub facts: Facts,
+    /// The region's use of the quotas an apply can exceed (`plan::quotas`).
+    pub usage: Option<crate::plan::quotas::AccountUsage>,
+    /// A newer Amazon Linux AMI than the one the instances run, kept back until the operator
+    /// asks for it (`--update-ami`): an AMI release alone never replaces instances.
+    pub newer_image: Option<String>,
     /// The environment file's digest (`sha256:<hex>`).
     pub config_digest: String,
 }
@@ -65,11 +70,24 @@ impl Situation {
     pub fn plan(&self) -> Plan {
         plan(&self.desired, &self.observed)
     }
+
+    /// The quotas `plan` would go over, said before anything is created.
+    pub fn quota_warnings(&self, plan: &Plan) -> Vec<crate::plan::quotas::QuotaWarning> {
+        self.usage
+            .as_ref()
+            .map(|usage| crate::plan::quotas::exceeded(plan, &self.desired, usage))
+            .unwrap_or_default()
+    }
 }
 
 /// Reads the environment file and what AWS has, concurrently. `image` overrides `app.image`;
 /// without either, the environment runs the image pushed last to its repository.
-pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>) -> Result<Situation> {
+pub async fn survey(
+    global: &GlobalArgs,
+    environment: &str,
+    image: Option<&str>,
+    update_ami: bool,
+) -> Result<Situation> {
     let loaded = load_environment(&global.environments, environment)?;
     let config_digest = loaded.digest;
     let mut config = loaded.config;
@@ -78,7 +96,8 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         config.app.image = Some(image.to_owned());
     }
     let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
-    let needs_image = config.compute.kind == ComputeKind::Ec2 && config.compute.ami.is_none();
+    let needs_image = (config.compute.kind == ComputeKind::Ec2 && config.compute.ami.is_none())
+        .then_some(config.compute.architecture);
     let repository = repository_name(&config.name);
     let pushed = async {
         match config.app.image {
@@ -96,13 +115,19 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
     // The certificate check is the file's own error, not a failure to read AWS: kept apart.
     let (state, certificate) = tokio::join!(
         async {
-            tokio::try_join!(aws.facts(needs_image), aws.discover(&config.name), pushed, held)
-                .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))
+            tokio::try_join!(
+                aws.facts(needs_image),
+                aws.discover(&config.name),
+                pushed,
+                held,
+                aws.ec2.account_usage()
+            )
+            .with_context(|| format!("could not read the current state of {environment} in {}", aws.region))
         },
         check_certificate(&aws, &config, &loaded.path)
     );
     certificate?;
-    let (mut facts, observed, pushed, held) = state?;
+    let (mut facts, observed, pushed, held, usage) = state?;
     let pushed = if let Some(hold) = &held {
         config.app.image = Some(hold.image.clone());
         None
@@ -110,6 +135,11 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         pushed
     };
     facts.pushed_image = pushed.as_ref().map(|image| image.reference.clone());
+    let newer_image = if update_ami {
+        None
+    } else {
+        keep_running_image(&mut facts, &observed)
+    };
     let desired = desired(&config, &facts)?;
     Ok(Situation {
         config,
@@ -120,8 +150,25 @@ pub async fn survey(global: &GlobalArgs, environment: &str, image: Option<&str>)
         held,
         explicit_image: image.is_some(),
         facts,
+        usage: Some(usage),
+        newer_image,
         config_digest,
     })
+}
+
+/// Keeps the AMI the launch template boots (when the file names none) instead of the newest
+/// one; returns the newest one when it differs, for the plan to mention. Without this every
+/// Amazon Linux release would replace the instances on an unrelated apply.
+fn keep_running_image(facts: &mut Facts, observed: &[ObservedResource]) -> Option<String> {
+    let running = observed.iter().find_map(|resource| match &resource.spec {
+        crate::model::Spec::LaunchTemplate(template) if !template.image_id.is_empty() => Some(&template.image_id),
+        _ => None,
+    })?;
+    let newest = facts.default_image_id.as_ref()?;
+    if newest == running {
+        return None;
+    }
+    facts.default_image_id.replace(running.clone())
 }
 
 /// The HTTPS certificate the file names must exist and be issued: a listener on a missing or

@@ -89,9 +89,19 @@ pub async fn push(
 
     let on_line = |line: &str| on_event(PushEvent::Output(line));
     let on_line: OnLine<'_> = &on_line;
-    on_event(PushEvent::Stage(&format!("building {reference} with {}", engine.kind)));
+    on_event(PushEvent::Stage(&format!(
+        "building {reference} for {} with {}",
+        config.compute.architecture.platform(),
+        engine.kind
+    )));
     engine
-        .build(request.dockerfile, request.context, &reference, on_line)
+        .build(
+            request.dockerfile,
+            request.context,
+            &reference,
+            config.compute.architecture.platform(),
+            on_line,
+        )
         .await
         .map_err(|error| explain(error, "building the image", &help_build(request)))?;
 

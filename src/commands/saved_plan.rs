@@ -164,6 +164,8 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
         held: None,
         explicit_image: saved.explicit_image,
         facts: saved.facts.clone(),
+        usage: None,
+        newer_image: None,
         config_digest: saved.config_digest.clone(),
     };
     Ok((situation, plan))

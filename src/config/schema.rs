@@ -274,6 +274,11 @@ pub struct ComputeConfig {
     /// Fargate memory per task in MiB, for `kind: ecs` (default 512).
     #[serde(default)]
     pub memory: Option<u32>,
+    /// The CPU architecture the API's image is built for and runs on: the build's platform,
+    /// the Fargate task's runtime platform, and on EC2 the AMI and the default instance type
+    /// (t3.micro, or t4g.micro on arm64).
+    #[serde(default)]
+    pub architecture: Architecture,
     /// Lower bound of the Auto Scaling group or ECS service; defaults to `desired`.
     #[serde(default)]
     pub min: Option<u32>,
@@ -319,7 +324,10 @@ fn default_requests_per_target() -> u32 {
 
 impl ComputeConfig {
     pub fn instance_type(&self) -> &str {
-        self.instance_type.as_deref().unwrap_or("t3.micro")
+        self.instance_type.as_deref().unwrap_or(match self.architecture {
+            Architecture::X86_64 => "t3.micro",
+            Architecture::Arm64 => "t4g.micro",
+        })
     }
 
     pub fn root_volume_gb(&self) -> u32 {
@@ -341,6 +349,53 @@ impl ComputeConfig {
     /// Whether there is room to scale: a scaling policy then owns the desired count.
     pub fn scales(&self) -> bool {
         self.max > self.min()
+    }
+}
+
+/// A CPU architecture, as AWS names it for AMIs (`x86_64`, `arm64`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    #[default]
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    /// The container platform (`docker build --platform`).
+    pub fn platform(self) -> &'static str {
+        match self {
+            Self::X86_64 => "linux/amd64",
+            Self::Arm64 => "linux/arm64",
+        }
+    }
+
+    /// ECS's `runtimePlatform.cpuArchitecture`.
+    pub fn ecs(self) -> &'static str {
+        match self {
+            Self::X86_64 => "X86_64",
+            Self::Arm64 => "ARM64",
+        }
+    }
+
+    /// The suffix of Amazon Linux AMI names, and EC2's own name for it.
+    pub fn ami(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+
+    /// Whether the EC2 instance type runs this architecture: Graviton families carry a `g`
+    /// after their generation (t4g, m7g, c7gn, r8g), and a1 was the first; every other
+    /// family is x86_64 here.
+    pub fn runs_on(self, instance_type: &str) -> bool {
+        let family = instance_type.split('.').next().unwrap_or_default();
+        let after_generation = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+        let graviton = after_generation
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .starts_with('g');
+        (graviton || family == "a1") == (self == Self::Arm64)
     }
 }
 

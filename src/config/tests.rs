@@ -432,3 +432,29 @@ fn user_tags_leave_room_for_deployers_six() {
     assert_eq!(problems[0].field, "tags");
     assert!(problems[0].help.as_deref().unwrap().contains("at most 44"));
 }
+
+#[test]
+fn the_instance_type_must_run_the_architecture() {
+    assert!(Architecture::Arm64.runs_on("t4g.micro") && Architecture::Arm64.runs_on("c7gn.large"));
+    assert!(Architecture::Arm64.runs_on("a1.medium"));
+    assert!(Architecture::X86_64.runs_on("t3.micro") && Architecture::X86_64.runs_on("g5.xlarge"));
+    assert!(!Architecture::X86_64.runs_on("m7g.large") && !Architecture::Arm64.runs_on("m5dn.large"));
+    let yaml = edit(
+        "  instance_type: t3.micro\n",
+        "  architecture: arm64\n  instance_type: t3.small\n",
+    );
+    let problems = parse_environment(&yaml, "development").expect_err("t3 on arm64");
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert_eq!(problems[0].field, "compute.instance_type");
+    assert_eq!(
+        problems[0].message,
+        "`t3.small` does not run arm64 images (compute.architecture is arm64)"
+    );
+    assert_eq!(problems[0].position.unwrap().line, line_of(&yaml, "instance_type"));
+    // Without an instance type, arm64 picks a Graviton one.
+    let yaml = edit("  instance_type: t3.micro\n", "  architecture: arm64\n");
+    assert_eq!(
+        parse_environment(&yaml, "development").unwrap().compute.instance_type(),
+        "t4g.micro"
+    );
+}

@@ -265,6 +265,26 @@ fn check_load_balancer(config: &EnvironmentConfig, problems: &mut Vec<Problem>) 
 
 fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
     let compute = &config.compute;
+    if compute.kind == ComputeKind::Ec2
+        && let Some(instance_type) = &compute.instance_type
+        && !compute.architecture.runs_on(instance_type)
+    {
+        let arch = compute.architecture.ami();
+        problems.push(
+            Problem::new(
+                "compute.instance_type",
+                format!("`{instance_type}` does not run {arch} images (compute.architecture is {arch})"),
+            )
+            .help(match compute.architecture {
+                super::schema::Architecture::Arm64 => {
+                    "use a Graviton type (t4g.micro, m7g.large, …), or set compute.architecture: x86_64"
+                }
+                super::schema::Architecture::X86_64 => {
+                    "use an x86_64 type (t3.micro, m6i.large, …), or set compute.architecture: arm64"
+                }
+            }),
+        );
+    }
     // Fargate tasks use awsvpc networking, which classic load balancers cannot reach: ECS
     // registers awsvpc tasks only in ALB/NLB target groups.
     if compute.kind == ComputeKind::Ecs && config.load_balancer.kind == LoadBalancerKind::Elb {

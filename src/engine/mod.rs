@@ -112,17 +112,29 @@ impl Engine {
         run(&self.program, args, stdin, on_line).await
     }
 
-    /// Builds `dockerfile` in `context` as `reference`.
+    /// Builds `dockerfile` in `context` as `reference`, for `platform` (`linux/amd64`): the
+    /// environment's architecture, whatever the machine building it (an arm64 laptop's
+    /// default image would not start on x86_64 Fargate or t3 instances).
     pub async fn build(
         &self,
         dockerfile: &Path,
         context: &Path,
         reference: &str,
+        platform: &str,
         on_line: OnLine<'_>,
     ) -> Result<(), EngineError> {
         let dockerfile = dockerfile.to_string_lossy();
         let context = context.to_string_lossy();
-        let args = ["build", "--file", &dockerfile, "--tag", reference, &context];
+        let args = [
+            "build",
+            "--platform",
+            platform,
+            "--file",
+            &dockerfile,
+            "--tag",
+            reference,
+            &context,
+        ];
         self.run(&args, None, on_line).await?;
         Ok(())
     }

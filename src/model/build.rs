@@ -864,6 +864,7 @@ fn add_compute(
                     image: image.to_owned(),
                     cpu: compute.cpu(),
                     memory: compute.memory(),
+                    architecture: compute.architecture.ecs().to_owned(),
                     execution_role: Ref::to("execution-role"),
                     task_role: Ref::to("task-role"),
                     digest: super::tags::content_digest(&container_definitions),
@@ -1000,7 +1001,10 @@ mod tests {
         };
         let (east, west) = (names("us-east-1"), names("eu-west-1"));
         assert_eq!(east.len(), 2);
-        assert!(east.contains(&("development-us-east-1-instance".into(), "/deployer/development/us-east-1/".into())));
+        assert!(east.contains(&(
+            "development-us-east-1-instance".into(),
+            "/deployer/development/us-east-1/".into()
+        )));
         assert!(east.iter().all(|name| !west.contains(name)), "{east:?} {west:?}");
         assert!(west.iter().all(|(_, path)| path == "/deployer/development/eu-west-1/"));
         assert!(east.iter().all(|(name, _)| name.len() <= 64));

@@ -301,6 +301,8 @@ pub struct TaskDefinitionSpec {
     pub image: String,
     pub cpu: u32,
     pub memory: u32,
+    /// `X86_64` or `ARM64` (the runtime platform; AWS's default, X86_64, when it reports none).
+    pub architecture: String,
     pub execution_role: Ref,
     /// The role the API itself runs as (it calls the load-balancing APIs).
     pub task_role: Ref,
@@ -601,6 +603,7 @@ impl ResourceSpec for TaskDefinitionSpec {
             Attribute::scalar("image", &self.image, true),
             Attribute::scalar("cpu", self.cpu, true),
             Attribute::scalar("memory", self.memory, true),
+            Attribute::scalar("architecture", &self.architecture, true),
             Attribute::scalar("execution_role", &self.execution_role, true),
             Attribute::scalar("task_role", &self.task_role, true),
             Attribute::scalar("container_definitions", &self.digest, true),

@@ -2,6 +2,7 @@
 //! Rendering the plan as text or JSON lives in `render.rs`.
 
 mod diff;
+pub mod quotas;
 mod reason;
 mod render;
 

@@ -408,3 +408,19 @@ fn plan_text_snapshots() {
     service.tags.insert("owner".into(), "someone".into());
     insta::assert_snapshot!("staging_changes", render_text(&plan(&desired, &observed)));
 }
+
+/// Issue 25, item 8: the architecture is pinned; a definition registered without a runtime
+/// platform runs on X86_64, so moving to arm64 registers a new revision.
+#[test]
+fn a_new_architecture_replaces_the_task_definition() {
+    let mut config = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+    let x86 = desired(&config, &crate::model::example_facts(2)).unwrap();
+    config.compute.architecture = crate::config::Architecture::Arm64;
+    let arm = desired(&config, &crate::model::example_facts(2)).unwrap();
+    let plan = plan(&arm, &crate::model::as_deployed(&x86));
+    assert_eq!(find(&plan, "task-definition").action, Action::Replace);
+    assert_eq!(
+        reasons(&plan, "task-definition"),
+        ["architecture: X86_64 → ARM64 (forces replacement)"]
+    );
+}

@@ -111,6 +111,31 @@ pub fn held(environment: &str, hold: Option<&Hold>, style: Style) {
     }
 }
 
+/// A newer Amazon Linux AMI than the instances run, kept back: how to move to it.
+pub fn newer_image(situation: &crate::commands::Situation, style: Style) {
+    let (Some(newer), Some(running)) = (&situation.newer_image, &situation.facts.default_image_id) else {
+        return;
+    };
+    let environment = &situation.config.name;
+    if style == Style::Json {
+        println!(
+            "{}",
+            json!({"event": "newer_image", "image": newer, "running": running})
+        );
+    } else {
+        println!(
+            "A newer Amazon Linux 2023 AMI is out: {newer} (the instances run {running}).\n  They keep theirs; `deployer apply {environment} --update-ami` rolls them onto it.\n"
+        );
+    }
+}
+
+/// Quotas the plan would go over: on stderr, so `--json` output stays one document.
+pub fn quota_warnings(warnings: &[crate::plan::quotas::QuotaWarning]) {
+    for warning in warnings {
+        eprintln!("{} {warning}", style("warning:").yellow().bold());
+    }
+}
+
 /// The plan an apply or destroy is about to carry out, before it asks.
 pub fn plan_event(plan: &Plan, style: Style) {
     if style == Style::Json {

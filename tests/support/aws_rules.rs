@@ -736,7 +736,10 @@ mod tests {
         let mut known = Known::default();
         assert_eq!(AwsRules::new().before(&call, &known), None);
         known.associated.insert(TG.to_owned());
-        assert_eq!(code(AwsRules::new().before(&call, &known)).as_deref(), Some("ResourceInUse"));
+        assert_eq!(
+            code(AwsRules::new().before(&call, &known)).as_deref(),
+            Some("ResourceInUse")
+        );
     }
 
     #[test]
@@ -955,7 +958,8 @@ mod tests {
     #[test]
     fn names_aws_refuses_are_refused() {
         let known = Known::default();
-        let cases: [(&str, &str, &[(&str, &str)], &str); 6] = [
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case<'_>; 6] = [
             (
                 "ec2",
                 "CreateSecurityGroup",

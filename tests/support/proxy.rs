@@ -478,6 +478,11 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         let refused = rules.strict.as_mut().and_then(|strict| {
             let broken = api_model::check_request(&request.head, &request.body);
             if let Some(first) = broken.first() {
+                // Said at once as well: a refused call can stall the test before its end.
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("test proxy: refused by AWS's API model: {first}");
+                }
                 strict.violations.extend(broken.iter().map(ToString::to_string));
                 return Some(Fault::Rejected("ValidationException".into(), first.to_string()));
             }

@@ -14,21 +14,27 @@ use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
+use crate::config::Architecture;
 use crate::model::{LaunchTemplateSpec, RootVolume, Spec, TAG_ID, TAG_SPEC, Tags};
 
 /// Containers reach the instance metadata service through one more network hop than the host.
 const METADATA_HOP_LIMIT: i32 = 2;
 /// Amazon Linux 2023 for x86_64, published by Amazon.
-const DEFAULT_IMAGE_PATTERN: &str = "al2023-ami-2023.*-x86_64";
+/// Amazon Linux 2023's standard AMIs, by name: `al2023-ami-2023.<version>-kernel-<k>-<arch>`.
+const DEFAULT_IMAGE_PATTERN: &str = "al2023-ami-2023.*-";
 
 impl Ec2 {
     /// The newest Amazon Linux 2023 AMI in the region.
-    pub async fn latest_amazon_linux(&self) -> Result<Option<String>, AwsError> {
+    pub async fn latest_amazon_linux(&self, architecture: Architecture) -> Result<Option<String>, AwsError> {
         let output = self
             .client
             .describe_images()
             .owners("amazon")
-            .filters(filter("name", DEFAULT_IMAGE_PATTERN))
+            .filters(filter(
+                "name",
+                &format!("{DEFAULT_IMAGE_PATTERN}{}", architecture.ami()),
+            ))
+            .filters(filter("architecture", architecture.ami()))
             .filters(filter("state", "available"))
             .send()
             .await

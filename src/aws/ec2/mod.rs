@@ -6,6 +6,7 @@ mod elastic_ip;
 mod internet_gateway;
 mod launch_template;
 mod nat_gateway;
+mod quotas;
 mod route_table;
 mod security_group;
 mod security_group_rules;

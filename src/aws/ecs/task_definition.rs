@@ -2,8 +2,8 @@
 //! an update only brings tags up to date.
 
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping, Secret, TaskDefinitionField, TransportProtocol,
+    Compatibility, ContainerDefinition, CpuArchitecture, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
+    NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, TaskDefinitionField, TransportProtocol,
 };
 
 use super::{Ecs, sdk_tags, tags_of};
@@ -65,6 +65,12 @@ impl Resource for TaskDefinitions<'_> {
                 .to_owned();
             let cpu = definition.cpu().and_then(|c| c.parse().ok()).unwrap_or_default();
             let memory = definition.memory().and_then(|m| m.parse().ok()).unwrap_or_default();
+            // A definition without a runtime platform runs on Fargate's default, X86_64.
+            let architecture = definition
+                .runtime_platform()
+                .and_then(|p| p.cpu_architecture())
+                .map_or("X86_64", |a| a.as_str())
+                .to_owned();
             let execution_role = definition.execution_role_arn().unwrap_or_default().to_owned();
             let task_role = definition.task_role_arn().unwrap_or_default().to_owned();
             // ECS echoes container definitions with every default filled in; the digest
@@ -84,6 +90,7 @@ impl Resource for TaskDefinitions<'_> {
                     image,
                     cpu,
                     memory,
+                    architecture,
                     execution_role: lookup(&execution_role),
                     task_role: lookup(&task_role),
                     container_definitions: String::new(),
@@ -115,6 +122,13 @@ impl Resource for TaskDefinitions<'_> {
                 .network_mode(NetworkMode::Awsvpc)
                 .cpu(spec.cpu.to_string())
                 .memory(spec.memory.to_string())
+                // Pinned: an image built for one architecture fails to start on the other.
+                .runtime_platform(
+                    RuntimePlatform::builder()
+                        .cpu_architecture(CpuArchitecture::from(spec.architecture.as_str()))
+                        .operating_system_family(OsFamily::Linux)
+                        .build(),
+                )
                 .execution_role_arn(&execution_role)
                 .task_role_arn(&task_role)
                 .set_container_definitions(Some(containers.clone()))
