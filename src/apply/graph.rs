@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::model::{Id, Kind};
+use crate::model::{Id, Kind, Spec};
 use crate::plan::{Action, Plan, PlannedChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -118,6 +118,21 @@ impl<'p> StepGraph<'p> {
                             StepKind::Delete => edges.push((other_at, at)),
                             StepKind::Update if !replaced_delete_first(&step.id) => edges.push((other_at, at)),
                             _ => {}
+                        }
+                    }
+                    // An Aurora cluster's instances go readers first, the writer (the first
+                    // one created) last, one at a time: deleting the writer first fails over
+                    // to a reader only to delete that one next, and concurrent changes to one
+                    // cluster meet InvalidDBClusterStateFault, as concurrent creates do.
+                    if let Some(Spec::DbInstance(instance)) = step.change.observed.as_ref().map(|o| &o.spec) {
+                        for (other_at, other) in steps.iter().enumerate() {
+                            let same_cluster = matches!(
+                                other.change.observed.as_ref().map(|o| &o.spec),
+                                Some(Spec::DbInstance(o)) if o.cluster == instance.cluster
+                            );
+                            if other.kind == StepKind::Delete && same_cluster && other.id > step.id {
+                                edges.push((other_at, at));
+                            }
                         }
                     }
                     // Detaching an internet gateway fails while NAT gateways or internet-facing
@@ -413,6 +428,33 @@ mod tests {
                 .after
                 .iter()
                 .any(|&i| graph.steps[i].id.as_str() == "db-instance-1")
+        );
+    }
+
+    #[test]
+    fn aurora_readers_are_deleted_before_the_writer_one_at_a_time() {
+        let empty = Desired {
+            environment: "production".into(),
+            resources: BTreeMap::new(),
+        };
+        let plan = crate::plan::plan(&empty, &crate::model::as_deployed(&production()));
+        let order = self::order(&StepGraph::new(&plan).unwrap());
+        assert!(before(
+            &order,
+            ("db-instance-2", StepKind::Delete),
+            ("db-instance-1", StepKind::Delete)
+        ));
+        let graph = StepGraph::new(&plan).unwrap();
+        let writer = graph
+            .steps
+            .iter()
+            .find(|s| s.id.as_str() == "db-instance-1" && s.kind == StepKind::Delete)
+            .unwrap();
+        assert!(
+            writer
+                .after
+                .iter()
+                .any(|&i| graph.steps[i].id.as_str() == "db-instance-2")
         );
     }
 

@@ -168,6 +168,10 @@ impl Proxy {
                             .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                             .unwrap_or_default();
                         let body = format!("the test proxy failed: {what}");
+                        #[allow(clippy::print_stderr)]
+                        {
+                            eprintln!("{body}");
+                        }
                         let _ = write!(
                             client,
                             "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
