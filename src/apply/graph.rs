@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::model::{Id, Kind, Spec};
+use crate::model::{Id, delete_waits_for};
 use crate::plan::{Action, Plan, PlannedChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -120,31 +120,12 @@ impl<'p> StepGraph<'p> {
                             _ => {}
                         }
                     }
-                    // An Aurora cluster's instances go readers first, the writer (the first
-                    // one created) last, one at a time: deleting the writer first fails over
-                    // to a reader only to delete that one next, and concurrent changes to one
-                    // cluster meet InvalidDBClusterStateFault, as concurrent creates do.
-                    if let Some(Spec::DbInstance(instance)) = step.change.observed.as_ref().map(|o| &o.spec) {
-                        for (other_at, other) in steps.iter().enumerate() {
-                            let same_cluster = matches!(
-                                other.change.observed.as_ref().map(|o| &o.spec),
-                                Some(Spec::DbInstance(o)) if o.cluster == instance.cluster
-                            );
-                            if other.kind == StepKind::Delete && same_cluster && other.id > step.id {
-                                edges.push((other_at, at));
-                            }
-                        }
-                    }
-                    // Detaching an internet gateway fails while NAT gateways or internet-facing
-                    // load balancers still map public addresses in the VPC
-                    // (`DependencyViolation: … has some mapped public address(es)`).
-                    if step.change.kind == Kind::InternetGateway {
+                    // What AWS wants gone first though nothing points at it (model::ordering).
+                    if let Some(observed) = &step.change.observed {
                         for (other_at, other) in steps.iter().enumerate() {
                             if other.kind == StepKind::Delete
-                                && matches!(
-                                    other.change.kind,
-                                    Kind::NatGateway | Kind::ElasticIp | Kind::LoadBalancer | Kind::ClassicLoadBalancer
-                                )
+                                && let Some(theirs) = &other.change.observed
+                                && delete_waits_for((&step.id, &observed.spec), (&other.id, &theirs.spec))
                             {
                                 edges.push((other_at, at));
                             }

@@ -24,6 +24,7 @@ pub use build::{
 pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;
 pub use id::Id;
+pub use ordering::delete_waits_for;
 pub use scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 pub use spec::*;
 pub use tags::{

@@ -1,7 +1,7 @@
 //! Orderings AWS enforces that no reference states: what must be ready before a resource is
-//! created although the resource never names it. Pure, derived from the specs, and kept apart
-//! from references: a reference is compared and followed on replacement, these only order
-//! creates and updates (`DesiredResource::after`).
+//! created although the resource never names it (`waits_for`), and what must be gone before
+//! one is deleted (`delete_waits_for`). Pure, derived from the specs, and kept apart from
+//! references: a reference is compared and followed on replacement, these only order steps.
 //!
 //! Each rule names the AWS behaviour it answers; tests/support/proxy.rs refuses the same
 //! orderings in every integration test.
@@ -109,4 +109,25 @@ pub(super) fn waits_for(specs: &BTreeMap<Id, Spec>) -> BTreeMap<Id, BTreeSet<Id>
         }
     }
     after
+}
+
+/// Whether deleting `this` must wait for the delete of `other` (both as observed).
+pub fn delete_waits_for(this: (&Id, &Spec), other: (&Id, &Spec)) -> bool {
+    match (this.1, other.1) {
+        // Detaching an internet gateway fails while NAT gateways, their addresses or
+        // internet-facing load balancers still map public addresses in the VPC
+        // (`DependencyViolation: … has some mapped public address(es)`).
+        (
+            Spec::InternetGateway(_),
+            Spec::NatGateway(_) | Spec::ElasticIp(_) | Spec::LoadBalancer(_) | Spec::ClassicLoadBalancer(_),
+        ) => true,
+        // An Aurora cluster's instances go readers first, the writer (the first one created)
+        // last, one at a time: deleting the writer first fails over to a reader only to
+        // delete that one next, and concurrent changes to one cluster meet
+        // InvalidDBClusterStateFault, as concurrent creates do.
+        (Spec::DbInstance(instance), Spec::DbInstance(reader)) => {
+            instance.cluster == reader.cluster && other.0 > this.0
+        }
+        _ => false,
+    }
 }
