@@ -48,9 +48,6 @@ pub(crate) struct Moto {
     /// front of the emulator, which refuses what AWS refuses (`proxy::Proxy::strict`).
     pub endpoint: String,
     pub(crate) strict: proxy::Proxy,
-    /// The emulator itself, behind the strict proxy: for measuring what the proxy costs.
-    #[allow(dead_code)]
-    pub(crate) emulator: String,
     /// What `Deployer::new` reads (see `prepare_environments`).
     environments: tempfile::TempDir,
 }
@@ -78,10 +75,8 @@ impl Moto {
             idle.iter().position(|s| s.key == key).map(|at| idle.swap_remove(at))
         };
         let server = reused.unwrap_or_else(|| Server::start(key, ecs_tasks, settings));
-        let emulator = format!("http://127.0.0.1:{}", server.port);
-        let strict = proxy::Proxy::strict(&emulator);
+        let strict = proxy::Proxy::strict(&format!("http://127.0.0.1:{}", server.port));
         let mut moto = Self {
-            emulator,
             endpoint: strict.endpoint.clone(),
             strict,
             server: Some(server),
