@@ -477,10 +477,17 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         upstream,
         region: &region,
     };
+    // The model check is pure and the slowest part (patterns compile on first use): done
+    // before the lock, so concurrent calls are not queued behind it.
+    let strict = rules.lock().unwrap().strict.is_some();
+    let broken = if strict {
+        api_model::check_request(&request.head, &request.body)
+    } else {
+        Vec::new()
+    };
     let (fault, latency) = {
         let mut rules = rules.lock().unwrap();
         let refused = rules.strict.as_mut().and_then(|strict| {
-            let broken = api_model::check_request(&request.head, &request.body);
             if let Some(first) = broken.first() {
                 // Said at once as well: a refused call can stall the test before its end.
                 #[allow(clippy::print_stderr)]
