@@ -11,5 +11,6 @@ pub mod error_chain;
 pub mod model;
 pub mod outputs;
 pub mod plan;
+pub mod printable;
 pub mod run;
 pub mod ui;

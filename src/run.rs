@@ -21,7 +21,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::Validate(args) => validate(&cli.global, args),
         Command::Plan(args) => plan(&cli.global, args).await,
         Command::Apply(args) => apply(&cli.global, args).await,
-        Command::Show(args) => show(args),
+        Command::Show(args) => show(&cli.global, args).await,
         Command::Graph(args) => graph(&cli.global, args),
         Command::Shell(args) => {
             let session = commands::shell(&cli.global, &args.environment, args.instance.as_deref()).await?;
@@ -80,6 +80,11 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
 }
 
 async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
+    // A bad signing key fails before AWS is read.
+    let key = match &args.out {
+        Some(_) => commands::plan_key()?,
+        None => None,
+    };
     let situation = commands::survey(global, &args.environment, args.image.as_deref(), args.update_ami).await?;
     let plan = situation.plan();
     if !args.json {
@@ -90,7 +95,7 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
     report::quota_warnings(&situation.quota_warnings(&plan));
     report::plan(&plan, args.json);
     if let Some(file) = &args.out {
-        SavedPlan::new(&situation, &plan).write(file)?;
+        SavedPlan::new(&situation, &plan).write(file, key.as_deref())?;
         if !args.json {
             report::plan_saved(&situation.config.name, file);
         }
@@ -120,7 +125,7 @@ async fn locked(
 async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     if commands::is_plan_file(&args.environment) {
         let file = std::path::Path::new(&args.environment);
-        let saved = SavedPlan::read(file)?;
+        let saved = SavedPlan::read(file, commands::plan_key()?.as_deref())?;
         // The plan fixed its image; the same one named again (DEPLOYER_IMAGE set for the whole
         // pipeline) is no conflict, another one is.
         let other_image = args
@@ -210,9 +215,12 @@ fn graph(global: &GlobalArgs, args: &GraphArgs) -> Result<Status> {
     Ok(0)
 }
 
-fn show(args: &ShowArgs) -> Result<Status> {
-    let saved = SavedPlan::read(&args.file)?;
-    report::saved_plan(&saved, args.json);
+/// `show FILE` prints the plan recomputed from what the file records, after the checks
+/// `apply FILE` makes: never the file's own text, which anyone who can write it could change.
+async fn show(global: &GlobalArgs, args: &ShowArgs) -> Result<Status> {
+    let saved = SavedPlan::read(&args.file, commands::plan_key()?.as_deref())?;
+    let (_, plan) = commands::prepare_saved(global, &saved, &args.file).await?;
+    report::saved_plan(&saved, &plan, args.json);
     Ok(0)
 }
 
@@ -374,7 +382,8 @@ async fn rollback_locked(global: &GlobalArgs, args: &RollbackArgs) -> Result<Sta
         ask(
             &format!(
                 "Roll {environment} back to revision {} ({})?",
-                target.revision, target.image
+                crate::printable::printable_line(&target.revision),
+                crate::printable::printable_line(&target.image)
             ),
             Confirmation::Yes,
         )?;

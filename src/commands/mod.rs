@@ -24,7 +24,7 @@ pub use logs::{LogsRequest, logs};
 pub use output::outputs;
 pub use push::{PushEvent, PushRequest, Pushed, push};
 pub use rollback::{hold, release, rollback_target};
-pub use saved_plan::{SavedPlan, is_plan_file, prepare_saved};
+pub use saved_plan::{PLAN_KEY, SavedPlan, is_plan_file, plan_key, prepare_saved};
 pub use shell::{Session, shell};
 pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
@@ -109,7 +109,10 @@ pub async fn survey(
     let held = async {
         match image {
             Some(_) => Ok(None),
-            None => aws.locks.hold(&config.name).await,
+            None => match aws.locks.hold(&config.name).await? {
+                Some(hold) => Ok(Some((hold, aws.ecr.repository_uri(&repository).await?))),
+                None => Ok(None),
+            },
         }
     };
     // The certificate check is the file's own error, not a failure to read AWS: kept apart.
@@ -128,6 +131,9 @@ pub async fn survey(
     );
     certificate?;
     let (mut facts, observed, pushed, held, usage) = state?;
+    let held = held
+        .map(|(hold, repository_uri)| check_hold(hold, repository_uri.as_deref(), environment))
+        .transpose()?;
     let pushed = if let Some(hold) = &held {
         config.app.image = Some(hold.image.clone());
         None
@@ -154,6 +160,21 @@ pub async fn survey(
         newer_image,
         config_digest,
     })
+}
+
+/// A hold is read from a table other principals can write: it is trusted only to name an
+/// image of the environment's own repository by digest, which only a push to that repository
+/// can have made. Anything else is refused, not run.
+fn check_hold(hold: Hold, repository_uri: Option<&str>, environment: &str) -> Result<Hold> {
+    if repository_uri.is_some_and(|uri| crate::config::is_digest_in(&hold.image, uri)) {
+        return Ok(hold);
+    }
+    bail!(
+        "the rollback hold of {environment} names `{}`, which is not an image of its own repository ({}) by digest: refusing to run it\n  help: someone other than `deployer rollback` wrote the hold (table {}, item {environment}#hold); check who could, then clear it with `deployer rollback {environment} --release`",
+        crate::printable::printable_line(&hold.image),
+        repository_uri.unwrap_or("not created yet"),
+        crate::aws::LOCK_TABLE
+    )
 }
 
 /// Keeps the AMI the launch template boots (when the file names none) instead of the newest

@@ -78,11 +78,18 @@ pub async fn push(
             config.name
         )
     })?;
+    let own_host = uri.split('/').next().unwrap_or_default();
     let registry = match override_registry {
-        Some(registry) => registry,
+        // ECR's push token is good for 12 hours on every repository the caller may push to:
+        // it goes to the repository's own registry (or one on this machine), no other.
+        Some(mut registry) => {
+            registry.engine_login = !receives_ecr_token(&registry.host, own_host);
+            registry
+        }
         None => Registry {
-            host: uri.split('/').next().unwrap_or_default().to_owned(),
+            host: own_host.to_owned(),
             plain_http: false,
+            engine_login: false,
         },
     };
     let reference = format!("{}/{repository}:{tag}", registry.host);
@@ -105,19 +112,26 @@ pub async fn push(
         .await
         .map_err(|error| explain(error, "building the image", &help_build(request)))?;
 
-    on_event(PushEvent::Stage(&format!("logging in to {}", registry.host)));
-    let login = aws.ecr.registry_login().await?;
     let dir = LoginDir::new().map_err(EngineError::LoginDir)?;
-    engine
-        .login(&registry, &login.username, &login.password, &dir)
-        .await
-        .map_err(|error| {
-            explain(
-                error,
-                &format!("the registry {} refused the login", registry.host),
-                HELP_REFUSED,
-            )
-        })?;
+    if registry.engine_login {
+        on_event(PushEvent::Stage(&format!(
+            "pushing to {} with {}'s own login (ECR's token goes only to {own_host})",
+            registry.host, engine.kind
+        )));
+    } else {
+        on_event(PushEvent::Stage(&format!("logging in to {}", registry.host)));
+        let login = aws.ecr.registry_login().await?;
+        engine
+            .login(&registry, &login.username, &login.password, &dir)
+            .await
+            .map_err(|error| {
+                explain(
+                    error,
+                    &format!("the registry {} refused the login", registry.host),
+                    HELP_REFUSED,
+                )
+            })?;
+    }
 
     on_event(PushEvent::Stage(&format!("pushing {reference}")));
     let digest = engine
@@ -215,9 +229,17 @@ fn check_tag(tag: &str) -> Result<String> {
 /// The git commit the context is at; with uncommitted changes, `-dirty-<unix time>`, because
 /// tags are immutable and two different dirty builds must not claim one name.
 async fn source_tag(context: &Path) -> Result<String> {
+    // The context may be anyone's repository: its hooks and configured helpers (the fsmonitor
+    // `git status` runs, hooks) must not run on this machine.
     let git = |args: &[&str]| {
         let mut command = tokio::process::Command::new("git");
-        command.arg("-C").arg(context).args(args);
+        command
+            .arg("-C")
+            .arg(context)
+            .args(["-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null"])
+            .args(["-c", "core.untrackedCache=false"])
+            .args(args)
+            .env("GIT_OPTIONAL_LOCKS", "0");
         command
     };
     let head = git(&["rev-parse", "--short=12", "HEAD"])
@@ -264,7 +286,13 @@ fn parse_registry_url(url: &str) -> Result<Registry> {
     Ok(Registry {
         host: host.to_owned(),
         plain_http,
+        engine_login: false,
     })
+}
+
+/// Whether ECR's token may go to `host`: the repository's own registry, or one on this machine.
+fn receives_ecr_token(host: &str, own_host: &str) -> bool {
+    host.eq_ignore_ascii_case(own_host) || is_loopback(host)
 }
 
 fn is_loopback(host_port: &str) -> bool {
@@ -304,6 +332,48 @@ mod tests {
         assert!(check_tag("-x").is_err());
         assert!(check_tag("a b").is_err());
         assert!(check_tag(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn the_ecr_token_goes_to_its_own_registry_or_this_machine_only() {
+        let own = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+        assert!(receives_ecr_token(own, own));
+        assert!(receives_ecr_token("127.0.0.1:5000", own));
+        assert!(receives_ecr_token("localhost:5000", own));
+        assert!(!receives_ecr_token("mirror.example.com", own));
+        assert!(!receives_ecr_token(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com.evil.example",
+            own
+        ));
+    }
+
+    /// `git status` runs the repository's fsmonitor hook: a context from elsewhere must not run
+    /// code on this machine by being named.
+    #[tokio::test]
+    async fn naming_the_image_runs_nothing_the_context_configures() {
+        let dir = tempfile::tempdir().unwrap();
+        let ran = dir.path().join("hook-ran");
+        let git = |args: &[&str]| {
+            let status = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("file"), "x").unwrap();
+        git(&["add", "file"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let hook = dir.path().join("monitor.sh");
+        std::fs::write(&hook, format!("#!/bin/sh\ntouch {}\n", ran.display())).unwrap();
+        std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        git(&["config", "core.fsmonitor", &hook.to_string_lossy()]);
+        let tag = source_tag(dir.path()).await.unwrap();
+        assert!(!ran.exists(), "the context's fsmonitor hook ran");
+        assert!(tag.contains("-dirty-"), "the hook script is untracked: {tag}");
     }
 
     #[tokio::test]

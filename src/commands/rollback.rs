@@ -50,6 +50,21 @@ pub fn rollback_target<'a>(revisions: &'a [Revision], to: Option<&str>) -> Resul
 /// Holds `environment` at `revision`'s image.
 pub async fn hold(global: &GlobalArgs, environment: &str, revision: &Revision) -> Result<Hold> {
     let aws = connect(global, environment).await?;
+    // A hold names only an image of the environment's own repository by digest (what the next
+    // apply trusts it for, see `survey`); an image from elsewhere is rolled back to by name.
+    let repository = crate::model::repository_name(environment);
+    let uri = aws.ecr.repository_uri(&repository).await?;
+    if !uri
+        .as_deref()
+        .is_some_and(|uri| crate::config::is_digest_in(&revision.image, uri))
+    {
+        bail!(
+            "revision {} runs {}, not an image of {environment}'s own repository by digest: a rollback holds only those\n  help: run it by name instead: `deployer apply {environment} --image {}` (and set app.image in the file to keep it there)",
+            crate::printable::printable_line(&revision.revision),
+            crate::printable::printable_line(&revision.image),
+            crate::printable::printable_line(&revision.image)
+        );
+    }
     let hold = Hold::new(revision.image.clone(), revision.revision.clone(), super::lock::who());
     aws.locks.set_hold(environment, &hold).await?;
     Ok(hold)

@@ -2,18 +2,28 @@
 //! environment file's digest, the facts read from AWS, the image, a digest of each resource it
 //! observed), and `apply FILE` carries out exactly that plan, or refuses when anything it was
 //! made from has changed since. What was reviewed is what is applied.
+//!
+//! What a saved plan does not protect against: someone who can edit the file. Its facts and
+//! image are checked for shape (an AMI id, an image of the environment's own repository by
+//! digest, the region's zones), its recorded plan must be the one they give, and account and
+//! region must match the credentials; but a consistent edit (another AMI id, another digest of
+//! the same repository) passes those. Its integrity is the artifact store's, unless the plan is
+//! signed: with `DEPLOYER_PLAN_KEY` set (a secret of 32 bytes or more, held by the pipeline, not
+//! the file's store), `plan --out` signs the file with HMAC-SHA256 and `apply`/`show` refuse a
+//! file whose signature is missing or wrong.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Situation, settings};
 use crate::aws::Aws;
 use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use crate::config::{check_image, load_environment};
 use crate::model::{ObservedResource, desired};
 use crate::plan::{Plan, plan, render_json, render_text};
 
@@ -42,8 +52,31 @@ pub struct SavedPlan {
     pub plan_digest: String,
     /// The plan, in `plan --json`'s format.
     pub plan: serde_json::Value,
-    /// The plan as `plan` prints it, for `show`.
+    /// The plan as `plan` printed it; `show` and `apply` refuse the file when it is not the
+    /// plan recomputed from the rest.
     pub text: String,
+    /// `hmac-sha256:<hex>` of the file without this field, keyed by `DEPLOYER_PLAN_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+}
+
+/// The variable holding the key plans are signed and checked with.
+pub const PLAN_KEY: &str = "DEPLOYER_PLAN_KEY";
+const MIN_KEY_BYTES: usize = 32;
+
+/// The signing key, when the operator set one.
+pub fn plan_key() -> Result<Option<Vec<u8>>> {
+    let Some(key) = std::env::var_os(PLAN_KEY) else {
+        return Ok(None);
+    };
+    let key = key.into_encoded_bytes();
+    if key.len() < MIN_KEY_BYTES {
+        bail!(
+            "{PLAN_KEY} holds {} bytes; a signing key needs {MIN_KEY_BYTES} or more\n  help: generate one with `openssl rand -base64 48` and keep it in the pipeline's secrets",
+            key.len()
+        );
+    }
+    Ok(Some(key))
 }
 
 impl SavedPlan {
@@ -62,15 +95,35 @@ impl SavedPlan {
             plan_digest: digest(json.to_string().as_bytes()),
             text: console::strip_ansi_codes(&render_text(plan)).into_owned(),
             plan: json,
+            signature: None,
         }
     }
 
-    pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)?;
+    /// The file's HMAC under `key`, over everything but the signature itself.
+    fn mac(&self, key: &[u8]) -> Result<Hmac<Sha256>> {
+        let unsigned = Self {
+            signature: None,
+            ..self.clone()
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).context("the plan signing key")?;
+        mac.update(&serde_json::to_vec(&unsigned)?);
+        Ok(mac)
+    }
+
+    /// Writes the plan, signed when a key is given.
+    pub fn write(&self, path: &Path, key: Option<&[u8]>) -> Result<()> {
+        let mut signed = self.clone();
+        if let Some(key) = key {
+            let mac = self.mac(key)?.finalize().into_bytes();
+            signed.signature = Some(format!("hmac-sha256:{mac:x}"));
+        }
+        let text = serde_json::to_string_pretty(&signed)?;
         std::fs::write(path, text + "\n").with_context(|| format!("could not write the plan to {}", path.display()))
     }
 
-    pub fn read(path: &Path) -> Result<Self> {
+    /// Reads a plan file, checking its signature when a key is given (and refusing an
+    /// unsigned file then); a signed file read without the key is refused too.
+    pub fn read(path: &Path, key: Option<&[u8]>) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("could not read {}", path.display()))?;
         let saved: Self = serde_json::from_str(&text).with_context(|| {
             format!(
@@ -84,6 +137,29 @@ impl SavedPlan {
                 path.display(),
                 saved.saved_plan_version
             );
+        }
+        match (key, &saved.signature) {
+            (None, None) => {}
+            (Some(_), None) => bail!(
+                "{} is not signed, and {PLAN_KEY} is set: only signed plans are carried out\n  help: make the plan again with {PLAN_KEY} set",
+                path.display()
+            ),
+            (None, Some(_)) => bail!(
+                "{} is signed; set {PLAN_KEY} to the key it was signed with to check it",
+                path.display()
+            ),
+            (Some(key), Some(signature)) => {
+                let claimed = signature.strip_prefix("hmac-sha256:").and_then(from_hex);
+                // `verify_slice` compares in constant time.
+                let valid =
+                    claimed.is_some_and(|claimed| saved.mac(key).is_ok_and(|mac| mac.verify_slice(&claimed).is_ok()));
+                if !valid {
+                    bail!(
+                        "{}: the signature does not match its content (or another key signed it): the file was changed after `deployer plan` wrote it\n  help: make the plan again and keep it where only the pipeline can write",
+                        path.display()
+                    );
+                }
+            }
         }
         Ok(saved)
     }
@@ -110,6 +186,27 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
             loaded.path.display(),
             saved.created_at
         );
+    }
+    // The file is input like any other: its image and facts are checked before they are used.
+    if let Some(image) = &saved.image {
+        check_image(image).map_err(|message| anyhow::anyhow!("{}: image: {message}", file.display()))?;
+    }
+    saved
+        .facts
+        .check()
+        .with_context(|| format!("{} carries facts no AWS account gives", file.display()))?;
+    if let Some(image) = &saved.facts.pushed_image {
+        let own = format!("/{}", crate::model::repository_name(environment));
+        let name = crate::config::ImageReference::parse(image)
+            .map(|r| r.name)
+            .unwrap_or_default();
+        if !name.ends_with(&own) {
+            bail!(
+                "{}: facts.pushed_image is `{}`, not an image of {environment}'s own repository\n  help: {again}",
+                file.display(),
+                crate::printable::printable_line(image)
+            );
+        }
     }
     let mut config = loaded.config;
     config.app.image = saved.image.clone();
@@ -147,6 +244,14 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
     }
     let desired = desired(&config, &saved.facts)?;
     let plan = plan(&desired, &observed);
+    // What `show` prints and a reviewer read must be what is carried out.
+    let text = console::strip_ansi_codes(&render_text(&plan)).into_owned();
+    if render_json(&plan) != saved.plan || text != saved.text {
+        bail!(
+            "{}: the plan written in the file is not the plan its image and facts give: the file was edited\n  help: {again}",
+            file.display()
+        );
+    }
     // Same file, facts and observations give the same plan; a different deployer might not.
     if digest(render_json(&plan).to_string().as_bytes()) != saved.plan_digest {
         bail!(
@@ -169,6 +274,16 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
         config_digest: saved.config_digest.clone(),
     };
     Ok((situation, plan))
+}
+
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(hex.get(at..at + 2)?, 16).ok())
+        .collect()
 }
 
 fn digest(bytes: &[u8]) -> String {

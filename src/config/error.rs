@@ -21,6 +21,18 @@ pub enum ConfigError {
     #[error("cannot read {}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
 
+    #[error(
+        "`{}` is not an environment name: it names a file, so it may hold only lowercase letters, digits and `-`\n  help: name an environment of the directory (`deployer validate` lists them), such as staging",
+        crate::printable::printable_line(name)
+    )]
+    BadName { name: String },
+
+    #[error(
+        "{} is {size} bytes; environment files are limited to {limit} bytes\n  help: an environment file is a page of settings: check it is the right file",
+        path.display()
+    )]
+    TooLarge { path: PathBuf, size: u64, limit: u64 },
+
     #[error("{}", render_problems(path, problems))]
     Invalid { path: PathBuf, problems: Vec<Problem> },
 }

@@ -37,11 +37,50 @@ pub fn available_environments(dir: &Path) -> Result<Vec<String>, ConfigError> {
     Ok(names)
 }
 
+/// Environment files are a page of settings; anything much larger is not one, and is refused
+/// before a parser spends memory on it.
+pub(super) const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// Whether `name` can be an environment's name, checked before it becomes a path: no `/`,
+/// no `..`, nothing but what `validate` allows in `name:`.
+fn is_environment_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn read_limited(path: &Path) -> std::io::Result<Result<String, u64>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Ok(Err(size));
+    }
+    String::from_utf8(bytes)
+        .map(Ok)
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidData, error))
+}
+
 /// Loads `<dir>/<name>.yaml`.
 pub fn load_environment(dir: &Path, name: &str) -> Result<LoadedEnvironment, ConfigError> {
+    if !is_environment_name(name) {
+        return Err(ConfigError::BadName { name: name.to_owned() });
+    }
     let path = dir.join(format!("{name}.yaml"));
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
+    let text = match read_limited(&path) {
+        Ok(Ok(text)) => text,
+        Ok(Err(size)) => {
+            return Err(ConfigError::TooLarge {
+                path,
+                size,
+                limit: MAX_FILE_BYTES,
+            });
+        }
         Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
             let available = available_environments(dir)?;
             return Err(ConfigError::UnknownEnvironment {
@@ -62,6 +101,12 @@ pub fn load_environment(dir: &Path, name: &str) -> Result<LoadedEnvironment, Con
 
 /// Parses and validates one environment file's text; `expected_name` is the file's stem.
 pub fn parse_environment(text: &str, expected_name: &str) -> Result<EnvironmentConfig, Vec<Problem>> {
+    // Before serde_yaml sees it: aliases multiply memory, deep nesting costs it quadratic time.
+    if let Err(problem) = super::locate::check_shape(text) {
+        let mut problem = *problem;
+        problem.source_line = problem.position.and_then(|p| source_line(text, p.line));
+        return Err(vec![problem]);
+    }
     let config: EnvironmentConfig = match serde_yaml::from_str(text) {
         Ok(config) => config,
         Err(error) => return Err(vec![yaml_problem(text, &error)]),

@@ -6,6 +6,59 @@ use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, Parser};
 
+/// Deeper than any environment file needs (it nests four levels).
+pub(super) const MAX_DEPTH: usize = 16;
+
+/// Refuses what no environment file needs and a parser pays dearly for: aliases (a 1 MB file of
+/// aliases of aliases expands to gigabytes) and nesting deeper than `MAX_DEPTH` (serde_yaml
+/// takes quadratic time on deep flow nesting). Walks yaml-rust2's events, stopping at the
+/// first offence; a syntax error is left to serde_yaml, which words it better.
+pub(super) fn check_shape(text: &str) -> Result<(), Box<super::error::Problem>> {
+    let too_deep = |position| {
+        let mut problem = super::error::Problem::new("(document)", format!("nested more than {MAX_DEPTH} levels deep"))
+            .help("environment files nest a few levels: check the brackets");
+        problem.position = position;
+        Err(Box::new(problem))
+    };
+    let mut parser = Parser::new_from_str(text);
+    let mut depth = 0usize;
+    loop {
+        let (event, marker) = match parser.next_token() {
+            Ok(next) => next,
+            // The scanner reads flow brackets ahead of the events and gives up at 256 levels.
+            Err(error) if error.info().contains("recursion limit") => {
+                return too_deep(Some(Position {
+                    line: error.marker().line(),
+                    column: error.marker().col() + 1,
+                }));
+            }
+            Err(_) => break,
+        };
+        let position = Some(Position {
+            line: marker.line(),
+            column: marker.col() + 1,
+        });
+        match event {
+            Event::StreamEnd => break,
+            Event::Alias(_) => {
+                let mut problem = super::error::Problem::new("(document)", "YAML aliases (`*name`) are not accepted")
+                    .help("write the value out where it is used; environment files refuse anchors and aliases");
+                problem.position = position;
+                return Err(Box::new(problem));
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return too_deep(position);
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// A 1-based line and column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {

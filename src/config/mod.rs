@@ -2,6 +2,7 @@
 //! Owns everything about `environments/*.yaml`; knows nothing of AWS.
 
 mod error;
+mod image;
 mod json_schema;
 mod load;
 mod locate;
@@ -17,4 +18,4 @@ pub use json_schema::environment_schema;
 pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
 pub use locate::Position;
 pub use schema::*;
-pub use validate::check_image;
+pub use image::{ImageReference, check_image, is_digest_in};

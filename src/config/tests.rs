@@ -350,9 +350,12 @@ fn instance_type_does_not_apply_to_ecs_nor_cpu_to_ec2() {
 fn image_reference_must_be_safe_to_template() {
     let (problem, ..) = only_problem(&edit("  port: 8000\n", "  image: 'api:1.0; rm -rf /'\n  port: 8000\n"));
     assert_eq!(problem.field, "app.image");
-    assert_eq!(
-        problem.message,
-        "`api:1.0; rm -rf /` is not a container image reference"
+    assert!(
+        problem
+            .message
+            .starts_with("`api:1.0; rm -rf /` is not a container image reference: expected [host[:port]/]path"),
+        "{}",
+        problem.message
     );
     // The security review's example: quotes and a redirection into root's user data.
     let (problem, ..) = only_problem(&edit(
@@ -456,5 +459,67 @@ fn the_instance_type_must_run_the_architecture() {
     assert_eq!(
         parse_environment(&yaml, "development").unwrap().compute.instance_type(),
         "t4g.micro"
+    );
+}
+
+#[test]
+fn aliases_are_refused_where_they_stand() {
+    let mut yaml = edit("name: development", "name: &n development");
+    yaml.push_str("labels: *n\n");
+    let (problem, line, _) = only_problem(&yaml);
+    assert!(problem.message.contains("aliases"), "{problem:?}");
+    assert_eq!(line, line_of(&yaml, "labels: *n"));
+}
+
+/// A billion laughs: nine levels of ten aliases would be 10^9 strings; refused at the first.
+#[test]
+fn an_alias_bomb_is_refused_without_expanding_it() {
+    let mut yaml = String::from("a0: &a0 [\"lol\"]\n");
+    for level in 1..10 {
+        let refs = vec![format!("*a{}", level - 1); 10].join(", ");
+        yaml.push_str(&format!("a{level}: &a{level} [{refs}]\n"));
+    }
+    let (problem, line, _) = only_problem(&yaml);
+    assert!(problem.message.contains("aliases"), "{problem:?}");
+    assert_eq!(line, 2);
+}
+
+#[test]
+fn deep_nesting_is_refused_at_its_depth_and_quickly() {
+    let yaml = format!("name: development\nx: {}{}\n", "[".repeat(40_000), "]".repeat(40_000));
+    let started = std::time::Instant::now();
+    let (problem, line, column) = only_problem(&yaml);
+    assert!(
+        problem.message.contains("nested more than 16 levels"),
+        "{}",
+        problem.message
+    );
+    assert_eq!(line, 2, "column {column}");
+    // Not a timing assertion of the product: a guard against the check itself going quadratic.
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn a_name_is_checked_before_it_becomes_a_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret.yaml"), "password: hunter2\n").unwrap();
+    let inner = dir.path().join("environments");
+    std::fs::create_dir(&inner).unwrap();
+    for name in ["../secret", "/etc/passwd", "a/b", "", "Staging", "dev\u{1b}[2K"] {
+        let error = load_environment(&inner, name).unwrap_err().to_string();
+        assert!(error.contains("is not an environment name"), "{name:?}: {error}");
+        assert!(!error.contains("hunter2") && !error.contains('\u{1b}'), "{error}");
+    }
+}
+
+#[test]
+fn an_oversized_file_is_refused_before_it_is_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!("{DEVELOPMENT}#{}\n", "x".repeat(300 * 1024));
+    std::fs::write(dir.path().join("development.yaml"), big).unwrap();
+    let error = load_environment(dir.path(), "development").unwrap_err().to_string();
+    assert!(
+        error.contains("environment files are limited to 262144 bytes"),
+        "{error}"
     );
 }

@@ -2,6 +2,7 @@
 //! Pure: returns every problem found, each naming its field path; the loader adds positions.
 
 use super::error::Problem;
+use super::image::check_image;
 use super::schema::{Cidr, ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode};
 use super::subnets::{CARVE_BITS, MAX_AZS};
 
@@ -389,16 +390,6 @@ fn check_compute(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             );
         }
     }
-}
-
-/// A container image reference: registry/name:tag or @digest, nothing a shell or JSON string
-/// would need to escape (the reference goes into user data and a task definition).
-pub fn check_image(image: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || "./:@_-".contains(c);
-    if image.is_empty() || !image.chars().all(allowed) {
-        return Err(format!("`{image}` is not a container image reference"));
-    }
-    Ok(())
 }
 
 /// Fargate accepts only certain CPU and memory pairs.

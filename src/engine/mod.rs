@@ -81,6 +81,10 @@ pub struct Engine {
 pub struct Registry {
     pub host: String,
     pub plain_http: bool,
+    /// Push with the engine's own login (its configuration, `docker login` done by the
+    /// operator) instead of the one in the run's `LoginDir`: for a registry other than the
+    /// repository's own, which must never see ECR's token.
+    pub engine_login: bool,
 }
 
 /// What the engine tells deployer about each line it prints.
@@ -189,6 +193,13 @@ impl Engine {
     /// (`~/.docker/config.json`), and plain HTTP for a loopback registry (Docker allows
     /// 127.0.0.0/8 without TLS by itself).
     fn with_login(&self, subcommand: &str, registry: &Registry, dir: &LoginDir) -> Vec<String> {
+        if registry.engine_login {
+            let mut args = vec![subcommand.to_owned()];
+            if registry.plain_http && self.kind != EngineKind::Docker {
+                args.push("--tls-verify=false".into());
+            }
+            return args;
+        }
         let dir_path = dir.path().to_string_lossy().into_owned();
         let auth_file = dir.auth_file().to_string_lossy().into_owned();
         match self.kind {
@@ -252,6 +263,7 @@ mod tests {
         let registry = Registry {
             host: "127.0.0.1:5000".into(),
             plain_http: true,
+            engine_login: false,
         };
         let engine = |kind| Engine {
             kind,
@@ -273,5 +285,12 @@ mod tests {
                 "--tls-verify=false".to_owned()
             ]
         );
+        let mirror = Registry {
+            host: "mirror.example.com".into(),
+            plain_http: false,
+            engine_login: true,
+        };
+        assert_eq!(engine(EngineKind::Docker).with_login("push", &mirror, &dir), ["push"]);
+        assert_eq!(engine(EngineKind::Podman).with_login("push", &mirror, &dir), ["push"]);
     }
 }

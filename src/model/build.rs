@@ -24,6 +24,64 @@ pub struct Facts {
     pub pushed_image: Option<String>,
 }
 
+impl Facts {
+    /// Each fact has the shape AWS gives it. Facts come from AWS or from a saved plan, which is
+    /// a file anyone with write access to it may have edited: they go into names, ARNs, user
+    /// data and task definitions, so nothing else gets in.
+    pub fn check(&self) -> Result<(), ModelError> {
+        let fact = |field, value: &str, expected| ModelError::Fact {
+            field,
+            value: value.chars().flat_map(char::escape_debug).collect(),
+            expected,
+        };
+        let region_ok = {
+            let parts: Vec<&str> = self.region.split('-').collect();
+            parts.len() >= 3
+                && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+        };
+        if !region_ok {
+            return Err(fact("facts.region", &self.region, "a region name such as us-east-1"));
+        }
+        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(fact("facts.account_id", &self.account_id, "a 12-digit account id"));
+        }
+        for zone in &self.availability_zones {
+            let zone_ok = zone.strip_prefix(self.region.as_str()).is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            });
+            if !zone_ok {
+                return Err(fact("facts.availability_zones", zone, "a zone of the region, such as us-east-1a"));
+            }
+        }
+        if let Some(ami) = &self.default_image_id {
+            let hex = ami.strip_prefix("ami-").unwrap_or_default();
+            if !matches!(hex.len(), 8 | 17) || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+                return Err(fact("facts.default_image_id", ami, "an AMI id (ami- and 8 or 17 hex digits)"));
+            }
+        }
+        if let Some(image) = &self.pushed_image
+            && !self.is_ecr_digest(image)
+        {
+            return Err(fact(
+                "facts.pushed_image",
+                image,
+                "an image of an ECR repository of the account and region, by digest",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `<account>.dkr.ecr.<region>.<domain>/<path>@sha256:<hex>`.
+    pub fn is_ecr_digest(&self, image: &str) -> bool {
+        crate::config::ImageReference::parse(image).is_ok_and(|reference| {
+            let registry = format!("{}.dkr.ecr.{}.", self.account_id, self.region);
+            reference.host().is_some_and(|host| host.starts_with(&registry))
+                && crate::config::is_digest_in(image, reference.name)
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error(
@@ -42,6 +100,16 @@ pub enum ModelError {
         "{environment} has no image to run: its file sets no app.image and nothing has been pushed to its repository {repository} yet\n  help: run `deployer apply {environment} --build` to build, push and deploy the bundled API in one go (or `deployer push {environment}`, then apply); to run an image built elsewhere, set app.image or pass --image"
     )]
     NothingPushed { environment: String, repository: String },
+
+    #[error("the image to run: {message}\n  help: name an image such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:<digest> or ghcr.io/owner/api:1.0.0")]
+    Image { message: String },
+
+    #[error("{field} is `{value}`, not {expected}\n  help: these facts are read from AWS; a saved plan carrying this value was edited or is corrupt: make a new one with `deployer plan ENV --out FILE`")]
+    Fact {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 
     #[error(transparent)]
     Template(#[from] super::templates::TemplateError),
@@ -121,6 +189,7 @@ pub fn stand_in_facts(config: &EnvironmentConfig) -> Facts {
 }
 
 pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, ModelError> {
+    facts.check()?;
     let zone_count = usize::from(config.network.azs);
     if facts.availability_zones.len() < zone_count {
         return Err(ModelError::NotEnoughZones {
@@ -302,7 +371,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     add_load_balancer(config, facts, zone_count, &mut add);
     add_compute(config, facts, zone_count, &mut add)?;
     add_database(config, &facts.availability_zones[..zone_count], &mut add);
-    for (id, spec) in super::alarms::alarms(config) {
+    for (id, spec) in super::alarms::alarms(config, facts) {
         add(id, spec);
     }
 
@@ -339,6 +408,7 @@ fn repository(config: &EnvironmentConfig) -> Spec {
         immutable_tags: true,
         encryption: "AES256".into(),
         keep_images: config.registry.keep_images,
+        policy: String::new(),
     })
 }
 
@@ -639,9 +709,12 @@ fn policy(statements: impl IntoIterator<Item = serde_json::Value>) -> String {
 }
 
 /// The ECS task's own role: what the API calls, nothing more. The execution role injects the
-/// token into the container; the API never reads it from AWS.
+/// token into the container; the API never reads it from AWS. Reads only: behind a Fargate
+/// service the target group holds the tasks' IPs, which ECS registers; the API refuses to move
+/// targets there (409), so Register/DeregisterTargets would be rights it never uses.
 fn task_policy(config: &EnvironmentConfig, facts: &Facts) -> String {
-    policy(api_statements(config, facts))
+    let [read, _] = api_statements(config, facts);
+    policy([read])
 }
 
 /// The ECS agent's role: pull the image, write logs, read the token into the container.
@@ -713,13 +786,44 @@ pub fn iam_path(environment: &str, region: &str) -> String {
     format!("/deployer/{environment}/{region}/")
 }
 
+/// Who may assume a role: the one service, for this account only (the confused deputy: a
+/// service acting for another account cannot assume it).
+/// - `ecs-tasks.amazonaws.com` (task and execution roles): `aws:SourceAccount` and
+///   `aws:SourceArn` on any of the account's ECS resources in the region, as ECS documents for
+///   task roles ("Amazon ECS task IAM role"; naming one cluster is not supported, hence `*`).
+/// - `ec2.amazonaws.com` (the instance role): `aws:SourceAccount` only. EC2 documents no
+///   `aws:SourceArn` for the instance-profile role it assumes (the instance's ARN is not known
+///   before launch either), and a condition on a key the service does not send denies always.
+fn trust_policy(service: &str, facts: &Facts) -> String {
+    let account = &facts.account_id;
+    let condition = if service == "ecs-tasks.amazonaws.com" {
+        serde_json::json!({
+            "StringEquals": {"aws:SourceAccount": account},
+            "ArnLike": {"aws:SourceArn": format!("arn:aws:ecs:{}:{account}:*", facts.region)}
+        })
+    } else {
+        serde_json::json!({"StringEquals": {"aws:SourceAccount": account}})
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": condition
+        }]
+    })
+    .to_string()
+}
+
 fn role(config: &EnvironmentConfig, facts: &Facts, suffix: &str, service: &str, inline_policy: String) -> Spec {
     Spec::IamRole(RoleSpec {
         name: iam_name(&config.name, &facts.region, suffix),
         path: iam_path(&config.name, &facts.region),
-        trusted_service: service.into(),
+        trust_policy: trust_policy(service, facts),
         managed_policies: BTreeSet::new(),
         inline_policy,
+        other_inline_policies: BTreeMap::new(),
     })
 }
 
@@ -742,8 +846,13 @@ fn add_compute(
             environment: name.clone(),
             repository: repository_name(name),
         })?;
+    // The one check every image passes, whatever supplied it (the file, --image, a rollback
+    // hold, a saved plan, the last push): nothing unparsed reaches user data or a task definition.
+    crate::config::check_image(image).map_err(|message| ModelError::Image { message })?;
+    let vpc_cidr = config.network.cidr.to_string();
     let input = AppTemplateInput {
         environment: name,
+        vpc_cidr: &vpc_cidr,
         region: &facts.region,
         image,
         port: config.app.port,
@@ -788,6 +897,7 @@ fn add_compute(
                 instance_type: compute.instance_type().to_owned(),
                 security_groups: group("app"),
                 instance_profile: Ref::to("instance-profile"),
+                image: image.to_owned(),
                 user_data: user_data(&input)?,
                 log_group: Ref::to("log-group"),
                 root_volume: Some(RootVolume {
@@ -986,6 +1096,11 @@ mod tests {
         let names = |region: &str| -> Vec<(String, String)> {
             let facts = Facts {
                 region: region.into(),
+                availability_zones: ["a", "b", "c"].map(|z| format!("{region}{z}")).to_vec(),
+                pushed_image: Some(format!(
+                    "123456789012.dkr.ecr.{region}.amazonaws.com/deployer/development/api@sha256:{}",
+                    "e".repeat(64)
+                )),
                 ..facts()
             };
             desired(&config, &facts)
@@ -1111,6 +1226,8 @@ mod tests {
         let config = parse_environment(include_str!("../../environments/production.yaml"), "production").unwrap();
         let two = Facts {
             availability_zones: vec!["eu-west-3a".into(), "eu-west-3b".into()],
+            region: "eu-west-3".into(),
+            pushed_image: None,
             ..facts()
         };
         let error = desired(&config, &two).unwrap_err();
@@ -1185,6 +1302,67 @@ mod tests {
         // The execution role injects the token; the API never reads it from AWS.
         let text = policy.to_string();
         assert!(!text.contains("ssm:") && !text.contains("secretsmanager:"), "{policy}");
+    }
+
+    /// Issue 26: each role trusts its one service, acting for this account only (and, for ECS,
+    /// from this account's ECS resources in this region); EC2 gets no `aws:SourceArn`.
+    #[test]
+    fn roles_trust_their_service_for_this_account_only() {
+        let staging = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
+        let development =
+            parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let ecs = Some("arn:aws:ecs:us-east-1:123456789012:*");
+        for (config, id, service, source_arn) in [
+            (&staging, "task-role", "ecs-tasks.amazonaws.com", ecs),
+            (&staging, "execution-role", "ecs-tasks.amazonaws.com", ecs),
+            (&development, "instance-role", "ec2.amazonaws.com", None),
+        ] {
+            let desired = desired(config, &facts()).unwrap();
+            let Spec::IamRole(role) = &desired.resources[&Id::from(id)].spec else {
+                panic!("{id} is not a role")
+            };
+            let trust: serde_json::Value = serde_json::from_str(&role.trust_policy).unwrap();
+            let [statement] = trust["Statement"].as_array().unwrap().as_slice() else {
+                panic!("{id}: {trust}")
+            };
+            assert_eq!(statement["Effect"], "Allow", "{id}");
+            assert_eq!(statement["Principal"], serde_json::json!({"Service": service}), "{id}");
+            assert_eq!(statement["Action"], "sts:AssumeRole", "{id}");
+            assert_eq!(
+                statement["Condition"]["StringEquals"],
+                serde_json::json!({"aws:SourceAccount": "123456789012"}),
+                "{id}"
+            );
+            assert_eq!(statement["Condition"]["ArnLike"]["aws:SourceArn"].as_str(), source_arn, "{id}");
+            assert!(role.other_inline_policies.is_empty(), "{id}");
+        }
+    }
+
+    /// Item 6: behind Fargate the target group holds task IPs that ECS registers, and the API
+    /// refuses to move them (409): the task role cannot. EC2 instances behind an ALB are
+    /// registered by the API, so the instance role keeps the rights, on its own groups.
+    #[test]
+    fn only_roles_of_instances_may_move_targets() {
+        let moves = |actions: &[String]| actions.iter().any(|a| a.contains("egister"));
+        for (role, actions, _, _) in all_statements() {
+            if role.ends_with("/task-role") {
+                assert!(!moves(&actions), "{role}: {actions:?}");
+            }
+        }
+        let mut config =
+            parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        config.load_balancer.kind = LoadBalancerKind::Alb;
+        let (_, policy) = role_policy(&desired(&config, &facts()).unwrap(), "instance-role");
+        let register = policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Action"].to_string().contains("elasticloadbalancing:RegisterTargets"))
+            .unwrap_or_else(|| panic!("{policy}"));
+        assert_eq!(
+            register["Resource"],
+            serde_json::json!(["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/development-app-*/*"])
+        );
     }
 
     /// Every (actions, resources, condition) statement of every role of every environment.
@@ -1334,7 +1512,7 @@ mod tests {
         let image = facts.pushed_image.unwrap();
         assert!(template.user_data.contains(&format!("docker pull '{image}'")));
         assert!(template.user_data.contains(
-            r#"echo '{"credHelpers": {"123456789012.dkr.ecr.us-east-1.amazonaws.com": "ecr-login"}}' > /root/.docker/config.json"#
+            r#"echo '{"credHelpers":{"123456789012.dkr.ecr.us-east-1.amazonaws.com":"ecr-login"}}' > /root/.docker/config.json"#
         ));
         assert!(
             template

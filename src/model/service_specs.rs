@@ -1,11 +1,11 @@
 //! Specs of the services on top of the network: load balancers, IAM roles, compute, database.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
 use super::Ref;
-use super::spec::{Attribute, Reference, ResourceSpec, short_digest};
+use super::spec::{Attribute, Reference, ResourceSpec};
 
 /// A classic Elastic Load Balancer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,6 +116,10 @@ pub struct RepositorySpec {
     pub encryption: String,
     /// The lifecycle policy expires all but this many most recent images.
     pub keep_images: u16,
+    /// The repository policy, canonical JSON; empty: none. deployer wants none: without one only
+    /// the account's own principals whose IAM policies allow it may pull or push (another
+    /// account needs a grant here), so any policy found is someone else's and is removed.
+    pub policy: String,
 }
 
 /// The S3 bucket a load balancer writes its access logs to: private, encrypted with
@@ -219,11 +223,41 @@ pub struct RoleSpec {
     pub name: String,
     /// `/deployer/<env>/`: scopes discovery to one ListRoles call.
     pub path: String,
-    /// e.g. `ecs-tasks.amazonaws.com`.
-    pub trusted_service: String,
+    /// The whole trust (assume-role) policy, canonical JSON: which service may assume the role,
+    /// on what conditions, and nobody else (a second statement is drift).
+    pub trust_policy: String,
     pub managed_policies: BTreeSet<String>,
-    /// The inline policy document, canonical JSON.
+    /// deployer's inline policy (named `deployer`), canonical JSON.
     pub inline_policy: String,
+    /// Every other inline policy on the role, by name, canonical JSON: never deployer's, so
+    /// never wanted; found, each is planned for deletion.
+    pub other_inline_policies: BTreeMap<String, String>,
+}
+
+impl RoleSpec {
+    /// The other inline policies as one value: `(none)`, or a JSON object of name → document
+    /// (shown as a line diff, as policies are, so a reviewer reads what is removed).
+    fn other_inline_policies_value(&self) -> String {
+        if self.other_inline_policies.is_empty() {
+            return NONE.to_owned();
+        }
+        let documents: serde_json::Map<String, serde_json::Value> = self
+            .other_inline_policies
+            .iter()
+            .map(|(name, document)| {
+                let value = serde_json::from_str(document).unwrap_or_else(|_| document.clone().into());
+                (name.clone(), value)
+            })
+            .collect();
+        serde_json::Value::Object(documents).to_string()
+    }
+}
+
+const NONE: &str = "(none)";
+
+/// A resource policy as an attribute: the document, or `(none)`.
+fn document_or_none(document: &str) -> String {
+    if document.is_empty() { NONE.to_owned() } else { document.to_owned() }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -240,7 +274,11 @@ pub struct LaunchTemplateSpec {
     pub instance_type: String,
     pub security_groups: BTreeSet<Ref>,
     pub instance_profile: Ref,
-    /// Rendered from templates/user-data.sh.tera; carries no secret.
+    /// The container image the instances run (the user data pulls it): its own attribute, so a
+    /// reviewer sees which image changes, not only that a script did.
+    pub image: String,
+    /// Rendered from templates/user-data.sh.tera; carries no secret. Shown whole, and changed
+    /// as a line diff: it runs as root at boot.
     pub user_data: String,
     /// The root volume, when the template maps one (deployer always does).
     pub root_volume: Option<RootVolume>,
@@ -477,9 +515,10 @@ impl ResourceSpec for RoleSpec {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("path", &self.path, true),
-            Attribute::scalar("trusted_service", &self.trusted_service, false),
+            Attribute::scalar("trust_policy", &self.trust_policy, false),
             Attribute::set("managed_policies", &self.managed_policies),
             Attribute::scalar("inline_policy", &self.inline_policy, false),
+            Attribute::scalar("other_inline_policies", self.other_inline_policies_value(), false),
         ]
     }
 
@@ -510,7 +549,8 @@ impl ResourceSpec for LaunchTemplateSpec {
             Attribute::scalar("instance_type", &self.instance_type, false),
             Attribute::set("security_groups", &self.security_groups),
             Attribute::scalar("instance_profile", &self.instance_profile, false),
-            Attribute::scalar("user_data", short_digest(&self.user_data), false),
+            Attribute::scalar("image", &self.image, false),
+            Attribute::scalar("user_data", &self.user_data, false),
             Attribute::scalar(
                 "root_volume",
                 self.root_volume
@@ -578,6 +618,7 @@ impl ResourceSpec for RepositorySpec {
             Attribute::scalar("scan_on_push", self.scan_on_push, false),
             Attribute::scalar("immutable_tags", self.immutable_tags, false),
             Attribute::scalar("keep_images", self.keep_images, false),
+            Attribute::scalar("policy", document_or_none(&self.policy), false),
         ]
     }
 
@@ -719,6 +760,7 @@ mod tests {
             immutable_tags: true,
             encryption: "AES256".into(),
             keep_images: 30,
+            policy: String::new(),
         };
         assert_eq!(RepositorySpec::kept_by(&spec.lifecycle_policy()), 30);
         // Someone else's policy (here: untagged images only) is not ours: the plan fixes it.

@@ -409,14 +409,6 @@ impl ResourceSpec for SecurityGroupRulesSpec {
     }
 }
 
-/// A short stand-in for long text (user data) in plan output.
-pub(super) fn short_digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(text.as_bytes());
-    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("sha256:{hex} ({} bytes)", text.len())
-}
-
 impl fmt::Display for Route {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.target {

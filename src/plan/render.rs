@@ -126,6 +126,14 @@ fn attribute_lines(name: &str, value: &str) -> String {
             let indented = document.replace('\n', "\n          ");
             format!("          {name} = {indented}\n")
         }
+        // A script (user data) over indented lines, every one of them shown.
+        None if value.contains('\n') => {
+            let mut out = format!("          {name} =\n");
+            for line in value.lines() {
+                out.push_str(&format!("            | {line}\n"));
+            }
+            out
+        }
         None => format!("          {name} = {value}\n"),
     }
 }

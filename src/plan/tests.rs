@@ -386,6 +386,58 @@ fn a_changed_policy_shows_the_lines_that_differ_not_two_documents() {
     assert!(!text.contains(" → "), "{text}");
 }
 
+/// Issue 26: what grants access is compared whole. A second trust statement for another
+/// account and an inline policy beside deployer's each plan an update of the role, shown as a
+/// diff of the documents; a repository policy and a topic policy likewise.
+#[test]
+fn a_widened_trust_an_extra_inline_policy_and_resource_policies_are_drift() {
+    let desired = staging();
+    assert!(plan(&desired, &crate::model::as_deployed(&desired)).is_empty());
+    let mut observed = crate::model::as_deployed(&desired);
+    let Spec::IamRole(role) = &mut observed_mut(&mut observed, "task-role").spec else {
+        panic!()
+    };
+    let mut trust: serde_json::Value = serde_json::from_str(&role.trust_policy).unwrap();
+    trust["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "sts:AssumeRole"
+    }));
+    role.trust_policy = trust.to_string();
+    let everything = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    role.other_inline_policies
+        .insert("backdoor".into(), everything.to_string());
+    let Spec::EcrRepository(repository) = &mut observed_mut(&mut observed, "repository").spec else {
+        panic!()
+    };
+    repository.policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"}]
+    })
+    .to_string();
+
+    let planned = plan(&desired, &observed);
+    assert_eq!(
+        actions(&planned),
+        [
+            ("repository".to_owned(), Action::Update),
+            ("task-role".to_owned(), Action::Update)
+        ]
+    );
+    let text = render_text(&planned);
+    assert!(text.contains("trust_policy: changed\n"), "{text}");
+    assert!(text.contains("other_inline_policies: changed\n"), "{text}");
+    assert!(text.contains("policy: changed\n"), "{text}");
+    let removed = |value: &str| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with("- ") && l.contains(value))
+    };
+    assert!(removed("arn:aws:iam::999999999999:root"), "{text}");
+    assert!(removed("\"backdoor\""), "{text}");
+    assert!(removed("\"Principal\": \"*\""), "{text}");
+    assert!(text.lines().any(|l| l.trim() == "+ (none)"), "{text}");
+}
+
 /// The plan text people review, as reviewed snapshots (`cargo insta review` after a change
 /// that is meant): a whole environment from nothing, and an update, a replacement and a
 /// destroy together.
@@ -423,4 +475,43 @@ fn a_new_architecture_replaces_the_task_definition() {
         reasons(&plan, "task-definition"),
         ["architecture: X86_64 → ARM64 (forces replacement)"]
     );
+}
+
+/// Issue 26, item 5: what an instance runs is in the plan. A new image shows as the launch
+/// template's `image` and as the user data's lines that change, in text and in JSON.
+#[test]
+fn an_ec2_plan_shows_the_image_and_the_user_data_lines_that_change() {
+    let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+    let facts = crate::model::example_facts(2);
+    let before = desired(&config, &facts).unwrap();
+    let old_image = facts.pushed_image.clone().unwrap();
+    let new_image = old_image.replace(&"e".repeat(64), &"f".repeat(64));
+    let after = desired(
+        &config,
+        &crate::model::Facts {
+            pushed_image: Some(new_image.clone()),
+            ..facts
+        },
+    )
+    .unwrap();
+    let plan = plan(&after, &crate::model::as_deployed(&before));
+    let text = console::strip_ansi_codes(&render_text(&plan)).into_owned();
+    assert!(
+        text.contains(&format!(
+            "image: changed\n          - {old_image}\n          + {new_image}\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("user_data: changed"), "{text}");
+    assert!(text.contains(&format!("- docker pull '{old_image}'")), "{text}");
+    assert!(text.contains(&format!("+ docker pull '{new_image}'")), "{text}");
+    let json = render_json(&plan).to_string();
+    assert!(
+        json.contains(&format!("docker pull '{new_image}'")),
+        "the JSON carries the script"
+    );
+
+    // A new launch template lists its script whole.
+    let created = console::strip_ansi_codes(&render_text(&super::plan(&before, &[]))).into_owned();
+    assert!(created.contains(&format!("| docker pull '{old_image}'")), "{created}");
 }

@@ -10,6 +10,7 @@ use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
 use crate::commands::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
 use crate::outputs::Outputs;
 use crate::plan::{Plan, render_json, render_text};
+use crate::printable::{printable, printable_line, printable_line as line};
 
 /// `plan`'s answer: the plan as text, or as one JSON object.
 pub fn plan(plan: &Plan, json: bool) {
@@ -42,22 +43,26 @@ pub fn plan_saved(environment: &str, file: &std::path::Path) {
 }
 
 /// `show FILE`: a saved plan as `plan` printed it, under what it was made from; or its JSON.
-pub fn saved_plan(saved: &SavedPlan, json: bool) {
+pub fn saved_plan(saved: &SavedPlan, plan: &Plan, json: bool) {
     if json {
-        println!("{}", saved.plan);
+        println!("{}", render_json(plan));
         return;
     }
     println!(
-        "Saved plan for {}, made {} by deployer {} from a file with digest {}",
-        saved.environment, saved.created_at, saved.deployer_version, saved.config_digest
+        "Saved plan for {}, made {} by deployer {} from a file with digest {}{}",
+        line(&saved.environment),
+        line(&saved.created_at),
+        line(&saved.deployer_version),
+        line(&saved.config_digest),
+        if saved.signature.is_some() { ", signed" } else { "" }
     );
     if let Some(image) = &saved.image {
-        println!("Image: {image}");
+        println!("Image: {}", line(image));
     } else if let Some(image) = &saved.facts.pushed_image {
-        println!("Image: {image} (the last push)");
+        println!("Image: {} (the last push)", line(image));
     }
     println!();
-    print!("{}", saved.text);
+    print!("{}", render_text(plan));
 }
 
 /// Which pushed image the environment runs, when it runs the last push.
@@ -79,7 +84,12 @@ pub fn running_image(pushed: Option<&PushedImage>, style: Style) {
             json!({"event": "image", "image": image.reference, "tags": image.tags, "pushed_at": image.pushed_at})
         );
     } else {
-        println!("Image: {} ({tags}{when}), the last one pushed.\n", image.reference);
+        println!(
+            "Image: {} ({}{}), the last one pushed.\n",
+            line(&image.reference),
+            line(&tags),
+            line(&when)
+        );
     }
 }
 
@@ -87,7 +97,8 @@ pub fn running_image(pushed: Option<&PushedImage>, style: Style) {
 pub fn released(environment: &str, hold: &Hold) {
     println!(
         "Released: {environment} was held at {} (revision {}); the next `deployer apply {environment}` rolls forward.",
-        hold.image, hold.revision
+        line(&hold.image),
+        line(&hold.revision)
     );
 }
 
@@ -103,10 +114,10 @@ pub fn held(environment: &str, hold: Option<&Hold>, style: Style) {
     } else {
         println!(
             "Held: {environment} runs {} (revision {}) since {}, by {} (`deployer rollback`).\n  A plain apply keeps it there; `deployer rollback {environment} --release`, `apply --image IMAGE` or `apply --build` rolls forward.\n",
-            hold.image,
-            hold.revision,
+            line(&hold.image),
+            line(&hold.revision),
             hold.since_text(),
-            hold.by
+            line(&hold.by)
         );
     }
 }
@@ -191,8 +202,8 @@ pub fn not_locked(environment: &str) {
 pub fn lock_holder(environment: &str, holder: &LockHolder) {
     println!(
         "{environment} is locked by {} ({}) since {}; the lock expires at {}.",
-        holder.holder,
-        holder.command,
+        line(&holder.holder),
+        line(&holder.command),
         holder.started_at_text(),
         holder.expires_at_text()
     );
@@ -226,13 +237,13 @@ pub fn history(revisions: &[Revision], json: bool) -> serde_json::Result<()> {
         };
         println!(
             "{marker} {:<18} {}  {}{}",
-            revision.revision,
-            revision.created_at,
-            revision.image,
+            line(&revision.revision),
+            line(&revision.created_at),
+            line(&revision.image),
             revision
                 .created_by
                 .as_ref()
-                .map(|by| format!("  by {by}"))
+                .map(|by| format!("  by {}", line(by)))
                 .unwrap_or_default()
         );
     }
@@ -317,7 +328,12 @@ pub fn log_line(line: &LogLine, json: bool) {
             json!({"timestamp": time, "source": line.source, "message": line.message})
         );
     } else {
-        println!("{} {} {}", style(time).dim(), style(&line.source).cyan(), line.message);
+        println!(
+            "{} {} {}",
+            style(time).dim(),
+            style(printable_line(&line.source)).cyan(),
+            printable(&line.message)
+        );
     }
 }
 

@@ -87,8 +87,18 @@ impl Ec2 {
 
 /// The image a user data script pulls (`docker pull '<image>'`).
 fn pulled_image(user_data: &str) -> Option<&str> {
-    let rest = user_data.split_once("docker pull '")?.1;
-    rest.split_once('\'').map(|(image, _)| image)
+    word_after(user_data, "docker pull ")
+}
+
+/// The shell word after `prefix`, without the single quotes the `shell` filter puts around it
+/// (an image or a log group name never holds a quote of its own).
+fn word_after<'a>(user_data: &'a str, prefix: &str) -> Option<&'a str> {
+    let word = user_data.split_once(prefix)?.1.split_whitespace().next()?;
+    Some(
+        word.strip_prefix('\'')
+            .and_then(|w| w.strip_suffix('\''))
+            .unwrap_or(word),
+    )
 }
 
 pub(crate) struct LaunchTemplates<'a>(pub(crate) &'a Ec2);
@@ -167,11 +177,8 @@ impl Resource for LaunchTemplates<'_> {
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                 .unwrap_or_default();
             // The user data names the group it logs to (`--log-opt awslogs-group=<name>`).
-            let log_group = user_data
-                .split_once("awslogs-group=")
-                .and_then(|(_, rest)| rest.split_whitespace().next())
-                .unwrap_or_default()
-                .to_owned();
+            let log_group = word_after(&user_data, "awslogs-group=").unwrap_or_default().to_owned();
+            let image = pulled_image(&user_data).unwrap_or_default().to_owned();
             let root_volume = data.block_device_mappings().iter().find_map(|mapping| {
                 let ebs = mapping.ebs()?;
                 Some(RootVolume {
@@ -189,6 +196,7 @@ impl Resource for LaunchTemplates<'_> {
                     instance_type,
                     security_groups: groups.iter().map(|g| lookup(g)).collect(),
                     instance_profile: lookup(&profile),
+                    image,
                     user_data,
                     root_volume,
                     log_group: lookup(&log_group),
