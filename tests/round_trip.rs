@@ -562,8 +562,9 @@ fn json_apply_emits_one_event_per_line() {
 }
 
 /// Reads the API's role policy back from IAM and evaluates it (the emulator stores policies but
-/// never enforces them): it must allow moving instances in and out of this environment's real
-/// load balancer or target group, as AWS named it, and nothing of another environment's.
+/// never enforces them): on EC2 it must allow moving instances in and out of this environment's
+/// real load balancer, as AWS named it, and nothing of another environment's; on ECS, where the
+/// target group holds the tasks' IPs that ECS registers (the API refuses with 409), nothing.
 fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment: &str) {
     let config = moto.sdk_config();
     let other = if environment == "production" {
@@ -608,6 +609,15 @@ fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment
             .into_owned();
         serde_json::from_str::<serde_json::Value>(&text).unwrap()
     });
+    if environment != "development" {
+        for action in [action, "elasticloadbalancing:RegisterTargets"] {
+            assert!(
+                !allows(&policy, action, &ours, environment),
+                "{role} may {action} on {ours}: {policy}"
+            );
+        }
+        return;
+    }
     assert!(
         allows(&policy, action, &ours, environment),
         "{role} cannot {action} on {ours}: {policy}"

@@ -1,6 +1,8 @@
 //! SNS: the topic an environment's alarms publish to, with the email address from `alarms.email`
 //! subscribed. AWS mails the address a link to confirm; until it is followed the subscription is
 //! `PendingConfirmation`, cannot be removed through the API, and lapses after three days.
+//! The topic's access policy is an attribute: created with deployer's (only the environment's
+//! alarms publish), and any other found is put back (SetTopicAttributes `Policy`).
 
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::Tag;
@@ -13,6 +15,8 @@ use crate::model::{AlarmTopicSpec, Spec, Tags, alarm_topic_name};
 
 /// What SNS lists as the ARN of a subscription not confirmed yet.
 const PENDING: &str = "PendingConfirmation";
+/// The topic attribute that holds its access policy.
+const POLICY: &str = "Policy";
 
 #[derive(Debug, Clone)]
 pub struct Sns {
@@ -52,6 +56,22 @@ impl Sns {
             .filter(|s| s.protocol() == Some("email"))
             .filter_map(|s| Some((s.endpoint()?.to_owned(), s.subscription_arn()?.to_owned())))
             .collect())
+    }
+
+    /// The topic's access policy, canonical JSON (empty if SNS reports none).
+    async fn policy_of(&self, topic: &str) -> Result<String, AwsError> {
+        let attributes = self
+            .client
+            .get_topic_attributes()
+            .topic_arn(topic)
+            .send()
+            .await
+            .op("GetTopicAttributes")?;
+        let policy = attributes
+            .attributes()
+            .and_then(|a| a.get(POLICY))
+            .map_or("", String::as_str);
+        Ok(serde_json::from_str::<serde_json::Value>(policy).map_or_else(|_| policy.to_owned(), |v| v.to_string()))
     }
 
     async fn subscribe(&self, topic: &str, email: &str) -> Result<(), AwsError> {
@@ -120,10 +140,15 @@ impl Resource for AlarmTopics<'_> {
         else {
             return Ok(Vec::new());
         };
-        let (tags, subscriptions) = tokio::try_join!(self.0.tags_of(&arn), self.0.email_subscriptions(&arn))?;
+        let (tags, subscriptions, policy) = tokio::try_join!(
+            self.0.tags_of(&arn),
+            self.0.email_subscriptions(&arn),
+            self.0.policy_of(&arn)
+        )?;
         let spec = AlarmTopicSpec {
             name,
             emails: subscriptions.into_iter().map(|(email, _)| email).collect(),
+            policy,
         };
         Ok(vec![Found::new(arn, tags, move |_| Spec::AlarmTopic(spec))])
     }
@@ -136,6 +161,7 @@ impl Resource for AlarmTopics<'_> {
             .client
             .create_topic()
             .name(&spec.name)
+            .attributes(POLICY, &spec.policy)
             .set_tags(Some(to_sns_tags(request.tags)?))
             .send()
             .await
@@ -154,6 +180,17 @@ impl Resource for AlarmTopics<'_> {
 
     async fn update(&self, request: Update<'_, AlarmTopicSpec>) -> Result<(), AwsError> {
         let topic = request.physical_id;
+        if request.changed("policy") {
+            self.0
+                .client
+                .set_topic_attributes()
+                .topic_arn(topic)
+                .attribute_name(POLICY)
+                .attribute_value(&request.spec.policy)
+                .send()
+                .await
+                .op("SetTopicAttributes")?;
+        }
         if request.changed("emails") {
             let existing = self.0.email_subscriptions(topic).await?;
             for email in request

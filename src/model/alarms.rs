@@ -163,6 +163,8 @@ pub struct AlarmTopicSpec {
     /// Subscribed email addresses: the wanted one; what AWS lists when read back, confirmed or
     /// still pending confirmation.
     pub emails: std::collections::BTreeSet<String>,
+    /// The topic's access policy, canonical JSON (`alarm_topic_policy`).
+    pub policy: String,
 }
 
 impl ResourceSpec for AlarmTopicSpec {
@@ -170,6 +172,7 @@ impl ResourceSpec for AlarmTopicSpec {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::set("emails", &self.emails),
+            Attribute::scalar("policy", &self.policy, false),
         ]
     }
 
@@ -183,8 +186,49 @@ pub fn alarm_topic_name(environment: &str) -> String {
     format!("{environment}-alarms")
 }
 
+/// The alarm topic's access policy: the account manages the topic (SNS's default rights, less
+/// `Publish`), and only CloudWatch publishes, for this environment's alarms (`<env>-…`) in this
+/// account and region: `aws:SourceAccount` and `aws:SourceArn`, which CloudWatch sets when it
+/// publishes an alarm's notification, keep another account's alarms from using it (the
+/// confused deputy). SNS's default policy lets anyone in the account publish.
+fn alarm_topic_policy(environment: &str, region: &str, account: &str) -> String {
+    let topic = format!("arn:aws:sns:{region}:{account}:{}", alarm_topic_name(environment));
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountManagesTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+                "Action": [
+                    "sns:AddPermission",
+                    "sns:DeleteTopic",
+                    "sns:GetTopicAttributes",
+                    "sns:ListSubscriptionsByTopic",
+                    "sns:RemovePermission",
+                    "sns:SetTopicAttributes",
+                    "sns:Subscribe"
+                ],
+                "Resource": topic
+            },
+            {
+                "Sid": "EnvironmentAlarmsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": format!("arn:aws:cloudwatch:{region}:{account}:alarm:{environment}-*")}
+                }
+            }
+        ]
+    })
+    .to_string()
+}
+
 /// The alarms `config` asks for, keyed by logical id, and the topic when it names an email.
-pub(super) fn alarms(config: &EnvironmentConfig) -> Vec<(String, super::Spec)> {
+pub(super) fn alarms(config: &EnvironmentConfig, facts: &super::Facts) -> Vec<(String, super::Spec)> {
     let Some(thresholds) = &config.alarms else {
         return Vec::new();
     };
@@ -195,6 +239,7 @@ pub(super) fn alarms(config: &EnvironmentConfig) -> Vec<(String, super::Spec)> {
             super::Spec::AlarmTopic(AlarmTopicSpec {
                 name: alarm_topic_name(&config.name),
                 emails: [email.clone()].into(),
+                policy: alarm_topic_policy(&config.name, &facts.region, &facts.account_id),
             }),
         ));
         Ref::to("alarm-topic")
@@ -457,8 +502,60 @@ mod tests {
         assert_eq!(DimensionValue::of_physical("development-lb"), "development-lb");
     }
 
+    /// Issue 26: only CloudWatch publishes to the topic, for this environment's alarms in this
+    /// account and region; the account manages it; nobody is granted anything as `*`.
+    #[test]
+    fn only_the_environments_alarms_publish_to_its_topic() {
+        let resources = alarms_of(include_str!("../../environments/production.yaml"), "production");
+        let Some((_, crate::model::Spec::AlarmTopic(topic))) = resources.iter().find(|(id, _)| id == "alarm-topic")
+        else {
+            panic!("production mails its alarms")
+        };
+        assert_eq!(
+            topic.policy,
+            alarm_topic_policy("production", "us-east-1", "123456789012")
+        );
+        let policy: serde_json::Value = serde_json::from_str(&topic.policy).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        let arn = "arn:aws:sns:us-east-1:123456789012:production-alarms";
+        for statement in statements {
+            assert_eq!(statement["Effect"], "Allow", "{statement}");
+            assert_eq!(statement["Resource"], arn, "{statement}");
+            assert!(
+                statement["Principal"] != "*" && statement["Principal"]["AWS"] != "*",
+                "{statement}"
+            );
+        }
+        let publishers: Vec<&serde_json::Value> = statements
+            .iter()
+            .filter(|s| s["Action"].to_string().to_lowercase().contains("sns:publish"))
+            .collect();
+        let [publisher] = publishers.as_slice() else {
+            panic!("{policy}")
+        };
+        assert_eq!(
+            publisher["Principal"],
+            serde_json::json!({"Service": "cloudwatch.amazonaws.com"})
+        );
+        assert_eq!(
+            publisher["Condition"],
+            serde_json::json!({
+                "StringEquals": {"aws:SourceAccount": "123456789012"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:production-*"}
+            })
+        );
+        let owner = statements.iter().find(|s| s["Sid"] == "AccountManagesTopic").unwrap();
+        assert_eq!(
+            owner["Principal"],
+            serde_json::json!({"AWS": "arn:aws:iam::123456789012:root"})
+        );
+    }
+
     fn alarms_of(file: &str, name: &str) -> Vec<(String, crate::model::Spec)> {
-        alarms(&crate::config::parse_environment(file, name).unwrap())
+        alarms(
+            &crate::config::parse_environment(file, name).unwrap(),
+            &crate::model::example_facts(3),
+        )
     }
 
     fn ids(resources: &[(String, crate::model::Spec)]) -> Vec<&str> {

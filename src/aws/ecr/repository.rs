@@ -1,5 +1,6 @@
 //! ECR repositories: scan on push, immutable tags, encryption at rest, a lifecycle policy that
-//! keeps the last N images. Destroy deletes the images with the repository.
+//! keeps the last N images, and no repository policy (one found, such as a grant to `*`, is
+//! drift: apply deletes it). Destroy deletes the images with the repository.
 
 use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository,
@@ -35,6 +36,52 @@ impl Repositories<'_> {
         }
     }
 
+    /// The repository policy, canonical JSON; empty when it has none.
+    async fn repository_policy(&self, name: &str) -> Result<String, AwsError> {
+        match self
+            .0
+            .client
+            .get_repository_policy()
+            .repository_name(name)
+            .send()
+            .await
+            .op("GetRepositoryPolicy")
+        {
+            Ok(output) => Ok(canonical_json(output.policy_text().unwrap_or_default())),
+            Err(error) if error.code() == Some(NO_POLICY) => Ok(String::new()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Brings the repository policy to `spec.policy`: deletes it when none is wanted (deployer's
+    /// repositories want none), sets it otherwise.
+    async fn sync_repository_policy(&self, name: &str, spec: &RepositorySpec) -> Result<(), AwsError> {
+        if spec.policy.is_empty() {
+            match self
+                .0
+                .client
+                .delete_repository_policy()
+                .repository_name(name)
+                .send()
+                .await
+                .op("DeleteRepositoryPolicy")
+            {
+                Err(error) if error.code() == Some(NO_POLICY) => Ok(()),
+                other => other.map(drop),
+            }
+        } else {
+            self.0
+                .client
+                .set_repository_policy()
+                .repository_name(name)
+                .policy_text(&spec.policy)
+                .send()
+                .await
+                .op("SetRepositoryPolicy")
+                .map(drop)
+        }
+    }
+
     async fn put_lifecycle_policy(&self, spec: &RepositorySpec) -> Result<(), AwsError> {
         self.0
             .client
@@ -46,6 +93,13 @@ impl Repositories<'_> {
             .op("PutLifecyclePolicy")
             .map(drop)
     }
+}
+
+const NO_POLICY: &str = "RepositoryPolicyNotFoundException";
+
+/// A policy document as canonical JSON (what is not JSON is kept as it is).
+fn canonical_json(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text).map_or_else(|_| text.to_owned(), |v| v.to_string())
 }
 
 fn mutability(immutable: bool) -> ImageTagMutability {
@@ -84,6 +138,7 @@ impl Resource for Repositories<'_> {
             if tags.get(TAG_ENVIRONMENT).is_none_or(|e| e != environment) {
                 continue;
             }
+            let (keep_images, policy) = tokio::try_join!(self.kept_images(name), self.repository_policy(name))?;
             let spec = RepositorySpec {
                 name: name.to_owned(),
                 scan_on_push: repository
@@ -94,7 +149,8 @@ impl Resource for Repositories<'_> {
                     .encryption_configuration()
                     .map_or("AES256", |e| e.encryption_type().as_str())
                     .to_owned(),
-                keep_images: self.kept_images(name).await?,
+                keep_images,
+                policy,
             };
             found.push(
                 Found::new(name, tags, move |_| Spec::EcrRepository(spec))
@@ -137,6 +193,9 @@ impl Resource for Repositories<'_> {
             other => drop(other?),
         }
         self.put_lifecycle_policy(spec).await?;
+        if !spec.policy.is_empty() {
+            self.sync_repository_policy(&spec.name, spec).await?;
+        }
         Ok(spec.name.clone())
     }
 
@@ -168,6 +227,9 @@ impl Resource for Repositories<'_> {
         }
         if request.changed("keep_images") {
             self.put_lifecycle_policy(spec).await?;
+        }
+        if request.changed("policy") {
+            self.sync_repository_policy(name, spec).await?;
         }
         sync_tags(
             self.0,

@@ -45,32 +45,10 @@ pub(super) fn role_name(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-pub(super) fn trust_policy(service: &str) -> String {
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]
-    })
-    .to_string()
-}
-
 /// IAM returns policy documents URL-encoded; compare them as canonical JSON.
 pub(super) fn canonical_document(encoded: &str) -> String {
     let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
     serde_json::from_str::<serde_json::Value>(&decoded).map_or_else(|_| decoded.into_owned(), |v| v.to_string())
-}
-
-pub(super) fn trusted_service(encoded: &str) -> String {
-    let decoded = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
-    let Ok(document) = serde_json::from_str::<serde_json::Value>(&decoded) else {
-        return String::new();
-    };
-    let statement = &document["Statement"];
-    let first = if statement.is_array() { &statement[0] } else { statement };
-    match &first["Principal"]["Service"] {
-        serde_json::Value::String(service) => service.clone(),
-        serde_json::Value::Array(services) => services.first().and_then(|s| s.as_str()).unwrap_or_default().to_owned(),
-        _ => String::new(),
-    }
 }
 
 pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
@@ -86,7 +64,16 @@ mod tests {
     #[test]
     fn policy_documents_decode_to_canonical_json() {
         let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
-        assert_eq!(trusted_service(encoded), "ecs-tasks.amazonaws.com");
-        assert_eq!(canonical_document(encoded), trust_policy("ecs-tasks.amazonaws.com"));
+        let expected = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+        });
+        assert_eq!(canonical_document(encoded), expected.to_string());
+        // Spacing and key order as another tool wrote them read as the same document; a
+        // second statement does not.
+        let spaced = r#"{ "Statement": [ { "Action": "sts:AssumeRole", "Principal": { "Service": "ecs-tasks.amazonaws.com" }, "Effect": "Allow" } ], "Version": "2012-10-17" }"#;
+        assert_eq!(canonical_document(spaced), expected.to_string());
+        let widened = spaced.replace("} ]", r#"}, {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"} ]"#);
+        assert_ne!(canonical_document(&widened), expected.to_string());
     }
 }

@@ -1,11 +1,12 @@
 //! IAM roles: a trust policy for one AWS service, managed policies, and deployer's one inline
-//! policy.
+//! policy. Discovery reads the whole trust document and every inline policy, so a widened trust
+//! or a policy someone added beside deployer's is drift the plan shows and apply removes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::try_join_all;
 
-use super::{Iam, canonical_document, sdk_tags, tags_of, trust_policy, trusted_service};
+use super::{Iam, canonical_document, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
@@ -35,7 +36,7 @@ impl Resource for Roles<'_> {
             .create_role()
             .role_name(&spec.name)
             .path(&spec.path)
-            .assume_role_policy_document(trust_policy(&spec.trusted_service))
+            .assume_role_policy_document(&spec.trust_policy)
             .set_tags(Some(sdk_tags(request.tags)))
             .send()
             .await
@@ -43,6 +44,7 @@ impl Resource for Roles<'_> {
         let none = RoleSpec {
             managed_policies: BTreeSet::new(),
             inline_policy: String::new(),
+            other_inline_policies: BTreeMap::new(),
             ..spec.clone()
         };
         self.sync_policies(spec, &none).await?;
@@ -51,17 +53,17 @@ impl Resource for Roles<'_> {
 
     async fn update(&self, request: Update<'_, RoleSpec>) -> Result<(), AwsError> {
         let (spec, observed) = (request.spec, request.observed);
-        if request.changed("trusted_service") {
+        if request.changed("trust_policy") {
             self.0
                 .client
                 .update_assume_role_policy()
                 .role_name(&spec.name)
-                .policy_document(trust_policy(&spec.trusted_service))
+                .policy_document(&spec.trust_policy)
                 .send()
                 .await
                 .op("UpdateAssumeRolePolicy")?;
         }
-        if request.changed_any(&["managed_policies", "inline_policy"]) {
+        if request.changed_any(&["managed_policies", "inline_policy", "other_inline_policies"]) {
             self.sync_policies(spec, observed).await?;
         }
         sync_tags(self, &spec.name, request.tags, request.current_tags).await
@@ -147,7 +149,8 @@ impl Resource for Roles<'_> {
 }
 
 impl Roles<'_> {
-    /// Attaches and detaches managed policies and rewrites the inline one where they differ.
+    /// Attaches and detaches managed policies, rewrites deployer's inline one and deletes every
+    /// other inline policy, where they differ.
     async fn sync_policies(&self, spec: &RoleSpec, observed: &RoleSpec) -> Result<(), AwsError> {
         let role = spec.name.as_str();
 
@@ -182,6 +185,25 @@ impl Roles<'_> {
                 .await
                 .op("PutRolePolicy")?;
         }
+        for name in observed
+            .other_inline_policies
+            .keys()
+            .filter(|name| !spec.other_inline_policies.contains_key(*name))
+        {
+            match self
+                .0
+                .client
+                .delete_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .op("DeleteRolePolicy")
+            {
+                Err(error) if error.is_not_found() => {}
+                other => drop(other?),
+            }
+        }
         Ok(())
     }
 }
@@ -213,7 +235,8 @@ impl TagApi for Roles<'_> {
 }
 
 impl Roles<'_> {
-    /// A role's tags, attached policies and inline policy, read concurrently.
+    /// A role's tags, attached policies and inline policies, read concurrently: deployer's own
+    /// with the list of every inline policy, then any other the list names (rarely any).
     async fn read_role(&self, role: aws_sdk_iam::types::Role) -> Result<Found, AwsError> {
         let name = role.role_name().to_owned();
         let client = &self.0.client;
@@ -226,40 +249,58 @@ impl Roles<'_> {
                 .await
                 .op("ListAttachedRolePolicies")
         };
-        let inline = async {
-            match client
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name(INLINE_POLICY_NAME)
-                .send()
-                .await
-                .op("GetRolePolicy")
-            {
-                Ok(output) => Ok(canonical_document(output.policy_document())),
-                Err(error) if error.is_not_found() => Ok(String::new()),
-                Err(error) => Err(error),
-            }
+        let listed = async {
+            all_pages!(client.list_role_policies().role_name(&name), "ListRolePolicies").map(|names: Vec<String>| names)
         };
-        let (tags, attached, inline_policy) = tokio::try_join!(tags, attached, inline)?;
+        let (tags, attached, listed, inline_policy) =
+            tokio::try_join!(tags, attached, listed, self.inline_policy(&name, INLINE_POLICY_NAME))?;
+        let others = listed.into_iter().filter(|policy| policy != INLINE_POLICY_NAME);
+        let other_inline_policies: BTreeMap<String, String> = try_join_all(others.map(|policy| async {
+            let document = self.inline_policy(&name, &policy).await?;
+            Ok::<_, AwsError>((policy, document))
+        }))
+        .await?
+        .into_iter()
+        .collect();
         let tags = tags_of(tags.tags());
         let managed_policies: BTreeSet<String> = attached
             .attached_policies()
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_owned))
             .collect();
-        let trusted_service = role
+        let trust_policy = role
             .assume_role_policy_document()
-            .map(trusted_service)
+            .map(canonical_document)
             .unwrap_or_default();
         let role_path = role.path().to_owned();
         Ok(Found::new(role.arn(), tags, move |_| {
             Spec::IamRole(RoleSpec {
                 name,
                 path: role_path,
-                trusted_service,
+                trust_policy,
                 managed_policies,
                 inline_policy,
+                other_inline_policies,
             })
         }))
+    }
+
+    /// One inline policy's document, canonical JSON; empty when the role has none by that name
+    /// (or it went between the list and the read).
+    async fn inline_policy(&self, role: &str, policy: &str) -> Result<String, AwsError> {
+        match self
+            .0
+            .client
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(policy)
+            .send()
+            .await
+            .op("GetRolePolicy")
+        {
+            Ok(output) => Ok(canonical_document(output.policy_document())),
+            Err(error) if error.is_not_found() => Ok(String::new()),
+            Err(error) => Err(error),
+        }
     }
 }
