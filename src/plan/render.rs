@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Action, Plan, Reason};
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
-pub(super) const FORMAT_VERSION: &str = "1.3";
+pub(super) const FORMAT_VERSION: &str = "1.4";
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
