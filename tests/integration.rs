@@ -6,6 +6,7 @@ mod access_logs;
 mod alarms;
 mod api;
 mod destroy_order;
+mod drift;
 mod errors;
 mod faults;
 mod graph;
