@@ -1333,7 +1333,11 @@ mod tests {
                 serde_json::json!({"aws:SourceAccount": "123456789012"}),
                 "{id}"
             );
-            assert_eq!(statement["Condition"]["ArnLike"]["aws:SourceArn"].as_str(), source_arn, "{id}");
+            assert_eq!(
+                statement["Condition"]["ArnLike"]["aws:SourceArn"].as_str(),
+                source_arn,
+                "{id}"
+            );
             assert!(role.other_inline_policies.is_empty(), "{id}");
         }
     }
@@ -1349,8 +1353,7 @@ mod tests {
                 assert!(!moves(&actions), "{role}: {actions:?}");
             }
         }
-        let mut config =
-            parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+        let mut config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
         config.load_balancer.kind = LoadBalancerKind::Alb;
         let (_, policy) = role_policy(&desired(&config, &facts()).unwrap(), "instance-role");
         let register = policy["Statement"]

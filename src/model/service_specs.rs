@@ -257,7 +257,11 @@ const NONE: &str = "(none)";
 
 /// A resource policy as an attribute: the document, or `(none)`.
 fn document_or_none(document: &str) -> String {
-    if document.is_empty() { NONE.to_owned() } else { document.to_owned() }
+    if document.is_empty() {
+        NONE.to_owned()
+    } else {
+        document.to_owned()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
