@@ -1,13 +1,14 @@
 //! Issue 26, item 3: drift that grants access is drift. A second trust statement for another
-//! account and a second inline policy `*:*` on a role, a repository policy open to `*` and a
-//! topic policy letting anyone publish, each made behind deployer's back, are planned as
-//! changes naming what differs, and apply puts every one back.
+//! account and a second inline policy `*:*` on a role, a managed policy attached to another, a
+//! repository policy open to `*` and a topic policy letting anyone publish, each made behind
+//! deployer's back, are planned as changes naming what differs, and apply puts every one back.
 
 use std::path::Path;
 
 use crate::support::{Deployer, Moto, block_on, edit_environment};
 
 const ROLE: &str = "staging-us-east-1-task";
+const EXECUTION_ROLE: &str = "staging-us-east-1-execution";
 const REPOSITORY: &str = "deployer/staging/api";
 const ATTACKER: &str = "999999999999";
 
@@ -35,6 +36,22 @@ fn inline_policies(moto: &Moto) -> Vec<String> {
     block_on(async {
         let listed = iam(moto).list_role_policies().role_name(ROLE).send().await.unwrap();
         listed.policy_names().to_vec()
+    })
+}
+
+fn attached_policies(moto: &Moto) -> Vec<String> {
+    block_on(async {
+        let listed = iam(moto)
+            .list_attached_role_policies()
+            .role_name(EXECUTION_ROLE)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect()
     })
 }
 
@@ -78,7 +95,8 @@ fn topic_policy(moto: &Moto, topic: &str) -> serde_json::Value {
 }
 
 /// Widens the task role's trust to another account, adds a `*:*` inline policy beside
-/// deployer's, opens the repository to everyone and lets anyone publish to the alarm topic.
+/// deployer's, attaches a `*:*` managed policy to the execution role, opens the repository to
+/// everyone and lets anyone publish to the alarm topic.
 fn tamper(moto: &Moto, topic: &str) {
     let mut trust = trust_policy(moto);
     trust["Statement"].as_array_mut().unwrap().push(serde_json::json!({
@@ -122,6 +140,19 @@ fn tamper(moto: &Moto, topic: &str) {
             .role_name(ROLE)
             .policy_name("backdoor")
             .policy_document(everything.to_string())
+            .send()
+            .await
+            .unwrap();
+        let admin = iam
+            .create_policy()
+            .policy_name("admin")
+            .policy_document(everything.to_string())
+            .send()
+            .await
+            .unwrap();
+        iam.attach_role_policy()
+            .role_name(EXECUTION_ROLE)
+            .policy_arn(admin.policy().unwrap().arn().unwrap())
             .send()
             .await
             .unwrap();
@@ -187,6 +218,7 @@ fn a_widened_trust_extra_inline_policy_open_repository_and_open_topic_are_planne
         "{trust:#}"
     );
     assert_eq!(inline_policies(&moto), ["deployer"]);
+    assert!(attached_policies(&moto).is_empty());
     assert_eq!(repository_policy(&moto), None);
     let topic = topic_arn(&moto);
     let policy = topic_policy(&moto, &topic);
@@ -212,6 +244,8 @@ fn a_widened_trust_extra_inline_policy_open_repository_and_open_topic_are_planne
         "~ iam_role task-role",
         ATTACKER,
         "backdoor",
+        "~ iam_role execution-role",
+        "managed_policies: - arn:aws:iam::123456789012:policy/admin",
         "~ ecr_repository repository",
         "ecr:PutImage",
         "~ alarm_topic alarm-topic",
@@ -229,6 +263,7 @@ fn a_widened_trust_extra_inline_policy_open_repository_and_open_topic_are_planne
     let changed = changed_attributes(&plan);
     let expected: Vec<(String, String)> = [
         ("alarm-topic", "policy"),
+        ("execution-role", "managed_policies"),
         ("repository", "policy"),
         ("task-role", "other_inline_policies"),
         ("task-role", "trust_policy"),
@@ -249,6 +284,7 @@ fn a_widened_trust_extra_inline_policy_open_repository_and_open_topic_are_planne
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
     assert_eq!(trust_policy(&moto), trust);
     assert_eq!(inline_policies(&moto), ["deployer"]);
+    assert!(attached_policies(&moto).is_empty());
     assert_eq!(repository_policy(&moto), None);
     assert_eq!(topic_policy(&moto, &topic), policy);
 }
