@@ -136,12 +136,14 @@ async fn apply(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
             bail!(
                 "{} deploys {}; a saved plan is applied with the image it was made with, so --build and another --image (or DEPLOYER_IMAGE) do not go with it\n  help: make a new plan with `deployer plan {} --image ... --out FILE`",
                 file.display(),
-                saved
-                    .image
-                    .as_deref()
-                    .or(saved.facts.pushed_image.as_deref())
-                    .unwrap_or("the file's image"),
-                saved.environment
+                crate::printable::printable_line(
+                    saved
+                        .image
+                        .as_deref()
+                        .or(saved.facts.pushed_image.as_deref())
+                        .unwrap_or("the file's image")
+                ),
+                crate::printable::printable_line(&saved.environment)
             );
         }
         return locked(

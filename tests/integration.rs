@@ -22,3 +22,4 @@ mod schema;
 mod shell;
 mod slow;
 mod tags_only;
+mod untrusted;

@@ -208,11 +208,15 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
         .args(["apply", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
-    Deployer::new(&moto)
-        .env("DEPLOYER_IMAGE", "ghcr.io/deployer/api:1.0.1")
-        .args(["apply", "staging", "--auto-approve"])
-        .run()
-        .expect_status(0);
+    // Two images in the environment's own repository (what `push` would leave), run in turn.
+    let [first, second] = [1, 2].map(|n| crate::support::put_image(&moto, "deployer/staging/api", &format!("{n}.0.0")));
+    for image in [&first, &second] {
+        Deployer::new(&moto)
+            .env("DEPLOYER_IMAGE", image)
+            .args(["apply", "staging", "--auto-approve"])
+            .run()
+            .expect_status(0);
+    }
     let history = Deployer::new(&moto)
         .args(["history", "staging", "--json"])
         .run()
@@ -233,11 +237,8 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
     assert_eq!(
         rows,
         [
-            (
-                "staging-api:2".to_owned(),
-                "ghcr.io/deployer/api:1.0.1".to_owned(),
-                true
-            ),
+            ("staging-api:3".to_owned(), second.clone(), true),
+            ("staging-api:2".to_owned(), first.clone(), false),
             (
                 "staging-api:1".to_owned(),
                 "ghcr.io/deployer/api:1.0.0".to_owned(),
@@ -245,7 +246,22 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
             ),
         ]
     );
-    // Roll back: the service runs revision 1's image again, and stays there.
+    // An image from another registry is rolled back to by name, not held.
+    let elsewhere = Deployer::new(&moto)
+        .args(["rollback", "staging", "--to", "1", "--auto-approve"])
+        .run()
+        .expect_status(1);
+    assert!(
+        elsewhere
+            .stderr
+            .contains("not an image of staging's own repository by digest")
+            && elsewhere
+                .stderr
+                .contains("deployer apply staging --image ghcr.io/deployer/api:1.0.0"),
+        "{}",
+        elsewhere.stderr
+    );
+    // Roll back: the service runs revision 2's image again, and stays there.
     let rollback = Deployer::new(&moto)
         .args(["rollback", "staging", "--auto-approve"])
         .run()
@@ -253,29 +269,29 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
     assert!(
         rollback
             .stdout
-            .contains("Held: staging runs ghcr.io/deployer/api:1.0.0 (revision staging-api:1)"),
+            .contains(&format!("Held: staging runs {first} (revision staging-api:2)")),
         "{}",
         rollback.stdout
     );
-    assert_eq!(running_image(&moto), "ghcr.io/deployer/api:1.0.0");
+    assert_eq!(running_image(&moto), first);
     let held = Deployer::new(&moto)
         .without_image()
         .args(["plan", "staging", "--detailed-exitcode"])
         .run()
         .expect_status(0);
     assert!(
-        held.stdout.contains("Held: staging runs ghcr.io/deployer/api:1.0.0"),
+        held.stdout.contains(&format!("Held: staging runs {first}")),
         "{}",
         held.stdout
     );
     assert!(held.stdout.contains("No changes."), "{}", held.stdout);
     // A named image rolls forward and ends the hold.
     Deployer::new(&moto)
-        .env("DEPLOYER_IMAGE", "ghcr.io/deployer/api:1.0.1")
+        .env("DEPLOYER_IMAGE", &second)
         .args(["apply", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
-    assert_eq!(running_image(&moto), "ghcr.io/deployer/api:1.0.1");
+    assert_eq!(running_image(&moto), second);
     let released = Deployer::new(&moto)
         .args(["rollback", "staging", "--release"])
         .run()

@@ -81,8 +81,53 @@ pub struct Settings {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("no AWS region is configured\n  help: set `region:` in the environment file, pass --region, or set AWS_REGION")]
-pub struct NoRegion;
+pub enum ConnectError {
+    #[error(
+        "no AWS region is configured\n  help: set `region:` in the environment file, pass --region, or set AWS_REGION"
+    )]
+    NoRegion,
+    #[error(
+        "the AWS endpoint {url} is plain http to another machine: the access key id, the session token and every request would cross the network in clear\n  help: use https://, or http:// only for an emulator on this machine (127.0.0.1, ::1, localhost)"
+    )]
+    PlainHttp { url: String },
+    #[error(
+        "the AWS endpoint `{url}` is not an http(s) URL\n  help: use https://HOST[:PORT] (or http://127.0.0.1:PORT for a local emulator)"
+    )]
+    NotUrl { url: String },
+}
+
+/// The endpoint (--endpoint-url, AWS_ENDPOINT_URL or the profile's) may be anything: refuse
+/// what would send credentials in clear, and say when requests go to a host not AWS's own.
+fn check_endpoint(url: &str) -> Result<(), ConnectError> {
+    let (plain, rest) = if let Some(rest) = url.strip_prefix("https://") {
+        (false, rest)
+    } else if let Some(rest) = url.strip_prefix("http://") {
+        (true, rest)
+    } else {
+        return Err(ConnectError::NotUrl { url: url.to_owned() });
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    if host.is_empty() {
+        return Err(ConnectError::NotUrl { url: url.to_owned() });
+    }
+    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    if plain && !loopback {
+        return Err(ConnectError::PlainHttp { url: url.to_owned() });
+    }
+    let aws = [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+        .iter()
+        .any(|suffix| host.ends_with(suffix));
+    if !aws && !loopback {
+        tracing::warn!(
+            "requests go to {host}, which is not an AWS endpoint: it receives signed requests from these credentials"
+        );
+    }
+    Ok(())
+}
 
 /// The service clients for one region.
 #[derive(Debug, Clone)]
@@ -107,10 +152,17 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn connect(settings: &Settings) -> Result<Self, NoRegion> {
+    pub async fn connect(settings: &Settings) -> Result<Self, ConnectError> {
+        let from_environment = std::env::var("AWS_ENDPOINT_URL").ok().filter(|url| !url.is_empty());
+        if let Some(url) = settings.endpoint_url.as_ref().or(from_environment.as_ref()) {
+            check_endpoint(url)?;
+        }
         let config = load_config(settings).await;
+        if let Some(url) = config.endpoint_url() {
+            check_endpoint(url)?;
+        }
         let Some(region) = config.region() else {
-            return Err(NoRegion);
+            return Err(ConnectError::NoRegion);
         };
         Ok(Self {
             region: region.to_string(),
@@ -231,5 +283,37 @@ impl Operator for Provider<'_> {
         progress: Progress<'a>,
     ) -> Result<Option<String>, AwsError> {
         registry::execute(self.aws, self.timeouts, step, (&resolved, progress)).await
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_go_in_clear_to_another_machine() {
+        for ok in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:5000",
+            "https://ec2.us-east-1.amazonaws.com",
+            "https://vpce-1.ec2.us-east-1.vpce.amazonaws.com",
+            "https://proxy.example.com",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://10.0.0.5:5000",
+            "http://moto.example.com",
+            "http://127.0.0.1.example.com",
+        ] {
+            assert!(
+                matches!(check_endpoint(refused), Err(ConnectError::PlainHttp { .. })),
+                "{refused}"
+            );
+        }
+        for bad in ["127.0.0.1:5000", "ftp://x", "https://"] {
+            assert!(matches!(check_endpoint(bad), Err(ConnectError::NotUrl { .. })), "{bad}");
+        }
     }
 }

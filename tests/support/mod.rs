@@ -325,6 +325,8 @@ impl Deployer {
             "DEPLOYER_REGISTRY_URL",
             "DEPLOYER_CONTAINER_ENGINE",
             "DEPLOYER_TIMEOUTS",
+            "DEPLOYER_PLAN_KEY",
+            "DEPLOYER_LOG_SECRETS",
         ] {
             command.env_remove(var);
         }
@@ -385,6 +387,43 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
 
 /// Replaces the first `from` in `<dir>/<environment>.yaml` with `to` (and fails the test when
 /// the file has no `from`: a silently missed edit would test nothing).
+/// Puts a one-layer image manifest into the emulator's ECR repository `repository`, tagged
+/// `tag`, as a push would; returns its reference by digest (`<uri>@sha256:...`).
+pub(crate) fn put_image(moto: &Moto, repository: &str, tag: &str) -> String {
+    let config = moto.sdk_config();
+    block_on(async {
+        let ecr = aws_sdk_ecr::Client::new(&config);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 7023, "digest": format!("sha256:{}", "c".repeat(64))},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654, "digest": format!("sha256:{:0>64}", tag.replace('.', ""))}]
+        });
+        let put = ecr
+            .put_image()
+            .repository_name(repository)
+            .image_manifest(manifest.to_string())
+            .image_tag(tag)
+            .send()
+            .await
+            .expect("PutImage");
+        let digest = put
+            .image()
+            .and_then(|i| i.image_id())
+            .and_then(|i| i.image_digest())
+            .unwrap()
+            .to_owned();
+        let described = ecr
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+            .unwrap();
+        let uri = described.repositories()[0].repository_uri().unwrap().to_owned();
+        format!("{uri}@{digest}")
+    })
+}
+
 pub(crate) fn edit_environment(dir: &Path, environment: &str, from: &str, to: &str) {
     let path = dir.join(format!("{environment}.yaml"));
     let text = std::fs::read_to_string(&path).unwrap();
