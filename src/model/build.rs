@@ -37,7 +37,9 @@ impl Facts {
         let region_ok = {
             let parts: Vec<&str> = self.region.split('-').collect();
             parts.len() >= 3
-                && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+                && parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
                 && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
         };
         if !region_ok {
@@ -48,16 +50,27 @@ impl Facts {
         }
         for zone in &self.availability_zones {
             let zone_ok = zone.strip_prefix(self.region.as_str()).is_some_and(|rest| {
-                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                !rest.is_empty()
+                    && rest
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             });
             if !zone_ok {
-                return Err(fact("facts.availability_zones", zone, "a zone of the region, such as us-east-1a"));
+                return Err(fact(
+                    "facts.availability_zones",
+                    zone,
+                    "a zone of the region, such as us-east-1a",
+                ));
             }
         }
         if let Some(ami) = &self.default_image_id {
             let hex = ami.strip_prefix("ami-").unwrap_or_default();
             if !matches!(hex.len(), 8 | 17) || !hex.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
-                return Err(fact("facts.default_image_id", ami, "an AMI id (ami- and 8 or 17 hex digits)"));
+                return Err(fact(
+                    "facts.default_image_id",
+                    ami,
+                    "an AMI id (ami- and 8 or 17 hex digits)",
+                ));
             }
         }
         if let Some(image) = &self.pushed_image
@@ -101,10 +114,14 @@ pub enum ModelError {
     )]
     NothingPushed { environment: String, repository: String },
 
-    #[error("the image to run: {message}\n  help: name an image such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:<digest> or ghcr.io/owner/api:1.0.0")]
+    #[error(
+        "the image to run: {message}\n  help: name an image such as 123456789012.dkr.ecr.us-east-1.amazonaws.com/api@sha256:<digest> or ghcr.io/owner/api:1.0.0"
+    )]
     Image { message: String },
 
-    #[error("{field} is `{value}`, not {expected}\n  help: these facts are read from AWS; a saved plan carrying this value was edited or is corrupt: make a new one with `deployer plan ENV --out FILE`")]
+    #[error(
+        "{field} is `{value}`, not {expected}\n  help: these facts are read from AWS; a saved plan carrying this value was edited or is corrupt: make a new one with `deployer plan ENV --out FILE`"
+    )]
     Fact {
         field: &'static str,
         value: String,
@@ -791,29 +808,24 @@ pub fn iam_path(environment: &str, region: &str) -> String {
 /// - `ecs-tasks.amazonaws.com` (task and execution roles): `aws:SourceAccount` and
 ///   `aws:SourceArn` on any of the account's ECS resources in the region, as ECS documents for
 ///   task roles ("Amazon ECS task IAM role"; naming one cluster is not supported, hence `*`).
-/// - `ec2.amazonaws.com` (the instance role): `aws:SourceAccount` only. EC2 documents no
-///   `aws:SourceArn` for the instance-profile role it assumes (the instance's ARN is not known
-///   before launch either), and a condition on a key the service does not send denies always.
+/// - `ec2.amazonaws.com` (the instance role): no condition. EC2 documents neither key for the
+///   instance-profile role it assumes, and a condition on a key the service does not send
+///   denies always: instances would boot without credentials. What stops a confused deputy
+///   there is `iam:PassRole`, which cannot pass a role to another account's instance.
 fn trust_policy(service: &str, facts: &Facts) -> String {
     let account = &facts.account_id;
-    let condition = if service == "ecs-tasks.amazonaws.com" {
-        serde_json::json!({
+    let mut statement = serde_json::json!({
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole"
+    });
+    if service == "ecs-tasks.amazonaws.com" {
+        statement["Condition"] = serde_json::json!({
             "StringEquals": {"aws:SourceAccount": account},
             "ArnLike": {"aws:SourceArn": format!("arn:aws:ecs:{}:{account}:*", facts.region)}
-        })
-    } else {
-        serde_json::json!({"StringEquals": {"aws:SourceAccount": account}})
-    };
-    serde_json::json!({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": condition
-        }]
-    })
-    .to_string()
+        });
+    }
+    serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
 }
 
 fn role(config: &EnvironmentConfig, facts: &Facts, suffix: &str, service: &str, inline_policy: String) -> Spec {
@@ -1307,7 +1319,7 @@ mod tests {
     /// Issue 26: each role trusts its one service, acting for this account only (and, for ECS,
     /// from this account's ECS resources in this region); EC2 gets no `aws:SourceArn`.
     #[test]
-    fn roles_trust_their_service_for_this_account_only() {
+    fn roles_trust_their_service_and_ecs_roles_this_account_only() {
         let staging = parse_environment(include_str!("../../environments/staging.yaml"), "staging").unwrap();
         let development =
             parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
@@ -1328,16 +1340,15 @@ mod tests {
             assert_eq!(statement["Effect"], "Allow", "{id}");
             assert_eq!(statement["Principal"], serde_json::json!({"Service": service}), "{id}");
             assert_eq!(statement["Action"], "sts:AssumeRole", "{id}");
-            assert_eq!(
-                statement["Condition"]["StringEquals"],
-                serde_json::json!({"aws:SourceAccount": "123456789012"}),
-                "{id}"
-            );
-            assert_eq!(
-                statement["Condition"]["ArnLike"]["aws:SourceArn"].as_str(),
-                source_arn,
-                "{id}"
-            );
+            // ECS sends both keys; EC2 documents neither, and a condition on a key a service
+            // does not send would deny it always.
+            let expected = source_arn.map_or(serde_json::Value::Null, |arn| {
+                serde_json::json!({
+                    "StringEquals": {"aws:SourceAccount": "123456789012"},
+                    "ArnLike": {"aws:SourceArn": arn}
+                })
+            });
+            assert_eq!(statement["Condition"], expected, "{id}");
             assert!(role.other_inline_policies.is_empty(), "{id}");
         }
     }
