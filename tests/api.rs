@@ -27,7 +27,39 @@ impl Response {
 
 /// One HTTP/1.1 request on its own connection; `headers` as raw lines.
 fn http(address: SocketAddr, method: &str, path: &str, headers: &[&[u8]], body: Option<&str>) -> Response {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    http_on(
+        std::net::TcpStream::connect(address).unwrap(),
+        method,
+        path,
+        headers,
+        body,
+    )
+}
+
+/// A connection to `address` from the loopback address `source`: another client than
+/// 127.0.0.1, as far as the server can tell.
+fn connect_from(source: &str, address: SocketAddr) -> std::net::TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        let stream = socket.connect(address).await.unwrap().into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    })
+}
+
+/// One HTTP/1.1 request on `stream`, which it closes.
+fn http_on(
+    mut stream: std::net::TcpStream,
+    method: &str,
+    path: &str,
+    headers: &[&[u8]],
+    body: Option<&str>,
+) -> Response {
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n").into_bytes();
     for header in headers {
@@ -59,11 +91,17 @@ fn authed(address: SocketAddr, method: &str, path: &str, body: Option<&str>) -> 
 }
 
 /// What the emulator holds for the tests: a classic ELB `web` with two instances, a third
-/// instance not registered, one in another VPC, and an ALB `tasks` with two IP targets.
+/// instance not registered, one in another VPC, two more in the VPC of another environment and
+/// of none, and an ALB `tasks` with two IP targets; a classic ELB `production-lb` of another
+/// environment.
 struct Fixture {
     registered: Vec<String>,
     spare: String,
     foreign: String,
+    /// In the VPC of `web`, tagged with another environment.
+    other_environment: String,
+    /// In the VPC of `web`, with no environment tag.
+    untagged: String,
 }
 
 async fn fixture(moto: &Moto) -> Fixture {
@@ -120,9 +158,20 @@ async fn fixture(moto: &Moto) -> Fixture {
         .image_id()
         .unwrap()
         .to_owned();
-    let run = |subnet: String, count: i32| {
+    let run = |subnet: String, count: i32, environment: Option<&'static str>| {
         let (ec2, image) = (ec2.clone(), image.clone());
         async move {
+            let tags = environment.map(|environment| {
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Instance)
+                    .tags(
+                        aws_sdk_ec2::types::Tag::builder()
+                            .key("deployer:environment")
+                            .value(environment)
+                            .build(),
+                    )
+                    .build()
+            });
             let output = ec2
                 .run_instances()
                 .image_id(image)
@@ -130,6 +179,7 @@ async fn fixture(moto: &Moto) -> Fixture {
                 .subnet_id(subnet)
                 .min_count(count)
                 .max_count(count)
+                .set_tag_specifications(tags.map(|t| vec![t]))
                 .send()
                 .await
                 .unwrap();
@@ -140,8 +190,10 @@ async fn fixture(moto: &Moto) -> Fixture {
                 .collect::<Vec<_>>()
         }
     };
-    let mut ours = run(subnet.clone(), 3).await;
-    let foreign = run(foreign_subnet, 1).await.remove(0);
+    let mut ours = run(subnet.clone(), 3, Some(API_ENVIRONMENT)).await;
+    let foreign = run(foreign_subnet, 1, Some(API_ENVIRONMENT)).await.remove(0);
+    let other_environment = run(subnet.clone(), 1, Some("production")).await.remove(0);
+    let untagged = run(subnet.clone(), 1, None).await.remove(0);
     let spare = ours.pop().unwrap();
 
     let elb = aws_sdk_elasticloadbalancing::Client::new(&config);
@@ -258,6 +310,8 @@ async fn fixture(moto: &Moto) -> Fixture {
         registered: ours,
         spare,
         foreign,
+        other_environment,
+        untagged,
     }
 }
 
@@ -441,19 +495,39 @@ fn bad_writes_get_the_right_status() {
         assert!(response.json()["message"].is_string(), "{}", response.body);
     }
     let foreign = format!(r#"{{"instanceId":"{}"}}"#, fixture.foreign);
-    let response = authed(api.address, "POST", "/elb/web", Some(&foreign));
-    assert_eq!(response.status, 409, "{}", response.body);
-    assert!(
-        response.json()["message"].as_str().unwrap().contains("not in"),
-        "{}",
-        response.body
-    );
     let response = authed(api.address, "POST", "/elb/tasks", Some(&foreign));
     assert_eq!(
         response.status, 409,
         "IP target groups take no instances: {}",
         response.body
     );
+}
+
+#[test]
+fn only_the_environments_own_instances_can_be_registered_and_refusals_look_like_unknown_ids() {
+    let moto = Moto::start();
+    let (api, fixture) = start_api(&moto, "5");
+    let unknown = "i-00000000deadbeef0";
+    for instance in [unknown, &fixture.foreign, &fixture.other_environment, &fixture.untagged] {
+        let body = format!(r#"{{"instanceId":"{instance}"}}"#);
+        let response = authed(api.address, "POST", "/elb/web", Some(&body));
+        // Another VPC, another environment, none: all answered as an id that does not exist.
+        assert_eq!(
+            (response.status, response.json()),
+            (
+                404,
+                serde_json::json!({"message": format!("instance {instance} not found")})
+            ),
+            "{instance}"
+        );
+    }
+    let members = authed(api.address, "GET", "/elb/web", None).json()["message"].clone();
+    for instance in [&fixture.other_environment, &fixture.untagged] {
+        assert!(!members.to_string().contains(instance.as_str()), "{members}");
+    }
+    // The environment's own spare instance is registered.
+    let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
+    assert_eq!(authed(api.address, "POST", "/elb/web", Some(&body)).status, 201);
 }
 
 #[test]
@@ -496,8 +570,9 @@ fn concurrent_requests_share_one_lookup_and_metrics_count_them() {
     for thread in threads {
         assert_eq!(thread.join().unwrap(), 200);
     }
-    // One DescribeLoadBalancers and one DescribeInstances for all 64 requests.
-    assert_eq!(api.state.metrics().aws_calls_total() - before, 2);
+    // One DescribeLoadBalancers, one DescribeTags (its environment) and one DescribeInstances
+    // for all 64 requests.
+    assert_eq!(api.state.metrics().aws_calls_total() - before, 3);
 
     // Only on the metrics port, which the load balancer does not forward.
     assert_eq!(http(api.address, "GET", "/metrics", &[], None).status, 404);
@@ -814,51 +889,77 @@ fn past_the_concurrency_limit_requests_get_a_503_at_once() {
         second.body
     );
     assert!(started.elapsed() < Duration::from_secs(1), "the 503 waited");
+    // One limit for every method: with the GET in flight, writes are past it too.
+    for method in ["POST", "DELETE"] {
+        let started = std::time::Instant::now();
+        let write = authed(
+            api.address,
+            method,
+            "/elb/other",
+            Some(r#"{"instanceId":"i-0123456789abcdef0"}"#),
+        );
+        assert_eq!(write.status, 503, "{method}: {}", write.body);
+        assert!(
+            write.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("limit of 1 requests at once"),
+            "{method}: {}",
+            write.body
+        );
+        assert!(started.elapsed() < Duration::from_secs(1), "{method}: the 503 waited");
+    }
     // The load balancer's health check is not part of the limit.
     assert_eq!(http(api.address, "GET", "/healthcheck", &[], None).status, 200);
     assert_eq!(first.join().unwrap().status, 503, "the stalled request times out");
 }
 
 #[test]
-fn writes_to_another_environments_load_balancer_are_refused_before_aws_is_asked() {
+fn another_environments_load_balancer_is_answered_as_unknown_and_never_written() {
     let moto = Moto::start();
     let proxy = crate::support::proxy::Proxy::start(&moto.endpoint, 0.0, 1);
     let runtime = runtime();
     let fixture = runtime.block_on(fixture(&moto));
     let api = serve_api(runtime, &aws_at(&proxy.endpoint), &[]);
     let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
+    let unknown = |name: &str| serde_json::json!({"message": format!("load balancer {name} not found")});
     proxy.take_calls();
-    for method in ["POST", "DELETE"] {
-        let response = authed(api.address, method, "/elb/production-lb", Some(&body));
-        assert_eq!(response.status, 403, "{method}: {}", response.body);
-        assert_eq!(
-            response.json()["message"],
-            "load balancer production-lb belongs to environment production; this API changes only environment test's"
-        );
+    // Reads and writes alike: the same status and body as a name that does not exist, so a
+    // caller cannot probe other environments' names.
+    for (method, body) in [
+        ("GET", None),
+        ("POST", Some(body.as_str())),
+        ("DELETE", Some(body.as_str())),
+    ] {
+        for name in ["production-lb", "nope"] {
+            let response = authed(api.address, method, &format!("/elb/{name}"), body);
+            assert_eq!(
+                (response.status, response.json()),
+                (404, unknown(name)),
+                "{method} {name}"
+            );
+        }
     }
-    let writes: Vec<String> = proxy
-        .take_calls()
-        .into_iter()
-        .map(|c| c.operation)
+    let calls: Vec<String> = proxy.take_calls().into_iter().map(|c| c.operation).collect();
+    let writes: Vec<&String> = calls
+        .iter()
         .filter(|o| o.starts_with("Register") || o.starts_with("Deregister"))
         .collect();
-    assert_eq!(writes, Vec::<String>::new(), "a refused write reached AWS");
-    // Reading stays open to every load balancer, as the original service did.
-    assert_eq!(authed(api.address, "GET", "/elb/production-lb", None).status, 200);
+    assert_eq!(writes, Vec::<&String>::new(), "a refused write reached AWS");
+    assert!(
+        !calls.iter().any(|o| o == "DescribeInstances"),
+        "another environment's members were read: {calls:?}"
+    );
+    // The environment's own load balancer still answers.
+    assert_eq!(authed(api.address, "GET", "/elb/web", None).status, 200);
 
-    // Without API_ENVIRONMENT the API changes nothing.
+    // Without API_ENVIRONMENT the API serves no load balancer.
     let runtime = self::runtime();
     let unset = serve_api(runtime, &aws_at(&moto.endpoint), &[("API_ENVIRONMENT", "")]);
-    let response = authed(unset.address, "POST", "/elb/web", Some(&body));
-    assert_eq!(response.status, 403, "{}", response.body);
-    assert!(
-        response.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("API_ENVIRONMENT is not set"),
-        "{}",
-        response.body
-    );
+    for (method, body) in [("GET", None), ("POST", Some(body.as_str()))] {
+        let response = authed(unset.address, method, "/elb/web", body);
+        assert_eq!((response.status, response.json()), (404, unknown("web")), "{method}");
+    }
 }
 
 #[test]
@@ -886,7 +987,12 @@ fn password_guessing_is_throttled_per_address_the_load_balancer_saw() {
     let api = serve_api(
         runtime(),
         &aws_at("http://127.0.0.1:1"),
-        &[("AUTH_FAILURE_LIMIT", "3"), ("AUTH_LOCKOUT_SECONDS", "60")],
+        &[
+            ("AUTH_FAILURE_LIMIT", "3"),
+            ("AUTH_LOCKOUT_SECONDS", "60"),
+            // The tests' connections come from loopback: here, the load balancer's address.
+            ("TRUSTED_PROXY_CIDRS", "10.0.0.0/16, 127.0.0.0/8"),
+        ],
     );
     let wrong = b"Authorization: Basic d3Jvbmc6d3Jvbmc=".as_slice(); // wrong:wrong
     let right = format!("Authorization: {AUTH}");
@@ -897,7 +1003,17 @@ fn password_guessing_is_throttled_per_address_the_load_balancer_saw() {
         let response = http(api.address, "GET", "/elb/web", &[wrong, xff.as_bytes()], None);
         assert_eq!(response.status, 401, "attempt {attempt}: {}", response.body);
     }
-    // Locked out: even the right password gets 429, with Retry-After, and no comparison.
+    // Locked out: even the right password gets 429, with Retry-After, and no comparison. The
+    // entries of every header are one list, read from the right past the trusted proxies (a
+    // second header from a proxy of the VPC does not make the client that proxy), and the
+    // IPv4-mapped form is the same address.
+    let first = b"X-Forwarded-For: 192.0.2.1, 203.0.113.9".as_slice();
+    let second = b"X-Forwarded-For: 10.0.2.2".as_slice();
+    let mapped = b"X-Forwarded-For: 192.0.2.1, ::ffff:203.0.113.9".as_slice();
+    for headers in [&[wrong, first, second][..], &[wrong, mapped]] {
+        let response = http(api.address, "GET", "/elb/web", headers, None);
+        assert_eq!(response.status, 429, "{headers:?}: {}", response.body);
+    }
     let xff = from("192.0.2.1", "203.0.113.9");
     let locked = http(
         api.address,
@@ -927,5 +1043,93 @@ fn password_guessing_is_throttled_per_address_the_load_balancer_saw() {
     );
     assert_eq!(fine.status, 503, "past authentication (AWS unreachable): {}", fine.body);
     let metrics = http(api.metrics_address, "GET", "/metrics", &[], None);
-    assert!(metrics.body.contains("auth_throttled_total 1"), "{}", metrics.body);
+    assert!(metrics.body.contains("auth_throttled_total 3"), "{}", metrics.body);
+}
+
+#[test]
+fn x_forwarded_for_from_a_peer_that_is_not_a_trusted_proxy_is_ignored() {
+    let wrong = b"Authorization: Basic d3Jvbmc6d3Jvbmc=".as_slice(); // wrong:wrong
+    let right = format!("Authorization: {AUTH}");
+    let get = |api: &Api, source: &str, headers: &[&[u8]]| {
+        http_on(connect_from(source, api.address), "GET", "/elb/web", headers, None).status
+    };
+    // No TRUSTED_PROXY_CIDRS, or one that does not hold the peers (loopback here).
+    for trusted in ["", "10.0.0.0/16"] {
+        let api = serve_api(
+            runtime(),
+            &aws_at("http://127.0.0.1:1"),
+            &[
+                ("AUTH_FAILURE_LIMIT", "3"),
+                ("AUTH_LOCKOUT_SECONDS", "60"),
+                ("TRUSTED_PROXY_CIDRS", trusted),
+            ],
+        );
+        // A new header per guess is not a new address: the guesser is locked out.
+        for attempt in 0..3 {
+            let xff = format!("X-Forwarded-For: 198.51.100.{attempt}");
+            assert_eq!(get(&api, "127.0.0.2", &[wrong, xff.as_bytes()]), 401, "{trusted:?}");
+        }
+        let xff = b"X-Forwarded-For: 198.51.100.200".as_slice();
+        assert_eq!(get(&api, "127.0.0.2", &[right.as_bytes(), xff]), 429, "{trusted:?}");
+        // Guesses naming a victim's address lock out the guesser, not the victim.
+        let victim = b"X-Forwarded-For: 127.0.0.4".as_slice();
+        for _ in 0..3 {
+            assert_eq!(get(&api, "127.0.0.3", &[wrong, victim]), 401, "{trusted:?}");
+        }
+        assert_eq!(get(&api, "127.0.0.3", &[right.as_bytes()]), 429, "{trusted:?}");
+        // Past authentication (AWS unreachable).
+        assert_eq!(get(&api, "127.0.0.4", &[right.as_bytes()]), 503, "{trusted:?}");
+    }
+}
+
+#[test]
+fn a_peer_reached_over_ipv6_as_a_mapped_address_is_its_ipv4_address() {
+    let runtime = runtime();
+    let config = app::config::Config::from_lookup(|name| match name {
+        "API_TOKEN" => Some(TOKEN.to_owned()),
+        "AUTH_FAILURE_LIMIT" => Some("2".to_owned()),
+        "TRUSTED_PROXY_CIDRS" => Some("127.0.0.0/8".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let state = app::AppState::new(&config, &aws_at("http://127.0.0.1:1"));
+    // A dual-stack socket: IPv4 peers arrive as ::ffff:127.0.0.1.
+    let bind = |address: &str| {
+        runtime
+            .block_on(tokio::net::TcpListener::bind(address.to_owned()))
+            .unwrap()
+    };
+    let (listener, metrics) = (bind("[::]:0"), bind("127.0.0.1:0"));
+    let port = listener.local_addr().unwrap().port();
+    runtime.spawn(app::serve(listener, metrics, state, std::future::pending()));
+    let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let wrong = b"Authorization: Basic d3Jvbmc6d3Jvbmc=".as_slice();
+    let right = format!("Authorization: {AUTH}");
+    // The peer ::ffff:127.0.0.1 is inside 127.0.0.0/8: its X-Forwarded-For is believed.
+    for _ in 0..2 {
+        let response = http(
+            address,
+            "GET",
+            "/elb/web",
+            &[wrong, b"X-Forwarded-For: 203.0.113.9"],
+            None,
+        );
+        assert_eq!(response.status, 401);
+    }
+    let locked = http(
+        address,
+        "GET",
+        "/elb/web",
+        &[right.as_bytes(), b"X-Forwarded-For: 203.0.113.9"],
+        None,
+    );
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    let other = http(
+        address,
+        "GET",
+        "/elb/web",
+        &[right.as_bytes(), b"X-Forwarded-For: 203.0.113.10"],
+        None,
+    );
+    assert_eq!(other.status, 503, "another client, past authentication: {}", other.body);
 }

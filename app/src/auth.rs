@@ -9,6 +9,9 @@ use subtle::ConstantTimeEq;
 pub struct Credentials {
     /// `user:password`, as the client sends it base64-encoded.
     expected: Vec<u8>,
+    /// `Basic <base64 of user:password>`, the header as clients write it: recognised without
+    /// decoding anything.
+    expected_header: Vec<u8>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -37,14 +40,21 @@ impl Credentials {
         if password.is_empty() {
             return Err("the password must not be empty".into());
         }
+        let expected = format!("{user}:{password}").into_bytes();
+        let expected_header = format!("Basic {}", STANDARD.encode(&expected)).into_bytes();
         Ok(Self {
-            expected: format!("{user}:{password}").into_bytes(),
+            expected,
+            expected_header,
         })
     }
 
     /// Whether an `Authorization` header carries these credentials. Missing, malformed, non-UTF-8
     /// or wrong: all simply false, so every failure looks the same to a client.
     pub fn accepts(&self, header: Option<&HeaderValue>) -> bool {
+        // The usual spelling, compared whole in constant time; any other is decoded below.
+        if header.is_some_and(|h| bool::from(h.as_bytes().ct_eq(&self.expected_header))) {
+            return true;
+        }
         let Some(value) = header.and_then(|h| h.to_str().ok()) else {
             return false;
         };

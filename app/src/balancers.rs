@@ -36,12 +36,20 @@ pub enum LookupError {
     NotFound(String),
     #[error("instance {0} not found")]
     InstanceNotFound(String),
+    /// Answered as `InstanceNotFound` (see `AppError`): the caller learns nothing of other VPCs.
     #[error("instance {instance} is in {instance_vpc}, not in {balancer_vpc} with load balancer {balancer}")]
     WrongVpc {
         instance: String,
         instance_vpc: String,
         balancer: String,
         balancer_vpc: String,
+    },
+    /// An instance of another environment (or of none); answered as `InstanceNotFound`.
+    #[error("instance {instance} {}", owned_by(owner.as_deref(), ours.as_deref()))]
+    ForeignInstance {
+        instance: String,
+        owner: Option<String>,
+        ours: Option<String>,
     },
     #[error("instance {instance} is not registered with {balancer}")]
     NotRegistered { instance: String, balancer: String },
@@ -56,9 +64,10 @@ pub enum LookupError {
     /// AWS's AccessDenied: the API's role may not do this (the detail names the role).
     #[error("AWS denied the API's role this call: {0}")]
     Denied(String),
-    /// A write to a load balancer of another environment (or of none), refused before any
-    /// AWS write.
-    #[error("{}", foreign_message(balancer, owner.as_deref(), ours.as_deref()))]
+    /// A load balancer of another environment (or of none), refused before any AWS write and
+    /// before its members are read; answered as `NotFound`, so names of other environments'
+    /// load balancers cannot be probed.
+    #[error("load balancer {balancer} {}", owned_by(owner.as_deref(), ours.as_deref()))]
     Foreign {
         balancer: String,
         owner: Option<String>,
@@ -66,17 +75,25 @@ pub enum LookupError {
     },
 }
 
-fn foreign_message(balancer: &str, owner: Option<&str>, ours: Option<&str>) -> String {
+fn owned_by(owner: Option<&str>, ours: Option<&str>) -> String {
     let owner = owner.map_or_else(
         || "belongs to no deployer environment".to_owned(),
         |owner| format!("belongs to environment {owner}"),
     );
     match ours {
-        Some(ours) => format!("load balancer {balancer} {owner}; this API changes only environment {ours}'s"),
-        None => {
-            format!("load balancer {balancer} {owner}; this API changes no load balancer (API_ENVIRONMENT is not set)")
-        }
+        Some(ours) => format!("{owner}; this API serves only environment {ours}'s"),
+        None => format!("{owner}; this API serves none (API_ENVIRONMENT is not set)"),
     }
+}
+
+/// One instance as DescribeInstances tells it.
+#[derive(Debug, Clone, Default)]
+struct InstanceDetails {
+    kind: String,
+    launch: String,
+    vpc: String,
+    /// Its `deployer:environment` tag.
+    environment: Option<String>,
 }
 
 /// The tag deployer puts on every resource of an environment.
@@ -132,9 +149,10 @@ impl Balancers {
         }
     }
 
-    /// Refuses a write to a load balancer that does not carry this API's environment tag,
-    /// before any AWS write: the role's policy refuses it too, but a clear 403 beats AWS's
-    /// AccessDenied, and a role given more rights by mistake still cannot be used for it.
+    /// Refuses a load balancer that does not carry this API's environment tag, for reads and
+    /// before any AWS write: the role's policy refuses writes too, but a role given more
+    /// rights by mistake still cannot be used for them, and reads (which AWS cannot scope to
+    /// a resource) stay within the environment.
     async fn check_owner(&self, name: &str, balancer: &Balancer) -> Result<(), LookupError> {
         let owner = match balancer {
             Balancer::Classic { .. } => {
@@ -237,8 +255,8 @@ impl Balancers {
         })
     }
 
-    /// Instance type, launch time and VPC of each known instance.
-    async fn instances(&self, ids: &[String]) -> Result<HashMap<String, (String, String, String)>, LookupError> {
+    /// Instance type, launch time, VPC and environment of each known instance.
+    async fn instances(&self, ids: &[String]) -> Result<HashMap<String, InstanceDetails>, LookupError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
@@ -274,19 +292,29 @@ impl Balancers {
                     .and_then(|t| t.fmt(Format::DateTime).ok())
                     .unwrap_or_default();
                 let kind = i.instance_type().map(|t| t.as_str().to_owned()).unwrap_or_default();
+                let environment = i
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(ENVIRONMENT_TAG))
+                    .and_then(|t| t.value().map(str::to_owned));
                 Some((
                     i.instance_id()?.to_owned(),
-                    (kind, launch, i.vpc_id().unwrap_or_default().to_owned()),
+                    InstanceDetails {
+                        kind,
+                        launch,
+                        vpc: i.vpc_id().unwrap_or_default().to_owned(),
+                        environment,
+                    },
                 ))
             })
             .collect())
     }
 
-    fn instance_member(id: String, details: &HashMap<String, (String, String, String)>) -> Member {
+    fn instance_member(id: String, details: &HashMap<String, InstanceDetails>) -> Member {
         let found = details.get(&id);
         Member {
-            instance_type: found.map(|d| d.0.clone()),
-            launch_date: found.map(|d| d.1.clone()),
+            instance_type: found.map(|d| d.kind.clone()),
+            launch_date: found.map(|d| d.launch.clone()),
             instance_id: Some(id),
             ip: None,
             port: None,
@@ -296,6 +324,7 @@ impl Balancers {
 
     pub async fn members(&self, name: &str) -> Result<Vec<Member>, LookupError> {
         let balancer = self.find(name).await?;
+        self.check_owner(name, &balancer).await?;
         self.members_of(balancer).await
     }
 
@@ -356,21 +385,29 @@ impl Balancers {
         }
     }
 
-    /// Checks the instance exists and sits in the load balancer's VPC.
+    /// Checks the instance exists, sits in the load balancer's VPC and belongs to this API's
+    /// environment.
     async fn check_instance(&self, instance: &str, name: &str, vpc: &str) -> Result<(), LookupError> {
         let details = self.instances(&[instance.to_owned()]).await?;
-        let Some((_, _, instance_vpc)) = details.get(instance) else {
+        let Some(found) = details.get(instance) else {
             return Err(LookupError::InstanceNotFound(instance.to_owned()));
         };
-        if !vpc.is_empty() && instance_vpc != vpc {
+        if !vpc.is_empty() && found.vpc != vpc {
             return Err(LookupError::WrongVpc {
                 instance: instance.to_owned(),
-                instance_vpc: instance_vpc.clone(),
+                instance_vpc: found.vpc.clone(),
                 balancer: name.to_owned(),
                 balancer_vpc: vpc.to_owned(),
             });
         }
-        Ok(())
+        match (&self.environment, &found.environment) {
+            (Some(ours), Some(owner)) if ours == owner => Ok(()),
+            (ours, owner) => Err(LookupError::ForeignInstance {
+                instance: instance.to_owned(),
+                owner: owner.clone(),
+                ours: ours.clone(),
+            }),
+        }
     }
 
     pub async fn register(&self, name: &str, instance: &str) -> Result<(), LookupError> {

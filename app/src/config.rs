@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::client::TrustedProxies;
 use crate::server::ConnectionLimits;
 use crate::throttle::ThrottleSettings;
 
@@ -32,6 +33,8 @@ pub struct Config {
     /// without one it changes none.
     pub environment: Option<String>,
     pub throttle: ThrottleSettings,
+    /// Peers whose `X-Forwarded-For` is believed (TRUSTED_PROXY_CIDRS); none by default.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -118,6 +121,13 @@ impl Config {
             )?),
             lockout: Duration::from_secs(positive("AUTH_LOCKOUT_SECONDS", DEFAULT_AUTH_LOCKOUT_SECONDS)?),
         };
+        let trusted_proxies =
+            TrustedProxies::parse(&lookup("TRUSTED_PROXY_CIDRS").unwrap_or_default()).map_err(|problem| {
+                ConfigError::Invalid {
+                    variable: "TRUSTED_PROXY_CIDRS",
+                    problem,
+                }
+            })?;
         let environment = lookup("API_ENVIRONMENT").filter(|e| !e.trim().is_empty());
         let credentials = match (lookup("API_TOKEN"), lookup("API_USER"), lookup("API_PASSWORD")) {
             (Some(token), None, None) => {
@@ -167,6 +177,7 @@ impl Config {
             max_concurrent_requests,
             environment,
             throttle,
+            trusted_proxies,
         })
     }
 }
@@ -225,6 +236,18 @@ mod tests {
         );
         let error = config(&[("API_USER", "a"), ("API_PASSWORD", "b"), ("MAX_CONNECTIONS", "0")]).unwrap_err();
         assert_eq!(error.to_string(), "MAX_CONNECTIONS: must be at least 1");
+        let error = config(&[
+            ("API_USER", "a"),
+            ("API_PASSWORD", "b"),
+            ("TRUSTED_PROXY_CIDRS", "10.0.0.0/16,vpc"),
+        ])
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("TRUSTED_PROXY_CIDRS: `vpc` is not a CIDR"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -234,5 +257,19 @@ mod tests {
         // Above the load balancers' 60 s, so they always close idle connections first.
         assert!(config.limits.idle_timeout > Duration::from_secs(60));
         assert_eq!((config.port, config.metrics_port), (8000, 9100));
+        // No proxy is trusted unless named: X-Forwarded-For is then never believed.
+        assert!(config.trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_comma_separated_cidrs() {
+        let config = config(&[
+            ("API_USER", "a"),
+            ("API_PASSWORD", "b"),
+            ("TRUSTED_PROXY_CIDRS", "10.0.0.0/16, 10.1.0.0/16"),
+        ])
+        .unwrap();
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(!config.trusted_proxies.contains("10.2.0.1".parse().unwrap()));
     }
 }

@@ -41,6 +41,14 @@ pub enum AppError {
     Aws(String),
     /// AWS denied the API's role the call (AccessDenied): 403, detail logged as for `Aws`.
     Denied(String),
+    /// An answer that must look exactly like another (another environment's load balancer
+    /// answers as an unknown one): the status and message of that other answer for the
+    /// caller, the real reason in the log under the request's id.
+    Disguised {
+        status: StatusCode,
+        message: String,
+        detail: String,
+    },
 }
 
 impl AppError {
@@ -63,13 +71,33 @@ impl From<LookupError> for AppError {
             LookupError::NotFound(_) | LookupError::InstanceNotFound(_) | LookupError::NotRegistered { .. } => {
                 StatusCode::NOT_FOUND
             }
-            LookupError::WrongVpc { .. } | LookupError::IpTargets(_) => StatusCode::CONFLICT,
+            LookupError::IpTargets(_) => StatusCode::CONFLICT,
             LookupError::Throttled | LookupError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            LookupError::Foreign { .. } => StatusCode::FORBIDDEN,
+            // Not ours: the same answer as for a name or id that does not exist, so a caller
+            // cannot tell another environment's resources from missing ones.
+            LookupError::Foreign { balancer, .. } => {
+                return Self::disguised(LookupError::NotFound(balancer.clone()), &error);
+            }
+            LookupError::WrongVpc { instance, .. } | LookupError::ForeignInstance { instance, .. } => {
+                return Self::disguised(LookupError::InstanceNotFound(instance.clone()), &error);
+            }
             LookupError::Denied(detail) => return Self::Denied(detail.clone()),
             LookupError::Aws(detail) => return Self::Aws(detail.clone()),
         };
         Self::Status(status, error.to_string())
+    }
+}
+
+impl AppError {
+    fn disguised(shown: LookupError, real: &LookupError) -> Self {
+        match Self::from(shown) {
+            Self::Status(status, message) => Self::Disguised {
+                status,
+                message,
+                detail: real.to_string(),
+            },
+            other => other,
+        }
     }
 }
 
@@ -113,18 +141,32 @@ impl IntoResponse for AppError {
             Self::Status(status, message) => (status, Json(json!({ "message": message }))).into_response(),
             Self::Aws(detail) => logged(StatusCode::BAD_GATEWAY, "AWS refused the request", &detail),
             Self::Denied(detail) => logged(StatusCode::FORBIDDEN, "AWS does not allow this API to do that", &detail),
+            Self::Disguised {
+                status,
+                message,
+                detail,
+            } => {
+                log_detail(&format!("answered {} `{message}`", status.as_u16()), &detail);
+                (status, Json(json!({ "message": message }))).into_response()
+            }
         }
     }
 }
 
-/// An answer naming only the request id; `detail` goes to the API's error log under it.
-fn logged(status: StatusCode, summary: &str, detail: &str) -> Response {
+/// `summary: detail` in the API's error log under the request's id, which it returns.
+fn log_detail(summary: &str, detail: &str) -> String {
     let id = REQUEST_ID.try_with(String::clone).unwrap_or_else(|_| new_request_id());
     // The API's error log, read by its operators only.
     #[allow(clippy::print_stderr)]
     {
         eprintln!("request {id}: {summary}: {detail}");
     }
+    id
+}
+
+/// An answer naming only the request id; `detail` goes to the API's error log under it.
+fn logged(status: StatusCode, summary: &str, detail: &str) -> Response {
+    let id = log_detail(summary, detail);
     (
         status,
         Json(json!({

@@ -4,8 +4,10 @@
 //! `router` builds the service without a socket so tests can drive it; `serve` runs it until
 //! the shutdown signal.
 
+pub mod access_log;
 pub mod auth;
 pub mod balancers;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod metrics;
@@ -49,5 +51,8 @@ pub async fn serve(
     let (stop_api, stop_metrics) = (when_stopped(stopped.clone()), when_stopped(stopped));
     let api = server::serve_router(api, router(state.clone()), limits, stop_api);
     let metrics = server::serve_router(metrics, metrics_router(state), limits, stop_metrics);
-    tokio::try_join!(api, metrics).map(|_| ())
+    let served = tokio::try_join!(api, metrics).map(|_| ());
+    // The last requests' lines, before the process exits.
+    let _ = tokio::task::spawn_blocking(access_log::flush).await;
+    served
 }

@@ -1,25 +1,23 @@
 //! Routes, middleware (auth, access log, metrics, timeout) and the cache in front of AWS.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::error_handling::HandleErrorLayer;
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{BoxError, Json, Router};
+use axum::{Json, Router};
 use moka::future::Cache;
 use serde::Deserialize;
 use serde_json::json;
-use tower::ServiceBuilder;
-use tower::limit::ConcurrencyLimitLayer;
-use tower::load_shed::LoadShedLayer;
+use tokio::sync::Semaphore;
 
 use crate::auth::Credentials;
-use crate::balancers::{Balancers, LookupError, Member};
+use crate::balancers::{Balancers, LookupError};
+use crate::client::TrustedProxies;
 use crate::config::{Config, LogFormat};
 use crate::error::{AppError, REQUEST_ID, new_request_id};
 use crate::metrics::Metrics;
@@ -35,15 +33,19 @@ pub struct AppState {
 struct Inner {
     balancers: Balancers,
     credentials: Option<Credentials>,
-    /// Members by load balancer name. `try_get_with` runs one load per name at a time and
-    /// hands its result to every concurrent caller, so a burst makes one AWS call.
-    cache: Cache<String, Arc<Vec<Member>>>,
+    /// The answer to `GET /elb/{name}` (`{"message": [members]}`, serialized once), by load
+    /// balancer name. `try_get_with` runs one load per name at a time and hands its result to
+    /// every concurrent caller, so a burst makes one AWS call.
+    cache: Cache<String, Bytes>,
     metrics: Metrics,
     log_format: LogFormat,
     request_timeout: std::time::Duration,
     limits: ConnectionLimits,
     max_concurrent_requests: usize,
+    /// `/elb/*` requests in flight, one count for every method.
+    in_flight: Arc<Semaphore>,
     throttle: Throttle,
+    trusted_proxies: TrustedProxies,
 }
 
 impl AppState {
@@ -62,7 +64,9 @@ impl AppState {
                 request_timeout: config.request_timeout,
                 limits: config.limits,
                 max_concurrent_requests: config.max_concurrent_requests,
+                in_flight: Arc::new(Semaphore::new(config.max_concurrent_requests)),
                 throttle: Throttle::new(config.throttle),
+                trusted_proxies: config.trusted_proxies.clone(),
             }),
         }
     }
@@ -77,31 +81,13 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let timeout = state.inner.request_timeout;
-    let limit = state.inner.max_concurrent_requests;
-    // Past the limit, a clear 503 at once: a queue would only add latency to every request
-    // while the load balancer keeps sending more.
-    let shed = ServiceBuilder::new()
-        .layer(HandleErrorLayer::new(move |_: BoxError| async move {
-            AppError::overloaded(limit)
-        }))
-        .layer(LoadShedLayer::new())
-        .layer(ConcurrencyLimitLayer::new(limit));
-    let protected = Router::new()
-        .route("/elb/{name}", get(list_members).post(register).delete(deregister))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth))
-        .layer(shed);
     Router::new()
         .route("/healthcheck", get(healthcheck))
         .route("/openapi.json", get(openapi))
-        .merge(protected)
+        .route("/elb/{name}", get(list_members).post(register).delete(deregister))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(middleware::from_fn_with_state(state.clone(), access_log))
+        .layer(AccessLogLayer { state: state.clone() })
         .with_state(state)
 }
 
@@ -157,18 +143,21 @@ fn check_name(name: &str) -> Result<(), AppError> {
 
 async fn list_members(
     State(state): State<AppState>,
+    _: Authorized,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<impl IntoResponse, AppError> {
     check_name(&name)?;
     let inner = &state.inner;
-    let members = inner
+    let body = inner
         .cache
         .try_get_with(name.clone(), async {
-            inner.balancers.members(&name).await.map(Arc::new)
+            let members = inner.balancers.members(&name).await?;
+            let body = serde_json::to_vec(&json!({ "message": members })).expect("members serialize");
+            Ok(Bytes::from(body))
         })
         .await
         .map_err(|error: Arc<LookupError>| AppError::from((*error).clone()))?;
-    Ok(Json(json!({ "message": members.as_ref() })))
+    Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
 #[derive(Deserialize)]
@@ -191,6 +180,7 @@ fn check_instance_id(id: &str) -> Result<(), AppError> {
 
 async fn register(
     State(state): State<AppState>,
+    _: Authorized,
     Path(name): Path<String>,
     body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
@@ -207,6 +197,7 @@ async fn register(
 
 async fn deregister(
     State(state): State<AppState>,
+    _: Authorized,
     Path(name): Path<String>,
     body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
@@ -220,74 +211,141 @@ async fn deregister(
     ))
 }
 
-/// Basic auth, with password guessing throttled per client address: a locked-out address
-/// gets 429 without a comparison; others are answered at full speed.
-async fn require_auth(State(state): State<AppState>, headers: HeaderMap, request: Request, next: Next) -> Response {
-    let Some(credentials) = &state.inner.credentials else {
-        return next.run(request).await;
-    };
-    let client = client_address(&request);
-    let throttle = &state.inner.throttle;
-    if let Some(client) = client
-        && let Some(left) = throttle.locked_out(client).await
-    {
-        state.inner.metrics.auth_throttled();
-        return AppError::TooManyFailures(left).into_response();
-    }
-    if credentials.accepts(headers.get(header::AUTHORIZATION)) {
-        if let Some(client) = client {
-            throttle.succeeded(client).await;
+/// What `/elb/*` handlers take first: a place within `MAX_CONCURRENT_REQUESTS` (one count for
+/// every method), held until the handler is done, then basic auth with password guessing
+/// throttled per client address. An extractor rather than middleware: no boxed future, no
+/// copy of the headers, per request.
+struct Authorized {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Authorized {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, AppError> {
+        let inner = &state.inner;
+        // Past the limit, a clear 503 at once: a queue would only add latency to every
+        // request while the load balancer keeps sending more.
+        let permit = inner
+            .in_flight
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AppError::overloaded(inner.max_concurrent_requests))?;
+        let Some(credentials) = &inner.credentials else {
+            return Ok(Self { _permit: permit });
+        };
+        let client = parts.extensions.get::<Client>().and_then(|c| c.0);
+        let throttle = &inner.throttle;
+        // A locked-out address gets 429 without a comparison; others at full speed.
+        if let Some(client) = client
+            && let Some(left) = throttle.locked_out(client).await
+        {
+            inner.metrics.auth_throttled();
+            return Err(AppError::TooManyFailures(left));
         }
-        return next.run(request).await;
+        if credentials.accepts(parts.headers.get(header::AUTHORIZATION)) {
+            if let Some(client) = client {
+                throttle.succeeded(client).await;
+            }
+            return Ok(Self { _permit: permit });
+        }
+        if let Some(client) = client {
+            throttle.failed(client).await;
+        }
+        Err(AppError::Unauthorized)
     }
-    if let Some(client) = client {
-        throttle.failed(client).await;
-    }
-    AppError::Unauthorized.into_response()
 }
 
-/// The client's address: behind a load balancer, the last `X-Forwarded-For` entry, which the
-/// load balancer appended itself (entries before it come from the client and prove nothing);
-/// otherwise the connection's peer.
-fn client_address(request: &Request) -> Option<std::net::IpAddr> {
-    let forwarded = request
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|v| v.trim().parse().ok());
-    forwarded.or_else(|| request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()))
+/// The request's client address, found once by the access log.
+#[derive(Debug, Clone, Copy)]
+struct Client(Option<IpAddr>);
+
+/// The client's address: the connection's peer, or behind a trusted proxy what its
+/// `X-Forwarded-For` says (see `client::TrustedProxies`). None for a request that came through
+/// no socket (a test driving the router).
+fn client_address(state: &AppState, request: &Request) -> Option<IpAddr> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(state.inner.trusted_proxies.client(peer, request.headers()))
 }
 
-/// One line per request (`200 GET /elb/web (10.0.1.7) 0.84ms`) and the request metrics.
-async fn access_log(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let client = client_address(&request).map_or_else(|| "-".to_owned(), |ip| ip.to_string());
-    let id = new_request_id();
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
-    if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
+/// Around every route: the request id, the client address, the request timeout, the metrics
+/// and one access log line (`200 GET /elb/web (10.0.1.7) 0.84ms`). A service of its own, not
+/// `middleware::from_fn` and tower-http's timeout: one boxed future per request instead of
+/// one per layer, with a clone of the rest of the stack each.
+#[derive(Clone)]
+struct AccessLogLayer {
+    state: AppState,
+}
+
+impl<S> tower::Layer<S> for AccessLogLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> AccessLog<S> {
+        AccessLog {
+            inner,
+            state: self.state.clone(),
+        }
     }
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    state.inner.metrics.observe(&route, &method, status, elapsed);
-    let millis = elapsed.as_secs_f64() * 1000.0;
-    let line = match state.inner.log_format {
-        LogFormat::Text => format!("{status} {method} {path} ({client}) {millis:.2}ms"),
-        LogFormat::Json => json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0, "requestId": id}).to_string(),
-    };
-    // The access log is what the API writes to stdout, one line per request.
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
+}
+
+#[derive(Clone)]
+struct AccessLog<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> tower::Service<Request> for AccessLog<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    response
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let state = self.state.clone();
+        // The service that was made ready answers this request; its clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let client = client_address(&state, &request);
+        request.extensions_mut().insert(Client(client));
+        Box::pin(async move {
+            let id = new_request_id();
+            let answer = tokio::time::timeout(state.inner.request_timeout, inner.call(request));
+            let mut response = match REQUEST_ID.scope(id.clone(), answer).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
+                // As tower-http's timeout answered: the status, no body.
+                Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            };
+            if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+                response.headers_mut().insert("x-request-id", value);
+            }
+            let elapsed = started.elapsed();
+            let status = response.status().as_u16();
+            let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+            state.inner.metrics.observe(route, &method, status, elapsed);
+            let millis = elapsed.as_secs_f64() * 1000.0;
+            let path = uri.path();
+            let line = match (state.inner.log_format, client) {
+                (LogFormat::Text, Some(client)) => format!("{status} {method} {path} ({client}) {millis:.2}ms"),
+                (LogFormat::Text, None) => format!("{status} {method} {path} (-) {millis:.2}ms"),
+                (LogFormat::Json, client) => {
+                    let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+                    json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0, "requestId": id}).to_string()
+                }
+            };
+            crate::access_log::line(&line);
+            Ok(response)
+        })
+    }
 }

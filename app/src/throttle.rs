@@ -45,6 +45,11 @@ impl Throttle {
 
     /// How long `client` stays locked out, if it is.
     pub async fn locked_out(&self, client: IpAddr) -> Option<Duration> {
+        // The common case, an address that never failed, without a cache read (which moka
+        // records for its eviction policy, and now and then pays for with housekeeping).
+        if !self.records.contains_key(&client) {
+            return None;
+        }
         let record = self.records.get(&client).await?;
         let record = record.lock().expect("never poisoned");
         let until = record.locked_until?;
@@ -80,7 +85,9 @@ impl Throttle {
 
     /// A successful authentication forgets the address's earlier failures.
     pub async fn succeeded(&self, client: IpAddr) {
-        self.records.invalidate(&client).await;
+        if self.records.contains_key(&client) {
+            self.records.invalidate(&client).await;
+        }
     }
 }
 
