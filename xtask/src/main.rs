@@ -24,7 +24,8 @@ tasks:
               mutate the environment files at random through parse, validate and model; no input
               may panic (default 60 s; not part of test)
   bench [api|deployer]
-              api: load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls
+              api: load the API with wrk at 12 and 256 connections; print req/s, p50/p99, AWS calls;
+              then the API against a bare axum handler on the same cores, and the ratio
               deployer: apply, no-op plan and destroy of each environment against the emulator,
               then at 40 ms per call with real AWS's pending times / 50, against the critical
               path (BENCH_RUNS=3, BENCH_ONLY=emulator|realistic); both when neither is named";
@@ -438,7 +439,17 @@ fn bench() -> Result<()> {
     }
     let server = setup()?;
     status(cargo().args(["build", "--quiet", "--package", "deployer", "--bin", "deployer"]))?;
-    status(cargo().args(["build", "--quiet", "--release", "--package", "app", "--bin", "api"]))?;
+    status(cargo().args([
+        "build",
+        "--quiet",
+        "--release",
+        "--package",
+        "app",
+        "--bin",
+        "api",
+        "--example",
+        "bare_api",
+    ]))?;
     let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root().join("target"), PathBuf::from);
     let moto = Moto::start(&server)?;
     let aws_env = |command: &mut Command| {
@@ -470,6 +481,7 @@ fn bench() -> Result<()> {
         .env("METRICS_PORT", metrics_port.to_string())
         .env("API_USER", DEMO_USER)
         .env("API_PASSWORD", DEMO_PASSWORD)
+        .env("API_ENVIRONMENT", "development")
         .stdout(Stdio::null());
     aws_env(&mut api);
     let _api = Guard(api.spawn().context("starting the api binary")?);
@@ -481,40 +493,126 @@ fn bench() -> Result<()> {
     println!("\nGET /elb/development-lb, cache TTL 5s, {BENCH_SECONDS}s per run, wrk sharing the 2 cores:");
     for connections in [12, 256] {
         let before = aws_calls(metrics_port)?;
-        let output = Command::new("wrk")
-            .args([
-                "-t2",
-                &format!("-c{connections}"),
-                &format!("-d{BENCH_SECONDS}s"),
-                "--latency",
-                "-H",
-                authorization,
-                &url,
-            ])
-            .output()
-            .context("running wrk")?;
-        let report = String::from_utf8_lossy(&output.stdout);
+        let report = wrk(connections, BENCH_SECONDS, authorization, &url)?;
         let after = aws_calls(metrics_port)?;
-        let field = |prefix: &str| {
-            report
-                .lines()
-                .find(|l| l.trim_start().starts_with(prefix))
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
-        };
-        let errors = report
-            .lines()
-            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-            .unwrap_or("no errors");
         println!(
             "  {connections:>3} connections: {} req/s, p50 {}, p99 {}, AWS calls during the run: {}, {}",
-            field("Requests/sec:").unwrap_or_default(),
-            field("50%").unwrap_or_default(),
-            field("99%").unwrap_or_default(),
+            report.field("Requests/sec:"),
+            report.field("50%"),
+            report.field("99%"),
             after - before,
-            errors.trim()
+            report.errors()
         );
     }
+
+    // The yardstick: a bare axum handler answering the same body, with no authentication,
+    // cache, metrics, log, limit or timeout, loaded the same way, in turns with the API so
+    // that both see the same machine.
+    let body = target.join("bench-api-body.json");
+    status(
+        Command::new("curl")
+            .args(["-sf", "-o"])
+            .arg(&body)
+            .args(["-H", authorization, &url]),
+    )?;
+    let bare_port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let _bare = Guard(
+        Command::new(target.join("release/examples/bare_api"))
+            .env("PORT", bare_port.to_string())
+            .env("BODY_FILE", &body)
+            .spawn()
+            .context("starting the bare handler")?,
+    );
+    wait_for_port(bare_port, "the bare handler", API_START_TIMEOUT)?;
+    let bare_url = format!("http://127.0.0.1:{bare_port}/elb/development-lb");
+    let (mut ours, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..RATIO_ROUNDS {
+        for (url, rates) in [(&url, &mut ours), (&bare_url, &mut bare)] {
+            let report = wrk(RATIO_CONNECTIONS, RATIO_SECONDS, authorization, url)?;
+            if report.errors() != "no errors" {
+                bail!("wrk saw errors from {url}: {}", report.errors());
+            }
+            rates.push(report.rate()?);
+        }
+    }
+    let range = |rates: &[f64]| {
+        let (low, high) = rates
+            .iter()
+            .fold((f64::MAX, 0.0f64), |(low, high), r| (low.min(*r), high.max(*r)));
+        format!("{low:.0}–{high:.0}")
+    };
+    let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+    let ratios: Vec<f64> = ours.iter().zip(&bare).map(|(a, b)| a / b).collect();
+    let ratio = mean(&ours) / mean(&bare);
+    println!(
+        "\nThe API against a bare axum handler with the same body, wrk -t2 -c{RATIO_CONNECTIONS} -d{RATIO_SECONDS}s, {RATIO_ROUNDS} turns each:"
+    );
+    println!("  API:  {} req/s", range(&ours));
+    println!("  bare: {} req/s", range(&bare));
+    println!(
+        "  API/bare: {ratio:.2} (per turn {}){}",
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", "),
+        if ratio < RATIO_FLOOR {
+            format!(" -- below the {RATIO_FLOOR} the API should keep")
+        } else {
+            String::new()
+        }
+    );
     Ok(())
+}
+
+/// The API against the bare handler: turns of each, at the load of issue 26's measure.
+const RATIO_ROUNDS: usize = 3;
+const RATIO_CONNECTIONS: u32 = 12;
+const RATIO_SECONDS: u32 = 8;
+/// What the hardening may cost at most, as a share of the bare handler's throughput.
+const RATIO_FLOOR: f64 = 0.9;
+
+/// What wrk printed.
+struct WrkReport(String);
+
+impl WrkReport {
+    fn field(&self, prefix: &str) -> String {
+        self.0
+            .lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or("?")
+            .to_owned()
+    }
+
+    fn rate(&self) -> Result<f64> {
+        let field = self.field("Requests/sec:");
+        field
+            .parse()
+            .with_context(|| format!("wrk printed no rate ({field}):\n{}", self.0))
+    }
+
+    fn errors(&self) -> String {
+        self.0
+            .lines()
+            .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+            .unwrap_or("no errors")
+            .trim()
+            .to_owned()
+    }
+}
+
+/// `wrk -t2` (wrk shares the 2 cores with the server) with basic auth on `url`.
+fn wrk(connections: u32, seconds: u32, authorization: &str, url: &str) -> Result<WrkReport> {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-H",
+            authorization,
+            url,
+        ])
+        .output()
+        .context("running wrk")?;
+    Ok(WrkReport(String::from_utf8_lossy(&output.stdout).into_owned()))
 }
 
 /// `benches/deployer.rs`, built like the tests (dev profile: the calls it times wait on the
