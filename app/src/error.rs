@@ -17,17 +17,24 @@ tokio::task_local! {
 
 /// A request id unique across the API's processes: a per-process random part and a counter.
 pub fn new_request_id() -> String {
+    use std::fmt::Write;
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
-    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static PROCESS: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let process = *PROCESS.get_or_init(|| {
+    let process = PROCESS.get_or_init(|| {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
-        nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id())
+        format!(
+            "{:016x}-",
+            nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id())
+        )
     });
-    format!("{process:016x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    let mut id = String::with_capacity(process.len() + 16);
+    id.push_str(process);
+    let _ = write!(id, "{:x}", COUNTER.fetch_add(1, Ordering::Relaxed));
+    id
 }
 
 #[derive(Debug)]

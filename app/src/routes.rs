@@ -37,6 +37,11 @@ struct Inner {
     /// balancer name. `try_get_with` runs one load per name at a time and hands its result to
     /// every concurrent caller, so a burst makes one AWS call.
     cache: Cache<String, Bytes>,
+    /// The same answers while fresh, read without moka's bookkeeping (a read recorded for its
+    /// eviction policy, and now and then housekeeping, on every hit): only load balancers of
+    /// the environment that answered, so a handful of entries.
+    fresh: std::sync::RwLock<std::collections::HashMap<String, (Instant, Bytes)>>,
+    cache_ttl: std::time::Duration,
     metrics: Metrics,
     log_format: LogFormat,
     request_timeout: std::time::Duration,
@@ -59,6 +64,8 @@ impl AppState {
                     .time_to_live(config.cache_ttl)
                     .max_capacity(10_000)
                     .build(),
+                fresh: std::sync::RwLock::default(),
+                cache_ttl: config.cache_ttl,
                 metrics,
                 log_format: config.log_format,
                 request_timeout: config.request_timeout,
@@ -148,6 +155,9 @@ async fn list_members(
 ) -> Result<impl IntoResponse, AppError> {
     check_name(&name)?;
     let inner = &state.inner;
+    if let Some(body) = inner.fresh_answer(&name) {
+        return Ok(([(header::CONTENT_TYPE, "application/json")], body));
+    }
     let body = inner
         .cache
         .try_get_with(name.clone(), async {
@@ -157,7 +167,32 @@ async fn list_members(
         })
         .await
         .map_err(|error: Arc<LookupError>| AppError::from((*error).clone()))?;
+    inner.remember(&name, &body);
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
+}
+
+impl Inner {
+    fn fresh_answer(&self, name: &str) -> Option<Bytes> {
+        let fresh = self.fresh.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (until, body) = fresh.get(name)?;
+        (Instant::now() < *until).then(|| body.clone())
+    }
+
+    fn remember(&self, name: &str, body: &Bytes) {
+        let now = Instant::now();
+        let mut fresh = self.fresh.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        fresh.retain(|_, (until, _)| *until > now);
+        fresh.insert(name.to_owned(), (now + self.cache_ttl, body.clone()));
+    }
+
+    /// After a write: the next read asks AWS.
+    async fn forget(&self, name: &str) {
+        self.cache.invalidate(name).await;
+        self.fresh
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(name);
+    }
 }
 
 #[derive(Deserialize)]
@@ -188,7 +223,7 @@ async fn register(
     let Json(body) = body?;
     check_instance_id(&body.instance_id)?;
     state.inner.balancers.register(&name, &body.instance_id).await?;
-    state.inner.cache.invalidate(&name).await;
+    state.inner.forget(&name).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({"message": format!("{} registered with {name}", body.instance_id)})),
@@ -205,7 +240,7 @@ async fn deregister(
     let Json(body) = body?;
     check_instance_id(&body.instance_id)?;
     state.inner.balancers.deregister(&name, &body.instance_id).await?;
-    state.inner.cache.invalidate(&name).await;
+    state.inner.forget(&name).await;
     Ok(Json(
         json!({"message": format!("{} deregistered from {name}", body.instance_id)}),
     ))
@@ -320,12 +355,24 @@ where
         request.extensions_mut().insert(Client(client));
         Box::pin(async move {
             let id = new_request_id();
-            let answer = tokio::time::timeout(state.inner.request_timeout, inner.call(request));
+            // The request timeout, from the request's start. Its timer is made only for a
+            // request not answered at the first poll (a cached answer never needs one), and on
+            // the heap: a timer in this future made every request copy a far larger future.
+            let deadline = tokio::time::Instant::from_std(started + state.inner.request_timeout);
+            let mut call = std::pin::pin!(inner.call(request));
+            let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+            let answer = std::future::poll_fn(|cx| {
+                if let std::task::Poll::Ready(answer) = call.as_mut().poll(cx) {
+                    return std::task::Poll::Ready(Some(answer));
+                }
+                let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                timer.as_mut().poll(cx).map(|()| None)
+            });
             let mut response = match REQUEST_ID.scope(id.clone(), answer).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
+                Some(Ok(response)) => response,
+                Some(Err(never)) => match never {},
                 // As tower-http's timeout answered: the status, no body.
-                Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+                None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
             };
             if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
                 response.headers_mut().insert("x-request-id", value);
@@ -336,10 +383,12 @@ where
             state.inner.metrics.observe(route, &method, status, elapsed);
             let millis = elapsed.as_secs_f64() * 1000.0;
             let path = uri.path();
-            let line = match (state.inner.log_format, client) {
-                (LogFormat::Text, Some(client)) => format!("{status} {method} {path} ({client}) {millis:.2}ms"),
-                (LogFormat::Text, None) => format!("{status} {method} {path} (-) {millis:.2}ms"),
-                (LogFormat::Json, client) => {
+            // Hundredths of a millisecond, rounded, printed without float formatting.
+            let hundredths = (elapsed.as_micros() + 5) / 10;
+            let (whole, part) = (hundredths / 100, hundredths % 100);
+            let line = match state.inner.log_format {
+                LogFormat::Text => text_line(status, &method, path, client, whole, part),
+                LogFormat::Json => {
                     let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
                     json!({"status": status, "method": method.as_str(), "path": path, "client": client, "ms": (millis * 100.0).round() / 100.0, "requestId": id}).to_string()
                 }
@@ -347,5 +396,70 @@ where
             crate::access_log::line(&line);
             Ok(response)
         })
+    }
+}
+
+/// `200 GET /elb/web (10.0.1.7) 0.84ms`, put together piece by piece: `format!` with its
+/// arguments' `Display` was the largest single cost of answering a cached request.
+fn text_line(
+    status: u16,
+    method: &axum::http::Method,
+    path: &str,
+    client: Option<IpAddr>,
+    whole: u128,
+    part: u128,
+) -> String {
+    use std::fmt::Write;
+    let mut line = String::with_capacity(48 + path.len());
+    push_number(&mut line, u128::from(status));
+    line.push(' ');
+    line.push_str(method.as_str());
+    line.push(' ');
+    line.push_str(path);
+    line.push_str(" (");
+    match client {
+        Some(client) => {
+            let _ = write!(line, "{client}");
+        }
+        None => line.push('-'),
+    }
+    line.push_str(") ");
+    push_number(&mut line, whole);
+    line.push('.');
+    line.push(char::from(b'0' + (part / 10) as u8));
+    line.push(char::from(b'0' + (part % 10) as u8));
+    line.push_str("ms");
+    line
+}
+
+fn push_number(line: &mut String, mut n: u128) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    line.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_line_reads_as_before() {
+        let client = Some("10.0.1.7".parse().unwrap());
+        assert_eq!(
+            text_line(200, &axum::http::Method::GET, "/elb/web", client, 0, 84),
+            "200 GET /elb/web (10.0.1.7) 0.84ms"
+        );
+        assert_eq!(
+            text_line(503, &axum::http::Method::POST, "/x", None, 10_250, 5),
+            "503 POST /x (-) 10250.05ms"
+        );
     }
 }
