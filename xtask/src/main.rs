@@ -463,7 +463,8 @@ fn bench() -> Result<()> {
     };
     let mut apply = Command::new(target.join("debug/deployer"));
     apply
-        .args(["apply", "development", "--auto-approve"])
+        // The emulator runs no containers: the demo's stand-in image, as `demo` deploys it.
+        .args(["apply", "development", "--auto-approve", "--image", DEMO_IMAGE])
         .current_dir(root())
         .stdout(Stdio::null());
     aws_env(&mut apply);
