@@ -323,19 +323,36 @@ fn an_edited_saved_plan_is_refused_and_a_signed_one_cannot_be_edited() {
 fn trace_logging_keeps_the_sdks_bodies_out_and_plain_http_stays_on_this_machine() {
     let moto = Moto::start();
     let body_event = "received response from service";
-    let traced = Deployer::new(&moto).args(["-vvv", "plan", "development"]).run().expect_status(0);
-    assert!(traced.stderr.contains("TRACE"), "trace logging is on: {}", &traced.stderr[..traced.stderr.len().min(2000)]);
-    assert!(!traced.stderr.contains(body_event), "the SDK's trace events got through");
+    let traced = Deployer::new(&moto)
+        .args(["-vvv", "plan", "development"])
+        .run()
+        .expect_status(0);
+    assert!(
+        traced.stderr.contains("TRACE"),
+        "trace logging is on: {}",
+        &traced.stderr[..traced.stderr.len().min(2000)]
+    );
+    assert!(
+        !traced.stderr.contains(body_event),
+        "the SDK's trace events got through"
+    );
     let secrets = Deployer::new(&moto)
         .env("DEPLOYER_LOG_SECRETS", "1")
         .args(["-vvv", "plan", "development"])
         .run()
         .expect_status(0);
-    assert!(secrets.stderr.contains(body_event), "DEPLOYER_LOG_SECRETS=1 lets them through");
+    assert!(
+        secrets.stderr.contains(body_event),
+        "DEPLOYER_LOG_SECRETS=1 lets them through"
+    );
 
     let remote = Deployer::new(&moto)
         .args(["plan", "development", "--endpoint-url", "http://10.0.0.5:5000"])
         .run()
         .expect_status(1);
-    assert!(remote.stderr.contains("is plain http to another machine"), "{}", remote.stderr);
+    assert!(
+        remote.stderr.contains("is plain http to another machine"),
+        "{}",
+        remote.stderr
+    );
 }

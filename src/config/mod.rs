@@ -14,8 +14,8 @@ mod validate;
 mod tests;
 
 pub use error::{ConfigError, Problem};
+pub use image::{ImageReference, check_image, is_digest_in};
 pub use json_schema::environment_schema;
 pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
 pub use locate::Position;
 pub use schema::*;
-pub use image::{ImageReference, check_image, is_digest_in};
