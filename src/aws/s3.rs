@@ -29,6 +29,7 @@ impl S3 {
         let client = Client::from_conf(
             aws_sdk_s3::config::Builder::from(config)
                 .retry_classifier(crate::aws::classifier::HtmlServerError)
+                .interceptor(crate::aws::classifier::AttemptMark)
                 .force_path_style(config.endpoint_url().is_some())
                 .build(),
         );
