@@ -346,26 +346,8 @@ fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revisi
 
 /// The image staging's ECS service runs now, read from AWS.
 fn running_image(moto: &Moto) -> String {
-    let config = moto.sdk_config();
-    block_on(async {
-        let ecs = aws_sdk_ecs::Client::new(&config);
-        let services = ecs
-            .describe_services()
-            .cluster("staging")
-            .services("api")
-            .send()
-            .await
-            .unwrap();
-        let definition = services.services()[0].task_definition().unwrap().to_owned();
-        let described = ecs
-            .describe_task_definition()
-            .task_definition(definition)
-            .send()
-            .await
-            .unwrap();
-        described.task_definition().unwrap().container_definitions()[0]
-            .image()
-            .unwrap()
-            .to_owned()
-    })
+    crate::support::running_containers(moto, "staging")[0]
+        .image()
+        .unwrap()
+        .to_owned()
 }

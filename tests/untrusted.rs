@@ -59,29 +59,6 @@ fn user_data(moto: &Moto) -> String {
     })
 }
 
-/// The running service's container definitions, as ECS registered them.
-fn registered_containers(moto: &Moto) -> Vec<aws_sdk_ecs::types::ContainerDefinition> {
-    let config = moto.sdk_config();
-    block_on(async {
-        let ecs = aws_sdk_ecs::Client::new(&config);
-        let services = ecs
-            .describe_services()
-            .cluster("staging")
-            .services("api")
-            .send()
-            .await
-            .unwrap();
-        let definition = services.services()[0].task_definition().unwrap().to_owned();
-        let described = ecs
-            .describe_task_definition()
-            .task_definition(definition)
-            .send()
-            .await
-            .unwrap();
-        described.task_definition().unwrap().container_definitions().to_vec()
-    })
-}
-
 /// A script bash accepts, whose `docker pull` and last word name exactly `image`.
 fn assert_runs_only(script: &str, image: &str) {
     let checked = std::process::Command::new("bash")
@@ -181,7 +158,7 @@ fn a_hold_cannot_add_keys_to_the_container_definitions() {
         .run()
         .expect_status(1);
     assert!(refused.stderr.contains("refusing to run it"), "{}", refused.stderr);
-    let containers = registered_containers(&moto);
+    let containers = crate::support::running_containers(&moto, "staging");
     assert_eq!(containers.len(), 1);
     assert_eq!(containers[0].image(), Some(TEST_IMAGE));
     let environment: Vec<(&str, &str)> = containers[0]

@@ -96,6 +96,21 @@ pub enum ConnectError {
     NotUrl { url: String },
 }
 
+/// The host of `host[:port]` or `[v6]:port`.
+fn host_of(host_port: &str) -> &str {
+    match host_port.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => host_port.rsplit_once(':').map_or(host_port, |(host, _)| host),
+    }
+}
+
+/// Whether `host[:port]` is this machine (localhost, 127.0.0.0/8, ::1): where plain http
+/// carries credentials across no network.
+pub fn is_loopback(host_port: &str) -> bool {
+    let host = host_of(host_port);
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The endpoint (--endpoint-url, AWS_ENDPOINT_URL or the profile's) may be anything: refuse
 /// what would send credentials in clear, and say when requests go to a host not AWS's own.
 fn check_endpoint(url: &str) -> Result<(), ConnectError> {
@@ -107,14 +122,11 @@ fn check_endpoint(url: &str) -> Result<(), ConnectError> {
         return Err(ConnectError::NotUrl { url: url.to_owned() });
     };
     let authority = rest.split('/').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
+    let host = host_of(authority);
     if host.is_empty() {
         return Err(ConnectError::NotUrl { url: url.to_owned() });
     }
-    let loopback = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let loopback = is_loopback(authority);
     if plain && !loopback {
         return Err(ConnectError::PlainHttp { url: url.to_owned() });
     }

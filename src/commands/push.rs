@@ -1,7 +1,6 @@
 //! `push`: build the bundled API's image, push it to the environment's own repository, and
 //! name it by digest, which is what the environment then runs.
 
-use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -278,7 +277,7 @@ fn parse_registry_url(url: &str) -> Result<Registry> {
     if host.is_empty() || host.contains('/') {
         bail!("--registry-url {url}: {usage}");
     }
-    if plain_http && !is_loopback(host) {
+    if plain_http && !crate::aws::is_loopback(host) {
         bail!(
             "--registry-url {url}: plain http is allowed only for a loopback address (127.0.0.1, ::1, localhost)\n  help: use https:// for a registry on another machine"
         );
@@ -292,16 +291,7 @@ fn parse_registry_url(url: &str) -> Result<Registry> {
 
 /// Whether ECR's token may go to `host`: the repository's own registry, or one on this machine.
 fn receives_ecr_token(host: &str, own_host: &str) -> bool {
-    host.eq_ignore_ascii_case(own_host) || is_loopback(host)
-}
-
-fn is_loopback(host_port: &str) -> bool {
-    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else {
-        host_port.rsplit_once(':').map_or(host_port, |(host, _)| host)
-    };
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case(own_host) || crate::aws::is_loopback(host)
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ impl<'a> ImageReference<'a> {
         let refuse = |why: &str| {
             Err(format!(
                 "`{}` is not a container image reference: {why}",
-                printable(text)
+                crate::printable::printable_line(text)
             ))
         };
         if text.is_empty() {
@@ -158,15 +158,6 @@ fn is_path_component(component: &str) -> bool {
         }
     }
     true
-}
-
-/// The text with control characters escaped, for quoting a refused value back.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(char::escape_debug)
-        .collect::<String>()
-        .replace("\\\"", "\"")
-        .replace("\\'", "'")
 }
 
 #[cfg(test)]

@@ -73,15 +73,20 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
     }
 }
 
-fn check_region(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
-    let Some(region) = &config.region else { return };
+/// An AWS region's name: lowercase words and digits joined by `-`, ending in a number
+/// (`us-east-1`, `us-gov-west-1`).
+pub fn is_region_name(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
-    let valid = parts.len() >= 3
+    parts.len() >= 3
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if !valid {
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn check_region(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let Some(region) = &config.region else { return };
+    if !is_region_name(region) {
         problems.push(
             Problem::new("region", format!("`{region}` is not an AWS region name"))
                 .help("use a region code such as us-east-1 or eu-west-3"),

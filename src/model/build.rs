@@ -31,18 +31,10 @@ impl Facts {
     pub fn check(&self) -> Result<(), ModelError> {
         let fact = |field, value: &str, expected| ModelError::Fact {
             field,
-            value: value.chars().flat_map(char::escape_debug).collect(),
+            value: crate::printable::printable_line(value).into_owned(),
             expected,
         };
-        let region_ok = {
-            let parts: Vec<&str> = self.region.split('-').collect();
-            parts.len() >= 3
-                && parts
-                    .iter()
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
-        };
-        if !region_ok {
+        if !crate::config::is_region_name(&self.region) {
             return Err(fact("facts.region", &self.region, "a region name such as us-east-1"));
         }
         if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {

@@ -387,6 +387,30 @@ pub(crate) fn tagged_resources(moto: &Moto, environment: &str) -> Vec<String> {
 
 /// Replaces the first `from` in `<dir>/<environment>.yaml` with `to` (and fails the test when
 /// the file has no `from`: a silently missed edit would test nothing).
+/// The container definitions of the task definition `cluster`'s service `api` runs, as ECS
+/// registered them.
+pub(crate) fn running_containers(moto: &Moto, cluster: &str) -> Vec<aws_sdk_ecs::types::ContainerDefinition> {
+    let config = moto.sdk_config();
+    block_on(async {
+        let ecs = aws_sdk_ecs::Client::new(&config);
+        let services = ecs
+            .describe_services()
+            .cluster(cluster)
+            .services("api")
+            .send()
+            .await
+            .unwrap();
+        let definition = services.services()[0].task_definition().unwrap().to_owned();
+        let described = ecs
+            .describe_task_definition()
+            .task_definition(definition)
+            .send()
+            .await
+            .unwrap();
+        described.task_definition().unwrap().container_definitions().to_vec()
+    })
+}
+
 /// Puts a one-layer image manifest into the emulator's ECR repository `repository`, tagged
 /// `tag`, as a push would; returns its reference by digest (`<uri>@sha256:...`).
 pub(crate) fn put_image(moto: &Moto, repository: &str, tag: &str) -> String {
