@@ -8,34 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::balancers::LookupError;
-
-tokio::task_local! {
-    /// The id of the request being answered (set by the access log around each request), so
-    /// an error can name it to the caller and to the log.
-    pub static REQUEST_ID: String;
-}
-
-/// A request id unique across the API's processes: a per-process random part and a counter.
-pub fn new_request_id() -> String {
-    use std::fmt::Write;
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PROCESS: OnceLock<String> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let process = PROCESS.get_or_init(|| {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
-        format!(
-            "{:016x}-",
-            nanos.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(std::process::id())
-        )
-    });
-    let mut id = String::with_capacity(process.len() + 16);
-    id.push_str(process);
-    let _ = write!(id, "{:x}", COUNTER.fetch_add(1, Ordering::Relaxed));
-    id
-}
+use crate::request::RequestId;
 
 #[derive(Debug)]
 pub enum AppError {
@@ -161,8 +134,8 @@ impl IntoResponse for AppError {
 }
 
 /// `summary: detail` in the API's error log under the request's id, which it returns.
-fn log_detail(summary: &str, detail: &str) -> String {
-    let id = REQUEST_ID.try_with(String::clone).unwrap_or_else(|_| new_request_id());
+fn log_detail(summary: &str, detail: &str) -> RequestId {
+    let id = crate::request::current_id();
     // The API's error log, read by its operators only.
     #[allow(clippy::print_stderr)]
     {
@@ -178,7 +151,7 @@ fn logged(status: StatusCode, summary: &str, detail: &str) -> Response {
         status,
         Json(json!({
             "message": format!("{summary}; the API's log has the details under request id {id}"),
-            "requestId": id,
+            "requestId": id.to_string(),
         })),
     )
         .into_response()

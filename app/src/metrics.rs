@@ -1,10 +1,12 @@
 //! Prometheus metrics: requests by route, method and status; a latency histogram whose
 //! buckets make "% of requests under 250 ms" and p50/p90/p99 computable; AWS calls made.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// Seconds. Dense below 250 ms, where a healthy API lives, with 0.25 itself a bucket edge.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -18,7 +20,21 @@ pub struct Metrics {
     latency: HistogramVec,
     aws_calls: IntCounterVec,
     auth_throttled: prometheus::IntCounter,
+    /// Series already resolved: prometheus's own lookup hashes every label on every call,
+    /// which showed in the profile of a cached answer. A handful of entries (the routes and
+    /// statuses in use), searched in order; past `MAX_HOT`, lookups go to prometheus.
+    hot: Arc<RwLock<Vec<Hot>>>,
 }
+
+struct Hot {
+    route: Box<str>,
+    method: &'static str,
+    status: axum::http::StatusCode,
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+const MAX_HOT: usize = 32;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -67,16 +83,43 @@ impl Metrics {
             latency,
             aws_calls,
             auth_throttled,
+            hot: Arc::default(),
         }
     }
 
     /// Every label has a bounded set of values: the route template (or `unmatched`), one of
     /// the methods the API serves (or `other`), and the status code the server chose.
-    pub fn observe(&self, route: &str, method: &axum::http::Method, status: u16, elapsed: Duration) {
-        self.requests
-            .with_label_values(&[route, method_label(method), &status.to_string()])
-            .inc();
-        self.latency.with_label_values(&[route]).observe(elapsed.as_secs_f64());
+    pub fn observe(&self, route: &str, method: &axum::http::Method, status: axum::http::StatusCode, elapsed: Duration) {
+        let method = method_label(method);
+        let seconds = elapsed.as_secs_f64();
+        {
+            let hot = self.hot.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let found = hot
+                .iter()
+                .find(|h| h.status == status && h.method == method && *h.route == *route);
+            if let Some(found) = found {
+                found.requests.inc();
+                found.latency.observe(seconds);
+                return;
+            }
+        }
+        let requests = self.requests.with_label_values(&[route, method, status.as_str()]);
+        let latency = self.latency.with_label_values(&[route]);
+        requests.inc();
+        latency.observe(seconds);
+        let mut hot = self.hot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = hot
+            .iter()
+            .any(|h| h.status == status && h.method == method && *h.route == *route);
+        if hot.len() < MAX_HOT && !known {
+            hot.push(Hot {
+                route: route.into(),
+                method,
+                status,
+                requests,
+                latency,
+            });
+        }
     }
 
     pub fn auth_throttled(&self) {
@@ -133,7 +176,12 @@ mod tests {
         let metrics = Metrics::new();
         for i in 0..1000 {
             let method = axum::http::Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
-            metrics.observe("unmatched", &method, 405, Duration::from_millis(1));
+            metrics.observe(
+                "unmatched",
+                &method,
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                Duration::from_millis(1),
+            );
         }
         let text = metrics.render();
         assert!(

@@ -11,14 +11,12 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -39,14 +37,34 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// What a port serves: a router, or one wrapped in a service of its own.
+pub trait Routes:
+    tower::Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> Routes for S where
+    S: tower::Service<axum::extract::Request, Response = axum::response::Response, Error = Infallible, Future: Send>
+        + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Serves `router` on `listener` until `shutdown` resolves, then lets requests in flight
 /// finish (for at most `SHUTDOWN_GRACE`).
-pub async fn serve_router(
+pub async fn serve_router<S>(
     listener: TcpListener,
-    router: Router,
+    router: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    S: Routes,
+{
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
@@ -70,7 +88,7 @@ pub async fn serve_router(
         let watch = graceful.watcher();
         let router = router.clone();
         tokio::spawn(async move {
-            serve_connection(stream, remote, router, limits, watch).await;
+            crate::request::with_peer(remote, serve_connection(stream, router, limits, watch)).await;
             drop(slot);
         });
     }
@@ -79,26 +97,24 @@ pub async fn serve_router(
     Ok(())
 }
 
-async fn serve_connection(
+async fn serve_connection<S: Routes>(
     stream: TcpStream,
-    remote: SocketAddr,
-    router: Router,
+    router: S,
     limits: ConnectionLimits,
     watch: hyper_util::server::graceful::Watcher,
 ) {
-    let activity = Arc::new(Mutex::new(Activity::Idle(Instant::now())));
+    let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         stream,
         activity: activity.clone(),
     });
     let in_service = activity.clone();
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(remote));
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let (router, activity) = (router.clone(), in_service.clone());
-        Activity::request_started(&activity);
+        activity.request_started();
         async move {
-            let response = router.oneshot(request).await;
-            Activity::request_finished(&activity);
+            let response = router.oneshot(request.map(axum::body::Body::new)).await;
+            activity.request_finished();
             Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
         }
     });
@@ -112,13 +128,13 @@ async fn serve_connection(
 }
 
 /// Resolves when the connection broke a limit; dropping the connection then closes it.
-async fn watchdog(activity: &Mutex<Activity>, limits: ConnectionLimits) {
+async fn watchdog(activity: &Activity, limits: ConnectionLimits) {
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
-        let expired = match *activity.lock().expect("never poisoned") {
-            Activity::Idle(since) => since.elapsed() >= limits.idle_timeout,
-            Activity::ReadingHead(since) => since.elapsed() >= limits.header_read_timeout,
-            Activity::Busy(_) => false,
+        let expired = match activity.state() {
+            State::Idle(since) => activity.since(since) >= limits.idle_timeout,
+            State::ReadingHead(since) => activity.since(since) >= limits.header_read_timeout,
+            State::Busy(_) => false,
         };
         if expired {
             return;
@@ -126,46 +142,108 @@ async fn watchdog(activity: &Mutex<Activity>, limits: ConnectionLimits) {
     }
 }
 
-/// What a connection is doing, as far as its limits care.
+/// What a connection is doing, as far as its limits care. Times are milliseconds after the
+/// connection's start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Activity {
+enum State {
     /// Nothing in flight and no byte of a next request since then.
-    Idle(Instant),
+    Idle(u64),
     /// The first bytes of a request head arrived then; the whole head has not.
-    ReadingHead(Instant),
+    ReadingHead(u64),
     /// This many requests in flight (more than one only with pipelining).
-    Busy(usize),
+    Busy(u64),
+}
+
+/// A connection's `State` in one atomic word, written by every read of the socket and read
+/// by the watchdog: a lock there cost a few percent of a cached answer. The top two bits say
+/// which state, the rest hold its time or count.
+struct Activity {
+    started: Instant,
+    word: AtomicU64,
+}
+
+const KIND_SHIFT: u32 = 62;
+const VALUE_MASK: u64 = (1 << KIND_SHIFT) - 1;
+
+impl State {
+    fn encode(self) -> u64 {
+        let (kind, value) = match self {
+            State::Idle(at) => (0, at),
+            State::ReadingHead(at) => (1, at),
+            State::Busy(n) => (2, n),
+        };
+        (kind << KIND_SHIFT) | (value & VALUE_MASK)
+    }
+
+    fn decode(word: u64) -> Self {
+        let value = word & VALUE_MASK;
+        match word >> KIND_SHIFT {
+            0 => State::Idle(value),
+            1 => State::ReadingHead(value),
+            _ => State::Busy(value),
+        }
+    }
 }
 
 impl Activity {
-    fn bytes_arrived(activity: &Mutex<Activity>) {
-        let mut activity = activity.lock().expect("never poisoned");
-        if let Activity::Idle(_) = *activity {
-            *activity = Activity::ReadingHead(Instant::now());
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            word: AtomicU64::new(State::Idle(0).encode()),
         }
     }
 
-    fn request_started(activity: &Mutex<Activity>) {
-        let mut activity = activity.lock().expect("never poisoned");
-        *activity = match *activity {
-            Activity::Busy(n) => Activity::Busy(n + 1),
-            Activity::Idle(_) | Activity::ReadingHead(_) => Activity::Busy(1),
-        };
+    fn now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(VALUE_MASK)
     }
 
-    fn request_finished(activity: &Mutex<Activity>) {
-        let mut activity = activity.lock().expect("never poisoned");
-        *activity = match *activity {
-            Activity::Busy(n) if n > 1 => Activity::Busy(n - 1),
-            _ => Activity::Idle(Instant::now()),
-        };
+    /// How long ago `at` (a time of this connection's) was.
+    fn since(&self, at: u64) -> Duration {
+        Duration::from_millis(self.now().saturating_sub(at))
+    }
+
+    fn state(&self) -> State {
+        State::decode(self.word.load(Ordering::Acquire))
+    }
+
+    fn update(&self, change: impl Fn(State) -> Option<State>) {
+        let _ = self.word.fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+            change(State::decode(word)).map(State::encode)
+        });
+    }
+
+    fn bytes_arrived(&self) {
+        // Only the first bytes after idling change anything: a plain load for the rest.
+        if let State::Idle(_) = self.state() {
+            let now = self.now();
+            self.update(|state| matches!(state, State::Idle(_)).then_some(State::ReadingHead(now)));
+        }
+    }
+
+    fn request_started(&self) {
+        self.update(|state| {
+            Some(match state {
+                State::Busy(n) => State::Busy(n + 1),
+                State::Idle(_) | State::ReadingHead(_) => State::Busy(1),
+            })
+        });
+    }
+
+    fn request_finished(&self) {
+        let now = self.now();
+        self.update(|state| {
+            Some(match state {
+                State::Busy(n) if n > 1 => State::Busy(n - 1),
+                _ => State::Idle(now),
+            })
+        });
     }
 }
 
 /// The socket, reporting arriving bytes to the watchdog.
 struct Watched {
     stream: TcpStream,
-    activity: Arc<Mutex<Activity>>,
+    activity: Arc<Activity>,
 }
 
 impl AsyncRead for Watched {
@@ -174,7 +252,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
-            Activity::bytes_arrived(&this.activity);
+            this.activity.bytes_arrived();
         }
         polled
     }
@@ -212,17 +290,30 @@ mod tests {
 
     #[test]
     fn a_connection_is_idle_reading_a_head_or_busy() {
-        let activity = Mutex::new(Activity::Idle(Instant::now()));
-        Activity::bytes_arrived(&activity);
-        assert!(matches!(*activity.lock().unwrap(), Activity::ReadingHead(_)));
-        Activity::request_started(&activity);
+        let activity = Activity::new();
+        assert!(matches!(activity.state(), State::Idle(_)));
+        activity.bytes_arrived();
+        assert!(matches!(activity.state(), State::ReadingHead(_)));
+        activity.request_started();
         // Body bytes of a request in flight change nothing.
-        Activity::bytes_arrived(&activity);
-        assert_eq!(*activity.lock().unwrap(), Activity::Busy(1));
-        Activity::request_started(&activity);
-        Activity::request_finished(&activity);
-        assert_eq!(*activity.lock().unwrap(), Activity::Busy(1));
-        Activity::request_finished(&activity);
-        assert!(matches!(*activity.lock().unwrap(), Activity::Idle(_)));
+        activity.bytes_arrived();
+        assert_eq!(activity.state(), State::Busy(1));
+        activity.request_started();
+        activity.request_finished();
+        assert_eq!(activity.state(), State::Busy(1));
+        activity.request_finished();
+        assert!(matches!(activity.state(), State::Idle(_)));
+    }
+
+    #[test]
+    fn a_state_survives_its_encoding() {
+        for state in [
+            State::Idle(0),
+            State::ReadingHead(123_456_789),
+            State::Busy(3),
+            State::Idle(VALUE_MASK),
+        ] {
+            assert_eq!(State::decode(state.encode()), state);
+        }
     }
 }
