@@ -9,7 +9,6 @@ pub mod config;
 pub mod engine;
 pub mod error_chain;
 pub mod model;
-pub mod outputs;
 pub mod plan;
 pub mod printable;
 pub mod run;

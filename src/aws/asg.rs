@@ -12,6 +12,8 @@ use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use super::wait::{Check, Wait, poll};
 use crate::apply::Resolved;
+use crate::aws::resource::Read;
+use crate::aws::status::Health;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
 /// A refresh launches each replacement before it terminates the instance it replaces (100 %
@@ -277,6 +279,14 @@ impl Resource for AutoScalingGroups<'_> {
             },
         )
         .await
+    }
+
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(self
+            .0
+            .group_status(&read.resource.physical_id)
+            .await?
+            .map(Health::Compute))
     }
 }
 

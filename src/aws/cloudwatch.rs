@@ -12,15 +12,15 @@ use aws_sdk_cloudwatch::types::{
 use futures::future::try_join_all;
 
 use super::error::{AwsError, Classify};
-use super::found::{ARN, Found, recorded_arn};
+use super::found::{Found, recorded_arn};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::apply::Resolved;
+use crate::aws::resource::Read;
+use crate::aws::status::AlarmStatus;
+use crate::aws::status::Health;
+use crate::model::Outputs;
 use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, ResourceSpec, Spec, Tags};
-
-/// The key under which discovery records an alarm's state (`OK`, `ALARM`,
-/// `INSUFFICIENT_DATA`), for `status`.
-pub const ALARM_STATE: &str = "state";
 
 #[derive(Debug, Clone)]
 pub struct CloudWatch {
@@ -322,8 +322,10 @@ impl Resource for Alarms<'_> {
                     let notify = alarm.alarm_actions().first().map(|topic| lookup(topic));
                     Spec::Alarm(spec_from(&alarm, &environment, notify))
                 })
-                .with_info(ARN, Some(&arn))
-                .with_info(ALARM_STATE, state.as_deref())
+                .with_info(|info| {
+                    info.arn = Some(arn);
+                    info.alarm_state = state;
+                })
             })
             .collect())
     }
@@ -352,5 +354,17 @@ impl Resource for Alarms<'_> {
             .await
             .op("DeleteAlarms")
             .map(drop)
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.alarms.push(read.resource.physical_id.clone());
+    }
+
+    /// Discovery read the alarm's state with its definition.
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(Some(Health::Alarm(AlarmStatus {
+            name: read.resource.physical_id.clone(),
+            state: read.resource.info.alarm_state.clone().unwrap_or_else(|| "?".to_owned()),
+        })))
     }
 }

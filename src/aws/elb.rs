@@ -12,7 +12,10 @@ use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::apply::Resolved;
+use crate::aws::resource::Read;
+use crate::aws::status::Health;
 use crate::model::HealthCheck as Check;
+use crate::model::Outputs;
 use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
 
 /// DescribeTags takes at most 20 load balancer names per call.
@@ -203,7 +206,7 @@ impl Resource for ClassicLoadBalancers<'_> {
                         access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
-                .with_info("dns_name", dns.as_deref()),
+                .with_info(|info| info.dns_name = dns),
             );
         }
         Ok(found)
@@ -308,6 +311,19 @@ impl Resource for ClassicLoadBalancers<'_> {
             .await
             .op("DeleteLoadBalancer")?;
         Ok(())
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.set_load_balancer(read.resource.info.dns_name.clone());
+        if read.spec.certificate.is_some() {
+            outputs.serves_https();
+        }
+    }
+
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(Some(Health::Targets(
+            self.0.instance_health(&read.resource.physical_id).await?,
+        )))
     }
 }
 

@@ -5,24 +5,18 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Id, ObservedResource, Ref, Spec, TAG_ENVIRONMENT, TAG_ID, Tags};
-
-/// The key under which discovery records the ARN of a resource deployer names otherwise
-/// (RDS by identifier, ECR by repository name), for the calls that take only ARNs.
-pub(crate) const ARN: &str = "arn";
+use crate::model::{Id, Info, ObservedResource, Ref, Spec, TAG_ENVIRONMENT, TAG_ID, Tags};
 
 /// The ARN discovery recorded for `name`, for `operation`.
 pub(crate) fn recorded_arn<'a>(
-    info: &'a BTreeMap<String, String>,
+    info: &'a Info,
     name: &str,
     operation: &'static str,
 ) -> Result<&'a str, crate::aws::AwsError> {
-    info.get(ARN)
-        .map(String::as_str)
-        .ok_or_else(|| crate::aws::AwsError::Other {
-            operation,
-            detail: format!("internal error: discovery recorded no ARN for {name}"),
-        })
+    info.arn.as_deref().ok_or_else(|| crate::aws::AwsError::Other {
+        operation,
+        detail: format!("internal error: discovery recorded no ARN for {name}"),
+    })
 }
 
 /// Maps an AWS id (or ARN, or name) to a reference.
@@ -32,7 +26,7 @@ pub(crate) struct Found {
     pub(crate) physical_id: String,
     pub(crate) tags: Tags,
     pub(crate) spec: Box<dyn FnOnce(Lookup<'_>) -> Spec + Send>,
-    pub(crate) info: BTreeMap<String, String>,
+    pub(crate) info: Info,
     /// False for a part of another resource sharing its id (a security group's rules): other
     /// resources' references to that id mean the whole, not the part.
     pub(crate) addressable: bool,
@@ -48,7 +42,7 @@ impl Found {
             physical_id: physical_id.into(),
             tags,
             spec: Box::new(spec),
-            info: BTreeMap::new(),
+            info: Info::default(),
             addressable: true,
         }
     }
@@ -59,11 +53,10 @@ impl Found {
         self
     }
 
+    /// With the facts `record` sets on its `Info`.
     #[must_use]
-    pub(crate) fn with_info(mut self, key: &str, value: Option<&str>) -> Self {
-        if let Some(value) = value {
-            self.info.insert(key.to_owned(), value.to_owned());
-        }
+    pub(crate) fn with_info(mut self, record: impl FnOnce(&mut Info)) -> Self {
+        record(&mut self.info);
         self
     }
 }

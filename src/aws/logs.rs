@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_cloudwatchlogs::Client;
 
 use super::error::{AwsError, Classify};
-use super::found::{ARN, Found, recorded_arn};
+use super::found::{Found, recorded_arn};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::model::{LogGroupSpec, Spec, TAG_ENVIRONMENT, Tags};
@@ -176,7 +176,7 @@ impl Resource for LogGroups<'_> {
                     .retention_in_days()
                     .map_or(0, |d| d.clamp(0, i32::from(u16::MAX)) as u16),
             };
-            found.push(Found::new(name, tags, move |_| Spec::LogGroup(spec)).with_info(ARN, Some(arn.as_str())));
+            found.push(Found::new(name, tags, move |_| Spec::LogGroup(spec)).with_info(|info| info.arn = Some(arn)));
         }
         Ok(found)
     }

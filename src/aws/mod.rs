@@ -44,7 +44,7 @@ mod wait;
 
 pub use acm::Acm;
 pub use asg::Asg;
-pub use cloudwatch::{ALARM_STATE, CloudWatch};
+pub use cloudwatch::CloudWatch;
 pub use ec2::Ec2;
 pub use ecr::{Ecr, PushedImage, RegistryLogin};
 pub use ecs::Ecs;
@@ -58,7 +58,7 @@ pub use rds::Rds;
 pub use s3::S3;
 pub use scaling::AppScaling;
 pub use sns::Sns;
-pub use status::{ComputeStatus, DatabaseStatus, Revision, TargetsStatus};
+pub use status::{AlarmStatus, ComputeStatus, DatabaseStatus, Health, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;
 
@@ -201,6 +201,21 @@ impl Aws {
     pub async fn discover(&self, environment: &str) -> Result<Vec<ObservedResource>, AwsError> {
         let found = registry::discover_all(self, environment).await?;
         Ok(found::resolve(found, environment))
+    }
+
+    /// The outputs of an environment, from what discovery found.
+    pub fn outputs(&self, environment: &str, observed: &[ObservedResource]) -> crate::model::Outputs {
+        registry::outputs(self, environment, observed)
+    }
+
+    /// What every deployed resource says about how the environment runs.
+    pub async fn health(&self, observed: &[ObservedResource]) -> Result<Vec<Health>, AwsError> {
+        registry::health(self, observed).await
+    }
+
+    /// The revisions of what runs the API, newest first; None when nothing runs it.
+    pub async fn revisions(&self, observed: &[ObservedResource]) -> Result<Option<Vec<Revision>>, AwsError> {
+        registry::revisions(self, observed).await
     }
 
     /// What the model needs to know about the account and region.

@@ -6,11 +6,12 @@ use futures::future::{LocalBoxFuture, try_join_all};
 
 use super::error::AwsError;
 use super::found::Found;
-use super::resource::{Create, Delete, Resource, Update, client_token};
+use super::resource::{Create, Delete, Read, Resource, Update, client_token};
+use super::status::{Health, Revision};
 use super::wait::Timeouts;
 use super::{Aws, asg, cloudwatch, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, scaling, sns};
 use crate::apply::{Progress, Resolved, Step, StepKind};
-use crate::model::{Kind, Spec, Variant};
+use crate::model::{Kind, ObservedResource, Outputs, Spec, Variant};
 
 macro_rules! registry {
     (|$aws:ident| { $( $kind:ident => $resource:expr, )* }) => {
@@ -20,6 +21,72 @@ macro_rules! registry {
                 $( Box::pin(async move { $resource.discover(environment).await }), )*
             ];
             Ok(try_join_all(searches).await?.into_iter().flatten().collect())
+        }
+
+        /// The environment's outputs, each kind adding its part.
+        pub(super) fn outputs($aws: &Aws, environment: &str, observed: &[ObservedResource]) -> Outputs {
+            let mut outputs = Outputs::new(environment, &$aws.region);
+            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
+            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            for resource in sorted {
+                match resource.spec.kind() {
+                    $( Kind::$kind => {
+                        if let Some(read) = read_of(&$resource, resource, observed) {
+                            $resource.outputs(&read, &mut outputs);
+                        }
+                    } )*
+                }
+            }
+            outputs.finish()
+        }
+
+        /// What every deployed resource says about how the environment runs, in the order of
+        /// their logical ids; all asked at once.
+        pub(super) async fn health(
+            $aws: &Aws,
+            observed: &[ObservedResource],
+        ) -> Result<Vec<Health>, AwsError> {
+            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
+            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            let reads: Vec<LocalBoxFuture<'_, Result<Option<Health>, AwsError>>> = sorted
+                .into_iter()
+                .map(|resource| -> LocalBoxFuture<'_, Result<Option<Health>, AwsError>> {
+                    match resource.spec.kind() {
+                        $( Kind::$kind => Box::pin(async move {
+                            let kind = $resource;
+                            match read_of(&kind, resource, observed) {
+                                Some(read) => kind.health(&read).await,
+                                None => Ok(None),
+                            }
+                        }), )*
+                    }
+                })
+                .collect();
+            Ok(try_join_all(reads).await?.into_iter().flatten().collect())
+        }
+
+        /// The revisions of what runs the API: the first kind (by logical id) that has any.
+        pub(super) async fn revisions(
+            $aws: &Aws,
+            observed: &[ObservedResource],
+        ) -> Result<Option<Vec<Revision>>, AwsError> {
+            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
+            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            for resource in sorted {
+                let revisions = match resource.spec.kind() {
+                    $( Kind::$kind => {
+                        let kind = $resource;
+                        match read_of(&kind, resource, observed) {
+                            Some(read) => kind.revisions(&read).await?,
+                            None => None,
+                        }
+                    } )*
+                };
+                if revisions.is_some() {
+                    return Ok(revisions);
+                }
+            }
+            Ok(None)
         }
 
         /// Carries out one step through the implementation of the kind it concerns.
@@ -81,6 +148,19 @@ fn step_kind(step: &Step<'_>) -> Kind {
         StepKind::Create | StepKind::Update => step.change.desired.as_ref().map(|d| &d.spec),
     };
     spec.expect("the planner gives every step the spec it acts on").kind()
+}
+
+/// A resource read as its kind's spec (always there: the dispatch matched its kind).
+fn read_of<'a, R: Resource>(
+    _: &R,
+    resource: &'a ObservedResource,
+    observed: &'a [ObservedResource],
+) -> Option<Read<'a, R::Spec>> {
+    Some(Read {
+        spec: R::Spec::of(&resource.spec)?,
+        resource,
+        observed,
+    })
 }
 
 /// The kind's own timeout: read through a value, as the registry holds values, not types.

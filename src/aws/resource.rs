@@ -2,14 +2,15 @@
 //! its service's SDK calls, and `registry.rs` names each implementation on one line. The
 //! provider dispatches on the kind there and nowhere else.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::error::AwsError;
 use super::found::Found;
+use super::status::{Health, Revision};
 use super::wait::Wait;
 use crate::apply::{Progress, Resolved};
-use crate::model::{Tags, Variant};
+use crate::model::{Info, ObservedResource, Outputs, Ref, Tags, Variant};
 
 /// One kind of resource, as AWS sees it.
 ///
@@ -34,6 +35,45 @@ pub(crate) trait Resource {
 
     /// Deletes the resource; one that is already gone counts as deleted.
     async fn delete(&self, request: Delete<'_, Self::Spec>) -> Result<(), AwsError>;
+
+    // What a kind can tell about a deployed environment, each optional (like
+    // terraform-plugin-framework's optional interfaces): the registry asks every kind, so
+    // `output`, `status` and `history` see a new kind as soon as it says something.
+
+    /// Its part of `deployer output`.
+    fn outputs(&self, _read: &Read<'_, Self::Spec>, _outputs: &mut Outputs) {}
+
+    /// How it runs now, for `deployer status`.
+    async fn health(&self, _read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(None)
+    }
+
+    /// The revisions it has deployed, newest first, when it is what runs the API.
+    async fn revisions(&self, _read: &Read<'_, Self::Spec>) -> Result<Option<Vec<Revision>>, AwsError> {
+        Ok(None)
+    }
+}
+
+/// One deployed resource, for the read abilities: its spec, what discovery recorded, and the
+/// rest of the environment (to follow its references).
+pub(crate) struct Read<'a, S> {
+    pub(crate) spec: &'a S,
+    pub(crate) resource: &'a ObservedResource,
+    pub(crate) observed: &'a [ObservedResource],
+}
+
+impl<S> Read<'_, S> {
+    /// The AWS id a reference names, when it is deployed (or external).
+    pub(crate) fn physical(&self, target: &Ref) -> Option<String> {
+        match target {
+            Ref::Managed(id) => self
+                .observed
+                .iter()
+                .find(|r| &r.id == id)
+                .map(|r| r.physical_id.clone()),
+            Ref::External(physical) => Some(physical.clone()),
+        }
+    }
 }
 
 pub(crate) struct Create<'a, S> {
@@ -54,7 +94,7 @@ pub(crate) struct Update<'a, S> {
     pub(crate) tags: &'a Tags,
     pub(crate) current_tags: &'a Tags,
     /// Read-only facts discovery recorded (an ARN that tagging calls need).
-    pub(crate) info: &'a BTreeMap<String, String>,
+    pub(crate) info: &'a Info,
     pub(crate) resolved: &'a Resolved,
     pub(crate) progress: Progress<'a>,
     pub(crate) timeout: Duration,
@@ -66,7 +106,7 @@ impl<'a, S: Variant> Update<'a, S> {
         physical_id: &'a str,
         (spec, observed): (&'a S, &'a S),
         (tags, current_tags): (&'a Tags, &'a Tags),
-        info: &'a BTreeMap<String, String>,
+        info: &'a Info,
         changed: BTreeSet<&'static str>,
         (resolved, progress, timeout): (&'a Resolved, Progress<'a>, Duration),
     ) -> Self {

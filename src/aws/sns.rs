@@ -11,6 +11,8 @@ use super::error::{AwsError, Classify};
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
+use crate::aws::resource::Read;
+use crate::model::Outputs;
 use crate::model::{AlarmTopicSpec, Spec, Tags, alarm_topic_name};
 
 /// What SNS lists as the ARN of a subscription not confirmed yet.
@@ -234,5 +236,9 @@ impl Resource for AlarmTopics<'_> {
             Err(error) if error.code() == Some("NotFound") => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.alarm_topic_arn = Some(read.resource.physical_id.clone());
     }
 }

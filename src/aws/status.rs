@@ -3,6 +3,23 @@
 
 use serde::Serialize;
 
+/// What one resource says about how the environment runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    Compute(ComputeStatus),
+    Targets(TargetsStatus),
+    Database(DatabaseStatus),
+    Alarm(AlarmStatus),
+}
+
+/// A CloudWatch alarm and its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmStatus {
+    pub name: String,
+    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (no data yet, or not enough).
+    pub state: String,
+}
+
 /// An ECS service, or an Auto Scaling group, as running now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ComputeStatus {

@@ -4,7 +4,7 @@ use anyhow::{Result, bail};
 
 use super::{Execution, Situation, ensure_complete, run_plan};
 use crate::apply::Reporter;
-use crate::outputs::Outputs;
+use crate::model::Outputs;
 use crate::plan::{Plan, Summary};
 
 /// What an apply did, and the environment's outputs after it.
@@ -34,12 +34,11 @@ pub async fn apply(
     reporter: &dyn Reporter,
 ) -> Result<Applied> {
     let name = &situation.config.name;
-    let region = &situation.aws.region;
     if plan.is_empty() {
         release_if_rolled_forward(situation).await?;
         return Ok(Applied {
             summary: plan.summary(),
-            outputs: Outputs::from_observed(name, region, &situation.observed),
+            outputs: situation.aws.outputs(name, &situation.observed),
         });
     }
     let outcome = run_plan(&situation.aws, plan, &situation.observed, execution, reporter).await?;
@@ -48,7 +47,7 @@ pub async fn apply(
     let observed = situation.aws.discover(name).await?;
     Ok(Applied {
         summary: plan.summary(),
-        outputs: Outputs::from_observed(name, region, &observed),
+        outputs: situation.aws.outputs(name, &observed),
     })
 }
 

@@ -6,7 +6,7 @@ use super::settings;
 use crate::aws::Aws;
 use crate::cli::GlobalArgs;
 use crate::config::load_environment;
-use crate::outputs::Outputs;
+use crate::model::Outputs;
 
 pub async fn outputs(global: &GlobalArgs, environment: &str) -> Result<Outputs> {
     let loaded = load_environment(&global.environments, environment)?;
@@ -19,5 +19,5 @@ pub async fn outputs(global: &GlobalArgs, environment: &str) -> Result<Outputs> 
             aws.region
         );
     }
-    Ok(Outputs::from_observed(name, &aws.region, &observed))
+    Ok(aws.outputs(name, &observed))
 }

@@ -5,10 +5,9 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use super::settings;
-use crate::aws::{ALARM_STATE, Aws, ComputeStatus, DatabaseStatus, TargetsStatus};
+use crate::aws::{AlarmStatus, Aws, ComputeStatus, DatabaseStatus, Health, TargetsStatus};
 use crate::cli::GlobalArgs;
 use crate::config::load_environment;
-use crate::model::{ObservedResource, Ref, Spec};
 
 #[derive(Debug, Serialize)]
 pub struct EnvironmentStatus {
@@ -20,13 +19,6 @@ pub struct EnvironmentStatus {
     pub alarms: Vec<AlarmStatus>,
     /// What is not healthy, in words; empty when all is.
     pub problems: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AlarmStatus {
-    pub name: String,
-    /// `OK`, `ALARM` or `INSUFFICIENT_DATA` (no data yet, or not enough).
-    pub state: String,
 }
 
 impl EnvironmentStatus {
@@ -46,52 +38,24 @@ pub async fn status(global: &GlobalArgs, environment: &str) -> Result<Environmen
             aws.region
         );
     }
-    let physical = |target: &Ref| match target {
-        Ref::Managed(id) => observed.iter().find(|r| &r.id == id).map(|r| r.physical_id.clone()),
-        Ref::External(physical) => Some(physical.clone()),
-    };
-    let compute = async {
-        for resource in &observed {
-            match &resource.spec {
-                Spec::EcsService(spec) => {
-                    let Some(cluster) = physical(&spec.cluster) else {
-                        continue;
-                    };
-                    return aws.ecs.service_status(&cluster, &resource.physical_id).await;
-                }
-                Spec::AutoScalingGroup(_) => return aws.asg.group_status(&resource.physical_id).await,
-                _ => {}
+    // Every kind that can tell how it runs, asked at once through the registry: the first
+    // compute, targets and database found (by logical id), and every alarm.
+    let (mut compute, mut targets, mut database, mut alarms) = (None, None, None, Vec::new());
+    for health in aws.health(&observed).await? {
+        match health {
+            Health::Compute(status) => {
+                compute.get_or_insert(status);
             }
-        }
-        Ok(None)
-    };
-    let targets = async {
-        for resource in &observed {
-            match &resource.spec {
-                Spec::TargetGroup(_) => return aws.elbv2.target_health(&resource.physical_id).await.map(Some),
-                Spec::ClassicLoadBalancer(_) => return aws.elb.instance_health(&resource.physical_id).await.map(Some),
-                _ => {}
+            Health::Targets(status) => {
+                targets.get_or_insert(status);
             }
+            Health::Database(status) => {
+                database.get_or_insert(status);
+            }
+            Health::Alarm(status) => alarms.push(status),
         }
-        Ok(None)
-    };
-    let database = async {
-        match find(&observed, |s| matches!(s, Spec::DbCluster(_))) {
-            Some(cluster) => aws.rds.cluster_status(&cluster.physical_id).await,
-            None => Ok(None),
-        }
-    };
-    // Discovery read each alarm's state with its definition.
-    let mut alarms: Vec<AlarmStatus> = observed
-        .iter()
-        .filter(|r| matches!(r.spec, Spec::Alarm(_)))
-        .map(|r| AlarmStatus {
-            name: r.physical_id.clone(),
-            state: r.info.get(ALARM_STATE).cloned().unwrap_or_else(|| "?".to_owned()),
-        })
-        .collect();
-    alarms.sort_by(|a, b| a.name.cmp(&b.name));
-    let (compute, targets, database) = tokio::try_join!(compute, targets, database)?;
+    }
+    alarms.sort_by(|a: &AlarmStatus, b| a.name.cmp(&b.name));
     let mut problems = problems(compute.as_ref(), targets.as_ref(), database.as_ref());
     problems.extend(
         alarms
@@ -107,10 +71,6 @@ pub async fn status(global: &GlobalArgs, environment: &str) -> Result<Environmen
         alarms,
         problems,
     })
-}
-
-fn find(observed: &[ObservedResource], kind: impl Fn(&Spec) -> bool) -> Option<&ObservedResource> {
-    observed.iter().find(|r| kind(&r.spec))
 }
 
 /// What is not healthy: fewer running than desired, a failed deployment, unhealthy or no

@@ -6,7 +6,7 @@ use super::access_logs::log_bucket;
 use super::scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
-use super::{Desired, DesiredResource, Id, TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_PROTECT, tags_for};
+use super::{Desired, DesiredResource, Id, TAG_ENVIRONMENT, TAG_PROTECT, tags_for};
 use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
@@ -441,18 +441,8 @@ fn desired_resource(config: &EnvironmentConfig, id: &Id, spec: Spec) -> DesiredR
     if config.protect && spec.kind().has_tags() {
         tags.insert(TAG_PROTECT.to_owned(), "true".to_owned());
     }
-    match &spec {
-        Spec::AutoScalingGroup(s) => {
-            tags.insert(TAG_DIGEST.to_owned(), s.template_version.clone());
-        }
-        Spec::TaskDefinition(s) => {
-            tags.insert(TAG_DIGEST.to_owned(), s.digest.clone());
-        }
-        // Production-like environments keep a final snapshot when the cluster goes.
-        Spec::DbCluster(s) if config.protect || s.deletion_protection => {
-            tags.insert(TAG_FINAL_SNAPSHOT.to_owned(), "true".to_owned());
-        }
-        _ => {}
+    for (key, value) in spec.own_tags(config.protect) {
+        tags.insert(key.to_owned(), value);
     }
     DesiredResource {
         spec,

@@ -8,6 +8,7 @@ mod containers;
 mod id;
 mod kinds;
 mod ordering;
+mod outputs;
 mod scaling;
 mod service_specs;
 mod spec;
@@ -25,6 +26,7 @@ pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;
 pub use id::Id;
 pub use ordering::delete_waits_for;
+pub use outputs::Outputs;
 pub use scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 pub use spec::*;
 pub use tags::{
@@ -53,6 +55,23 @@ pub struct Desired {
 
 /// A resource found in AWS carrying the environment's tag, translated back into a spec whose
 /// references name logical ids wherever the referenced resource is ours.
+/// Read-only facts discovery records beside a resource's spec, for outputs, status and the
+/// calls that need them; never compared, never planned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Info {
+    /// The ARN of a resource deployer names otherwise (RDS by identifier, ECR by name, log
+    /// groups, alarms), for the calls that take only ARNs.
+    pub arn: Option<String>,
+    /// A load balancer's DNS name.
+    pub dns_name: Option<String>,
+    /// A database cluster's writer endpoint.
+    pub endpoint: Option<String>,
+    /// A repository's URI (`<registry>/<name>`).
+    pub uri: Option<String>,
+    /// An alarm's state: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    pub alarm_state: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedResource {
     pub id: Id,
@@ -60,5 +79,5 @@ pub struct ObservedResource {
     pub spec: Spec,
     pub tags: Tags,
     /// Read-only facts AWS reports (a load balancer's DNS name); never compared.
-    pub info: std::collections::BTreeMap<String, String>,
+    pub info: Info,
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Ref;
 use super::spec::{Attribute, Reference, ResourceSpec};
+use super::tags::{TAG_DIGEST, TAG_FINAL_SNAPSHOT};
 
 /// A classic Elastic Load Balancer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -612,6 +613,10 @@ impl ResourceSpec for AutoScalingGroupSpec {
         ));
         refs
     }
+
+    fn own_tags(&self, _protect: bool) -> Vec<(&'static str, String)> {
+        vec![(TAG_DIGEST, self.template_version.clone())]
+    }
 }
 
 impl ResourceSpec for RepositorySpec {
@@ -661,6 +666,10 @@ impl ResourceSpec for TaskDefinitionSpec {
             Reference::strong("execution_role", &self.execution_role),
             Reference::strong("task_role", &self.task_role),
         ]
+    }
+
+    fn own_tags(&self, _protect: bool) -> Vec<(&'static str, String)> {
+        vec![(TAG_DIGEST, self.digest.clone())]
     }
 }
 
@@ -734,6 +743,15 @@ impl ResourceSpec for DbClusterSpec {
         let mut refs = vec![Reference::strong("subnet_group", &self.subnet_group)];
         refs.extend(Reference::weak_all("security_groups", &self.security_groups));
         refs
+    }
+
+    /// Production-like environments keep a final snapshot when the cluster goes.
+    fn own_tags(&self, protect: bool) -> Vec<(&'static str, String)> {
+        if protect || self.deletion_protection {
+            vec![(TAG_FINAL_SNAPSHOT, "true".to_owned())]
+        } else {
+            Vec::new()
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::Style;
 use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
 use crate::commands::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
-use crate::outputs::Outputs;
+use crate::model::Outputs;
 use crate::plan::{Plan, render_json, render_text};
 use crate::printable::{printable, printable_line, printable_line as line};
 

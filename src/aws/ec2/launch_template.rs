@@ -12,7 +12,9 @@ use super::{Ec2, env_filter, filter, from_sdk_tags, tag_specification, to_sdk_ta
 use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::status::Revision;
 use crate::aws::tags::sync_tags;
 use crate::config::Architecture;
 use crate::model::{LaunchTemplateSpec, RootVolume, Spec, TAG_ID, TAG_SPEC, Tags};
@@ -255,6 +257,10 @@ impl Resource for LaunchTemplates<'_> {
             Err(error) if error.is_not_found() => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    async fn revisions(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Vec<Revision>>, AwsError> {
+        Ok(Some(self.0.template_versions(&read.resource.physical_id).await?))
     }
 }
 

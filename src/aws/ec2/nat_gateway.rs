@@ -7,9 +7,11 @@ use aws_sdk_ec2::types::{NatGateway, ResourceType};
 use super::{Ec2, env_filter, from_sdk_tags, tag_specification};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, Goal, Wait, poll};
+use crate::model::Outputs;
 use crate::model::{NatGatewaySpec, Spec};
 
 /// NAT gateways in these states are gone or going; a new one may be created beside them.
@@ -110,6 +112,10 @@ impl Resource for NatGateways<'_> {
             request.wait(format!("NAT gateway {nat} to be deleted")),
         )
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.nat_gateway_ids.push(read.resource.physical_id.clone());
     }
 }
 

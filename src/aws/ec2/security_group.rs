@@ -6,9 +6,11 @@ use super::security_group_rules::rules_of;
 use super::{Ec2, env_filter, from_sdk_tags, tag_specification};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
 use crate::aws::tags::sync_tags;
+use crate::model::Outputs;
 use crate::model::{Id, Ref, SecurityGroupRulesSpec, SecurityGroupSpec, Spec, TAG_ID};
 
 pub(crate) struct SecurityGroups<'a>(pub(crate) &'a Ec2);
@@ -93,5 +95,17 @@ impl Resource for SecurityGroups<'_> {
                 .map(drop)
         })
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        let role = read
+            .resource
+            .id
+            .as_str()
+            .trim_start_matches("security-group-")
+            .to_owned();
+        outputs
+            .security_group_ids
+            .insert(role, read.resource.physical_id.clone());
     }
 }

@@ -5,9 +5,11 @@ use aws_sdk_ec2::types::ResourceType;
 use super::{Ec2, env_filter, from_sdk_tags, tag_specification};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
 use crate::aws::tags::sync_tags;
+use crate::model::Outputs;
 use crate::model::{Spec, SubnetSpec};
 
 pub(crate) struct Subnets<'a>(pub(crate) &'a Ec2);
@@ -78,5 +80,14 @@ impl Resource for Subnets<'_> {
                 .map(drop)
         })
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        let physical = read.resource.physical_id.clone();
+        if read.resource.id.as_str().starts_with("subnet-public-") {
+            outputs.public_subnet_ids.push(physical);
+        } else {
+            outputs.private_subnet_ids.push(physical);
+        }
     }
 }

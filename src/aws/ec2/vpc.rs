@@ -5,9 +5,11 @@ use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use super::{Ec2, env_filter, from_sdk_tags, tag_specification};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
 use crate::aws::tags::sync_tags;
+use crate::model::Outputs;
 use crate::model::{Spec, VpcSpec};
 
 pub(crate) struct Vpcs<'a>(pub(crate) &'a Ec2);
@@ -73,6 +75,10 @@ impl Resource for Vpcs<'_> {
                 .map(drop)
         })
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.vpc_id = Some(read.resource.physical_id.clone());
     }
 }
 

@@ -14,9 +14,6 @@ use super::error::{AwsError, Classify};
 use super::tags::TagApi;
 use crate::model::Tags;
 
-/// Discovery records the repository's URI (for `output`) under this, beside its ARN.
-pub(crate) const URI: &str = "uri";
-
 #[derive(Debug, Clone)]
 pub struct Ecr {
     client: Client,

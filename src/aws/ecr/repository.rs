@@ -6,12 +6,14 @@ use aws_sdk_ecr::types::{
     EncryptionConfiguration, EncryptionType, ImageScanningConfiguration, ImageTagMutability, Repository,
 };
 
-use super::{Ecr, URI, sdk_tags, tags_of};
+use super::{Ecr, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
-use crate::aws::found::{ARN, recorded_arn};
+use crate::aws::found::recorded_arn;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
+use crate::model::Outputs;
 use crate::model::{RepositorySpec, Spec, TAG_ENVIRONMENT};
 
 pub(crate) struct Repositories<'a>(pub(crate) &'a Ecr);
@@ -153,9 +155,10 @@ impl Resource for Repositories<'_> {
                 policy,
             };
             found.push(
-                Found::new(name, tags, move |_| Spec::EcrRepository(spec))
-                    .with_info(ARN, Some(arn))
-                    .with_info(URI, repository.repository_uri()),
+                Found::new(name, tags, move |_| Spec::EcrRepository(spec)).with_info(|info| {
+                    info.arn = Some(arn.to_owned());
+                    info.uri = repository.repository_uri().map(str::to_owned);
+                }),
             );
         }
         Ok(found)
@@ -255,5 +258,9 @@ impl Resource for Repositories<'_> {
             Err(error) if error.code() == Some("RepositoryNotFoundException") => Ok(()),
             other => other.map(drop),
         }
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.registry_url = read.resource.info.uri.clone();
     }
 }

@@ -14,7 +14,10 @@ use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::logs::Logs;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::status::Health;
+use crate::aws::status::Revision;
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, Goal, Wait, poll};
 use crate::model::{EcsServiceSpec, Spec, TAG_ENVIRONMENT, Tags};
@@ -179,6 +182,39 @@ impl Resource for Services<'_> {
             .op("DeleteService")?;
         self.wait(cluster, arn, Goal::Gone, request.wait("the service's tasks to stop"))
             .await
+    }
+
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        let Some(cluster) = read.physical(&read.spec.cluster) else {
+            return Ok(None);
+        };
+        Ok(self
+            .0
+            .service_status(&cluster, &read.resource.physical_id)
+            .await?
+            .map(Health::Compute))
+    }
+
+    /// The task definition family's revisions; the service runs its current one.
+    async fn revisions(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Vec<Revision>>, AwsError> {
+        let current = read.physical(&read.spec.task_definition).unwrap_or_default();
+        let family = read
+            .observed
+            .iter()
+            .find_map(|r| match &r.spec {
+                Spec::TaskDefinition(definition) => Some(definition.family.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| {
+                format!(
+                    "{}-api",
+                    read.resource
+                        .tags
+                        .get(crate::model::TAG_ENVIRONMENT)
+                        .map_or("", String::as_str)
+                )
+            });
+        Ok(Some(self.0.revisions(&family, &current).await?))
     }
 }
 

@@ -9,8 +9,10 @@ use super::{Elbv2, sdk_tags};
 use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
+use crate::model::Outputs;
 use crate::model::{ListenerAction, ListenerSpec, Spec};
 
 pub(crate) struct Listeners<'a>(pub(crate) &'a Elbv2);
@@ -79,6 +81,12 @@ impl Resource for Listeners<'_> {
         {
             Err(error) if error.is_not_found() => Ok(()),
             other => other.map(drop),
+        }
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        if read.spec.protocol == "HTTPS" {
+            outputs.serves_https();
         }
     }
 }

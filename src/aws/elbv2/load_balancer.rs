@@ -11,9 +11,11 @@ use super::{Elbv2, sdk_tags};
 use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Check, Goal, Wait, poll};
+use crate::model::Outputs;
 use crate::model::{LoadBalancerSpec, Spec};
 
 pub(crate) struct LoadBalancers<'a>(pub(crate) &'a Elbv2);
@@ -67,7 +69,7 @@ impl Resource for LoadBalancers<'_> {
                         access_logs: log_bucket.as_deref().map(lookup),
                     })
                 })
-                .with_info("dns_name", dns.as_deref()),
+                .with_info(|info| info.dns_name = dns),
             );
         }
         Ok(found)
@@ -164,6 +166,10 @@ impl Resource for LoadBalancers<'_> {
             request.wait(format!("load balancer {arn} to be deleted")),
         )
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.set_load_balancer(read.resource.info.dns_name.clone());
     }
 }
 

@@ -5,8 +5,10 @@ use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAt
 use super::{Elbv2, sdk_tags};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
+use crate::aws::status::Health;
 use crate::aws::tags::sync_tags;
 use crate::model::{HealthCheck, Spec, TargetGroupSpec};
 
@@ -128,6 +130,12 @@ impl Resource for TargetGroups<'_> {
                 .map(drop)
         })
         .await
+    }
+
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(Some(Health::Targets(
+            self.0.target_health(&read.resource.physical_id).await?,
+        )))
     }
 }
 

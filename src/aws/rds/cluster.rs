@@ -9,10 +9,13 @@ use super::database_check;
 use super::{Rds, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
-use crate::aws::found::{ARN, recorded_arn};
+use crate::aws::found::recorded_arn;
+use crate::aws::resource::Read;
 use crate::aws::resource::{Create, Delete, Resource, Update};
+use crate::aws::status::Health;
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Goal, Wait, poll};
+use crate::model::Outputs;
 use crate::model::{DbClusterSpec, Spec, TAG_FINAL_SNAPSHOT, major_version};
 
 pub(crate) struct Clusters<'a>(pub(crate) &'a Rds);
@@ -58,8 +61,10 @@ impl Resource for Clusters<'_> {
                         ..spec
                     })
                 })
-                .with_info("endpoint", endpoint.as_deref())
-                .with_info(ARN, cluster.db_cluster_arn()),
+                .with_info(|info| {
+                    info.endpoint = endpoint;
+                    info.arn = cluster.db_cluster_arn().map(str::to_owned);
+                }),
             );
         }
         Ok(found)
@@ -181,6 +186,18 @@ impl Resource for Clusters<'_> {
             request.wait(format!("database cluster {identifier} to be deleted")),
         )
         .await
+    }
+
+    fn outputs(&self, read: &Read<'_, Self::Spec>, outputs: &mut Outputs) {
+        outputs.database_endpoint = read.resource.info.endpoint.clone();
+    }
+
+    async fn health(&self, read: &Read<'_, Self::Spec>) -> Result<Option<Health>, AwsError> {
+        Ok(self
+            .0
+            .cluster_status(&read.resource.physical_id)
+            .await?
+            .map(Health::Database))
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::{Rds, database_check, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
-use crate::aws::found::{ARN, recorded_arn};
+use crate::aws::found::recorded_arn;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::sync_tags;
 use crate::aws::wait::{Goal, Wait, poll};
@@ -42,7 +42,7 @@ impl Resource for Instances<'_> {
                     availability_zone,
                 })
             });
-            found.push(found_instance.with_info(ARN, arn.as_deref()));
+            found.push(found_instance.with_info(|info| info.arn = arn));
         }
         Ok(found)
     }

@@ -3,7 +3,7 @@
 use super::{Rds, ours, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
-use crate::aws::found::{ARN, recorded_arn};
+use crate::aws::found::recorded_arn;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::retry::delete_with_retry;
 use crate::aws::tags::sync_tags;
@@ -46,7 +46,7 @@ impl Resource for SubnetGroups<'_> {
                     subnets: subnets.iter().map(|s| lookup(s)).collect(),
                 })
             });
-            found.push(found_group.with_info(ARN, Some(arn)));
+            found.push(found_group.with_info(|info| info.arn = Some(arn.to_owned())));
         }
         Ok(found)
     }
