@@ -12,8 +12,16 @@ use crate::model::Kind;
 /// Reads environments/<ENV>.yaml, discovers what exists in AWS by tag, and converges the two.
 /// Credentials, region and endpoint come from the standard AWS chain (AWS_PROFILE, AWS_REGION,
 /// AWS_ENDPOINT_URL, ~/.aws) unless the flags below say otherwise.
+/// What the exit status says, for scripts and pipelines.
+pub const EXIT_CODES: &str = "Exit status:
+  0  done (for `plan`: the plan was made, with or without changes)
+  1  error: the command failed, or could not read or change AWS (the message says why)
+  2  `plan --detailed-exitcode`: the plan has changes
+  3  `status`: the environment is not healthy, or an alarm is firing
+  `shell` exits with the session's own status";
+
 #[derive(Debug, Parser)]
-#[command(name = "deployer", version, propagate_version = true)]
+#[command(name = "deployer", version, propagate_version = true, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -18,7 +18,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(deployer::run::run(cli)) {
-        Ok(status) => ExitCode::from(status),
+        Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
             // An error may quote AWS or a file: no control character of theirs reaches the terminal.
             let text = format!("{error:#}");

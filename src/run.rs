@@ -13,8 +13,30 @@ use crate::cli::{
 use crate::commands::{self, DestroyTarget, PushRequest, Pushed, SavedPlan};
 use crate::ui::{self, Confirmation, PushProgress, StepReporter, report};
 
-/// Exit status of a successful run; `2` is "plan has changes" with --detailed-exitcode.
-pub type Status = u8;
+/// How a command that did not fail ended; `main` makes it the exit status (an error is 1).
+/// The codes are documented in `deployer --help` (`cli::EXIT_CODES`) and the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// 0: done.
+    Done,
+    /// 2: `plan --detailed-exitcode` found changes to make.
+    Changes,
+    /// 3: `status` found the environment unhealthy, or an alarm firing.
+    Unhealthy,
+    /// `shell`: the session's own exit status.
+    Session(u8),
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Done => 0,
+            Self::Changes => 2,
+            Self::Unhealthy => 3,
+            Self::Session(code) => code,
+        }
+    }
+}
 
 pub async fn run(cli: Cli) -> Result<Status> {
     match &cli.command {
@@ -31,24 +53,26 @@ pub async fn run(cli: Cli) -> Result<Status> {
                 .args(&session.args)
                 .status()
                 .with_context(|| format!("could not run {}", session.program.display()))?;
-            Ok(status.code().map_or(1, |code| code.clamp(0, 255) as Status))
+            Ok(Status::Session(
+                status.code().map_or(1, |code| code.clamp(0, 255) as u8),
+            ))
         }
         Command::Schema => {
             report::text(&crate::config::environment_schema());
-            Ok(0)
+            Ok(Status::Done)
         }
         Command::Completions(args) => {
             let mut command = <Cli as clap::CommandFactory>::command();
             let mut script = Vec::new();
             clap_complete::generate(args.shell, &mut command, "deployer", &mut script);
             report::text(&String::from_utf8_lossy(&script));
-            Ok(0)
+            Ok(Status::Done)
         }
         Command::Man => {
             let mut page = Vec::new();
             clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut page)?;
             report::text(&String::from_utf8_lossy(&page));
-            Ok(0)
+            Ok(Status::Done)
         }
         Command::Destroy(args) => destroy(&cli.global, args).await,
         Command::Push(args) => push(&cli.global, args).await,
@@ -60,7 +84,7 @@ pub async fn run(cli: Cli) -> Result<Status> {
         Command::History(args) => {
             let revisions = commands::history(&cli.global, &args.environment).await?;
             report::history(&revisions, args.json)?;
-            Ok(0)
+            Ok(Status::Done)
         }
     }
 }
@@ -69,7 +93,7 @@ fn validate(global: &GlobalArgs, args: &ValidateArgs) -> Result<Status> {
     let validated = commands::validate(&global.environments, &args.names)?;
     report::validated(&validated);
     if validated.invalid.is_empty() {
-        return Ok(0);
+        return Ok(Status::Done);
     }
     bail!(
         "{}\n{} of {} environment files are invalid",
@@ -101,9 +125,9 @@ async fn plan(global: &GlobalArgs, args: &PlanArgs) -> Result<Status> {
         }
     }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
-        2
+        Status::Changes
     } else {
-        0
+        Status::Done
     })
 }
 
@@ -173,7 +197,7 @@ async fn apply_saved(
     }
     let applied = carry_out(&situation, &plan, (&args.execution, args.timeline.as_deref()), style).await?;
     report::applied(&applied, !plan.is_empty(), style);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 /// Applies `plan`, recording its timeline when asked (also when it fails: that is when a
@@ -214,7 +238,7 @@ fn graph(global: &GlobalArgs, args: &GraphArgs) -> Result<Status> {
         ),
     };
     report::text(&drawing);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 /// `show FILE` prints the plan recomputed from what the file records, after the checks
@@ -223,7 +247,7 @@ async fn show(global: &GlobalArgs, args: &ShowArgs) -> Result<Status> {
     let saved = SavedPlan::read(&args.file, commands::plan_key()?.as_deref())?;
     let (_, plan) = commands::prepare_saved(global, &saved, &args.file).await?;
     report::saved_plan(&saved, &plan, args.json);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
@@ -256,7 +280,7 @@ async fn apply_locked(global: &GlobalArgs, args: &ApplyArgs) -> Result<Status> {
     }
     let applied = carry_out(&situation, &plan, (&args.execution, args.timeline.as_deref()), style).await?;
     report::applied(&applied, !plan.is_empty(), style);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
@@ -264,7 +288,7 @@ async fn destroy(global: &GlobalArgs, args: &DestroyArgs) -> Result<Status> {
         DestroyTarget::One(name) => name,
         DestroyTarget::Nothing => {
             report::nothing_deployed();
-            return Ok(0);
+            return Ok(Status::Done);
         }
         DestroyTarget::Several(names) => bail!(
             "several environments are deployed: {}\n  help: name the one to destroy, e.g. `deployer destroy {}`",
@@ -287,7 +311,7 @@ async fn destroy_locked(global: &GlobalArgs, args: &DestroyArgs, environment: &s
     let style = ui::progress_style(args.json);
     if prepared.plan.is_empty() {
         report::nothing_to_destroy(&environment, style);
-        return Ok(0);
+        return Ok(Status::Done);
     }
     report::plan_event(&prepared.plan, style);
     match (prepared.protected, args.auto_approve, args.allow_destroy) {
@@ -307,12 +331,12 @@ async fn destroy_locked(global: &GlobalArgs, args: &DestroyArgs, environment: &s
     let reporter = StepReporter::new(style);
     let destroyed = commands::destroy(&prepared, &execution(&args.execution), &reporter).await?;
     report::destroyed(&destroyed, style);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn push(global: &GlobalArgs, args: &PushArgs) -> Result<Status> {
     build_and_push(global, &args.environment, &args.build, ui::progress_style(false)).await?;
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn build_and_push(global: &GlobalArgs, environment: &str, args: &BuildArgs, style: ui::Style) -> Result<Pushed> {
@@ -337,7 +361,7 @@ async fn unlock(global: &GlobalArgs, args: &UnlockArgs) -> Result<Status> {
     let environment = &args.environment;
     let Some(holder) = commands::lock_holder(global, environment).await? else {
         report::not_locked(environment);
-        return Ok(0);
+        return Ok(Status::Done);
     };
     report::lock_holder(environment, &holder);
     if !args.auto_approve {
@@ -352,13 +376,13 @@ async fn unlock(global: &GlobalArgs, args: &UnlockArgs) -> Result<Status> {
         bail!("the lock on {environment} changed while you were asked (released, or taken by another run); nothing was broken
   help: run `deployer unlock {environment}` again to see the current holder");
     }
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn output(global: &GlobalArgs, args: &OutputArgs) -> Result<Status> {
     let outputs = commands::outputs(global, &args.environment).await?;
     report::outputs(&outputs, args.json)?;
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> Result<Status> {
@@ -368,7 +392,7 @@ async fn rollback(global: &GlobalArgs, args: &RollbackArgs) -> Result<Status> {
             Some(hold) => report::released(environment, &hold),
             None => report::released_nothing(environment),
         }
-        return Ok(0);
+        return Ok(Status::Done);
     }
     locked(global, environment, "rollback", rollback_locked(global, args)).await
 }
@@ -398,13 +422,17 @@ async fn rollback_locked(global: &GlobalArgs, args: &RollbackArgs) -> Result<Sta
     commands::check_protection(&situation, &plan, false)?;
     let applied = carry_out(&situation, &plan, (&args.execution, None), style).await?;
     report::applied(&applied, !plan.is_empty(), style);
-    Ok(0)
+    Ok(Status::Done)
 }
 
 async fn status(global: &GlobalArgs, args: &StatusArgs) -> Result<Status> {
     let status = commands::status(global, &args.environment).await?;
     report::status(&status, args.json)?;
-    Ok(if status.healthy() { 0 } else { 1 })
+    Ok(if status.healthy() {
+        Status::Done
+    } else {
+        Status::Unhealthy
+    })
 }
 
 async fn logs(global: &GlobalArgs, args: &LogsArgs) -> Result<Status> {
@@ -415,7 +443,7 @@ async fn logs(global: &GlobalArgs, args: &LogsArgs) -> Result<Status> {
         follow: args.follow,
     };
     commands::logs(global, &request, |line| report::log_line(line, args.json)).await?;
-    Ok(0)
+    Ok(Status::Done)
 }
 
 fn ask(question: &str, expected: Confirmation<'_>) -> Result<()> {

@@ -157,3 +157,23 @@ fn apply_without_a_terminal_needs_auto_approve_and_changes_nothing() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn help_documents_the_exit_status_and_an_undeployed_status_is_an_error_not_unhealthy() {
+    let help = Deployer::offline().args(["--help"]).run().expect_status(0);
+    for line in [
+        "Exit status:",
+        "1  error",
+        "2  `plan --detailed-exitcode`",
+        "3  `status`",
+    ] {
+        assert!(help.stdout.contains(line), "{line}: {}", help.stdout);
+    }
+    // Nothing deployed: status could not judge health at all, which is 1, not 3.
+    let moto = Moto::start();
+    let run = Deployer::new(&moto)
+        .args(["status", "development"])
+        .run()
+        .expect_status(1);
+    assert!(run.stderr.contains("is not deployed"), "{}", run.stderr);
+}

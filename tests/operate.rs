@@ -89,7 +89,8 @@ fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
     assert_eq!(history[0]["revision"], "1", "{history:#}");
     assert_eq!(history[0]["image"], "ghcr.io/deployer/api:1.0.0", "{history:#}");
     assert_eq!(history[0]["current"], true, "{history:#}");
-    // The same environment with its instance out of service: exit 1, and why.
+    // The same environment with its instance out of service: exit 3 (unhealthy, not an
+    // error), and why.
     let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
     proxy.hold(
         &["DescribeInstanceHealth"],
@@ -102,7 +103,7 @@ fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
         .environments(dir.path())
         .args(["status", "development"])
         .run()
-        .expect_status(1);
+        .expect_status(3);
     assert!(sick.stdout.contains("development: NOT healthy"), "{}", sick.stdout);
     assert!(
         sick.stdout.contains("no healthy target behind the load balancer"),

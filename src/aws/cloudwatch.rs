@@ -166,7 +166,7 @@ fn dimensions(metric: &MetricRead, resolved: &Resolved) -> Result<Vec<Dimension>
 /// A dimension read back: the environment's own load balancer and target group become their
 /// logical ids again, anything else stays a name.
 fn dimension_from(name: &str, value: &str, environment: &str) -> DimensionValue {
-    let own_balancer = format!("{environment}-lb");
+    let own_balancer = crate::model::names::load_balancer(environment);
     let parts: Vec<&str> = value.split('/').collect();
     match name {
         "LoadBalancerName" if value == own_balancer => DimensionValue::Resource(Ref::to("load-balancer")),
@@ -305,7 +305,10 @@ impl Resource for Alarms<'_> {
     type Spec = AlarmSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let alarms = self.0.alarms_named(&format!("{environment}-")).await?;
+        let alarms = self
+            .0
+            .alarms_named(&crate::model::names::alarm_prefix(environment))
+            .await?;
         // CloudWatch filters by name only: each candidate's tags say whether it is ours.
         let tagged = try_join_all(alarms.into_iter().filter_map(|alarm| {
             let arn = alarm.alarm_arn()?.to_owned();

@@ -145,7 +145,7 @@ impl Resource for LogGroups<'_> {
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         // deployer names its groups `/deployer/<env>/...`; only those can be ours.
-        let prefix = format!("/deployer/{environment}/");
+        let prefix = crate::model::names::log_group_prefix(environment);
         let groups: Vec<_> = all_pages!(
             self.0.client.describe_log_groups().log_group_name_prefix(&prefix),
             "DescribeLogGroups"

@@ -110,7 +110,7 @@ impl Resource for LogBuckets<'_> {
     /// S3 cannot filter buckets by tag: deployer's names (`deployer-<env>-logs-…-<region>`)
     /// narrow the list to this region's candidates, whose tags are then read.
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let prefix = format!("deployer-{environment}-logs-");
+        let prefix = crate::model::names::log_bucket_prefix(environment);
         let suffix = format!("-{}", self.0.region);
         let buckets: Vec<_> = all_pages!(
             self.0.client.list_buckets().prefix(&prefix).max_buckets(1000),

@@ -77,7 +77,7 @@ fn resource_label(requests: &RequestScaling, resolved: &Resolved) -> Result<Stri
 fn requests_from(per_target: f64, label: &str, environment: &str) -> RequestScaling {
     let parts: Vec<&str> = label.split('/').collect();
     let ours = parts.len() == 6
-        && parts[1] == format!("{environment}-lb")
+        && parts[1] == crate::model::names::load_balancer(environment)
         && crate::model::is_target_group_name(environment, parts[4]);
     let (load_balancer, target_group) = if ours {
         (Ref::to("load-balancer"), Ref::to("target-group"))
@@ -113,7 +113,7 @@ impl Resource for ServiceScalings<'_> {
     type Spec = ServiceScalingSpec;
 
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let prefix = format!("service/{environment}/");
+        let prefix = crate::model::names::scalable_service_prefix(environment);
         let targets: Vec<_> = all_pages!(
             self.0
                 .client
@@ -300,7 +300,7 @@ impl Resource for GroupScalings<'_> {
 
     /// The policies of the environment's group, if it has any of deployer's.
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
-        let group = format!("{environment}-app");
+        let group = crate::model::names::app(environment);
         let policies: Vec<_> = all_pages!(
             self.0.client.describe_policies().auto_scaling_group_name(&group),
             "DescribePolicies"

@@ -37,7 +37,7 @@ pub async fn shell(global: &GlobalArgs, environment: &str, instance: Option<&str
         );
     }
     let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
-    let group = format!("{environment}-app");
+    let group = crate::model::names::app(environment);
     let instances = aws.asg.instances_in_service(&group).await?;
     let instance_id = match instance {
         Some(wanted) if instances.iter().any(|i| i == wanted) => wanted.to_owned(),

@@ -7,7 +7,7 @@ use crate::config::EnvironmentConfig;
 /// S3 bucket names are global: the account and region make the environment's own unique.
 /// At most 9 + 20 + 6 + 12 + 1 + 14 = 62 characters, inside S3's 63.
 pub fn log_bucket_name(environment: &str, facts: &Facts) -> String {
-    format!("deployer-{environment}-logs-{}-{}", facts.account_id, facts.region)
+    super::names::log_bucket(environment, &facts.account_id, &facts.region)
 }
 
 /// The environment's access log bucket, when the file asks for access logs.

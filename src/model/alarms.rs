@@ -183,7 +183,7 @@ impl ResourceSpec for AlarmTopicSpec {
 
 /// `<env>-alarms`.
 pub fn alarm_topic_name(environment: &str) -> String {
-    format!("{environment}-alarms")
+    super::names::alarm_topic(environment)
 }
 
 /// The alarm topic's access policy: the account manages the topic (SNS's default rights, less
@@ -292,7 +292,7 @@ impl Builder<'_> {
     fn build(&self, wanted: Wanted) -> AlarmSpec {
         let period_seconds = period_of(&wanted.metric);
         AlarmSpec {
-            name: format!("{}-{}", self.environment, wanted.suffix),
+            name: super::names::alarm(self.environment, wanted.suffix),
             description: wanted.description,
             metric: wanted.metric,
             comparison: if wanted.above {
@@ -428,7 +428,7 @@ fn compute_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -> Vec<
                 "Average",
                 &[(
                     "AutoScalingGroupName",
-                    DimensionValue::Named(format!("{}-app", config.name)),
+                    DimensionValue::Named(super::names::app(&config.name)),
                 )],
             ),
             (2, 3),
@@ -456,7 +456,7 @@ fn compute_alarms(config: &EnvironmentConfig, thresholds: &AlarmsConfig) -> Vec<
 fn database_alarms(environment: &str, thresholds: &AlarmsConfig) -> Vec<Wanted> {
     let cluster = [(
         "DBClusterIdentifier",
-        DimensionValue::Named(format!("{environment}-db")),
+        DimensionValue::Named(super::names::database(environment)),
     )];
     vec![
         Wanted {

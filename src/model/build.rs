@@ -6,7 +6,7 @@ use super::access_logs::log_bucket;
 use super::scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 use super::spec::*;
 use super::templates::{AppTemplateInput, container_definitions, user_data};
-use super::{Desired, DesiredResource, Id, TAG_ENVIRONMENT, TAG_PROTECT, tags_for};
+use super::{Desired, DesiredResource, Id, TAG_ENVIRONMENT, TAG_PROTECT, names, tags_for};
 use crate::config::{ComputeKind, EnvironmentConfig, LoadBalancerKind, NatMode, SecretRef};
 
 /// What the model needs to know about the target account, read by discovery.
@@ -138,34 +138,6 @@ const INSTANCE_GRACE_SECONDS: u16 = 120;
 /// `compute.ami` must use it too, or the mapping adds a second volume instead.
 const ROOT_DEVICE: &str = "/dev/xvda";
 
-/// The environment's ECR repository. Under `deployer/<env>/` so that account-wide policies can
-/// name every environment's repositories with one pattern.
-pub fn repository_name(environment: &str) -> String {
-    format!("deployer/{environment}/api")
-}
-
-/// The target group's name: `<env>-app-<6 hex>`, the hash of what forces its replacement
-/// (port, target type), so a replacement can be created beside the old group and the listener
-/// moved to it before the old one goes (AWS refuses to delete a group a listener forwards to,
-/// and keeps names unique). At most 20 + 11 characters, under AWS's 32.
-pub fn target_group_name(environment: &str, port: u16, target_type: &str) -> String {
-    let hash = super::tags::content_digest(&format!("{port}/{target_type}"));
-    format!("{environment}-app-{}", &hash[..6])
-}
-
-/// Whether `name` is one of `environment`'s target group names (`target_group_name`).
-pub fn is_target_group_name(environment: &str, name: &str) -> bool {
-    name.strip_prefix(environment)
-        .and_then(|rest| rest.strip_prefix("-app-"))
-        .is_some_and(|hash| hash.len() == 6 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Where the API's container writes its logs (CloudWatch Logs, awslogs driver).
-/// The CloudWatch Logs group an environment's API writes to.
-pub fn log_group_name(environment: &str) -> String {
-    format!("/deployer/{environment}/api")
-}
-
 /// The suffix used in logical ids for the AZ at `index`: a, b, c, …
 fn zone_letter(index: usize) -> char {
     char::from(b'a' + u8::try_from(index).expect("at most 6 zones"))
@@ -188,7 +160,7 @@ pub fn stand_in_facts(config: &EnvironmentConfig) -> Facts {
             .collect(),
         pushed_image: Some(format!(
             "000000000000.dkr.ecr.{region}.amazonaws.com/{}@sha256:{}",
-            repository_name(&config.name),
+            names::repository(&config.name),
             "0".repeat(64)
         )),
         region,
@@ -373,7 +345,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     add(
         "log-group".into(),
         Spec::LogGroup(LogGroupSpec {
-            name: log_group_name(&config.name),
+            name: names::log_group(&config.name),
             retention_days: config.logs.retention_days,
         }),
     );
@@ -412,7 +384,7 @@ pub fn desired_repository(config: &EnvironmentConfig) -> Desired {
 
 fn repository(config: &EnvironmentConfig) -> Spec {
     Spec::EcrRepository(RepositorySpec {
-        name: repository_name(&config.name),
+        name: names::repository(&config.name),
         scan_on_push: true,
         immutable_tags: true,
         encryption: "AES256".into(),
@@ -506,7 +478,7 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
         LoadBalancerKind::Elb => add(
             "load-balancer".into(),
             Spec::ClassicLoadBalancer(ClassicLoadBalancerSpec {
-                name: format!("{name}-lb"),
+                name: names::load_balancer(name),
                 subnets: subnets("public", zone_count),
                 security_groups: group("lb"),
                 // HTTPS replaces HTTP: credentials never cross in clear.
@@ -525,7 +497,7 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
             add(
                 "load-balancer".into(),
                 Spec::LoadBalancer(LoadBalancerSpec {
-                    name: format!("{name}-lb"),
+                    name: names::load_balancer(name),
                     subnets: subnets("public", zone_count),
                     security_groups: group("lb"),
                     drop_invalid_header_fields: true,
@@ -541,7 +513,7 @@ fn add_load_balancer(config: &EnvironmentConfig, facts: &Facts, zone_count: usiz
             add(
                 "target-group".into(),
                 Spec::TargetGroup(TargetGroupSpec {
-                    name: target_group_name(name, config.app.port, target_type),
+                    name: names::target_group(name, config.app.port, target_type),
                     vpc: Ref::to("vpc"),
                     port: config.app.port,
                     target_type: target_type.into(),
@@ -609,11 +581,11 @@ impl Scope {
             token_arn: token_arn(&config.app.auth.token_from, region, account),
             repository_arn: format!(
                 "arn:aws:ecr:{region}:{account}:repository/{}",
-                repository_name(&config.name)
+                names::repository(&config.name)
             ),
             log_group_arn: format!(
                 "arn:aws:logs:{region}:{account}:log-group:{}",
-                log_group_name(&config.name)
+                names::log_group(&config.name)
             ),
         }
     }
@@ -770,21 +742,6 @@ fn session_statements(config: &EnvironmentConfig, facts: &Facts) -> [serde_json:
     ]
 }
 
-/// A role with one inline policy and no managed ones: AWS's managed policies for ECS and ECR
-/// allow pulling from every repository in the account.
-/// IAM names are account-wide, but an environment may be deployed in several regions: each
-/// region's roles and profiles are its own (`<env>-<region>-<suffix>`, under
-/// `/deployer/<env>/<region>/`), so a second region never adopts, rewrites or deletes the
-/// first one's. At most 20 + 14 + 10 + 2 characters, under IAM's 64.
-pub fn iam_name(environment: &str, region: &str, suffix: &str) -> String {
-    format!("{environment}-{region}-{suffix}")
-}
-
-/// The IAM path that scopes one environment's roles and profiles in one region.
-pub fn iam_path(environment: &str, region: &str) -> String {
-    format!("/deployer/{environment}/{region}/")
-}
-
 /// Who may assume a role: the one service, for this account only (the confused deputy: a
 /// service acting for another account cannot assume it).
 /// - `ecs-tasks.amazonaws.com` (task and execution roles): `aws:SourceAccount` and
@@ -810,10 +767,12 @@ fn trust_policy(service: &str, facts: &Facts) -> String {
     serde_json::json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
 }
 
+/// A role with one inline policy and no managed ones: AWS's managed policies for ECS and ECR
+/// allow pulling from every repository in the account.
 fn role(config: &EnvironmentConfig, facts: &Facts, suffix: &str, service: &str, inline_policy: String) -> Spec {
     Spec::IamRole(RoleSpec {
-        name: iam_name(&config.name, &facts.region, suffix),
-        path: iam_path(&config.name, &facts.region),
+        name: names::iam(&config.name, &facts.region, suffix),
+        path: names::iam_path(&config.name, &facts.region),
         trust_policy: trust_policy(service, facts),
         managed_policies: BTreeSet::new(),
         inline_policy,
@@ -838,7 +797,7 @@ fn add_compute(
         .or(facts.pushed_image.as_deref())
         .ok_or_else(|| ModelError::NothingPushed {
             environment: name.clone(),
-            repository: repository_name(name),
+            repository: names::repository(name),
         })?;
     // The one check every image passes, whatever supplied it (the file, --image, a rollback
     // hold, a saved plan, the last push): nothing unparsed reaches user data or a task definition.
@@ -854,7 +813,7 @@ fn add_compute(
         token,
         token_arn: &scope.token_arn,
         container_name: CONTAINER_NAME,
-        log_group: &log_group_name(name),
+        log_group: &names::log_group(name),
     };
     let classic = config.load_balancer.kind == LoadBalancerKind::Elb;
     match compute.kind {
@@ -880,13 +839,13 @@ fn add_compute(
             add(
                 "instance-profile".into(),
                 Spec::InstanceProfile(InstanceProfileSpec {
-                    name: iam_name(name, &facts.region, "instance"),
-                    path: iam_path(name, &facts.region),
+                    name: names::iam(name, &facts.region, "instance"),
+                    path: names::iam_path(name, &facts.region),
                     role: Ref::to("instance-role"),
                 }),
             );
             let template = LaunchTemplateSpec {
-                name: format!("{name}-app"),
+                name: names::app(name),
                 image_id,
                 instance_type: compute.instance_type().to_owned(),
                 security_groups: group("app"),
@@ -911,7 +870,7 @@ fn add_compute(
             add(
                 "auto-scaling-group".into(),
                 Spec::AutoScalingGroup(AutoScalingGroupSpec {
-                    name: format!("{name}-app"),
+                    name: names::app(name),
                     launch_template: Ref::to("launch-template"),
                     template_version,
                     min: compute.min(),
@@ -928,7 +887,7 @@ fn add_compute(
                 add(
                     "group-scaling".into(),
                     Spec::GroupScaling(GroupScalingSpec {
-                        group_name: format!("{name}-app"),
+                        group_name: names::app(name),
                         group: Ref::to("auto-scaling-group"),
                         policies: scaling_policies(config),
                     }),
@@ -964,7 +923,7 @@ fn add_compute(
             add(
                 "task-definition".into(),
                 Spec::TaskDefinition(TaskDefinitionSpec {
-                    family: format!("{name}-api"),
+                    family: names::task_family(name),
                     image: image.to_owned(),
                     cpu: compute.cpu(),
                     memory: compute.memory(),
@@ -997,7 +956,7 @@ fn add_compute(
                 add(
                     "service-scaling".into(),
                     Spec::ServiceScaling(ServiceScalingSpec {
-                        resource_id: format!("service/{name}/api"),
+                        resource_id: names::scalable_service(name),
                         service: Ref::to("ecs-service"),
                         min: compute.min(),
                         max: compute.max,
@@ -1031,14 +990,14 @@ fn add_database(config: &EnvironmentConfig, zones: &[String], add: &mut impl FnM
         "db-subnet-group".into(),
         // Not `{name}-db`: physical ids must be unique across kinds, and that is the cluster's.
         Spec::DbSubnetGroup(DbSubnetGroupSpec {
-            name: format!("{name}-db-subnets"),
+            name: names::database_subnet_group(name),
             subnets: subnets("private", zones.len()),
         }),
     );
     add(
         "db-cluster".into(),
         Spec::DbCluster(DbClusterSpec {
-            identifier: format!("{name}-db"),
+            identifier: names::database(name),
             engine: "aurora-postgresql".into(),
             engine_version: database.engine_version.clone(),
             subnet_group: Ref::to("db-subnet-group"),
@@ -1054,7 +1013,7 @@ fn add_database(config: &EnvironmentConfig, zones: &[String], add: &mut impl FnM
         add(
             format!("db-instance-{number}"),
             Spec::DbInstance(DbInstanceSpec {
-                identifier: format!("{name}-db-{number}"),
+                identifier: names::database_instance(name, usize::from(number)),
                 cluster: Ref::to("db-cluster"),
                 instance_class: database.instance_class.clone(),
                 engine: "aurora-postgresql".into(),
@@ -1121,14 +1080,14 @@ mod tests {
 
     #[test]
     fn a_target_groups_name_changes_with_what_replaces_it_and_is_recognised() {
-        let name = target_group_name("production", 8000, "ip");
+        let name = names::target_group("production", 8000, "ip");
         assert!(name.len() <= 32 && name.starts_with("production-app-"), "{name}");
-        assert_ne!(name, target_group_name("production", 8080, "ip"));
-        assert_ne!(name, target_group_name("production", 8000, "instance"));
-        assert!(is_target_group_name("production", &name));
-        assert!(!is_target_group_name("prod", &name));
-        assert!(!is_target_group_name("production", "production-app"));
-        let longest = target_group_name(&"e".repeat(20), 65535, "instance");
+        assert_ne!(name, names::target_group("production", 8080, "ip"));
+        assert_ne!(name, names::target_group("production", 8000, "instance"));
+        assert!(names::is_target_group("production", &name));
+        assert!(!names::is_target_group("prod", &name));
+        assert!(!names::is_target_group("production", "production-app"));
+        let longest = names::target_group(&"e".repeat(20), 65535, "instance");
         assert!(longest.len() <= 32, "{longest}");
     }
 

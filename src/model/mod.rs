@@ -7,6 +7,7 @@ mod build;
 mod containers;
 mod id;
 mod kinds;
+pub mod names;
 mod ordering;
 mod outputs;
 mod scaling;
@@ -17,14 +18,16 @@ mod templates;
 
 pub use access_logs::log_bucket_name;
 pub use alarms::{AlarmMetric, AlarmSpec, AlarmTopicSpec, DimensionValue, MetricRead, alarm_topic_name};
-pub use build::{
-    Facts, ModelError, check_without_aws, desired, desired_repository, iam_name, iam_path, is_target_group_name,
-    log_group_name, repository_name, stand_in_facts, target_group_name,
-};
+pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, stand_in_facts};
+// The names' older spellings, used across the crate and its tests.
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;
 pub use id::Id;
+pub use names::{
+    iam as iam_name, iam_path, is_target_group as is_target_group_name, log_group as log_group_name,
+    repository as repository_name, target_group as target_group_name,
+};
 pub use ordering::delete_waits_for;
 pub use outputs::Outputs;
 pub use scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};

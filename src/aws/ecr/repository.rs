@@ -118,7 +118,7 @@ impl Resource for Repositories<'_> {
     async fn discover(&self, environment: &str) -> Result<Vec<Found>, AwsError> {
         // deployer names its repositories `deployer/<env>/...`; only those can be ours, which
         // spares a tag lookup for every other repository in the account.
-        let prefix = format!("deployer/{environment}/");
+        let prefix = crate::model::names::repository_prefix(environment);
         let repositories: Vec<Repository> = all_pages!(self.0.client.describe_repositories(), "DescribeRepositories")?;
         let mut found = Vec::new();
         for repository in repositories {

@@ -206,13 +206,8 @@ impl Resource for Services<'_> {
                 _ => None,
             })
             .unwrap_or_else(|| {
-                format!(
-                    "{}-api",
-                    read.resource
-                        .tags
-                        .get(crate::model::TAG_ENVIRONMENT)
-                        .map_or("", String::as_str)
-                )
+                let environment = read.resource.tags.get(crate::model::TAG_ENVIRONMENT);
+                crate::model::names::task_family(environment.map_or("", String::as_str))
             });
         Ok(Some(self.0.revisions(&family, &current).await?))
     }

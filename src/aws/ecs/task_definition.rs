@@ -26,7 +26,7 @@ impl Resource for TaskDefinitions<'_> {
             self.0
                 .client
                 .list_task_definition_families()
-                .family_prefix(format!("{environment}-"))
+                .family_prefix(crate::model::names::task_family_prefix(environment))
                 .status(aws_sdk_ecs::types::TaskDefinitionFamilyStatus::Active),
             "ListTaskDefinitionFamilies"
         )?;
