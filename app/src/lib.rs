@@ -1,8 +1,8 @@
 //! The API deployer ships: `GET /elb/{name}` lists the instances (or ECS task IPs) behind a load
 //! balancer, `POST`/`DELETE` register and deregister instances, all behind HTTP basic auth;
 //! `/healthcheck` and `/openapi.json` around them, and `/metrics` on a port of its own.
-//! `router` builds the service without a socket so tests can drive it; `serve` runs it until
-//! the shutdown signal.
+//! `router` builds the service (the routes inside the access log) without a socket;
+//! `serve` runs it and the metrics router on their listeners until the shutdown signal.
 
 pub mod access_log;
 pub mod auth;

@@ -1,4 +1,5 @@
-//! From an environment's config to the set of resources it should consist of.
+//! From an environment's config and the account's `Facts` to the set of resources it should
+//! consist of, each with its tags (names from `names.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,5 +1,7 @@
-//! What each kind of resource looks like, as comparable data. References to other resources
-//! are `Ref`s: a logical id when the target is ours, the raw AWS id otherwise.
+//! What every spec shares (`Ref`, `Attribute`, `Reference`) and the network kinds' specs (VPC,
+//! subnets, gateways, route tables, security groups); the other kinds' are in
+//! `service_specs.rs`, `scaling.rs` and `alarms.rs`. References to other resources are
+//! `Ref`s: a logical id when the target is ours, the raw AWS id otherwise.
 
 use std::collections::BTreeSet;
 use std::fmt;

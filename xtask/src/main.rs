@@ -1,4 +1,5 @@
-//! Development tasks: `cargo xtask setup | moto | demo | test`.
+//! Development tasks: `cargo xtask setup | moto | demo | test | fuzz | bench` (`USAGE` says
+//! what each does).
 //!
 //! Everything a fresh machine needs beyond the Rust toolchain and python3 is installed here,
 //! into the project (`.venv/`), idempotently.

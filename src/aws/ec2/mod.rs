@@ -1,6 +1,7 @@
 //! The EC2 adapter: the network layer (VPC, subnets, gateways, routes, security groups) and
-//! launch templates, one file per kind. The only module besides `found`'s users that imports
-//! aws-sdk-ec2.
+//! launch templates, one file per kind; the account's zones and which environments it holds;
+//! the quotas a plan is checked against (`quotas.rs`). In deployer only `aws/ec2/` imports
+//! aws-sdk-ec2 (the API in `app/` has its own client).
 
 mod elastic_ip;
 mod internet_gateway;
