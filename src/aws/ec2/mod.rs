@@ -1,7 +1,6 @@
 //! The EC2 adapter: the network layer (VPC, subnets, gateways, routes, security groups) and
 //! launch templates, one file per kind; the account's zones and which environments it holds;
-//! the quotas a plan is checked against (`quotas.rs`). In deployer only `aws/ec2/` imports
-//! aws-sdk-ec2 (the API in `app/` has its own client).
+//! the quotas a plan is checked against (`quotas.rs`).
 
 mod elastic_ip;
 mod internet_gateway;
