@@ -11,12 +11,28 @@ use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
 use crate::aws::tags::{TagApi, sync_tags};
-use crate::model::{RoleSpec, Spec, Tags};
+use crate::model::{RoleSpec, Spec, TAG_ENVIRONMENT, TAG_ID, Tags};
 
 /// The one inline policy deployer writes on each role.
 const INLINE_POLICY_NAME: &str = "deployer";
 
 pub(crate) struct Roles<'a>(pub(crate) &'a Iam);
+
+impl Roles<'_> {
+    /// The ARN of role `name` when it carries `tags`' environment and logical id: made by an
+    /// earlier attempt of this very create.
+    async fn made_by(&self, tags: &Tags, name: &str) -> Result<Option<String>, AwsError> {
+        let output = self.0.client.get_role().role_name(name).send().await.op("GetRole")?;
+        let Some(role) = output.role() else {
+            return Ok(None);
+        };
+        let found = tags_of(role.tags());
+        let ours = [TAG_ENVIRONMENT, TAG_ID]
+            .iter()
+            .all(|key| tags.get(*key).is_some() && found.get(*key) == tags.get(*key));
+        Ok(ours.then(|| role.arn().to_owned()))
+    }
+}
 
 impl Resource for Roles<'_> {
     type Spec = RoleSpec;
@@ -30,7 +46,7 @@ impl Resource for Roles<'_> {
 
     async fn create(&self, request: Create<'_, RoleSpec>) -> Result<String, AwsError> {
         let spec = request.spec;
-        let output = self
+        let created = self
             .0
             .client
             .create_role()
@@ -40,7 +56,29 @@ impl Resource for Roles<'_> {
             .set_tags(Some(sdk_tags(request.tags)))
             .send()
             .await
-            .op("CreateRole")?;
+            .op("CreateRole");
+        let arn = match created {
+            Ok(output) => output.role().map(|r| r.arn().to_owned()).unwrap_or_default(),
+            // IAM takes no client token: a CreateRole whose answer was lost, and retried, finds
+            // the role its first attempt made. One with this resource's own tags is that role.
+            Err(error) if error.code() == Some("EntityAlreadyExists") => {
+                match self.made_by(request.tags, &spec.name).await? {
+                    Some(arn) => {
+                        self.0
+                            .client
+                            .update_assume_role_policy()
+                            .role_name(&spec.name)
+                            .policy_document(&spec.trust_policy)
+                            .send()
+                            .await
+                            .op("UpdateAssumeRolePolicy")?;
+                        arn
+                    }
+                    None => return Err(error),
+                }
+            }
+            Err(error) => return Err(error),
+        };
         let none = RoleSpec {
             managed_policies: BTreeSet::new(),
             inline_policy: String::new(),
@@ -48,7 +86,7 @@ impl Resource for Roles<'_> {
             ..spec.clone()
         };
         self.sync_policies(spec, &none).await?;
-        Ok(output.role().map(|r| r.arn().to_owned()).unwrap_or_default())
+        Ok(arn)
     }
 
     async fn update(&self, request: Update<'_, RoleSpec>) -> Result<(), AwsError> {
