@@ -26,13 +26,13 @@ macro_rules! registry {
         /// The environment's outputs, each kind adding its part.
         pub(super) fn outputs($aws: &Aws, environment: &str, observed: &[ObservedResource]) -> Outputs {
             let mut outputs = Outputs::new(environment, &$aws.region);
-            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
-            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            let sorted = by_id(observed);
             for resource in sorted {
                 match resource.spec.kind() {
                     $( Kind::$kind => {
-                        if let Some(read) = read_of(&$resource, resource, observed) {
-                            $resource.outputs(&read, &mut outputs);
+                        let kind = $resource;
+                        if let Some(read) = read_of(&kind, resource, observed) {
+                            kind.outputs(&read, &mut outputs);
                         }
                     } )*
                 }
@@ -46,8 +46,7 @@ macro_rules! registry {
             $aws: &Aws,
             observed: &[ObservedResource],
         ) -> Result<Vec<Health>, AwsError> {
-            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
-            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            let sorted = by_id(observed);
             let reads: Vec<LocalBoxFuture<'_, Result<Option<Health>, AwsError>>> = sorted
                 .into_iter()
                 .map(|resource| -> LocalBoxFuture<'_, Result<Option<Health>, AwsError>> {
@@ -70,8 +69,7 @@ macro_rules! registry {
             $aws: &Aws,
             observed: &[ObservedResource],
         ) -> Result<Option<Vec<Revision>>, AwsError> {
-            let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
-            sorted.sort_by(|a, b| a.id.cmp(&b.id));
+            let sorted = by_id(observed);
             for resource in sorted {
                 let revisions = match resource.spec.kind() {
                     $( Kind::$kind => {
@@ -148,6 +146,14 @@ fn step_kind(step: &Step<'_>) -> Kind {
         StepKind::Create | StepKind::Update => step.change.desired.as_ref().map(|d| &d.spec),
     };
     spec.expect("the planner gives every step the spec it acts on").kind()
+}
+
+/// The read abilities ask kinds in the order of logical ids, so their answers do not depend
+/// on the order discovery found things in.
+fn by_id(observed: &[ObservedResource]) -> Vec<&ObservedResource> {
+    let mut sorted: Vec<&ObservedResource> = observed.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted
 }
 
 /// A resource read as its kind's spec (always there: the dispatch matched its kind).

@@ -19,6 +19,19 @@ const INLINE_POLICY_NAME: &str = "deployer";
 pub(crate) struct Roles<'a>(pub(crate) &'a Iam);
 
 impl Roles<'_> {
+    /// Makes `spec`'s trust policy the role's.
+    async fn set_trust_policy(&self, spec: &RoleSpec) -> Result<(), AwsError> {
+        self.0
+            .client
+            .update_assume_role_policy()
+            .role_name(&spec.name)
+            .policy_document(&spec.trust_policy)
+            .send()
+            .await
+            .op("UpdateAssumeRolePolicy")?;
+        Ok(())
+    }
+
     /// The ARN of role `name` when it carries `tags`' environment and logical id: made by an
     /// earlier attempt of this very create.
     async fn made_by(&self, tags: &Tags, name: &str) -> Result<Option<String>, AwsError> {
@@ -64,14 +77,7 @@ impl Resource for Roles<'_> {
             Err(error) if error.code() == Some("EntityAlreadyExists") => {
                 match self.made_by(request.tags, &spec.name).await? {
                     Some(arn) => {
-                        self.0
-                            .client
-                            .update_assume_role_policy()
-                            .role_name(&spec.name)
-                            .policy_document(&spec.trust_policy)
-                            .send()
-                            .await
-                            .op("UpdateAssumeRolePolicy")?;
+                        self.set_trust_policy(spec).await?;
                         arn
                     }
                     None => return Err(error),
@@ -92,14 +98,7 @@ impl Resource for Roles<'_> {
     async fn update(&self, request: Update<'_, RoleSpec>) -> Result<(), AwsError> {
         let (spec, observed) = (request.spec, request.observed);
         if request.changed("trust_policy") {
-            self.0
-                .client
-                .update_assume_role_policy()
-                .role_name(&spec.name)
-                .policy_document(&spec.trust_policy)
-                .send()
-                .await
-                .op("UpdateAssumeRolePolicy")?;
+            self.set_trust_policy(spec).await?;
         }
         if request.changed_any(&["managed_policies", "inline_policy", "other_inline_policies"]) {
             self.sync_policies(spec, observed).await?;
