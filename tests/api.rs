@@ -432,8 +432,21 @@ fn unknown_load_balancer_is_404_and_bad_names_400() {
         (response.status, response.json()),
         (404, serde_json::json!({"message": "load balancer nope not found"}))
     );
-    let response = authed(api.address, "GET", "/elb/bad_name", None);
-    assert_eq!(response.status, 400);
+    // The name is percent-decoded before it is checked or looked up.
+    let response = authed(api.address, "GET", "/elb/n%6Fpe", None);
+    assert_eq!(
+        (response.status, response.json()),
+        (404, serde_json::json!({"message": "load balancer nope not found"}))
+    );
+    for bad in [
+        "/elb/bad_name",
+        "/elb/a%2Fb",
+        "/elb/%ff",
+        &format!("/elb/{}", "a".repeat(33)),
+    ] {
+        let response = authed(api.address, "GET", bad, None);
+        assert_eq!(response.status, 400, "{bad}");
+    }
     let response = http(api.address, "GET", "/nowhere", &[], None);
     assert_eq!(
         (response.status, response.json()["message"].as_str().unwrap()),

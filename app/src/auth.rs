@@ -3,7 +3,7 @@
 use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use subtle::ConstantTimeEq;
+use constant_time_eq::constant_time_eq;
 
 #[derive(Clone)]
 pub struct Credentials {
@@ -52,7 +52,7 @@ impl Credentials {
     /// or wrong: all simply false, so every failure looks the same to a client.
     pub fn accepts(&self, header: Option<&HeaderValue>) -> bool {
         // The usual spelling, compared whole in constant time; any other is decoded below.
-        if header.is_some_and(|h| bool::from(h.as_bytes().ct_eq(&self.expected_header))) {
+        if header.is_some_and(|h| constant_time_eq(h.as_bytes(), &self.expected_header)) {
             return true;
         }
         let Some(value) = header.and_then(|h| h.to_str().ok()) else {
@@ -67,8 +67,8 @@ impl Credentials {
         let Ok(given) = STANDARD.decode(encoded.trim()) else {
             return false;
         };
-        // ct_eq is constant-time for equal lengths; a length mismatch reveals only the length.
-        given.ct_eq(&self.expected).into()
+        // Constant-time for equal lengths; a length mismatch reveals only the length.
+        constant_time_eq(&given, &self.expected)
     }
 }
 

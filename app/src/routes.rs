@@ -4,8 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,8 +42,10 @@ struct Inner {
     cache: Cache<String, Bytes>,
     /// The same answers while fresh, read without moka's bookkeeping (a read recorded for its
     /// eviction policy, and now and then housekeeping, on every hit): only load balancers of
-    /// the environment that answered, so a handful of entries.
-    fresh: std::sync::RwLock<std::collections::HashMap<String, (Instant, Bytes)>>,
+    /// the environment that answered, so a handful of entries, scanned rather than hashed, in
+    /// a snapshot that a read takes without writing to memory the other core reads (a lock's
+    /// count would be written by every read on both cores).
+    fresh: ArcSwap<Vec<Fresh>>,
     cache_ttl: std::time::Duration,
     metrics: Metrics,
     log_format: crate::config::LogFormat,
@@ -68,7 +71,7 @@ impl AppState {
                     .time_to_live(config.cache_ttl)
                     .max_capacity(10_000)
                     .build(),
-                fresh: std::sync::RwLock::default(),
+                fresh: ArcSwap::default(),
                 cache_ttl: config.cache_ttl,
                 metrics,
                 log_format: config.log_format,
@@ -166,7 +169,7 @@ async fn method_not_allowed(request: Request) -> AppError {
 
 /// Load balancer names: 1 to 32 letters, digits and hyphens (the same rule for ELB and ALB).
 fn check_name(name: &str) -> Result<(), AppError> {
-    let valid = (1..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let valid = (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if valid {
         Ok(())
     } else {
@@ -177,19 +180,51 @@ fn check_name(name: &str) -> Result<(), AppError> {
     }
 }
 
+/// The `{name}` of `/elb/{name}`, percent-decoded and checked, held inline (a name has at
+/// most 32 bytes): axum's `Path<String>` deserialized it into an allocation per request.
+struct LbName {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl LbName {
+    fn as_str(&self) -> &str {
+        // Only ASCII letters, digits and `-` are ever stored (see `from_request_parts`).
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl<S: Sync> axum::extract::FromRequestParts<S> for LbName {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, AppError> {
+        let raw = parts.uri.path().strip_prefix("/elb/").unwrap_or_default();
+        // Decoded only when encoded: decoding walks the name byte by byte.
+        let name = if raw.contains('%') {
+            percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        };
+        check_name(&name)?;
+        let mut bytes = [0; 32];
+        bytes[..name.len()].copy_from_slice(name.as_bytes());
+        Ok(Self { bytes, len: name.len() })
+    }
+}
+
 async fn list_members(
     State(state): State<AppState>,
     _: Authorized,
-    Path(name): Path<String>,
+    name: LbName,
 ) -> Result<impl IntoResponse, AppError> {
-    check_name(&name)?;
+    let name = name.as_str();
     let inner = &state.inner;
-    if let Some(body) = inner.fresh_answer(&name) {
+    if let Some(body) = inner.fresh_answer(name) {
         return Ok(([(header::CONTENT_TYPE, "application/json")], body));
     }
     // A miss on the heap: moka's load is a large future, and inline it made every request,
     // hits too, move it into the route's box.
-    let body = Box::pin(inner.load(name)).await?;
+    let body = Box::pin(inner.load(name.to_owned())).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], body))
 }
 
@@ -225,27 +260,51 @@ impl Inner {
         Ok(body)
     }
 
+    /// The answer for `name` if still fresh when the request arrived.
     fn fresh_answer(&self, name: &str) -> Option<Bytes> {
-        let fresh = self.fresh.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (until, body) = fresh.get(name)?;
-        (Instant::now() < *until).then(|| body.clone())
+        let started = crate::request::started();
+        let fresh = self.fresh.load();
+        let entry = fresh.iter().find(|entry| *entry.name == *name)?;
+        (started < entry.until).then(|| entry.body.clone())
     }
 
     fn remember(&self, name: &str, body: &Bytes) {
         let now = Instant::now();
-        let mut fresh = self.fresh.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        fresh.retain(|_, (until, _)| *until > now);
-        fresh.insert(name.to_owned(), (now + self.cache_ttl, body.clone()));
+        let entry = Fresh {
+            name: name.into(),
+            until: now + self.cache_ttl,
+            body: body.clone(),
+        };
+        self.fresh.rcu(|fresh| {
+            let mut kept: Vec<Fresh> = fresh
+                .iter()
+                .filter(|old| old.until > now && *old.name != *name)
+                .cloned()
+                .collect();
+            kept.push(entry.clone());
+            kept
+        });
     }
 
     /// After a write: the next read asks AWS.
     async fn forget(&self, name: &str) {
         self.cache.invalidate(name).await;
-        self.fresh
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(name);
+        self.fresh.rcu(|fresh| {
+            fresh
+                .iter()
+                .filter(|old| *old.name != *name)
+                .cloned()
+                .collect::<Vec<_>>()
+        });
     }
+}
+
+/// One fresh answer of `GET /elb/{name}`.
+#[derive(Clone)]
+struct Fresh {
+    name: Box<str>,
+    until: Instant,
+    body: Bytes,
 }
 
 #[derive(Deserialize)]
@@ -269,14 +328,14 @@ fn check_instance_id(id: &str) -> Result<(), AppError> {
 async fn register(
     State(state): State<AppState>,
     _: Authorized,
-    Path(name): Path<String>,
+    name: LbName,
     body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
-    check_name(&name)?;
+    let name = name.as_str();
     let Json(body) = body?;
     check_instance_id(&body.instance_id)?;
-    state.inner.balancers.register(&name, &body.instance_id).await?;
-    state.inner.forget(&name).await;
+    state.inner.balancers.register(name, &body.instance_id).await?;
+    state.inner.forget(name).await;
     Ok((
         StatusCode::CREATED,
         Json(json!({"message": format!("{} registered with {name}", body.instance_id)})),
@@ -286,14 +345,14 @@ async fn register(
 async fn deregister(
     State(state): State<AppState>,
     _: Authorized,
-    Path(name): Path<String>,
+    name: LbName,
     body: Result<Json<InstanceBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    check_name(&name)?;
+    let name = name.as_str();
     let Json(body) = body?;
     check_instance_id(&body.instance_id)?;
-    state.inner.balancers.deregister(&name, &body.instance_id).await?;
-    state.inner.forget(&name).await;
+    state.inner.balancers.deregister(name, &body.instance_id).await?;
+    state.inner.forget(name).await;
     Ok(Json(
         json!({"message": format!("{} deregistered from {name}", body.instance_id)}),
     ))
@@ -398,7 +457,7 @@ impl tower::Service<Request> for AccessLog {
                 let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
                 timer.as_mut().poll(cx).map(|()| None)
             });
-            let mut response = match crate::request::scope(Current { id, client }, answer).await {
+            let mut response = match crate::request::scope(Current { id, client, started }, answer).await {
                 Some(Ok(response)) => response,
                 Some(Err(never)) => match never {},
                 // As tower-http's timeout answered: the status, no body.
