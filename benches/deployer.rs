@@ -287,7 +287,7 @@ fn hold_pending(proxy: &Proxy, tasks: u32) {
 }
 
 fn read_timeline(path: &Path) -> Timeline {
-    deployer::commands::read_timeline(path).unwrap()
+    deployer::ops::read_timeline(path).unwrap()
 }
 
 /// The longest path through the steps' dependencies, each step weighing `weight`; and the

@@ -4,12 +4,11 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
-pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod error_chain;
 pub mod model;
+pub mod ops;
 pub mod plan;
 pub mod printable;
-pub mod run;
 pub mod ui;

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(deployer::run::run(cli)) {
+    match runtime.block_on(deployer::cli::run(cli)) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
             // An error may quote AWS or a file: no control character of theirs reaches the terminal.

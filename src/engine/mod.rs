@@ -1,5 +1,5 @@
 //! Container engines: finding one that works on this machine, and building, logging in and
-//! pushing with it. Knows nothing of AWS: `commands::push` hands it a registry, a login and
+//! pushing with it. Knows nothing of AWS: `ops::push` hands it a registry, a login and
 //! a reference.
 
 mod login;

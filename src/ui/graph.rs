@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::apply::Timeline;
-use crate::commands::Diagram;
+use crate::ops::Diagram;
 
 /// Graphviz: `deployer graph staging | dot -Tsvg > staging.svg`.
 pub fn dot(diagram: &Diagram) -> String {

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Style;
 use super::progress::TICK;
-use crate::commands::{PushEvent, Pushed};
+use crate::ops::{PushEvent, Pushed};
 
 pub struct PushProgress {
     style: Style,

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::Style;
 use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
-use crate::commands::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
 use crate::model::Outputs;
+use crate::ops::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
 use crate::plan::{Plan, render_json, render_text};
 use crate::printable::{printable, printable_line, printable_line as line};
 
@@ -22,7 +22,7 @@ pub fn plan(plan: &Plan, json: bool) {
 }
 
 /// Before `shell` hands the terminal to the AWS CLI.
-pub fn session(session: &crate::commands::Session) {
+pub fn session(session: &crate::ops::ShellCommand) {
     eprintln!(
         "Opening a Systems Manager session on {} (`exit` ends it)...",
         session.instance_id
@@ -123,7 +123,7 @@ pub fn held(environment: &str, hold: Option<&Hold>, style: Style) {
 }
 
 /// A newer Amazon Linux AMI than the instances run, kept back: how to move to it.
-pub fn newer_image(situation: &crate::commands::Situation, style: Style) {
+pub fn newer_image(situation: &crate::ops::Situation, style: Style) {
     let (Some(newer), Some(running)) = (&situation.newer_image, &situation.facts.default_image_id) else {
         return;
     };

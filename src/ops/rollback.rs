@@ -3,10 +3,8 @@
 
 use anyhow::{Result, bail};
 
-use super::settings;
-use crate::aws::{Aws, Hold, Revision};
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use super::Session;
+use crate::aws::{Hold, Revision};
 
 /// The revision to go back to: `to` (`staging-api:3`, or just `3`), or else the newest one
 /// older than what runs.
@@ -47,9 +45,19 @@ pub fn rollback_target<'a>(revisions: &'a [Revision], to: Option<&str>) -> Resul
     Ok(target)
 }
 
-/// Holds `environment` at `revision`'s image.
-pub async fn hold(global: &GlobalArgs, environment: &str, revision: &Revision) -> Result<Hold> {
-    let aws = connect(global, environment).await?;
+/// A rollback, in its order: hold the environment at `revision` first, then survey it (the
+/// hold now supplies the image), for the caller to apply. A rollback that stops half-way
+/// leaves the hold, so the next `deployer apply` finishes it instead of rolling forward.
+pub async fn roll_back(session: &Session, revision: &Revision) -> Result<(super::Situation, crate::plan::Plan)> {
+    hold(session, revision).await?;
+    let situation = super::survey(session, None, false).await?;
+    let plan = situation.plan();
+    Ok((situation, plan))
+}
+
+/// Holds the environment at `revision`'s image.
+async fn hold(session: &Session, revision: &Revision) -> Result<Hold> {
+    let (aws, environment) = (&session.aws, session.name());
     // A hold names only an image of the environment's own repository by digest (what the next
     // apply trusts it for, see `survey`); an image from elsewhere is rolled back to by name.
     let repository = crate::model::repository_name(environment);
@@ -70,17 +78,12 @@ pub async fn hold(global: &GlobalArgs, environment: &str, revision: &Revision) -
     Ok(hold)
 }
 
-/// Ends `environment`'s hold; the hold there was, if any.
-pub async fn release(global: &GlobalArgs, environment: &str) -> Result<Option<Hold>> {
-    let aws = connect(global, environment).await?;
+/// Ends the environment's hold; the hold there was, if any.
+pub async fn release(session: &Session) -> Result<Option<Hold>> {
+    let (aws, environment) = (&session.aws, session.name());
     let hold = aws.locks.hold(environment).await?;
     aws.locks.release_hold(environment).await?;
     Ok(hold)
-}
-
-async fn connect(global: &GlobalArgs, environment: &str) -> Result<Aws> {
-    let loaded = load_environment(&global.environments, environment)?;
-    Ok(Aws::connect(&settings(global, loaded.config.region.as_deref())).await?)
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 use crate::apply::{StepGraph, Timeline, step_name};
-use crate::cli::GlobalArgs;
 use crate::config::load_environment;
 use crate::model::{desired, stand_in_facts};
 use crate::plan::plan;
@@ -44,8 +43,8 @@ impl Diagram {
 
 /// The environment's resources as they would be created, with the chain that AWS's typical
 /// creation times make longest. Needs no AWS: the structure comes from the file alone.
-pub fn environment_graph(global: &GlobalArgs, environment: &str) -> Result<Diagram> {
-    let config = load_environment(&global.environments, environment)?.config;
+pub fn environment_graph(environments: &Path, environment: &str) -> Result<Diagram> {
+    let config = load_environment(environments, environment)?.config;
     let desired = desired(&config, &stand_in_facts(&config))?;
     let plan = plan(&desired, &[]);
     let graph = StepGraph::new(&plan)?;

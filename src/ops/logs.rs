@@ -6,10 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-use super::settings;
-use crate::aws::{Aws, LogLine};
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use super::Session;
+use crate::aws::LogLine;
 use crate::model::log_group_name;
 
 /// How often `--follow` asks for new lines.
@@ -19,7 +17,6 @@ const FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
 const LATE_ARRIVALS: Duration = Duration::from_secs(30);
 
 pub struct LogsRequest<'a> {
-    pub environment: &'a str,
     pub since: Duration,
     pub filter: Option<&'a str>,
     pub follow: bool,
@@ -27,10 +24,9 @@ pub struct LogsRequest<'a> {
 
 /// Reads the lines of the last `since` and hands each to `print` once, oldest first; with
 /// `follow`, keeps polling (until the process is interrupted) and never hands a line twice.
-pub async fn logs(global: &GlobalArgs, request: &LogsRequest<'_>, mut print: impl FnMut(&LogLine)) -> Result<()> {
-    let loaded = load_environment(&global.environments, request.environment)?;
-    let name = &loaded.config.name;
-    let aws = Aws::connect(&settings(global, loaded.config.region.as_deref())).await?;
+pub async fn logs(session: &Session, request: &LogsRequest<'_>, mut print: impl FnMut(&LogLine)) -> Result<()> {
+    let name = &session.file()?.config.name;
+    let aws = &session.aws;
     let group = log_group_name(name);
     let mut from = now_ms().saturating_sub(millis(request.since));
     let mut seen: HashSet<String> = HashSet::new();

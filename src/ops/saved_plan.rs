@@ -20,10 +20,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Situation, settings};
-use crate::aws::Aws;
-use crate::cli::GlobalArgs;
-use crate::config::{check_image, load_environment};
+use super::{Session, Situation};
+use crate::config::check_image;
 use crate::model::{ObservedResource, desired};
 use crate::plan::{Plan, plan, render_json, render_text};
 
@@ -165,6 +163,28 @@ impl SavedPlan {
     }
 }
 
+impl SavedPlan {
+    /// A saved plan fixed its image: the same one named again (DEPLOYER_IMAGE set for the
+    /// whole pipeline) is no conflict; another one, or a build, is.
+    pub fn check_image_not_overridden(&self, file: &Path, image: Option<&str>, build: bool) -> Result<()> {
+        let other_image = image.is_some_and(|image| self.image.as_deref() != Some(image));
+        if build || other_image {
+            bail!(
+                "{} deploys {}; a saved plan is applied with the image it was made with, so --build and another --image (or DEPLOYER_IMAGE) do not go with it\n  help: make a new plan with `deployer plan {} --image ... --out FILE`",
+                file.display(),
+                crate::printable::printable_line(
+                    self.image
+                        .as_deref()
+                        .or(self.facts.pushed_image.as_deref())
+                        .unwrap_or("the file's image")
+                ),
+                crate::printable::printable_line(&self.environment)
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Whether `apply`'s argument names a plan file rather than an environment: environment
 /// names are lowercase letters, digits and `-`, so a path has a `/` or a `.` they never have.
 pub fn is_plan_file(argument: &str) -> bool {
@@ -172,14 +192,22 @@ pub fn is_plan_file(argument: &str) -> bool {
 }
 
 /// Rebuilds the situation a saved plan was made in, and the plan, refusing when the
-/// environment file, the account, or anything observed changed since.
-pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) -> Result<(Situation, Plan)> {
+/// environment file, the account, or anything observed changed since. `session` is the
+/// saved plan's environment.
+pub async fn prepare_saved(session: &Session, saved: &SavedPlan, file: &Path) -> Result<(Situation, Plan)> {
     let environment = &saved.environment;
+    if session.name() != environment {
+        bail!(
+            "the plan in {} is for {environment}, not {}",
+            file.display(),
+            session.name()
+        );
+    }
     let again = format!(
         "run `deployer plan {environment} --out {}` again and review it",
         file.display()
     );
-    let loaded = load_environment(&global.environments, environment)?;
+    let loaded = session.file()?;
     if loaded.digest != saved.config_digest {
         bail!(
             "{} changed since the plan was made ({})\n  help: {again}",
@@ -208,9 +236,9 @@ pub async fn prepare_saved(global: &GlobalArgs, saved: &SavedPlan, file: &Path) 
             );
         }
     }
-    let mut config = loaded.config;
+    let mut config = loaded.config.clone();
     config.app.image = saved.image.clone();
-    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    let aws = session.aws.clone();
     if aws.region != saved.facts.region {
         bail!(
             "the plan was made for region {}, and this run is in {}\n  help: pass --region {} (or {again})",

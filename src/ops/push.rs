@@ -5,18 +5,15 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use super::{run_plan, settings};
+use super::{Session, run_plan};
 use crate::apply::Reporter;
 use crate::aws::Aws;
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
 use crate::engine::{Engine, EngineError, EngineKind, LoginDir, OnLine, Registry};
 use crate::model::{Kind, desired_repository, repository_name};
 use crate::plan::plan;
 
 /// What to build and where to push it.
 pub struct PushRequest<'a> {
-    pub environment: &'a str,
     pub dockerfile: &'a Path,
     pub context: &'a Path,
     /// The image tag; derived from the git commit when None.
@@ -51,14 +48,13 @@ pub enum PushEvent<'a> {
 }
 
 pub async fn push(
-    global: &GlobalArgs,
+    session: &Session,
     request: &PushRequest<'_>,
     steps: &dyn Reporter,
     on_event: &(dyn Fn(PushEvent<'_>) + Sync),
 ) -> Result<Pushed> {
     // Everything that can fail without AWS fails first.
-    let loaded = load_environment(&global.environments, request.environment)?;
-    let config = loaded.config;
+    let config = &session.file()?.config;
     let override_registry = request.registry_url.map(parse_registry_url).transpose()?;
     check_build_inputs(request)?;
     on_event(PushEvent::Stage("looking for a container engine"));
@@ -68,9 +64,9 @@ pub async fn push(
         None => source_tag(request.context).await?,
     };
 
-    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    let aws = &session.aws;
     let repository = repository_name(&config.name);
-    let created_repository = ensure_repository(&aws, &config, steps).await?;
+    let created_repository = ensure_repository(aws, config, steps).await?;
     let uri = aws.ecr.repository_uri(&repository).await?.ok_or_else(|| {
         anyhow!(
             "the repository {repository} was not found right after apply created it\n  help: re-run `deployer push {}`",

@@ -2,15 +2,12 @@
 
 use anyhow::{Result, bail};
 
-use super::settings;
-use crate::aws::{Aws, Revision};
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use super::Session;
+use crate::aws::Revision;
 
-pub async fn history(global: &GlobalArgs, environment: &str) -> Result<Vec<Revision>> {
-    let loaded = load_environment(&global.environments, environment)?;
-    let name = &loaded.config.name;
-    let aws = Aws::connect(&settings(global, loaded.config.region.as_deref())).await?;
+pub async fn history(session: &Session) -> Result<Vec<Revision>> {
+    let name = &session.file()?.config.name;
+    let aws = &session.aws;
     let observed = aws.discover(name).await?;
     if let Some(revisions) = aws.revisions(&observed).await? {
         return Ok(revisions);

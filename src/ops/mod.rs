@@ -1,5 +1,6 @@
-//! The work of each command, as plain functions that return typed results. Nothing here prints
-//! or asks: `run.rs` turns arguments into calls, `ui` renders what comes back as text or JSON.
+//! The work of each command, as plain functions over a [`Session`] that return typed results.
+//! Nothing here prints, asks or knows the command line: `cli/<command>.rs` turns arguments into
+//! calls and questions, `ui` renders what comes back as text or JSON.
 
 mod apply;
 mod destroy;
@@ -8,24 +9,28 @@ mod history;
 mod lock;
 mod logs;
 mod output;
+mod protection;
 mod push;
 mod rollback;
 mod saved_plan;
+mod session;
 mod shell;
 mod status;
 mod validate;
 
-pub use apply::{Applied, apply, check_protection};
+pub use apply::{Applied, apply};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
 pub use graph::{Diagram, Node, environment_graph, read_timeline, timeline_graph, write_timeline};
 pub use history::history;
-pub use lock::{EnvironmentLock, lock, lock_holder, unlock};
+pub use lock::{EnvironmentLock, lock_holder, unlock};
 pub use logs::{LogsRequest, logs};
 pub use output::outputs;
+pub use protection::{Consent, check_protection, destroy_consent};
 pub use push::{PushEvent, PushRequest, Pushed, push};
-pub use rollback::{hold, release, rollback_target};
+pub use rollback::{release, roll_back, rollback_target};
 pub use saved_plan::{PLAN_KEY, SavedPlan, is_plan_file, plan_key, prepare_saved};
-pub use shell::{Session, shell};
+pub use session::{Session, Workspace};
+pub use shell::{ShellCommand, shell};
 pub use status::{EnvironmentStatus, status};
 pub use validate::{Validated, validate};
 
@@ -34,9 +39,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::{Context, Result, bail};
 
 use crate::apply::{Outcome, Reporter, StepGraph, execute};
-use crate::aws::{Aws, Hold, Provider, PushedImage, Settings, Timeouts};
-use crate::cli::GlobalArgs;
-use crate::config::{ComputeKind, EnvironmentConfig, check_image, load_environment};
+use crate::aws::{Aws, Hold, Provider, PushedImage, Timeouts};
+use crate::config::{ComputeKind, EnvironmentConfig, check_image};
 use crate::model::{Desired, Facts, ObservedResource, desired, repository_name};
 use crate::plan::{Plan, plan};
 
@@ -80,22 +84,18 @@ impl Situation {
     }
 }
 
-/// Reads the environment file and what AWS has, concurrently. `image` overrides `app.image`;
-/// without either, the environment runs the image pushed last to its repository.
-pub async fn survey(
-    global: &GlobalArgs,
-    environment: &str,
-    image: Option<&str>,
-    update_ami: bool,
-) -> Result<Situation> {
-    let loaded = load_environment(&global.environments, environment)?;
-    let config_digest = loaded.digest;
-    let mut config = loaded.config;
+/// Reads what AWS has for the session's environment, concurrently. `image` overrides
+/// `app.image`; without either, the environment runs the image pushed last to its repository.
+pub async fn survey(session: &Session, image: Option<&str>, update_ami: bool) -> Result<Situation> {
+    let environment = session.name();
+    let loaded = session.file()?;
+    let config_digest = loaded.digest.clone();
+    let mut config = loaded.config.clone();
     if let Some(image) = image {
         check_image(image).map_err(|message| anyhow::anyhow!("--image: {message}"))?;
         config.app.image = Some(image.to_owned());
     }
-    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    let aws = session.aws.clone();
     let needs_image = (config.compute.kind == ComputeKind::Ec2 && config.compute.ami.is_none())
         .then_some(config.compute.architecture);
     let repository = repository_name(&config.name);
@@ -210,16 +210,6 @@ async fn check_certificate(aws: &Aws, config: &EnvironmentConfig, path: &std::pa
             path.display(),
             aws.region
         ),
-    }
-}
-
-/// Where to talk to AWS: --region beats the environment file's `region:`, which beats the
-/// AWS chain (AWS_REGION, the profile), which aws-config resolves.
-pub fn settings(global: &GlobalArgs, file_region: Option<&str>) -> Settings {
-    Settings {
-        region: global.region.clone().or_else(|| file_region.map(str::to_owned)),
-        profile: global.profile.clone(),
-        endpoint_url: global.endpoint_url.clone(),
     }
 }
 

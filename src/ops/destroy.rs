@@ -4,11 +4,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use super::{Execution, ensure_complete, run_plan, settings};
+use super::{Execution, Session, Workspace, ensure_complete, run_plan};
 use crate::apply::Reporter;
 use crate::aws::Aws;
-use crate::cli::GlobalArgs;
-use crate::config::{ConfigError, EnvironmentConfig, available_environments, load_environment};
+use crate::config::{available_environments, load_environment};
 use crate::model::{Desired, ObservedResource, TAG_PROTECT};
 use crate::plan::{Plan, plan};
 
@@ -22,12 +21,12 @@ pub enum DestroyTarget {
 }
 
 /// With a name, that environment; without, the only deployed one, if there is exactly one.
-pub async fn destroy_target(global: &GlobalArgs, environment: Option<&str>) -> Result<DestroyTarget> {
+pub async fn destroy_target(workspace: &Workspace, environment: Option<&str>) -> Result<DestroyTarget> {
     if let Some(name) = environment {
         return Ok(DestroyTarget::One(name.to_owned()));
     }
-    let region = shared_region(&global.environments);
-    let aws = Aws::connect(&settings(global, region.as_deref())).await?;
+    let region = shared_region(&workspace.environments);
+    let aws = Aws::connect(&workspace.settings(region.as_deref())).await?;
     let deployed: Vec<String> = aws.ec2.deployed_environments().await?.into_iter().collect();
     Ok(match deployed.len() {
         0 => DestroyTarget::Nothing,
@@ -46,9 +45,9 @@ pub struct PreparedDestroy {
     observed: Vec<ObservedResource>,
 }
 
-pub async fn prepare_destroy(global: &GlobalArgs, environment: &str) -> Result<PreparedDestroy> {
-    let config = load_optional(&global.environments, environment)?;
-    let aws = Aws::connect(&settings(global, config.as_ref().and_then(|c| c.region.as_deref()))).await?;
+/// `session` may be without a file ([`Session::open_deployed`]).
+pub async fn prepare_destroy(session: &Session) -> Result<PreparedDestroy> {
+    let (environment, config, aws) = (session.name(), session.config(), session.aws.clone());
     let observed = aws
         .discover(environment)
         .await
@@ -57,7 +56,7 @@ pub async fn prepare_destroy(global: &GlobalArgs, environment: &str) -> Result<P
         environment: environment.to_owned(),
         resources: Default::default(),
     };
-    let protected = match &config {
+    let protected = match config {
         Some(config) => config.protect,
         None => observed
             .iter()
@@ -98,15 +97,5 @@ fn shared_region(dir: &Path) -> Option<String> {
         regions.into_iter().next()
     } else {
         None
-    }
-}
-
-/// The environment file if it exists: destroy works from tags alone, the file only adds the
-/// region and the `protect` flag.
-pub(super) fn load_optional(dir: &Path, name: &str) -> Result<Option<EnvironmentConfig>> {
-    match load_environment(dir, name) {
-        Ok(loaded) => Ok(Some(loaded.config)),
-        Err(ConfigError::UnknownEnvironment { .. } | ConfigError::NoDirectory { .. }) => Ok(None),
-        Err(error) => Err(error.into()),
     }
 }

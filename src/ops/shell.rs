@@ -6,21 +6,19 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
-use super::settings;
-use crate::aws::Aws;
-use crate::cli::GlobalArgs;
-use crate::config::{ComputeKind, load_environment};
+use super::Session;
+use crate::config::ComputeKind;
 
-/// The command that opens the session, for `run` to hand the terminal to.
+/// The command that opens the session, for `cli::shell` to hand the terminal to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Session {
+pub struct ShellCommand {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub instance_id: String,
 }
 
-pub async fn shell(global: &GlobalArgs, environment: &str, instance: Option<&str>) -> Result<Session> {
-    let config = load_environment(&global.environments, environment)?.config;
+pub async fn shell(session: &Session, instance: Option<&str>) -> Result<ShellCommand> {
+    let (config, environment) = (&session.file()?.config, session.name());
     if config.compute.kind == ComputeKind::Ecs {
         bail!(
             "{environment} runs ECS tasks, which have nothing to open a shell in: the API's image is distroless (no shell, no tools) and its root filesystem read-only, which ECS Exec cannot use\n  help: `deployer logs {environment}` and `deployer status {environment}` show what the tasks do; the API answers `/healthcheck` and, from inside the VPC, `/metrics`"
@@ -36,7 +34,7 @@ pub async fn shell(global: &GlobalArgs, environment: &str, instance: Option<&str
             "the AWS CLI's Session Manager plugin (`session-manager-plugin`) is not installed\n  help: install it (https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html), then run `deployer shell {environment}` again"
         );
     }
-    let aws = Aws::connect(&settings(global, config.region.as_deref())).await?;
+    let aws = &session.aws;
     let group = crate::model::names::app(environment);
     let instances = aws.asg.instances_in_service(&group).await?;
     let instance_id = match instance {
@@ -64,13 +62,14 @@ pub async fn shell(global: &GlobalArgs, environment: &str, instance: Option<&str
         "--region".to_owned(),
         aws.region.clone(),
     ];
-    if let Some(profile) = &global.profile {
+    let workspace = session.workspace();
+    if let Some(profile) = &workspace.profile {
         args.extend(["--profile".to_owned(), profile.clone()]);
     }
-    if let Some(endpoint) = &global.endpoint_url {
+    if let Some(endpoint) = &workspace.endpoint_url {
         args.extend(["--endpoint-url".to_owned(), endpoint.clone()]);
     }
-    Ok(Session {
+    Ok(ShellCommand {
         program,
         args,
         instance_id,

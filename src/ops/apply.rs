@@ -1,6 +1,6 @@
 //! `apply`: converge an environment to its file.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use super::{Execution, Situation, ensure_complete, run_plan};
 use crate::apply::Reporter;
@@ -11,18 +11,6 @@ use crate::plan::{Plan, Summary};
 pub struct Applied {
     pub summary: Summary,
     pub outputs: Outputs,
-}
-
-/// A protected environment (`protect: true`) is never destroyed or replaced, even in part,
-/// without `--allow-destroy`.
-pub fn check_protection(situation: &Situation, plan: &Plan, allow_destroy: bool) -> Result<()> {
-    if situation.config.protect && plan.destroys_anything() && !allow_destroy {
-        bail!(
-            "environment {} is protected (protect: true) and this plan destroys or replaces resources\n  help: review the plan above; to go ahead, re-run with --allow-destroy",
-            situation.config.name
-        );
-    }
-    Ok(())
 }
 
 /// Carries out `plan` (made from `situation`), then reads the environment again for its

@@ -8,10 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use super::destroy::load_optional;
-use super::settings;
+use super::Session;
 use crate::aws::{Acquired, Aws, LockHolder, Locks};
-use crate::cli::GlobalArgs;
 
 /// How long a lock lives without renewal. A killed deployer blocks its environment this long
 /// at most; DEPLOYER_LOCK_TTL (seconds) changes it.
@@ -49,15 +47,9 @@ pub(super) fn who() -> String {
     format!("{user}@{host}")
 }
 
-async fn connect(global: &GlobalArgs, environment: &str) -> Result<Aws> {
-    let config = load_optional(&global.environments, environment)?;
-    Ok(Aws::connect(&settings(global, config.as_ref().and_then(|c| c.region.as_deref()))).await?)
-}
-
 /// Takes `environment`'s lock for `command` (e.g. `apply staging`), or fails at once naming
-/// who holds it.
-pub async fn lock(global: &GlobalArgs, environment: &str, command: &str) -> Result<EnvironmentLock> {
-    let aws = connect(global, environment).await?;
+/// who holds it (`Session::lock`).
+pub(super) async fn lock(aws: &Aws, environment: &str, command: &str) -> Result<EnvironmentLock> {
     let ttl = ttl();
     let holder = LockHolder::new(
         format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)),
@@ -88,7 +80,7 @@ pub async fn lock(global: &GlobalArgs, environment: &str, command: &str) -> Resu
         lost.clone(),
     ));
     Ok(EnvironmentLock {
-        locks: aws.locks,
+        locks: aws.locks.clone(),
         environment: environment.to_owned(),
         lock_id: holder.lock_id,
         renewer,
@@ -130,15 +122,11 @@ impl EnvironmentLock {
 }
 
 /// Who holds `environment`'s lock, for `unlock` to show before it asks.
-pub async fn lock_holder(global: &GlobalArgs, environment: &str) -> Result<Option<LockHolder>> {
-    Ok(connect(global, environment).await?.locks.holder(environment).await?)
+pub async fn lock_holder(session: &Session) -> Result<Option<LockHolder>> {
+    Ok(session.aws.locks.holder(session.name()).await?)
 }
 
 /// Breaks the lock `holder` describes, and only that one: a lock taken since is left alone.
-pub async fn unlock(global: &GlobalArgs, environment: &str, holder: &LockHolder) -> Result<bool> {
-    Ok(connect(global, environment)
-        .await?
-        .locks
-        .release(environment, &holder.lock_id)
-        .await?)
+pub async fn unlock(session: &Session, holder: &LockHolder) -> Result<bool> {
+    Ok(session.aws.locks.release(session.name(), &holder.lock_id).await?)
 }

@@ -4,10 +4,8 @@
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use super::settings;
-use crate::aws::{AlarmStatus, Aws, ComputeStatus, DatabaseStatus, Health, TargetsStatus};
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use super::Session;
+use crate::aws::{AlarmStatus, ComputeStatus, DatabaseStatus, Health, TargetsStatus};
 
 #[derive(Debug, Serialize)]
 pub struct EnvironmentStatus {
@@ -27,10 +25,9 @@ impl EnvironmentStatus {
     }
 }
 
-pub async fn status(global: &GlobalArgs, environment: &str) -> Result<EnvironmentStatus> {
-    let loaded = load_environment(&global.environments, environment)?;
-    let name = loaded.config.name.clone();
-    let aws = Aws::connect(&settings(global, loaded.config.region.as_deref())).await?;
+pub async fn status(session: &Session) -> Result<EnvironmentStatus> {
+    let name = session.file()?.config.name.clone();
+    let aws = &session.aws;
     let observed = aws.discover(&name).await?;
     if observed.is_empty() {
         bail!(

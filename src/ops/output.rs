@@ -2,16 +2,12 @@
 
 use anyhow::{Result, bail};
 
-use super::settings;
-use crate::aws::Aws;
-use crate::cli::GlobalArgs;
-use crate::config::load_environment;
+use super::Session;
 use crate::model::Outputs;
 
-pub async fn outputs(global: &GlobalArgs, environment: &str) -> Result<Outputs> {
-    let loaded = load_environment(&global.environments, environment)?;
-    let name = &loaded.config.name;
-    let aws = Aws::connect(&settings(global, loaded.config.region.as_deref())).await?;
+pub async fn outputs(session: &Session) -> Result<Outputs> {
+    let name = &session.file()?.config.name;
+    let aws = &session.aws;
     let observed = aws.discover(name).await?;
     if observed.is_empty() {
         bail!(
