@@ -538,20 +538,30 @@ fn production_destroy_needs_allow_destroy() {
     assert_eq!(tagged_resources(&moto, "production"), Vec::<String>::new());
 }
 
+fn json_events(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
 #[test]
-fn json_apply_emits_one_event_per_line() {
+fn json_streams_are_one_event_per_line_opened_with_their_version_and_closed_however_they_end() {
     let moto = Moto::start();
     let run = Deployer::new(&moto)
         .args(["apply", "development", "--auto-approve", "--json", "--parallelism", "2"])
         .run()
         .expect_status(0);
-    let events: Vec<serde_json::Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect();
-    assert_eq!(events.first().unwrap()["event"], "plan");
-    assert_eq!(events.last().unwrap()["event"], "outputs");
+    let events = json_events(&run.stdout);
+    assert_eq!(events[0]["event"], "version");
+    assert_eq!(events[0]["format_version"], "1.0");
+    assert_eq!(events[0]["command"], "apply");
+    assert_eq!(events[1]["event"], "plan");
+    assert_eq!(events[events.len() - 2]["event"], "outputs");
+    assert_eq!(
+        events.last().unwrap(),
+        &serde_json::json!({"event": "run_finished", "success": true, "exit_code": 0})
+    );
     let finished = events.iter().filter(|e| e["event"] == "finished").count();
     assert_eq!(finished, 35);
     assert!(
@@ -559,6 +569,36 @@ fn json_apply_emits_one_event_per_line() {
             .iter()
             .any(|e| e["event"] == "started" && e["id"] == "nat-gateway-a")
     );
+
+    // A destroy says what it deleted; one with nothing left to delete says so in JSON too.
+    for count in [35, 0] {
+        let run = Deployer::new(&moto)
+            .args(["destroy", "development", "--auto-approve", "--json"])
+            .run()
+            .expect_status(0);
+        let events = json_events(&run.stdout);
+        assert_eq!(events[0]["command"], "destroy");
+        let destroyed = &events[events.len() - 2];
+        assert_eq!(
+            (&destroyed["event"], &destroyed["count"]),
+            (&serde_json::json!("destroyed"), &serde_json::json!(count))
+        );
+        assert_eq!(events.last().unwrap()["success"], true);
+    }
+
+    // A run that fails still closes its stream, with the error stderr shows.
+    let run = Deployer::new(&moto)
+        .args(["apply", "nowhere", "--auto-approve", "--json"])
+        .run()
+        .expect_status(1);
+    let events = json_events(&run.stdout);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let last = events.last().unwrap();
+    assert_eq!(
+        (&last["success"], &last["exit_code"]),
+        (&serde_json::json!(false), &serde_json::json!(1))
+    );
+    assert!(last["error"].as_str().unwrap().contains("nowhere"), "{last}");
 }
 
 /// Reads the API's role policy back from IAM and evaluates it (the emulator stores policies but

@@ -205,7 +205,7 @@ async fn run<R: Resource>(
                 ),
                 (&desired.tags, &observed.tags),
                 &observed.info,
-                change.changed_attributes(),
+                change.changed.clone(),
                 (resolved, progress, timeout),
             );
             resource.update(request).await.map(|()| None)

@@ -28,7 +28,7 @@ pub async fn exec(workspace: &Workspace, args: &DestroyArgs) -> Result<Status> {
     let environment = match ops::destroy_target(workspace, args.environment.as_deref()).await? {
         DestroyTarget::One(name) => name,
         DestroyTarget::Nothing => {
-            report::nothing_deployed();
+            report::nothing_deployed(ui::progress_style(args.json));
             return Ok(Status::Done);
         }
         DestroyTarget::Several(names) => bail!(
@@ -63,6 +63,6 @@ async fn destroy_locked(session: &Session, args: &DestroyArgs) -> Result<Status>
     }
     let reporter = StepReporter::new(style);
     let destroyed = ops::destroy(&prepared, &args.execution.execution(), &reporter).await?;
-    report::destroyed(&destroyed, style);
+    report::destroyed(environment, &destroyed, style);
     Ok(Status::Done)
 }

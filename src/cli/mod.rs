@@ -29,6 +29,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::aws::Timeouts;
 use crate::model::Kind;
 use crate::ops::{Execution, Session, Workspace};
+use crate::ui::events::{self, RunEvent};
 use crate::ui::{self, Confirmation};
 
 /// What the exit status says, for scripts and pipelines.
@@ -126,8 +127,49 @@ pub enum Command {
 }
 
 /// Runs one parsed command line; returns how it ended, for `main` to make the exit status
-/// (errors go back to `main` to be printed once).
+/// (errors go back to `main` to be printed once). A command that streams `--json` events has
+/// its stream opened and closed here, whatever happens in between.
 pub async fn run(cli: Cli) -> Result<Status> {
+    let stream = cli.command.event_stream();
+    if let Some(command) = stream {
+        events::emit(&RunEvent::Version {
+            format_version: events::EVENTS_FORMAT_VERSION,
+            deployer: env!("CARGO_PKG_VERSION"),
+            command,
+        });
+    }
+    let result = dispatch(&cli).await;
+    if stream.is_some() {
+        let finished = match &result {
+            Ok(status) => RunEvent::RunFinished {
+                success: true,
+                exit_code: status.code(),
+                error: None,
+            },
+            Err(error) => RunEvent::RunFinished {
+                success: false,
+                exit_code: 1,
+                error: Some(crate::printable::printable(&format!("{error:#}")).into_owned()),
+            },
+        };
+        events::emit(&finished);
+    }
+    result
+}
+
+impl Command {
+    /// The command's name when it streams `--json` events (`ui::events`).
+    fn event_stream(&self) -> Option<&'static str> {
+        match self {
+            Self::Apply(args) if args.json => Some("apply"),
+            Self::Destroy(args) if args.json => Some("destroy"),
+            Self::Rollback(args) if args.json && !args.release => Some("rollback"),
+            _ => None,
+        }
+    }
+}
+
+async fn dispatch(cli: &Cli) -> Result<Status> {
     let workspace = &cli.global.workspace();
     match &cli.command {
         Command::Plan(args) => plan::exec(workspace, args).await,

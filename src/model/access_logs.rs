@@ -1,6 +1,6 @@
 //! The bucket a load balancer writes its access logs to, and who may write there.
 
-use super::build::Facts;
+use super::facts::Facts;
 use super::service_specs::LogBucketSpec;
 use crate::config::EnvironmentConfig;
 

@@ -5,6 +5,7 @@ mod access_logs;
 mod alarms;
 mod build;
 mod containers;
+mod facts;
 mod id;
 mod kinds;
 pub mod names;
@@ -18,7 +19,8 @@ mod templates;
 
 pub use access_logs::log_bucket_name;
 pub use alarms::{AlarmMetric, AlarmSpec, AlarmTopicSpec, DimensionValue, MetricRead, alarm_topic_name};
-pub use build::{Facts, ModelError, check_without_aws, desired, desired_repository, stand_in_facts};
+pub use build::{ModelError, check_without_aws, desired, desired_repository, stand_in_facts};
+pub use facts::Facts;
 // The names' older spellings, used across the crate and its tests.
 #[cfg(test)]
 pub(crate) use build::{as_deployed, example_facts};

@@ -31,6 +31,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                 }],
                 desired: None,
                 observed: Some((*extra).clone()),
+                changed: BTreeSet::new(),
                 duplicate: true,
             });
         }
@@ -46,12 +47,13 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     }],
                     desired: None,
                     observed: Some(kept.clone()),
+                    changed: BTreeSet::new(),
                     duplicate: false,
                 },
             );
             continue;
         };
-        let (replace, mut reasons) = compare_specs(&want.spec, &kept.spec);
+        let (replace, mut reasons, changed) = compare_specs(&want.spec, &kept.spec);
         reasons.extend(compare_tags(&want.tags, &kept.tags, !reasons.is_empty()));
         let action = if replace {
             Some(Action::Replace)
@@ -70,6 +72,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
                     reasons,
                     desired: Some(want.clone()),
                     observed: Some(kept.clone()),
+                    changed,
                     duplicate: false,
                 },
             );
@@ -85,6 +88,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
             reasons: Vec::new(),
             desired: Some(want.clone()),
             observed: None,
+            changed: BTreeSet::new(),
             duplicate: false,
         });
     }
@@ -127,12 +131,14 @@ fn no_op(
         reasons: Vec::new(),
         desired: Some(want.clone()),
         observed: Some(kept.clone()),
+        changed: BTreeSet::new(),
         duplicate: false,
     }
 }
 
-/// Returns whether a difference forces replacement, and the differences.
-fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
+/// Returns whether a difference forces replacement, the differences, and the attributes
+/// that differ.
+fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>, BTreeSet<&'static str>) {
     if want.kind() != have.kind() {
         return (
             true,
@@ -140,15 +146,18 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
                 from: have.kind(),
                 to: want.kind(),
             }],
+            BTreeSet::new(),
         );
     }
     let mut replace = false;
     let mut reasons = Vec::new();
+    let mut changed = BTreeSet::new();
     for (wanted, had) in want.attributes().into_iter().zip(have.attributes()) {
         if wanted.value.satisfied_by(&had.value) {
             continue;
         }
         let attribute = wanted.name;
+        changed.insert(attribute);
         match (had.value, wanted.value) {
             (AttributeValue::Set(from), AttributeValue::Set(to)) => {
                 reasons.extend(to.difference(&from).map(|member| Reason::MemberAdded {
@@ -175,7 +184,7 @@ fn compare_specs(want: &Spec, have: &Spec) -> (bool, Vec<Reason>) {
         }
         replace |= wanted.forces_replacement;
     }
-    (replace, reasons)
+    (replace, reasons, changed)
 }
 
 /// Tag differences, ignoring `aws:` tags (AWS owns them). deployer's own bookkeeping tags (spec
@@ -227,6 +236,7 @@ fn propagate_replacements(changes: &mut BTreeMap<Id, PlannedChange>) {
                     continue;
                 };
                 if replaced.contains(target) {
+                    change.changed.insert(reference.attribute);
                     let reason = Reason::FollowsReplacement {
                         attribute: reference.attribute,
                         target: target.clone(),

@@ -54,8 +54,13 @@ pub struct PlannedChange {
     pub id: Id,
     pub kind: Kind,
     pub action: Action,
-    /// Why, as data; `render` turns them into text.
+    /// Why, as data; `render` turns them into text. Apply never reads them: how a reason is
+    /// worded must not change what is done (terraform's plans package warns the same).
     pub reasons: Vec<Reason>,
+    /// The spec attributes whose value differs or whose target is replaced: what an update
+    /// acts on, computed beside the reasons. Tags are not attributes; they are compared on
+    /// their own.
+    pub changed: std::collections::BTreeSet<&'static str>,
     /// What should exist afterwards (absent for deletes).
     pub desired: Option<DesiredResource>,
     /// What exists now (absent for creates).
@@ -73,12 +78,6 @@ impl PlannedChange {
             (Action::Replace, Some(desired), Some(observed)) => desired.spec.creates_before_replacing(&observed.spec),
             _ => false,
         }
-    }
-
-    /// The attributes whose value differs or whose target is replaced: what an update must
-    /// act on. Tags are not attributes; they are compared on their own.
-    pub fn changed_attributes(&self) -> std::collections::BTreeSet<&'static str> {
-        self.reasons.iter().filter_map(Reason::attribute).collect()
     }
 }
 

@@ -70,18 +70,6 @@ impl Reason {
             }
         )
     }
-
-    /// The spec attribute the reason is about, if any.
-    pub fn attribute(&self) -> Option<&'static str> {
-        match self {
-            Self::Changed { attribute, .. }
-            | Self::MajorVersionUpgrade { attribute, .. }
-            | Self::MemberAdded { attribute, .. }
-            | Self::MemberRemoved { attribute, .. }
-            | Self::FollowsReplacement { attribute, .. } => Some(attribute),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Reason {

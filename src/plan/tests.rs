@@ -1,5 +1,7 @@
 //! The planner as a specification: each test states an environment's situation and the plan.
 
+use std::collections::BTreeSet;
+
 use super::*;
 use crate::config::parse_environment;
 use crate::model::{Desired, Id, ObservedResource, Ref, Spec, desired};
@@ -71,6 +73,8 @@ fn missing_route_is_an_in_place_update() {
         reasons(&plan, "route-table-private-b"),
         ["routes: + 0.0.0.0/0 via nat-gateway-a"]
     );
+    // What apply acts on is the set of changed attributes, not the reasons' wording.
+    assert_eq!(find(&plan, "route-table-private-b").changed, BTreeSet::from(["routes"]));
 }
 
 #[test]
@@ -86,6 +90,7 @@ fn tag_drift_is_an_update_naming_the_tag() {
     let plan = plan(&desired, &observed);
     assert_eq!(actions(&plan), [("vpc".to_owned(), Action::Update)]);
     assert_eq!(reasons(&plan, "vpc"), ["tags: cost-center: marketing → platform"]);
+    assert!(find(&plan, "vpc").changed.is_empty(), "a tag is not an attribute");
     assert_eq!(
         find(&plan, "vpc").reasons,
         [Reason::Tag {
@@ -117,6 +122,10 @@ fn cidr_change_replaces_the_vpc_and_everything_bound_to_it() {
     // The NAT sits in a replaced subnet, so it is replaced too; the gateway re-attaches in place.
     assert_eq!(find(&plan, "nat-gateway-a").action, Action::Replace);
     assert_eq!(find(&plan, "internet-gateway").action, Action::Update);
+    // The reference to the replaced VPC is what the in-place update acts on; a tag-only
+    // difference is not an attribute.
+    assert_eq!(find(&plan, "internet-gateway").changed, BTreeSet::from(["vpc"]));
+    assert_eq!(find(&plan, "vpc").changed, BTreeSet::from(["cidr"]));
     assert!(
         plan.changes.iter().all(|c| c.id.as_str() != "nat-eip-a"),
         "the elastic IP itself is unchanged"

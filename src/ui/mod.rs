@@ -3,6 +3,7 @@
 //! is (with `main`) the only one that writes to the terminal.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod events;
 pub mod graph;
 mod progress;
 mod prompt;

@@ -65,7 +65,7 @@ fn done(step: StepKind) -> &'static str {
 impl Reporter for StepReporter {
     fn report(&self, event: Event) {
         match self.style {
-            Style::Json => self.line(serde_json::to_string(&event).expect("events serialize")),
+            Style::Json => self.line(super::events::RunEvent::Step(&event).line()),
             Style::Lines => self.line(match &event {
                 Event::Started { id, kind, step } => format!("{kind} {id}: {}...", doing(*step)),
                 Event::Waiting { id, what } => format!("{id}: waiting for {what}"),

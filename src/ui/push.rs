@@ -6,9 +6,9 @@ use std::sync::Mutex;
 
 use console::style;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
 
 use super::Style;
+use super::events::RunEvent;
 use super::progress::TICK;
 use crate::ops::{PushEvent, Pushed};
 
@@ -62,7 +62,7 @@ impl PushProgress {
                 let _ = writeln!(out, "  | {line}");
             }
             (Style::Json, PushEvent::Stage(stage)) => {
-                let _ = writeln!(out, "{}", json!({"event": "push_stage", "stage": stage}));
+                let _ = writeln!(out, "{}", RunEvent::PushStage { stage }.line());
             }
             (Style::Json, PushEvent::Output(_)) => {}
         }
@@ -79,19 +79,15 @@ impl PushProgress {
 /// What was pushed, and how the environment will run it.
 pub fn pushed(pushed: &Pushed, output: Style) {
     if output == Style::Json {
-        println!(
-            "{}",
-            json!({
-                "event": "pushed",
-                "environment": pushed.environment,
-                "repository": pushed.repository,
-                "pushed": pushed.pushed,
-                "image": pushed.image,
-                "digest": pushed.digest,
-                "tag": pushed.tag,
-                "engine": pushed.engine.program(),
-            })
-        );
+        super::events::emit(&RunEvent::Pushed {
+            environment: &pushed.environment,
+            repository: &pushed.repository,
+            pushed: &pushed.pushed,
+            image: &pushed.image,
+            digest: &pushed.digest,
+            tag: &pushed.tag,
+            engine: pushed.engine.program(),
+        });
         return;
     }
     if pushed.created_repository {

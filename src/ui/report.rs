@@ -6,6 +6,7 @@ use console::style;
 use serde_json::json;
 
 use super::Style;
+use super::events::{RunEvent, emit};
 use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
 use crate::model::Outputs;
 use crate::ops::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
@@ -79,10 +80,11 @@ pub fn running_image(pushed: Option<&PushedImage>, style: Style) {
         .map(|t| format!(", pushed {t}"))
         .unwrap_or_default();
     if style == Style::Json {
-        println!(
-            "{}",
-            json!({"event": "image", "image": image.reference, "tags": image.tags, "pushed_at": image.pushed_at})
-        );
+        emit(&RunEvent::Image {
+            image: &image.reference,
+            tags: &image.tags,
+            pushed_at: image.pushed_at.as_deref(),
+        });
     } else {
         println!(
             "Image: {} ({}{}), the last one pushed.\n",
@@ -110,7 +112,10 @@ pub fn released_nothing(environment: &str) {
 pub fn held(environment: &str, hold: Option<&Hold>, style: Style) {
     let Some(hold) = hold else { return };
     if style == Style::Json {
-        println!("{}", json!({"event": "held", "hold": hold, "since": hold.since_text()}));
+        emit(&RunEvent::Held {
+            hold,
+            since: hold.since_text(),
+        });
     } else {
         println!(
             "Held: {environment} runs {} (revision {}) since {}, by {} (`deployer rollback`).\n  A plain apply keeps it there; `deployer rollback {environment} --release`, `apply --image IMAGE` or `apply --build` rolls forward.\n",
@@ -129,10 +134,7 @@ pub fn newer_image(situation: &crate::ops::Situation, style: Style) {
     };
     let environment = &situation.config.name;
     if style == Style::Json {
-        println!(
-            "{}",
-            json!({"event": "newer_image", "image": newer, "running": running})
-        );
+        emit(&RunEvent::NewerImage { image: newer, running });
     } else {
         println!(
             "A newer Amazon Linux 2023 AMI is out: {newer} (the instances run {running}).\n  They keep theirs; `deployer apply {environment} --update-ami` rolls them onto it.\n"
@@ -150,7 +152,9 @@ pub fn quota_warnings(warnings: &[crate::plan::quotas::QuotaWarning]) {
 /// The plan an apply or destroy is about to carry out, before it asks.
 pub fn plan_event(plan: &Plan, style: Style) {
     if style == Style::Json {
-        println!("{}", json!({"event": "plan", "plan": render_json(plan)}));
+        emit(&RunEvent::Plan {
+            plan: render_json(plan),
+        });
     } else {
         print!("{}", render_text(plan));
         let _ = std::io::stdout().flush();
@@ -169,14 +173,21 @@ pub fn applied(applied: &Applied, changed_anything: bool, style: Style) {
         );
     }
     if style == Style::Json {
-        println!("{}", json!({"event": "outputs", "outputs": applied.outputs}));
+        emit(&RunEvent::Outputs {
+            outputs: &applied.outputs,
+        });
     } else {
         println!("Outputs:\n{}", outputs_text(&applied.outputs));
     }
 }
 
-pub fn destroyed(destroyed: &Destroyed, style: Style) {
-    if style != Style::Json {
+pub fn destroyed(environment: &str, destroyed: &Destroyed, style: Style) {
+    if style == Style::Json {
+        emit(&RunEvent::Destroyed {
+            environment,
+            count: destroyed.count,
+        });
+    } else {
         println!(
             "\n{} Resources: {} destroyed.",
             console::style("Destroy complete!").green().bold(),
@@ -185,12 +196,18 @@ pub fn destroyed(destroyed: &Destroyed, style: Style) {
     }
 }
 
-pub fn nothing_deployed() {
-    println!("Nothing to destroy: no deployer environment is deployed in this account and region.");
+/// `destroy` without a name, and no environment deployed (with `--json`, the stream's
+/// `run_finished` says it all).
+pub fn nothing_deployed(style: Style) {
+    if style != Style::Json {
+        println!("Nothing to destroy: no deployer environment is deployed in this account and region.");
+    }
 }
 
 pub fn nothing_to_destroy(environment: &str, style: Style) {
-    if style != Style::Json {
+    if style == Style::Json {
+        emit(&RunEvent::Destroyed { environment, count: 0 });
+    } else {
         println!("Nothing to destroy: no resources are tagged deployer:environment={environment}.");
     }
 }
