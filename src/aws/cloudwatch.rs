@@ -14,7 +14,7 @@ use futures::future::try_join_all;
 use super::error::{AwsError, Classify};
 use super::found::{Found, recorded_arn};
 use super::resource::{Create, Delete, Resource, Update};
-use super::tags::{TagApi, sync_tags};
+use super::tags::sync_tags;
 use crate::apply::Resolved;
 use crate::aws::resource::Read;
 use crate::aws::status::AlarmStatus;
@@ -271,33 +271,12 @@ fn spec_from(alarm: &MetricAlarm, environment: &str, notify: Option<Ref>) -> Ala
     }
 }
 
-impl TagApi for CloudWatch {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .op("TagResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagResource")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    CloudWatch,
+    resource_arn,
+    tag_resource("TagResource", tags => tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()),
+    untag_resource("UntagResource")
+);
 
 pub(crate) struct Alarms<'a>(pub(crate) &'a CloudWatch);
 

@@ -106,29 +106,12 @@ fn quoted_term(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\\\""))
 }
 
-impl TagApi for Logs {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tags.clone().into_iter().collect()))
-            .send()
-            .await
-            .op("TagResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagResource")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    Logs,
+    resource_arn,
+    tag_resource("TagResource", tags => tags.clone().into_iter().collect()),
+    untag_resource("UntagResource")
+);
 
 /// `logGroupArn`, or `arn` without the `:*` that DescribeLogGroups appends to it.
 fn group_arn(group: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> {

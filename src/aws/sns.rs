@@ -10,7 +10,7 @@ use aws_sdk_sns::types::Tag;
 use super::error::{AwsError, Classify};
 use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
-use super::tags::{TagApi, sync_tags};
+use super::tags::sync_tags;
 use crate::aws::resource::Read;
 use crate::model::Outputs;
 use crate::model::{AlarmTopicSpec, Spec, Tags, alarm_topic_name};
@@ -101,29 +101,12 @@ fn to_sns_tags(tags: &Tags) -> Result<Vec<Tag>, AwsError> {
         .collect()
 }
 
-impl TagApi for Sns {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(to_sns_tags(tags)?))
-            .send()
-            .await
-            .op("TagResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagResource")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    Sns,
+    resource_arn,
+    tag_resource("TagResource", tags => to_sns_tags(tags)?),
+    untag_resource("UntagResource")
+);
 
 pub(crate) struct AlarmTopics<'a>(pub(crate) &'a Sns);
 

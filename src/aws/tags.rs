@@ -40,6 +40,43 @@ pub(crate) trait TagApi {
     async fn untag(&self, resource: &str, keys: &[String]) -> Result<(), AwsError>;
 }
 
+/// The `TagApi` of a service whose tag and untag calls name the resource with one setter and
+/// take the keys to remove as a list: most of them. `tag_api!(Ecr, resource_arn,
+/// tag_resource("TagResource", tags => sdk_tags(tags)), untag_resource("UntagResource"))`:
+/// the service, the setter of the resource, the tag call and its operation name, the SDK's
+/// tags from deployer's `tags`, the untag call and its operation name. The others (EC2, Auto
+/// Scaling, IAM, S3, classic ELB) spell their calls differently and implement it by hand.
+macro_rules! tag_api {
+    ($service:ty, $id:ident, $tag:ident($tag_op:literal, $tags:ident => $convert:expr), $untag:ident($untag_op:literal)) => {
+        impl crate::aws::tags::TagApi for $service {
+            async fn tag(&self, resource: &str, $tags: &crate::model::Tags) -> Result<(), crate::aws::AwsError> {
+                use crate::aws::error::Classify;
+                self.client
+                    .$tag()
+                    .$id(resource)
+                    .set_tags(Some($convert))
+                    .send()
+                    .await
+                    .op($tag_op)
+                    .map(drop)
+            }
+
+            async fn untag(&self, resource: &str, keys: &[String]) -> Result<(), crate::aws::AwsError> {
+                use crate::aws::error::Classify;
+                self.client
+                    .$untag()
+                    .$id(resource)
+                    .set_tag_keys(Some(keys.to_vec()))
+                    .send()
+                    .await
+                    .op($untag_op)
+                    .map(drop)
+            }
+        }
+    };
+}
+pub(crate) use tag_api;
+
 /// Makes `resource`'s tags exactly `wanted` (less AWS's own), with at most two calls and none
 /// when nothing differs.
 pub(crate) async fn sync_tags(

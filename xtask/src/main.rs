@@ -63,10 +63,11 @@ fn main() -> ExitCode {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_owned()
+    // `cargo run` says where the manifest is at run time; the path compiled in is only the
+    // fallback, since two checkouts sharing one target directory share one uplifted binary.
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().expect("xtask lives in the workspace").to_owned()
 }
 
 /// Creates `.venv` with the pinned emulator unless it is already there; returns moto_server's path.

@@ -11,7 +11,6 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::Tag;
 
 use super::error::{AwsError, Classify};
-use super::tags::TagApi;
 use crate::model::Tags;
 
 #[derive(Debug, Clone)]
@@ -137,30 +136,13 @@ impl Ecr {
     }
 }
 
-/// ECR tags repositories by ARN.
-impl TagApi for Ecr {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagResource")
-            .map(drop)
-    }
-}
+// ECR tags repositories by ARN.
+crate::aws::tags::tag_api!(
+    Ecr,
+    resource_arn,
+    tag_resource("TagResource", tags => sdk_tags(tags)),
+    untag_resource("UntagResource")
+);
 
 fn tags_of(tags: &[Tag]) -> Tags {
     tags.iter()

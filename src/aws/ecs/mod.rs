@@ -13,7 +13,6 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 
 use super::error::{AwsError, Classify};
-use super::tags::TagApi;
 use crate::model::Tags;
 
 #[derive(Debug, Clone)]
@@ -148,30 +147,13 @@ impl Ecs {
     }
 }
 
-/// ECS tags clusters, services and task definitions alike, by ARN.
-impl TagApi for Ecs {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagResource")
-            .map(drop)
-    }
-}
+// ECS tags clusters, services and task definitions alike, by ARN.
+crate::aws::tags::tag_api!(
+    Ecs,
+    resource_arn,
+    tag_resource("TagResource", tags => sdk_tags(tags)),
+    untag_resource("UntagResource")
+);
 
 fn tags_of(tags: &[Tag]) -> Tags {
     tags.iter()

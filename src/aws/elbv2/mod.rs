@@ -15,7 +15,6 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
 use super::error::{AwsError, Classify};
-use super::tags::TagApi;
 use crate::model::{TAG_ENVIRONMENT, Tags};
 
 /// DescribeTags takes at most 20 ARNs per call.
@@ -92,29 +91,12 @@ impl Elbv2 {
     }
 }
 
-impl TagApi for Elbv2 {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("AddTags")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("RemoveTags")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    Elbv2,
+    resource_arns,
+    add_tags("AddTags", tags => sdk_tags(tags)),
+    remove_tags("RemoveTags")
+);
 
 fn sdk_tags(tags: &Tags) -> Vec<Tag> {
     tags.iter()

@@ -13,7 +13,6 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
 use super::error::{AwsError, Classify};
-use super::tags::TagApi;
 use super::wait::{Check, Goal};
 use crate::model::{TAG_ENVIRONMENT, Tags};
 
@@ -75,29 +74,12 @@ impl Rds {
     }
 }
 
-impl TagApi for Rds {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("AddTagsToResource")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.client
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("RemoveTagsFromResource")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    Rds,
+    resource_name,
+    add_tags_to_resource("AddTagsToResource", tags => sdk_tags(tags)),
+    remove_tags_from_resource("RemoveTagsFromResource")
+);
 
 fn ours(tags: &Tags, environment: &str) -> bool {
     tags.get(TAG_ENVIRONMENT).is_some_and(|e| e == environment)
