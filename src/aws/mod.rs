@@ -1,48 +1,38 @@
-//! Everything that talks to AWS: one adapter per service, SDK configuration, error
-//! classification, and the operator that carries out plan steps. No other module imports an
-//! SDK crate.
+//! Everything that talks to AWS: one folder per service (its client, `TagApi` and live
+//! readers in `mod.rs`, one file per kind), the SDK helpers they share (`sdk/`), deployer's own
+//! state (`state/`), SDK configuration, and the operator that carries out plan steps. No
+//! other module imports an SDK crate.
 
-/// Every item of a paginated list call, all pages, with AWS's error kept under the
-/// operation's name. Defined before the adapters so all of them can use it.
-macro_rules! all_pages {
-    ($request:expr, $operation:literal) => {
-        $request
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .op($operation)
-    };
-}
+#[macro_use]
+mod sdk;
 
 mod acm;
+mod app_scaling;
 mod asg;
-mod classifier;
 mod cloudwatch;
 mod ec2;
 mod ecr;
 mod ecs;
 mod elb;
 mod elbv2;
-mod error;
 mod found;
 mod iam;
-mod lock;
 mod logs;
 mod rds;
 mod registry;
 mod resource;
-mod retry;
 mod s3;
-mod scaling;
 mod sns;
+mod state;
 mod status;
 mod sts;
-mod tags;
-mod wait;
+mod target_tracking;
+
+// The shared SDK helpers under the paths every adapter uses (`super::error::AwsError`).
+use sdk::{classifier, error, retry, tags, wait};
 
 pub use acm::Acm;
+pub use app_scaling::AppScaling;
 pub use asg::Asg;
 pub use cloudwatch::CloudWatch;
 pub use ec2::Ec2;
@@ -52,12 +42,11 @@ pub use elb::Elb;
 pub use elbv2::Elbv2;
 pub use error::AwsError;
 pub use iam::Iam;
-pub use lock::{Acquired, Hold, LOCK_TABLE, LockHolder, Locks};
 pub use logs::{LogLine, Logs};
 pub use rds::Rds;
 pub use s3::S3;
-pub use scaling::AppScaling;
 pub use sns::Sns;
+pub use state::{Acquired, Hold, LOCK_TABLE, LockHolder, Locks};
 pub use status::{AlarmStatus, ComputeStatus, DatabaseStatus, Health, Revision, TargetsStatus};
 pub use sts::Sts;
 pub use wait::Timeouts;

@@ -9,7 +9,7 @@ use super::found::Found;
 use super::resource::{Create, Delete, Read, Resource, Update, client_token};
 use super::status::{Health, Revision};
 use super::wait::Timeouts;
-use super::{Aws, asg, cloudwatch, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, scaling, sns};
+use super::{Aws, app_scaling, asg, cloudwatch, ec2, ecr, ecs, elb, elbv2, iam, logs, rds, s3, sns};
 use crate::apply::{Progress, Resolved, Step, StepKind};
 use crate::model::{Kind, ObservedResource, Outputs, Spec, Variant};
 
@@ -126,11 +126,11 @@ registry!(|aws| {
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),
-    GroupScaling => scaling::GroupScalings(&aws.asg),
+    GroupScaling => asg::GroupScalings(&aws.asg),
     EcsCluster => ecs::Clusters(&aws.ecs),
     TaskDefinition => ecs::TaskDefinitions(&aws.ecs),
     EcsService => ecs::Services(&aws.ecs, &aws.logs),
-    ServiceScaling => scaling::ServiceScalings(&aws.scaling),
+    ServiceScaling => app_scaling::ServiceScalings(&aws.scaling),
     DbSubnetGroup => rds::SubnetGroups(&aws.rds),
     DbCluster => rds::Clusters(&aws.rds),
     DbInstance => rds::Instances(&aws.rds),

@@ -108,7 +108,7 @@ impl AwsError {
 }
 
 /// Converts any SDK error into an `AwsError`, keeping AWS's code and message.
-pub(super) fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
+pub(crate) fn classify<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -157,7 +157,7 @@ fn unrecognized(operation: &'static str, status: u16) -> AwsError {
 }
 
 /// Shorthand for `.map_err(|e| classify("Operation", e))`.
-pub(super) trait Classify<T> {
+pub(crate) trait Classify<T> {
     fn op(self, operation: &'static str) -> Result<T, AwsError>;
 }
 

@@ -1,74 +1,6 @@
-//! The Auto Scaling adapter: groups over a launch template, attached to a classic ELB or a
-//! target group. Rolling to a new template version uses an instance refresh.
+//! The Auto Scaling group of EC2 instances: created from the launch template, replaced by instance refresh, waited on until its instances are in service.
 
-use std::time::Duration;
-
-use aws_sdk_autoscaling::Client;
-use aws_sdk_autoscaling::types::{Filter, LaunchTemplateSpecification, Tag};
-
-use super::error::{AwsError, Classify};
-use super::found::Found;
-use super::resource::{Create, Delete, Resource, Update};
-use super::tags::{TagApi, sync_tags};
-use super::wait::{Check, Wait, poll};
-use crate::apply::Resolved;
-use crate::aws::resource::Read;
-use crate::aws::status::Health;
-use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
-
-/// A refresh launches each replacement before it terminates the instance it replaces (100 %
-/// healthy throughout, up to 200 % while rolling): at 90 % a one-instance group would
-/// terminate its only instance first, an outage. AWS allows max - min up to 100.
-const REFRESH_MIN_HEALTHY_PERCENT: i32 = 100;
-const REFRESH_MAX_HEALTHY_PERCENT: i32 = 200;
-/// What AWS calls a group in its tag calls.
-const GROUP_RESOURCE_TYPE: &str = "auto-scaling-group";
-
-#[derive(Debug, Clone)]
-pub struct Asg {
-    pub(super) client: Client,
-}
-
-impl Asg {
-    pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self {
-            client: crate::aws::classifier::client!(aws_sdk_autoscaling, config),
-        }
-    }
-}
-
-/// Group tags carry whether they propagate to the instances the group launches.
-impl TagApi for Asg {
-    async fn tag(&self, group: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.client
-            .create_or_update_tags()
-            .set_tags(Some(sdk_tags(group, tags)))
-            .send()
-            .await
-            .op("CreateOrUpdateTags")
-            .map(drop)
-    }
-
-    async fn untag(&self, group: &str, keys: &[String]) -> Result<(), AwsError> {
-        let tags = keys
-            .iter()
-            .map(|k| {
-                Tag::builder()
-                    .key(k)
-                    .resource_id(group)
-                    .resource_type(GROUP_RESOURCE_TYPE)
-                    .build()
-            })
-            .collect();
-        self.client
-            .delete_tags()
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .op("DeleteTags")
-            .map(drop)
-    }
-}
+use super::*;
 
 pub(crate) struct AutoScalingGroups<'a>(pub(crate) &'a Asg);
 
@@ -304,7 +236,7 @@ impl Asg {
             .collect())
     }
 
-    pub async fn group_status(&self, name: &str) -> Result<Option<super::ComputeStatus>, AwsError> {
+    pub async fn group_status(&self, name: &str) -> Result<Option<super::super::ComputeStatus>, AwsError> {
         let groups = AutoScalingGroups(self).describe(name).await?;
         let Some(group) = groups.first() else {
             return Ok(None);
@@ -320,12 +252,12 @@ impl Asg {
             .client
             .describe_scaling_activities()
             .auto_scaling_group_name(name)
-            .max_records(super::status::EVENTS as i32)
+            .max_records(super::super::status::EVENTS as i32)
             .send()
             .await
             .op("DescribeScalingActivities")?;
         let template = group.launch_template();
-        Ok(Some(super::ComputeStatus {
+        Ok(Some(super::super::ComputeStatus {
             name: name.to_owned(),
             desired: group.desired_capacity().unwrap_or_default().max(0) as u32,
             running: count(&|s| s == "InService"),
@@ -507,7 +439,7 @@ fn template(spec: &AutoScalingGroupSpec, resolved: &Resolved) -> Result<LaunchTe
 }
 
 /// Tags propagate to the instances the group launches, so they are found by tag too.
-fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
+pub(super) fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
     tags.iter()
         .map(|(k, v)| {
             Tag::builder()

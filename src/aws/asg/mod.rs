@@ -1,0 +1,79 @@
+//! The Auto Scaling adapter: groups over a launch template, attached to a classic ELB or a
+//! target group. Rolling to a new template version uses an instance refresh.
+
+use std::time::Duration;
+
+use aws_sdk_autoscaling::Client;
+use aws_sdk_autoscaling::types::{Filter, LaunchTemplateSpecification, Tag};
+
+use super::error::{AwsError, Classify};
+use super::found::Found;
+use super::resource::{Create, Delete, Resource, Update};
+use super::tags::{TagApi, sync_tags};
+use super::wait::{Check, Wait, poll};
+use crate::apply::Resolved;
+use crate::aws::resource::Read;
+use crate::aws::status::Health;
+use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
+
+mod group;
+
+use group::sdk_tags;
+mod group_scaling;
+
+pub(crate) use group::AutoScalingGroups;
+pub(crate) use group_scaling::GroupScalings;
+
+/// A refresh launches each replacement before it terminates the instance it replaces (100 %
+/// healthy throughout, up to 200 % while rolling): at 90 % a one-instance group would
+/// terminate its only instance first, an outage. AWS allows max - min up to 100.
+const REFRESH_MIN_HEALTHY_PERCENT: i32 = 100;
+const REFRESH_MAX_HEALTHY_PERCENT: i32 = 200;
+/// What AWS calls a group in its tag calls.
+const GROUP_RESOURCE_TYPE: &str = "auto-scaling-group";
+
+#[derive(Debug, Clone)]
+pub struct Asg {
+    pub(super) client: Client,
+}
+
+impl Asg {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: crate::aws::classifier::client!(aws_sdk_autoscaling, config),
+        }
+    }
+}
+
+/// Group tags carry whether they propagate to the instances the group launches.
+impl TagApi for Asg {
+    async fn tag(&self, group: &str, tags: &Tags) -> Result<(), AwsError> {
+        self.client
+            .create_or_update_tags()
+            .set_tags(Some(sdk_tags(group, tags)))
+            .send()
+            .await
+            .op("CreateOrUpdateTags")
+            .map(drop)
+    }
+
+    async fn untag(&self, group: &str, keys: &[String]) -> Result<(), AwsError> {
+        let tags = keys
+            .iter()
+            .map(|k| {
+                Tag::builder()
+                    .key(k)
+                    .resource_id(group)
+                    .resource_type(GROUP_RESOURCE_TYPE)
+                    .build()
+            })
+            .collect();
+        self.client
+            .delete_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .op("DeleteTags")
+            .map(drop)
+    }
+}
