@@ -133,6 +133,10 @@ impl AlarmSpec {
 }
 
 impl ResourceSpec for AlarmSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),

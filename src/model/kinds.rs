@@ -21,6 +21,13 @@ pub trait ResourceSpec {
     fn incarnation_name(&self) -> Option<&str> {
         None
     }
+    /// The physical id AWS will know this resource by, when it is a name deployer gives
+    /// (`development-lb`, `development-db`) rather than an id or ARN AWS assigns: what a plan
+    /// shows for a reference to it before it exists. Must be what discovery reports as its
+    /// physical id.
+    fn physical_name(&self) -> Option<&str> {
+        None
+    }
     /// Tags of its own beside the scheme's (`deployer:environment`, `deployer:id`, ...): what
     /// `history` and `destroy` read back from AWS. `protect` is the environment's setting.
     fn own_tags(&self, _protect: bool) -> Vec<(&'static str, String)> {
@@ -97,6 +104,11 @@ macro_rules! resource_kinds {
                     (Some(new), Some(old)) => new != old,
                     _ => false,
                 }
+            }
+
+            /// See `ResourceSpec::physical_name`.
+            pub fn physical_name(&self) -> Option<&str> {
+                self.as_resource_spec().physical_name()
             }
 
             /// See `ResourceSpec::own_tags`.

@@ -141,6 +141,10 @@ pub struct LogBucketSpec {
 }
 
 impl ResourceSpec for LogBucketSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -165,6 +169,10 @@ pub struct LogGroupSpec {
 }
 
 impl ResourceSpec for LogGroupSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -410,6 +418,10 @@ pub struct DbInstanceSpec {
 }
 
 impl ResourceSpec for ClassicLoadBalancerSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -585,6 +597,10 @@ fn desired_count(desired: u32, scaled: bool) -> Attribute {
 }
 
 impl ResourceSpec for AutoScalingGroupSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -620,6 +636,10 @@ impl ResourceSpec for AutoScalingGroupSpec {
 }
 
 impl ResourceSpec for RepositorySpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -711,6 +731,10 @@ impl ResourceSpec for EcsServiceSpec {
 }
 
 impl ResourceSpec for DbSubnetGroupSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
@@ -724,6 +748,10 @@ impl ResourceSpec for DbSubnetGroupSpec {
 }
 
 impl ResourceSpec for DbClusterSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.identifier)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("identifier", &self.identifier, true),
@@ -756,6 +784,10 @@ impl ResourceSpec for DbClusterSpec {
 }
 
 impl ResourceSpec for DbInstanceSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.identifier)
+    }
+
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("identifier", &self.identifier, true),

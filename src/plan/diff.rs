@@ -14,12 +14,14 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
 
     let mut changes: BTreeMap<Id, PlannedChange> = BTreeMap::new();
     let mut duplicates = Vec::new();
+    let mut kept_physical: BTreeMap<Id, String> = BTreeMap::new();
     for (id, mut found) in by_id {
         // Several resources with one logical id (a crashed create retried against an API that
         // ignores client tokens): keep the one that matches best, destroy the rest.
         let wanted = desired.resources.get(id).map(|r| &r.spec);
         found.sort_by_key(|r| (Some(&r.spec) != wanted, r.physical_id.clone()));
         let kept = found[0];
+        kept_physical.insert(id.clone(), kept.physical_id.clone());
         for extra in &found[1..] {
             duplicates.push(PlannedChange {
                 id: extra.id.clone(),
@@ -109,10 +111,36 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
         )
     };
     ordered.sort_by_key(order);
+    let known = known_physical_ids(desired, &ordered, &kept_physical);
     Plan {
         environment: desired.environment.clone(),
         changes: ordered,
+        known,
     }
+}
+
+/// See `Plan::known`.
+fn known_physical_ids(
+    desired: &Desired,
+    changes: &[PlannedChange],
+    kept: &BTreeMap<Id, String>,
+) -> BTreeMap<Id, String> {
+    let renewed: BTreeSet<&Id> = changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .map(|c| &c.id)
+        .collect();
+    desired
+        .resources
+        .iter()
+        .filter_map(|(id, want)| {
+            let known = match kept.get(id) {
+                Some(physical) if !renewed.contains(id) => Some(physical.clone()),
+                _ => want.spec.physical_name().map(str::to_owned),
+            };
+            known.map(|physical| (id.clone(), physical))
+        })
+        .collect()
 }
 
 /// A placeholder for an unchanged resource, kept until propagation has run: a replacement

@@ -86,6 +86,10 @@ impl PlannedChange {
 pub struct Plan {
     pub environment: String,
     pub changes: Vec<PlannedChange>,
+    /// The physical id of each resource of the environment as far as it is known before the
+    /// plan is applied: what exists and is kept, by its id; what is created or replaced under
+    /// a name deployer gives, by that name. Absent: AWS assigns it (`(known after apply)`).
+    pub known: std::collections::BTreeMap<Id, String>,
 }
 
 /// Counts in terraform's sense: a replacement is one add and one destroy.

@@ -3,7 +3,10 @@
 use console::style;
 use serde_json::json;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{Action, Plan, Reason};
+use crate::model::Id;
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
 pub(super) const FORMAT_VERSION: &str = "1.4";
@@ -43,9 +46,18 @@ pub fn render_text(plan: &Plan) -> String {
         }
         // What a new resource will be, so a reviewer sees the CIDR, the ports, the policy
         // documents before approving (specs hold no secrets: tokens are referenced by ARN).
+        // A resource it points at is named as AWS will know it, where that is known now.
         if let (Action::Create, Some(desired)) = (change.action, &change.desired) {
+            let references = desired.spec.references();
             for attribute in desired.spec.attributes() {
-                out.push_str(&attribute_lines(attribute.name, &attribute.value.to_string()));
+                let targets: BTreeSet<&str> = references
+                    .iter()
+                    .filter(|r| r.attribute == attribute.name)
+                    .filter_map(|r| r.target.managed())
+                    .map(|id| id.as_str())
+                    .collect();
+                let value = with_physical_names(&attribute.value.to_string(), &targets, &plan.known);
+                out.push_str(&attribute_lines(attribute.name, &value));
             }
         }
     }
@@ -54,6 +66,34 @@ pub fn render_text(plan: &Plan) -> String {
         "\nPlan: {} to add, {} to change, {} to destroy.\n",
         summary.add, summary.change, summary.destroy
     ));
+    out
+}
+
+/// `value` with each logical id of `targets` in it replaced by the resource's physical id
+/// when it is known before apply (`development-lb`, `vpc-0a1b2c3d`), or marked
+/// `(known after apply)` when AWS will assign it: what the plan shows is what AWS gets.
+fn with_physical_names(value: &str, targets: &BTreeSet<&str>, known: &BTreeMap<Id, String>) -> String {
+    if targets.is_empty() {
+        return value.to_owned();
+    }
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while !rest.is_empty() {
+        let start = rest.find(is_name_char).unwrap_or(rest.len());
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_name_char(c)).unwrap_or(rest.len());
+        let word = &rest[..end];
+        match targets.get(word) {
+            Some(target) => match known.get(&Id::from(*target)) {
+                Some(physical) => out.push_str(physical),
+                None => out.push_str(&format!("{target} (known after apply)")),
+            },
+            None => out.push_str(word),
+        }
+        rest = &rest[end..];
+    }
     out
 }
 

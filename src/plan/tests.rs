@@ -524,3 +524,28 @@ fn an_ec2_plan_shows_the_image_and_the_user_data_lines_that_change() {
     let created = console::strip_ansi_codes(&render_text(&super::plan(&before, &[]))).into_owned();
     assert!(created.contains(&format!("| docker pull '{old_image}'")), "{created}");
 }
+
+#[test]
+fn a_new_resource_names_what_it_points_at_as_aws_will_know_it() {
+    let config = parse_environment(include_str!("../../environments/development.yaml"), "development").unwrap();
+    let desired = desired(&config, &crate::model::example_facts(2)).unwrap();
+    let text = console::strip_ansi_codes(&render_text(&plan(&desired, &[]))).into_owned();
+    // A classic load balancer's name is deployer's: the alarm shows the value AWS gets.
+    assert!(text.contains("LoadBalancerName=development-lb"), "{text}");
+    assert!(!text.contains("LoadBalancerName=load-balancer"), "{text}");
+    assert!(text.contains("classic_load_balancers = [development-lb]"), "{text}");
+    // A VPC's id is AWS's, unknown until it exists.
+    assert!(text.contains("vpc = vpc (known after apply)"), "{text}");
+
+    // Once the VPC exists, a subnet created in it names it by its id.
+    let observed: Vec<ObservedResource> = crate::model::as_deployed(&desired)
+        .into_iter()
+        .filter(|r| r.id.as_str() != "subnet-public-b")
+        .collect();
+    let text = console::strip_ansi_codes(&render_text(&plan(&desired, &observed))).into_owned();
+    let subnet = text
+        .split("+ subnet subnet-public-b")
+        .nth(1)
+        .expect("the subnet is created");
+    assert!(subnet.contains("vpc = aws-vpc\n"), "{text}");
+}
