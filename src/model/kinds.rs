@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use super::alarms::*;
-use super::scaling::*;
 use super::spec::*;
 
 /// What every spec type says about itself, written beside the type: the attributes the

@@ -1,8 +1,6 @@
 //! Desired resources: logical ids, specs, references between them, and tags. Pure: built from
 //! an environment's config plus facts read from AWS (its availability zones), no I/O here.
 
-mod access_logs;
-mod alarms;
 mod build;
 mod containers;
 mod facts;
@@ -11,15 +9,12 @@ mod kinds;
 pub mod names;
 mod ordering;
 mod outputs;
-mod scaling;
-mod service_specs;
 mod spec;
+mod specs;
 mod tags;
 mod templates;
 
-pub use access_logs::log_bucket_name;
-pub use alarms::{AlarmMetric, AlarmSpec, AlarmTopicSpec, DimensionValue, MetricRead, alarm_topic_name};
-pub use build::{ModelError, check_without_aws, desired, desired_repository, stand_in_facts};
+pub use build::{ModelError, check_without_aws, desired, desired_repository, log_bucket_name, stand_in_facts};
 pub use facts::Facts;
 // The names' older spellings, used across the crate and its tests.
 #[cfg(test)]
@@ -32,7 +27,6 @@ pub use names::{
 };
 pub use ordering::delete_waits_for;
 pub use outputs::Outputs;
-pub use scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 pub use spec::*;
 pub use tags::{
     TAG_DIGEST, TAG_ENVIRONMENT, TAG_FINAL_SNAPSHOT, TAG_ID, TAG_PROTECT, TAG_SPEC, Tags, spec_hash, tags_for,

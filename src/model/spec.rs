@@ -1,7 +1,6 @@
-//! What every spec shares (`Ref`, `Attribute`, `Reference`) and the network kinds' specs (VPC,
-//! subnets, gateways, route tables, security groups); the other kinds' are in
-//! `service_specs.rs`, `scaling.rs` and `alarms.rs`. References to other resources are
-//! `Ref`s: a logical id when the target is ours, the raw AWS id otherwise.
+//! What every spec shares (`Ref`, `Attribute`, `Reference`); each kind's spec is in
+//! `specs/<service>.rs`. References to other resources are `Ref`s: a logical id when the
+//! target is ours, the raw AWS id otherwise.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -9,8 +8,10 @@ use std::fmt;
 use serde::Serialize;
 
 use super::Id;
+
 pub use super::kinds::{Kind, ResourceSpec, Spec, Variant};
-pub use super::service_specs::*;
+
+pub use super::specs::*;
 
 /// A reference from one resource to another.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -42,90 +43,6 @@ impl fmt::Display for Ref {
             Self::External(physical) => physical.fmt(f),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VpcSpec {
-    pub cidr: String,
-    pub dns_support: bool,
-    pub dns_hostnames: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SubnetSpec {
-    pub vpc: Ref,
-    pub cidr: String,
-    pub availability_zone: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct InternetGatewaySpec {
-    /// `None` when observed detached (a crash between create and attach).
-    pub vpc: Option<Ref>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ElasticIpSpec {}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NatGatewaySpec {
-    pub subnet: Ref,
-    pub elastic_ip: Ref,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RouteTarget {
-    InternetGateway(Ref),
-    NatGateway(Ref),
-    /// A target deployer never creates (peering, transit gateway, …) or a blackhole.
-    Other(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Route {
-    pub destination: String,
-    pub target: RouteTarget,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RouteTableSpec {
-    pub vpc: Ref,
-    pub routes: BTreeSet<Route>,
-    pub subnets: BTreeSet<Ref>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecurityGroupSpec {
-    pub vpc: Ref,
-    pub name: String,
-    pub description: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Peer {
-    Cidr(String),
-    SecurityGroup(Ref),
-}
-
-/// One security group rule. `protocol` is `tcp`, `udp`, `icmp` or `-1` (all).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct Rule {
-    pub protocol: String,
-    pub from_port: i32,
-    pub to_port: i32,
-    pub peer: Peer,
-    pub description: String,
-}
-
-/// The rules of one security group, kept apart from the group so that groups referring to each
-/// other (LB egress to app, app ingress from LB) can all exist before any rule names them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SecurityGroupRulesSpec {
-    pub group: Ref,
-    pub ingress: BTreeSet<Rule>,
-    pub egress: BTreeSet<Rule>,
 }
 
 /// One comparable attribute of a spec.
@@ -285,162 +202,6 @@ impl<'a> Reference<'a> {
     }
 }
 
-impl ResourceSpec for VpcSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("cidr", &self.cidr, true),
-            Attribute::scalar("dns_support", self.dns_support, false),
-            Attribute::scalar("dns_hostnames", self.dns_hostnames, false),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        Vec::new()
-    }
-}
-
-impl ResourceSpec for SubnetSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("vpc", &self.vpc, true),
-            Attribute::scalar("cidr", &self.cidr, true),
-            Attribute::scalar("availability_zone", &self.availability_zone, true),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        vec![Reference::strong("vpc", &self.vpc)]
-    }
-}
-
-impl ResourceSpec for InternetGatewaySpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        let vpc = self
-            .vpc
-            .as_ref()
-            .map_or_else(|| "(detached)".to_owned(), ToString::to_string);
-        vec![Attribute::scalar("vpc", vpc, false)]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        Reference::weak_all("vpc", &self.vpc).collect()
-    }
-}
-
-impl ResourceSpec for ElasticIpSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        Vec::new()
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        Vec::new()
-    }
-}
-
-impl ResourceSpec for NatGatewaySpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("subnet", &self.subnet, true),
-            Attribute::scalar("elastic_ip", &self.elastic_ip, true),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        vec![
-            Reference::strong("subnet", &self.subnet),
-            Reference::strong("elastic_ip", &self.elastic_ip),
-        ]
-    }
-}
-
-impl ResourceSpec for RouteTableSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("vpc", &self.vpc, true),
-            Attribute::set("routes", &self.routes),
-            Attribute::set("subnets", &self.subnets),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        let mut refs = vec![Reference::strong("vpc", &self.vpc)];
-        refs.extend(self.routes.iter().filter_map(|route| match &route.target {
-            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => Some(Reference::weak("routes", r)),
-            RouteTarget::Other(_) => None,
-        }));
-        refs.extend(Reference::weak_all("subnets", &self.subnets));
-        refs
-    }
-}
-
-impl ResourceSpec for SecurityGroupSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("vpc", &self.vpc, true),
-            Attribute::scalar("name", &self.name, true),
-            Attribute::scalar("description", &self.description, true),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        vec![Reference::strong("vpc", &self.vpc)]
-    }
-}
-
-impl ResourceSpec for SecurityGroupRulesSpec {
-    fn attributes(&self) -> Vec<Attribute> {
-        vec![
-            Attribute::scalar("group", &self.group, true),
-            Attribute::set("ingress", &self.ingress),
-            Attribute::set("egress", &self.egress),
-        ]
-    }
-
-    fn references(&self) -> Vec<Reference<'_>> {
-        let mut refs = vec![Reference::strong("group", &self.group)];
-        refs.extend(
-            self.ingress
-                .iter()
-                .chain(&self.egress)
-                .filter_map(|rule| match &rule.peer {
-                    Peer::SecurityGroup(group) => Some(Reference::weak("rules", group)),
-                    Peer::Cidr(_) => None,
-                }),
-        );
-        refs
-    }
-}
-
-impl fmt::Display for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.target {
-            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => {
-                write!(f, "{} via {r}", self.destination)
-            }
-            RouteTarget::Other(target) => write!(f, "{} via {target}", self.destination),
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ports = match (self.protocol.as_str(), self.from_port, self.to_port) {
-            ("-1", ..) => "all traffic".to_owned(),
-            (protocol, from, to) if from == to => format!("{protocol}/{from}"),
-            (protocol, from, to) => format!("{protocol}/{from}-{to}"),
-        };
-        let peer = match &self.peer {
-            Peer::Cidr(cidr) => cidr.clone(),
-            Peer::SecurityGroup(group) => group.to_string(),
-        };
-        write!(f, "{ports} {peer}")?;
-        if !self.description.is_empty() {
-            write!(f, " ({})", self.description)?;
-        }
-        Ok(())
-    }
-}
-
 impl fmt::Display for AttributeValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -449,5 +210,15 @@ impl fmt::Display for AttributeValue {
             Self::Initial(value) => write!(f, "{value} (at creation; then the autoscaler's)"),
             Self::Set(values) => write!(f, "[{}]", values.iter().cloned().collect::<Vec<_>>().join(", ")),
         }
+    }
+}
+
+/// A desired count is the file's to keep, unless a scaling policy owns it: then a count the
+/// autoscaler chose is never drift, and an apply never resets it.
+pub(crate) fn desired_count(desired: u32, scaled: bool) -> Attribute {
+    if scaled {
+        Attribute::initial("desired", desired)
+    } else {
+        Attribute::scalar("desired", desired, false)
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use super::super::scaling::{GroupScalingSpec, RequestScaling, ScalingPolicies, ServiceScalingSpec};
 use super::super::templates::{AppTemplateInput, container_definitions, user_data};
 use super::iam::*;
 use super::*;

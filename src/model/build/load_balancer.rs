@@ -1,7 +1,7 @@
 //! The load balancer (classic ELB or ALB), its listeners and target group, and its access
 //! logs bucket.
 
-use super::super::access_logs::log_bucket;
+use super::access_logs::log_bucket;
 use super::*;
 use crate::config::{ComputeKind, LoadBalancerKind};
 

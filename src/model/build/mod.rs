@@ -1,9 +1,11 @@
 //! From an environment's config and the account's `Facts` to the set of resources it should
 //! consist of, each with its tags (names from `names.rs`). One file per feature, called in
-//! order by `desired`: the network, the security groups, the registry, the load balancer
-//! (with its access logs), IAM, the compute and the database; the alarms are
-//! `model/alarms.rs`. Each adds its resources by logical id; this file tags them all.
+//! order by `desired`: the network, the security groups, the registry, the load balancer and
+//! its access logs, IAM, the compute, the database and the alarms. Each adds its resources by
+//! logical id; this file tags them all.
 
+mod access_logs;
+mod alarms;
 mod compute;
 mod database;
 mod iam;
@@ -11,6 +13,8 @@ mod load_balancer;
 mod network;
 mod registry;
 mod security_groups;
+
+pub use access_logs::log_bucket_name;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -130,7 +134,7 @@ pub fn desired(config: &EnvironmentConfig, facts: &Facts) -> Result<Desired, Mod
     load_balancer::add_load_balancer(config, facts, zone_count, &mut add);
     compute::add_compute(config, facts, zone_count, &mut add)?;
     database::add_database(config, &facts.availability_zones[..zone_count], &mut add);
-    for (id, spec) in super::alarms::alarms(config, facts) {
+    for (id, spec) in alarms::alarms(config, facts) {
         add(id, spec);
     }
 

@@ -1,13 +1,12 @@
 //! The bucket a load balancer writes its access logs to, and who may write there.
 
-use super::facts::Facts;
-use super::service_specs::LogBucketSpec;
 use crate::config::EnvironmentConfig;
+use crate::model::{Facts, LogBucketSpec, names};
 
 /// S3 bucket names are global: the account and region make the environment's own unique.
 /// At most 9 + 20 + 6 + 12 + 1 + 14 = 62 characters, inside S3's 63.
 pub fn log_bucket_name(environment: &str, facts: &Facts) -> String {
-    super::names::log_bucket(environment, &facts.account_id, &facts.region)
+    names::log_bucket(environment, &facts.account_id, &facts.region)
 }
 
 /// The environment's access log bucket, when the file asks for access logs.

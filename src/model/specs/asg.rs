@@ -1,0 +1,93 @@
+//! The Auto Scaling group's spec, and its target tracking policies'.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::model::Ref;
+use crate::model::spec::{Attribute, Reference, ResourceSpec, desired_count};
+use crate::model::tags::TAG_DIGEST;
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutoScalingGroupSpec {
+    pub name: String,
+    pub launch_template: Ref,
+    /// Hash of the launch template's spec: when it changes the group rolls its instances.
+    pub template_version: String,
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    /// A scaling policy moves `desired` between min and max: it is set at creation only.
+    pub scaled: bool,
+    pub subnets: BTreeSet<Ref>,
+    pub target_groups: BTreeSet<Ref>,
+    pub classic_load_balancers: BTreeSet<Ref>,
+    /// Seconds the group ignores failing load balancer checks of an instance just launched.
+    pub health_check_grace_seconds: u16,
+}
+
+impl ResourceSpec for AutoScalingGroupSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar(
+                "launch_template",
+                format!("{} ({})", self.launch_template, self.template_version),
+                false,
+            ),
+            Attribute::scalar("min", self.min, false),
+            Attribute::scalar("max", self.max, false),
+            desired_count(self.desired, self.scaled),
+            Attribute::set("subnets", &self.subnets),
+            Attribute::set("target_groups", &self.target_groups),
+            Attribute::set("classic_load_balancers", &self.classic_load_balancers),
+            Attribute::scalar("health_check_grace_seconds", self.health_check_grace_seconds, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut refs = vec![Reference::weak("launch_template", &self.launch_template)];
+        refs.extend(Reference::weak_all("subnets", &self.subnets));
+        refs.extend(Reference::weak_all("target_groups", &self.target_groups));
+        refs.extend(Reference::weak_all(
+            "classic_load_balancers",
+            &self.classic_load_balancers,
+        ));
+        refs
+    }
+
+    fn own_tags(&self, _protect: bool) -> Vec<(&'static str, String)> {
+        vec![(TAG_DIGEST, self.template_version.clone())]
+    }
+}
+
+/// The Auto Scaling group's target-tracking policies (min and max are the group's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupScalingSpec {
+    pub group_name: String,
+    pub group: Ref,
+    pub policies: ScalingPolicies,
+}
+
+impl ResourceSpec for GroupScalingSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        let mut attributes = vec![
+            Attribute::scalar("group_name", &self.group_name, true),
+            Attribute::scalar("group", &self.group, true),
+        ];
+        attributes.extend(self.policies.attributes());
+        attributes
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        let mut references = vec![Reference::strong("group", &self.group)];
+        references.extend(self.policies.references());
+        references
+    }
+}

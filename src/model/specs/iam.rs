@@ -1,0 +1,93 @@
+//! The IAM roles' and the instance profile's specs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::model::Ref;
+use crate::model::spec::{Attribute, Reference, ResourceSpec};
+
+/// An IAM role assumable by one AWS service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleSpec {
+    pub name: String,
+    /// `/deployer/<env>/`: scopes discovery to one ListRoles call.
+    pub path: String,
+    /// The whole trust (assume-role) policy, canonical JSON: which service may assume the role,
+    /// on what conditions, and nobody else (a second statement is drift).
+    pub trust_policy: String,
+    pub managed_policies: BTreeSet<String>,
+    /// deployer's inline policy (named `deployer`), canonical JSON.
+    pub inline_policy: String,
+    /// Every other inline policy on the role, by name, canonical JSON: never deployer's, so
+    /// never wanted; found, each is planned for deletion.
+    pub other_inline_policies: BTreeMap<String, String>,
+}
+
+impl RoleSpec {
+    /// The other inline policies as one value: `(none)`, or a JSON object of name → document
+    /// (shown as a line diff, as policies are, so a reviewer reads what is removed).
+    fn other_inline_policies_value(&self) -> String {
+        if self.other_inline_policies.is_empty() {
+            return NONE.to_owned();
+        }
+        let documents: serde_json::Map<String, serde_json::Value> = self
+            .other_inline_policies
+            .iter()
+            .map(|(name, document)| {
+                let value = serde_json::from_str(document).unwrap_or_else(|_| document.clone().into());
+                (name.clone(), value)
+            })
+            .collect();
+        serde_json::Value::Object(documents).to_string()
+    }
+}
+
+const NONE: &str = "(none)";
+
+/// A resource policy as an attribute: the document, or `(none)`.
+pub(super) fn document_or_none(document: &str) -> String {
+    if document.is_empty() {
+        NONE.to_owned()
+    } else {
+        document.to_owned()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceProfileSpec {
+    pub name: String,
+    pub path: String,
+    pub role: Ref,
+}
+
+impl ResourceSpec for RoleSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("path", &self.path, true),
+            Attribute::scalar("trust_policy", &self.trust_policy, false),
+            Attribute::set("managed_policies", &self.managed_policies),
+            Attribute::scalar("inline_policy", &self.inline_policy, false),
+            Attribute::scalar("other_inline_policies", self.other_inline_policies_value(), false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+impl ResourceSpec for InstanceProfileSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("path", &self.path, true),
+            Attribute::scalar("role", &self.role, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        vec![Reference::weak("role", &self.role)]
+    }
+}

@@ -1,0 +1,42 @@
+//! The access log bucket's spec.
+
+use serde::Serialize;
+
+use crate::model::spec::{Attribute, Reference, ResourceSpec};
+
+/// The S3 bucket a load balancer writes its access logs to: private, encrypted with
+/// S3-managed keys (the only kind ELB delivers to), each file expired after `expiration_days`,
+/// writable only by the region's ELB log delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogBucketSpec {
+    /// Bucket names are global: `deployer-<env>-logs-<account>-<region>`.
+    pub name: String,
+    /// Days S3 keeps each log file (a lifecycle rule).
+    pub expiration_days: u16,
+    /// `AES256`.
+    pub encryption: String,
+    /// All four public access blocks on.
+    pub block_public_access: bool,
+    /// The bucket policy, canonical JSON.
+    pub policy: String,
+}
+
+impl ResourceSpec for LogBucketSpec {
+    fn physical_name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("expiration_days", self.expiration_days, false),
+            Attribute::scalar("encryption", &self.encryption, false),
+            Attribute::scalar("block_public_access", self.block_public_access, false),
+            Attribute::scalar("policy", &self.policy, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}

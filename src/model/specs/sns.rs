@@ -1,0 +1,35 @@
+//! The alarm topic's spec.
+
+use serde::Serialize;
+
+use crate::model::spec::{Attribute, Reference, ResourceSpec};
+
+/// The SNS topic alarms publish to, with the one email address subscribed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlarmTopicSpec {
+    pub name: String,
+    /// Subscribed email addresses: the wanted one; what AWS lists when read back, confirmed or
+    /// still pending confirmation.
+    pub emails: std::collections::BTreeSet<String>,
+    /// The topic's access policy, canonical JSON (`alarm_topic_policy`).
+    pub policy: String,
+}
+
+impl ResourceSpec for AlarmTopicSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::set("emails", &self.emails),
+            Attribute::scalar("policy", &self.policy, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+/// `<env>-alarms`.
+pub fn alarm_topic_name(environment: &str) -> String {
+    crate::model::names::alarm_topic(environment)
+}
