@@ -215,10 +215,13 @@ impl fmt::Display for AttributeValue {
 
 /// A desired count is the file's to keep, unless a scaling policy owns it: then a count the
 /// autoscaler chose is never drift, and an apply never resets it.
+/// The attribute `desired_count` makes, which the adapters of scaled kinds ask about.
+pub(crate) const DESIRED: &str = "desired";
+
 pub(crate) fn desired_count(desired: u32, scaled: bool) -> Attribute {
     if scaled {
-        Attribute::initial("desired", desired)
+        Attribute::initial(DESIRED, desired)
     } else {
-        Attribute::scalar("desired", desired, false)
+        Attribute::scalar(DESIRED, desired, false)
     }
 }

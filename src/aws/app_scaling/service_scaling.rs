@@ -78,10 +78,14 @@ impl Resource for ServiceScalings<'_> {
 
     async fn update(&self, request: Update<'_, ServiceScalingSpec>) -> Result<(), AwsError> {
         let spec = request.spec;
-        if request.changed_any(&["min", "max"]) {
+        if request.changed_any(&[ServiceScalingSpec::MIN, ServiceScalingSpec::MAX]) {
             self.register(spec).await?;
         }
-        if request.changed_any(&["cpu_percent", "requests_per_target", "requests_counted_at"]) {
+        if request.changed_any(&[
+            ServiceScalingSpec::CPU_PERCENT,
+            ServiceScalingSpec::REQUESTS_PER_TARGET,
+            ServiceScalingSpec::REQUESTS_COUNTED_AT,
+        ]) {
             self.put_policies(spec, Some(&request.observed.policies), request.resolved)
                 .await?;
         }

@@ -103,12 +103,12 @@ impl Resource for AutoScalingGroups<'_> {
         let (spec, observed, resolved) = (request.spec, request.observed, request.resolved);
         let name = &spec.name;
         if request.changed_any(&[
-            "launch_template",
-            "min",
-            "max",
-            "desired",
-            "subnets",
-            "health_check_grace_seconds",
+            AutoScalingGroupSpec::LAUNCH_TEMPLATE,
+            AutoScalingGroupSpec::MIN,
+            AutoScalingGroupSpec::MAX,
+            AutoScalingGroupSpec::DESIRED,
+            AutoScalingGroupSpec::SUBNETS,
+            AutoScalingGroupSpec::HEALTH_CHECK_GRACE_SECONDS,
         ]) {
             self.0
                 .client
@@ -118,14 +118,18 @@ impl Resource for AutoScalingGroups<'_> {
                 .min_size(spec.min as i32)
                 .max_size(spec.max as i32)
                 // A scaled group's capacity is its policies'; a new min or max still bounds it.
-                .set_desired_capacity(request.changed("desired").then_some(spec.desired as i32))
+                .set_desired_capacity(
+                    request
+                        .changed(AutoScalingGroupSpec::DESIRED)
+                        .then_some(spec.desired as i32),
+                )
                 .vpc_zone_identifier(resolved.physical_all(&spec.subnets)?.join(","))
                 .health_check_grace_period(i32::from(spec.health_check_grace_seconds))
                 .send()
                 .await
                 .op("UpdateAutoScalingGroup")?;
         }
-        if request.changed("target_groups") {
+        if request.changed(AutoScalingGroupSpec::TARGET_GROUPS) {
             let (attach, detach) = membership(resolved, &spec.target_groups, &observed.target_groups)?;
             if !detach.is_empty() {
                 self.0
@@ -148,7 +152,7 @@ impl Resource for AutoScalingGroups<'_> {
                     .op("AttachLoadBalancerTargetGroups")?;
             }
         }
-        if request.changed("classic_load_balancers") {
+        if request.changed(AutoScalingGroupSpec::CLASSIC_LOAD_BALANCERS) {
             let (attach, detach) =
                 membership(resolved, &spec.classic_load_balancers, &observed.classic_load_balancers)?;
             if !detach.is_empty() {

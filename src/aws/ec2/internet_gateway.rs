@@ -60,7 +60,7 @@ impl Resource for InternetGateways<'_> {
     }
 
     async fn update(&self, request: Update<'_, InternetGatewaySpec>) -> Result<(), AwsError> {
-        if request.changed("vpc") {
+        if request.changed(InternetGatewaySpec::VPC) {
             // Read fresh: the plan's view of the attachment may be stale.
             let attached = self.attached_vpc(request.physical_id).await?;
             self.attach(request.physical_id, attached.as_deref(), request.spec, request.resolved)

@@ -231,11 +231,11 @@ impl Resource for LaunchTemplates<'_> {
     /// inherit (the Auto Scaling group does not tag volumes); then the template's own tags.
     async fn update(&self, request: Update<'_, LaunchTemplateSpec>) -> Result<(), AwsError> {
         let data_changed = request.changed_any(&[
-            "image_id",
-            "instance_type",
-            "security_groups",
-            "instance_profile",
-            "user_data",
+            LaunchTemplateSpec::IMAGE_ID,
+            LaunchTemplateSpec::INSTANCE_TYPE,
+            LaunchTemplateSpec::SECURITY_GROUPS,
+            LaunchTemplateSpec::INSTANCE_PROFILE,
+            LaunchTemplateSpec::USER_DATA,
         ]);
         if data_changed || inherited(request.tags) != inherited(request.current_tags) {
             self.new_default_version(request.physical_id, request.spec, request.tags, request.resolved)

@@ -82,7 +82,7 @@ impl Resource for RouteTables<'_> {
     }
 
     async fn update(&self, request: Update<'_, RouteTableSpec>) -> Result<(), AwsError> {
-        if request.changed_any(&["routes", "subnets"]) {
+        if request.changed_any(&[RouteTableSpec::ROUTES, RouteTableSpec::SUBNETS]) {
             self.sync(request.physical_id, request.spec, request.resolved).await?;
         }
         sync_tags(self.0, request.physical_id, request.tags, request.current_tags).await

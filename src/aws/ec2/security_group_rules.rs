@@ -31,7 +31,11 @@ impl Resource for SecurityGroupRules<'_> {
 
     /// Rules carry no tags; the rule sets are the whole of the resource.
     async fn update(&self, request: Update<'_, SecurityGroupRulesSpec>) -> Result<(), AwsError> {
-        if request.changed_any(&["ingress", "egress", "rules"]) {
+        if request.changed_any(&[
+            SecurityGroupRulesSpec::INGRESS,
+            SecurityGroupRulesSpec::EGRESS,
+            SecurityGroupRulesSpec::RULES,
+        ]) {
             self.sync(request.physical_id, request.spec, request.resolved).await?;
         }
         Ok(())

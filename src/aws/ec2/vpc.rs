@@ -56,7 +56,7 @@ impl Resource for Vpcs<'_> {
     }
 
     async fn update(&self, request: Update<'_, VpcSpec>) -> Result<(), AwsError> {
-        if request.changed_any(&["dns_support", "dns_hostnames"]) {
+        if request.changed_any(&[VpcSpec::DNS_SUPPORT, VpcSpec::DNS_HOSTNAMES]) {
             self.set_dns(request.physical_id, request.spec).await?;
         }
         sync_tags(self.0, request.physical_id, request.tags, request.current_tags).await

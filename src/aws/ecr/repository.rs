@@ -204,7 +204,7 @@ impl Resource for Repositories<'_> {
 
     async fn update(&self, request: Update<'_, RepositorySpec>) -> Result<(), AwsError> {
         let (name, spec) = (request.physical_id, request.spec);
-        if request.changed("scan_on_push") {
+        if request.changed(RepositorySpec::SCAN_ON_PUSH) {
             self.0
                 .client
                 .put_image_scanning_configuration()
@@ -218,7 +218,7 @@ impl Resource for Repositories<'_> {
                 .await
                 .op("PutImageScanningConfiguration")?;
         }
-        if request.changed("immutable_tags") {
+        if request.changed(RepositorySpec::IMMUTABLE_TAGS) {
             self.0
                 .client
                 .put_image_tag_mutability()
@@ -228,10 +228,10 @@ impl Resource for Repositories<'_> {
                 .await
                 .op("PutImageTagMutability")?;
         }
-        if request.changed("keep_images") {
+        if request.changed(RepositorySpec::KEEP_IMAGES) {
             self.put_lifecycle_policy(spec).await?;
         }
-        if request.changed("policy") {
+        if request.changed(RepositorySpec::POLICY) {
             self.sync_repository_policy(name, spec).await?;
         }
         sync_tags(

@@ -106,8 +106,13 @@ impl Resource for Services<'_> {
     async fn update(&self, request: Update<'_, EcsServiceSpec>) -> Result<(), AwsError> {
         let (arn, spec, resolved) = (request.physical_id, request.spec, request.resolved);
         let cluster = resolved.physical(&spec.cluster)?;
-        let rolls = request.changed_any(&["task_definition", "desired", "subnets", "security_groups"]);
-        if request.changed("health_check_grace_seconds") && !rolls {
+        let rolls = request.changed_any(&[
+            EcsServiceSpec::TASK_DEFINITION,
+            EcsServiceSpec::DESIRED,
+            EcsServiceSpec::SUBNETS,
+            EcsServiceSpec::SECURITY_GROUPS,
+        ]);
+        if request.changed(EcsServiceSpec::HEALTH_CHECK_GRACE_SECONDS) && !rolls {
             self.0
                 .client
                 .update_service()
@@ -128,7 +133,7 @@ impl Resource for Services<'_> {
                 .service(arn)
                 .task_definition(resolved.physical(&spec.task_definition)?)
                 // A scaled service's count is the autoscaler's: a rollout never resets it.
-                .set_desired_count(request.changed("desired").then_some(spec.desired as i32))
+                .set_desired_count(request.changed(EcsServiceSpec::DESIRED).then_some(spec.desired as i32))
                 .network_configuration(network(spec, resolved)?)
                 .set_health_check_grace_period_seconds(spec.health_check_grace_seconds.map(i32::from))
                 .send()

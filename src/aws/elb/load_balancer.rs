@@ -150,7 +150,7 @@ impl Resource for ClassicLoadBalancers<'_> {
     async fn update(&self, request: Update<'_, ClassicLoadBalancerSpec>) -> Result<(), AwsError> {
         let (spec, observed, resolved) = (request.spec, request.observed, request.resolved);
         let name = &spec.name;
-        if request.changed("subnets") {
+        if request.changed(ClassicLoadBalancerSpec::SUBNETS) {
             let want = resolved.physical_all(&spec.subnets)?;
             let have = resolved.physical_all(&observed.subnets)?;
             let add: Vec<String> = want.iter().filter(|s| !have.contains(s)).cloned().collect();
@@ -176,7 +176,7 @@ impl Resource for ClassicLoadBalancers<'_> {
                     .op("DetachLoadBalancerFromSubnets")?;
             }
         }
-        if request.changed("security_groups") {
+        if request.changed(ClassicLoadBalancerSpec::SECURITY_GROUPS) {
             self.0
                 .client
                 .apply_security_groups_to_load_balancer()
@@ -186,7 +186,7 @@ impl Resource for ClassicLoadBalancers<'_> {
                 .await
                 .op("ApplySecurityGroupsToLoadBalancer")?;
         }
-        if request.changed("listener") {
+        if request.changed(ClassicLoadBalancerSpec::LISTENER) {
             self.0
                 .client
                 .delete_load_balancer_listeners()
@@ -204,13 +204,17 @@ impl Resource for ClassicLoadBalancers<'_> {
                 .await
                 .op("CreateLoadBalancerListeners")?;
         }
-        if request.changed_any(&["listener", "ssl_policy"]) {
+        if request.changed_any(&[ClassicLoadBalancerSpec::LISTENER, ClassicLoadBalancerSpec::SSL_POLICY]) {
             self.set_tls_policy(spec).await?;
         }
-        if request.changed("health_check") {
+        if request.changed(ClassicLoadBalancerSpec::HEALTH_CHECK) {
             self.configure_health_check(spec).await?;
         }
-        if request.changed_any(&["cross_zone", "connection_draining", "access_logs"]) {
+        if request.changed_any(&[
+            ClassicLoadBalancerSpec::CROSS_ZONE,
+            ClassicLoadBalancerSpec::CONNECTION_DRAINING,
+            ClassicLoadBalancerSpec::ACCESS_LOGS,
+        ]) {
             self.set_attributes(spec, resolved).await?;
         }
         sync_tags(self.0, name, request.tags, request.current_tags).await

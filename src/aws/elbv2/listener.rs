@@ -52,7 +52,13 @@ impl Resource for Listeners<'_> {
 
     async fn update(&self, request: Update<'_, ListenerSpec>) -> Result<(), AwsError> {
         let spec = request.spec;
-        if request.changed_any(&["port", "protocol", "certificate", "ssl_policy", "action"]) {
+        if request.changed_any(&[
+            ListenerSpec::PORT,
+            ListenerSpec::PROTOCOL,
+            ListenerSpec::CERTIFICATE,
+            ListenerSpec::SSL_POLICY,
+            ListenerSpec::ACTION,
+        ]) {
             self.0
                 .client
                 .modify_listener()

@@ -107,7 +107,7 @@ impl Resource for LoadBalancers<'_> {
 
     async fn update(&self, request: Update<'_, LoadBalancerSpec>) -> Result<(), AwsError> {
         let (arn, spec, resolved) = (request.physical_id, request.spec, request.resolved);
-        if request.changed("subnets") {
+        if request.changed(LoadBalancerSpec::SUBNETS) {
             self.0
                 .client
                 .set_subnets()
@@ -117,7 +117,7 @@ impl Resource for LoadBalancers<'_> {
                 .await
                 .op("SetSubnets")?;
         }
-        if request.changed("security_groups") {
+        if request.changed(LoadBalancerSpec::SECURITY_GROUPS) {
             self.0
                 .client
                 .set_security_groups()

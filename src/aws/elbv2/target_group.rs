@@ -96,7 +96,7 @@ impl Resource for TargetGroups<'_> {
 
     async fn update(&self, request: Update<'_, TargetGroupSpec>) -> Result<(), AwsError> {
         let (arn, spec) = (request.physical_id, request.spec);
-        if request.changed_any(&["health_check_path", "health_check"]) {
+        if request.changed_any(&[TargetGroupSpec::HEALTH_CHECK_PATH, TargetGroupSpec::HEALTH_CHECK]) {
             let check = spec.health_check;
             self.0
                 .client
@@ -111,7 +111,7 @@ impl Resource for TargetGroups<'_> {
                 .await
                 .op("ModifyTargetGroup")?;
         }
-        if request.changed("deregistration_delay") {
+        if request.changed(TargetGroupSpec::DEREGISTRATION_DELAY) {
             self.set_deregistration_delay(arn, spec.deregistration_delay).await?;
         }
         sync_tags(self.0, arn, request.tags, request.current_tags).await

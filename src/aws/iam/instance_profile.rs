@@ -65,7 +65,7 @@ impl Resource for InstanceProfiles<'_> {
     }
 
     async fn update(&self, request: Update<'_, InstanceProfileSpec>) -> Result<(), AwsError> {
-        if request.changed("role") {
+        if request.changed(InstanceProfileSpec::ROLE) {
             self.swap_role(request.spec, request.observed, request.resolved).await?;
         }
         sync_tags(self, &request.spec.name, request.tags, request.current_tags).await

@@ -97,10 +97,14 @@ impl Resource for Roles<'_> {
 
     async fn update(&self, request: Update<'_, RoleSpec>) -> Result<(), AwsError> {
         let (spec, observed) = (request.spec, request.observed);
-        if request.changed("trust_policy") {
+        if request.changed(RoleSpec::TRUST_POLICY) {
             self.set_trust_policy(spec).await?;
         }
-        if request.changed_any(&["managed_policies", "inline_policy", "other_inline_policies"]) {
+        if request.changed_any(&[
+            RoleSpec::MANAGED_POLICIES,
+            RoleSpec::INLINE_POLICY,
+            RoleSpec::OTHER_INLINE_POLICIES,
+        ]) {
             self.sync_policies(spec, observed).await?;
         }
         sync_tags(self, &spec.name, request.tags, request.current_tags).await

@@ -73,7 +73,7 @@ impl Resource for LogGroups<'_> {
 
     async fn update(&self, request: Update<'_, LogGroupSpec>) -> Result<(), AwsError> {
         let spec = request.spec;
-        if request.changed("retention_days") {
+        if request.changed(LogGroupSpec::RETENTION_DAYS) {
             self.0.put_retention(&spec.name, spec.retention_days).await?;
         }
         let arn = recorded_arn(request.info, &spec.name, "TagResource")?;

@@ -112,7 +112,7 @@ impl Resource for Clusters<'_> {
                 .db_cluster_identifier(&spec.identifier)
                 .apply_immediately(true)
         };
-        if request.changed("engine_version") {
+        if request.changed(DbClusterSpec::ENGINE_VERSION) {
             // AWS refuses a new major without this flag (InvalidParameterCombination); the plan
             // said it is a major upgrade.
             let major = major_version(&spec.engine_version) != major_version(&request.observed.engine_version);
@@ -123,18 +123,18 @@ impl Resource for Clusters<'_> {
                     .set_allow_major_version_upgrade(major.then_some(true)),
             );
         }
-        if request.changed("security_groups") {
+        if request.changed(DbClusterSpec::SECURITY_GROUPS) {
             let groups = request.resolved.physical_all(&spec.security_groups)?;
             modify = Some(modify.unwrap_or_else(start).set_vpc_security_group_ids(Some(groups)));
         }
-        if request.changed("deletion_protection") {
+        if request.changed(DbClusterSpec::DELETION_PROTECTION) {
             modify = Some(
                 modify
                     .unwrap_or_else(start)
                     .deletion_protection(spec.deletion_protection),
             );
         }
-        if request.changed("backup_retention_days") {
+        if request.changed(DbClusterSpec::BACKUP_RETENTION_DAYS) {
             let days = i32::from(spec.backup_retention_days);
             modify = Some(modify.unwrap_or_else(start).backup_retention_period(days));
         }

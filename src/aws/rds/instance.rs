@@ -73,7 +73,7 @@ impl Resource for Instances<'_> {
 
     async fn update(&self, request: Update<'_, DbInstanceSpec>) -> Result<(), AwsError> {
         let spec = request.spec;
-        if request.changed("instance_class") {
+        if request.changed(DbInstanceSpec::INSTANCE_CLASS) {
             self.0
                 .client
                 .modify_db_instance()

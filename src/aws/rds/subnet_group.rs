@@ -71,7 +71,7 @@ impl Resource for SubnetGroups<'_> {
     /// the database, and the emulator drops the group when it is called.
     async fn update(&self, request: Update<'_, DbSubnetGroupSpec>) -> Result<(), AwsError> {
         let spec = request.spec;
-        if request.changed("subnets") {
+        if request.changed(DbSubnetGroupSpec::SUBNETS) {
             self.0
                 .client
                 .modify_db_subnet_group()

@@ -60,16 +60,16 @@ impl Resource for LogBuckets<'_> {
 
     async fn update(&self, request: Update<'_, LogBucketSpec>) -> Result<(), AwsError> {
         let (bucket, spec) = (request.physical_id, request.spec);
-        if request.changed("block_public_access") {
+        if request.changed(LogBucketSpec::BLOCK_PUBLIC_ACCESS) {
             self.block_public_access(bucket).await?;
         }
-        if request.changed("encryption") {
+        if request.changed(LogBucketSpec::ENCRYPTION) {
             self.encrypt(bucket).await?;
         }
-        if request.changed("expiration_days") {
+        if request.changed(LogBucketSpec::EXPIRATION_DAYS) {
             self.expire(bucket, spec.expiration_days).await?;
         }
-        if request.changed("policy") {
+        if request.changed(LogBucketSpec::POLICY) {
             self.put_policy(bucket, &spec.policy).await?;
         }
         sync_tags(self.0, bucket, request.tags, request.current_tags).await

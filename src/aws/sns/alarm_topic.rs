@@ -59,7 +59,7 @@ impl Resource for AlarmTopics<'_> {
 
     async fn update(&self, request: Update<'_, AlarmTopicSpec>) -> Result<(), AwsError> {
         let topic = request.physical_id;
-        if request.changed("policy") {
+        if request.changed(AlarmTopicSpec::POLICY) {
             self.0
                 .client
                 .set_topic_attributes()
@@ -70,7 +70,7 @@ impl Resource for AlarmTopics<'_> {
                 .await
                 .op("SetTopicAttributes")?;
         }
-        if request.changed("emails") {
+        if request.changed(AlarmTopicSpec::EMAILS) {
             let existing = self.0.email_subscriptions(topic).await?;
             for email in request
                 .spec

@@ -18,13 +18,22 @@ pub struct ServiceScalingSpec {
     pub policies: ScalingPolicies,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl ServiceScalingSpec {
+    pub const CPU_PERCENT: &'static str = super::ScalingPolicies::CPU_PERCENT;
+    pub const MAX: &'static str = "max";
+    pub const MIN: &'static str = "min";
+    pub const REQUESTS_COUNTED_AT: &'static str = super::ScalingPolicies::REQUESTS_COUNTED_AT;
+    pub const REQUESTS_PER_TARGET: &'static str = super::ScalingPolicies::REQUESTS_PER_TARGET;
+}
+
 impl ResourceSpec for ServiceScalingSpec {
     fn attributes(&self) -> Vec<Attribute> {
         let mut attributes = vec![
             Attribute::scalar("resource_id", &self.resource_id, true),
             Attribute::scalar("service", &self.service, true),
-            Attribute::scalar("min", self.min, false),
-            Attribute::scalar("max", self.max, false),
+            Attribute::scalar(Self::MIN, self.min, false),
+            Attribute::scalar(Self::MAX, self.max, false),
         ];
         attributes.extend(self.policies.attributes());
         attributes

@@ -28,6 +28,18 @@ pub struct AutoScalingGroupSpec {
     pub health_check_grace_seconds: u16,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl AutoScalingGroupSpec {
+    pub const CLASSIC_LOAD_BALANCERS: &'static str = "classic_load_balancers";
+    pub const DESIRED: &'static str = crate::model::spec::DESIRED;
+    pub const HEALTH_CHECK_GRACE_SECONDS: &'static str = "health_check_grace_seconds";
+    pub const LAUNCH_TEMPLATE: &'static str = "launch_template";
+    pub const MAX: &'static str = "max";
+    pub const MIN: &'static str = "min";
+    pub const SUBNETS: &'static str = "subnets";
+    pub const TARGET_GROUPS: &'static str = "target_groups";
+}
+
 impl ResourceSpec for AutoScalingGroupSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -37,26 +49,26 @@ impl ResourceSpec for AutoScalingGroupSpec {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar(
-                "launch_template",
+                Self::LAUNCH_TEMPLATE,
                 format!("{} ({})", self.launch_template, self.template_version),
                 false,
             ),
-            Attribute::scalar("min", self.min, false),
-            Attribute::scalar("max", self.max, false),
+            Attribute::scalar(Self::MIN, self.min, false),
+            Attribute::scalar(Self::MAX, self.max, false),
             desired_count(self.desired, self.scaled),
-            Attribute::set("subnets", &self.subnets),
-            Attribute::set("target_groups", &self.target_groups),
-            Attribute::set("classic_load_balancers", &self.classic_load_balancers),
-            Attribute::scalar("health_check_grace_seconds", self.health_check_grace_seconds, false),
+            Attribute::set(Self::SUBNETS, &self.subnets),
+            Attribute::set(Self::TARGET_GROUPS, &self.target_groups),
+            Attribute::set(Self::CLASSIC_LOAD_BALANCERS, &self.classic_load_balancers),
+            Attribute::scalar(Self::HEALTH_CHECK_GRACE_SECONDS, self.health_check_grace_seconds, false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        let mut refs = vec![Reference::weak("launch_template", &self.launch_template)];
-        refs.extend(Reference::weak_all("subnets", &self.subnets));
-        refs.extend(Reference::weak_all("target_groups", &self.target_groups));
+        let mut refs = vec![Reference::weak(Self::LAUNCH_TEMPLATE, &self.launch_template)];
+        refs.extend(Reference::weak_all(Self::SUBNETS, &self.subnets));
+        refs.extend(Reference::weak_all(Self::TARGET_GROUPS, &self.target_groups));
         refs.extend(Reference::weak_all(
-            "classic_load_balancers",
+            Self::CLASSIC_LOAD_BALANCERS,
             &self.classic_load_balancers,
         ));
         refs

@@ -93,12 +93,18 @@ pub struct SecurityGroupRulesSpec {
     pub egress: BTreeSet<Rule>,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl VpcSpec {
+    pub const DNS_HOSTNAMES: &'static str = "dns_hostnames";
+    pub const DNS_SUPPORT: &'static str = "dns_support";
+}
+
 impl ResourceSpec for VpcSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("cidr", &self.cidr, true),
-            Attribute::scalar("dns_support", self.dns_support, false),
-            Attribute::scalar("dns_hostnames", self.dns_hostnames, false),
+            Attribute::scalar(Self::DNS_SUPPORT, self.dns_support, false),
+            Attribute::scalar(Self::DNS_HOSTNAMES, self.dns_hostnames, false),
         ]
     }
 
@@ -121,17 +127,22 @@ impl ResourceSpec for SubnetSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl InternetGatewaySpec {
+    pub const VPC: &'static str = "vpc";
+}
+
 impl ResourceSpec for InternetGatewaySpec {
     fn attributes(&self) -> Vec<Attribute> {
         let vpc = self
             .vpc
             .as_ref()
             .map_or_else(|| "(detached)".to_owned(), ToString::to_string);
-        vec![Attribute::scalar("vpc", vpc, false)]
+        vec![Attribute::scalar(Self::VPC, vpc, false)]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        Reference::weak_all("vpc", &self.vpc).collect()
+        Reference::weak_all(Self::VPC, &self.vpc).collect()
     }
 }
 
@@ -161,22 +172,28 @@ impl ResourceSpec for NatGatewaySpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl RouteTableSpec {
+    pub const ROUTES: &'static str = "routes";
+    pub const SUBNETS: &'static str = "subnets";
+}
+
 impl ResourceSpec for RouteTableSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("vpc", &self.vpc, true),
-            Attribute::set("routes", &self.routes),
-            Attribute::set("subnets", &self.subnets),
+            Attribute::set(Self::ROUTES, &self.routes),
+            Attribute::set(Self::SUBNETS, &self.subnets),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
         let mut refs = vec![Reference::strong("vpc", &self.vpc)];
         refs.extend(self.routes.iter().filter_map(|route| match &route.target {
-            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => Some(Reference::weak("routes", r)),
+            RouteTarget::InternetGateway(r) | RouteTarget::NatGateway(r) => Some(Reference::weak(Self::ROUTES, r)),
             RouteTarget::Other(_) => None,
         }));
-        refs.extend(Reference::weak_all("subnets", &self.subnets));
+        refs.extend(Reference::weak_all(Self::SUBNETS, &self.subnets));
         refs
     }
 }
@@ -195,12 +212,19 @@ impl ResourceSpec for SecurityGroupSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl SecurityGroupRulesSpec {
+    pub const EGRESS: &'static str = "egress";
+    pub const INGRESS: &'static str = "ingress";
+    pub const RULES: &'static str = "rules";
+}
+
 impl ResourceSpec for SecurityGroupRulesSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("group", &self.group, true),
-            Attribute::set("ingress", &self.ingress),
-            Attribute::set("egress", &self.egress),
+            Attribute::set(Self::INGRESS, &self.ingress),
+            Attribute::set(Self::EGRESS, &self.egress),
         ]
     }
 
@@ -211,7 +235,7 @@ impl ResourceSpec for SecurityGroupRulesSpec {
                 .iter()
                 .chain(&self.egress)
                 .filter_map(|rule| match &rule.peer {
-                    Peer::SecurityGroup(group) => Some(Reference::weak("rules", group)),
+                    Peer::SecurityGroup(group) => Some(Reference::weak(Self::RULES, group)),
                     Peer::Cidr(_) => None,
                 }),
         );
@@ -290,16 +314,25 @@ impl std::fmt::Display for RootVolume {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl LaunchTemplateSpec {
+    pub const IMAGE_ID: &'static str = "image_id";
+    pub const INSTANCE_PROFILE: &'static str = "instance_profile";
+    pub const INSTANCE_TYPE: &'static str = "instance_type";
+    pub const SECURITY_GROUPS: &'static str = "security_groups";
+    pub const USER_DATA: &'static str = "user_data";
+}
+
 impl ResourceSpec for LaunchTemplateSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::scalar("image_id", &self.image_id, false),
-            Attribute::scalar("instance_type", &self.instance_type, false),
-            Attribute::set("security_groups", &self.security_groups),
-            Attribute::scalar("instance_profile", &self.instance_profile, false),
+            Attribute::scalar(Self::IMAGE_ID, &self.image_id, false),
+            Attribute::scalar(Self::INSTANCE_TYPE, &self.instance_type, false),
+            Attribute::set(Self::SECURITY_GROUPS, &self.security_groups),
+            Attribute::scalar(Self::INSTANCE_PROFILE, &self.instance_profile, false),
             Attribute::scalar("image", &self.image, false),
-            Attribute::scalar("user_data", &self.user_data, false),
+            Attribute::scalar(Self::USER_DATA, &self.user_data, false),
             Attribute::scalar(
                 "root_volume",
                 self.root_volume
@@ -311,8 +344,8 @@ impl ResourceSpec for LaunchTemplateSpec {
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        let mut refs: Vec<_> = Reference::weak_all("security_groups", &self.security_groups).collect();
-        refs.push(Reference::weak("instance_profile", &self.instance_profile));
+        let mut refs: Vec<_> = Reference::weak_all(Self::SECURITY_GROUPS, &self.security_groups).collect();
+        refs.push(Reference::weak(Self::INSTANCE_PROFILE, &self.instance_profile));
         refs.push(Reference::weak("log_group", &self.log_group));
         refs
     }

@@ -64,6 +64,14 @@ impl RepositorySpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl RepositorySpec {
+    pub const IMMUTABLE_TAGS: &'static str = "immutable_tags";
+    pub const KEEP_IMAGES: &'static str = "keep_images";
+    pub const POLICY: &'static str = "policy";
+    pub const SCAN_ON_PUSH: &'static str = "scan_on_push";
+}
+
 impl ResourceSpec for RepositorySpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -73,10 +81,10 @@ impl ResourceSpec for RepositorySpec {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("encryption", &self.encryption, true),
-            Attribute::scalar("scan_on_push", self.scan_on_push, false),
-            Attribute::scalar("immutable_tags", self.immutable_tags, false),
-            Attribute::scalar("keep_images", self.keep_images, false),
-            Attribute::scalar("policy", document_or_none(&self.policy), false),
+            Attribute::scalar(Self::SCAN_ON_PUSH, self.scan_on_push, false),
+            Attribute::scalar(Self::IMMUTABLE_TAGS, self.immutable_tags, false),
+            Attribute::scalar(Self::KEEP_IMAGES, self.keep_images, false),
+            Attribute::scalar(Self::POLICY, document_or_none(&self.policy), false),
         ]
     }
 

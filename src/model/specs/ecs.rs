@@ -91,15 +91,24 @@ impl ResourceSpec for TaskDefinitionSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl EcsServiceSpec {
+    pub const DESIRED: &'static str = crate::model::spec::DESIRED;
+    pub const HEALTH_CHECK_GRACE_SECONDS: &'static str = "health_check_grace_seconds";
+    pub const SECURITY_GROUPS: &'static str = "security_groups";
+    pub const SUBNETS: &'static str = "subnets";
+    pub const TASK_DEFINITION: &'static str = "task_definition";
+}
+
 impl ResourceSpec for EcsServiceSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("cluster", &self.cluster, true),
-            Attribute::scalar("task_definition", &self.task_definition, false),
+            Attribute::scalar(Self::TASK_DEFINITION, &self.task_definition, false),
             desired_count(self.desired, self.scaled),
-            Attribute::set("subnets", &self.subnets),
-            Attribute::set("security_groups", &self.security_groups),
+            Attribute::set(Self::SUBNETS, &self.subnets),
+            Attribute::set(Self::SECURITY_GROUPS, &self.security_groups),
             Attribute::optional("target_group", self.target_group.as_ref(), true),
             Attribute::optional("classic_load_balancer", self.classic_load_balancer.as_ref(), true),
             Attribute::scalar(
@@ -107,17 +116,17 @@ impl ResourceSpec for EcsServiceSpec {
                 format!("{}:{}", self.container_name, self.container_port),
                 true,
             ),
-            Attribute::reported("health_check_grace_seconds", self.health_check_grace_seconds),
+            Attribute::reported(Self::HEALTH_CHECK_GRACE_SECONDS, self.health_check_grace_seconds),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
         let mut refs = vec![
             Reference::strong("cluster", &self.cluster),
-            Reference::weak("task_definition", &self.task_definition),
+            Reference::weak(Self::TASK_DEFINITION, &self.task_definition),
         ];
-        refs.extend(Reference::weak_all("subnets", &self.subnets));
-        refs.extend(Reference::weak_all("security_groups", &self.security_groups));
+        refs.extend(Reference::weak_all(Self::SUBNETS, &self.subnets));
+        refs.extend(Reference::weak_all(Self::SECURITY_GROUPS, &self.security_groups));
         refs.extend(self.target_group.iter().map(|r| Reference::strong("target_group", r)));
         refs.extend(
             self.classic_load_balancer

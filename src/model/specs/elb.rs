@@ -30,6 +30,18 @@ pub struct ClassicLoadBalancerSpec {
     pub access_logs: Option<Ref>,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl ClassicLoadBalancerSpec {
+    pub const ACCESS_LOGS: &'static str = "access_logs";
+    pub const CONNECTION_DRAINING: &'static str = "connection_draining";
+    pub const CROSS_ZONE: &'static str = "cross_zone";
+    pub const HEALTH_CHECK: &'static str = "health_check";
+    pub const LISTENER: &'static str = "listener";
+    pub const SECURITY_GROUPS: &'static str = "security_groups";
+    pub const SSL_POLICY: &'static str = "ssl_policy";
+    pub const SUBNETS: &'static str = "subnets";
+}
+
 impl ResourceSpec for ClassicLoadBalancerSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -38,10 +50,10 @@ impl ResourceSpec for ClassicLoadBalancerSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::set("subnets", &self.subnets),
-            Attribute::set("security_groups", &self.security_groups),
+            Attribute::set(Self::SUBNETS, &self.subnets),
+            Attribute::set(Self::SECURITY_GROUPS, &self.security_groups),
             Attribute::scalar(
-                "listener",
+                Self::LISTENER,
                 match &self.certificate {
                     Some(certificate) => format!(
                         "HTTPS {} → {} (certificate {certificate})",
@@ -52,25 +64,25 @@ impl ResourceSpec for ClassicLoadBalancerSpec {
                 false,
             ),
             Attribute::scalar(
-                "ssl_policy",
+                Self::SSL_POLICY,
                 self.ssl_policy.clone().unwrap_or_else(|| "(none)".to_owned()),
                 false,
             ),
             Attribute::scalar(
-                "health_check",
+                Self::HEALTH_CHECK,
                 format!("{} {}", self.health_check_target, self.health_check),
                 false,
             ),
-            Attribute::scalar("cross_zone", self.cross_zone, false),
-            Attribute::scalar("connection_draining", self.connection_draining, false),
-            Attribute::optional("access_logs", self.access_logs.as_ref(), false),
+            Attribute::scalar(Self::CROSS_ZONE, self.cross_zone, false),
+            Attribute::scalar(Self::CONNECTION_DRAINING, self.connection_draining, false),
+            Attribute::optional(Self::ACCESS_LOGS, self.access_logs.as_ref(), false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        Reference::weak_all("subnets", &self.subnets)
-            .chain(Reference::weak_all("security_groups", &self.security_groups))
-            .chain(Reference::weak_all("access_logs", &self.access_logs))
+        Reference::weak_all(Self::SUBNETS, &self.subnets)
+            .chain(Reference::weak_all(Self::SECURITY_GROUPS, &self.security_groups))
+            .chain(Reference::weak_all(Self::ACCESS_LOGS, &self.access_logs))
             .collect()
     }
 }

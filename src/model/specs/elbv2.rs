@@ -84,12 +84,18 @@ impl std::fmt::Display for ListenerAction {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl LoadBalancerSpec {
+    pub const SECURITY_GROUPS: &'static str = "security_groups";
+    pub const SUBNETS: &'static str = "subnets";
+}
+
 impl ResourceSpec for LoadBalancerSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::set("subnets", &self.subnets),
-            Attribute::set("security_groups", &self.security_groups),
+            Attribute::set(Self::SUBNETS, &self.subnets),
+            Attribute::set(Self::SECURITY_GROUPS, &self.security_groups),
             Attribute::scalar("drop_invalid_header_fields", self.drop_invalid_header_fields, false),
             Attribute::scalar("desync_mitigation_mode", &self.desync_mitigation_mode, false),
             Attribute::protection("deletion_protection", self.deletion_protection),
@@ -98,11 +104,18 @@ impl ResourceSpec for LoadBalancerSpec {
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        Reference::weak_all("subnets", &self.subnets)
-            .chain(Reference::weak_all("security_groups", &self.security_groups))
+        Reference::weak_all(Self::SUBNETS, &self.subnets)
+            .chain(Reference::weak_all(Self::SECURITY_GROUPS, &self.security_groups))
             .chain(Reference::weak_all("access_logs", &self.access_logs))
             .collect()
     }
+}
+
+/// The attribute names `aws/` acts on, spelled once.
+impl TargetGroupSpec {
+    pub const DEREGISTRATION_DELAY: &'static str = "deregistration_delay";
+    pub const HEALTH_CHECK: &'static str = "health_check";
+    pub const HEALTH_CHECK_PATH: &'static str = "health_check_path";
 }
 
 impl ResourceSpec for TargetGroupSpec {
@@ -112,9 +125,9 @@ impl ResourceSpec for TargetGroupSpec {
             Attribute::scalar("vpc", &self.vpc, true),
             Attribute::scalar("port", self.port, true),
             Attribute::scalar("target_type", &self.target_type, true),
-            Attribute::scalar("health_check_path", &self.health_check_path, false),
-            Attribute::scalar("health_check", self.health_check, false),
-            Attribute::scalar("deregistration_delay", self.deregistration_delay, false),
+            Attribute::scalar(Self::HEALTH_CHECK_PATH, &self.health_check_path, false),
+            Attribute::scalar(Self::HEALTH_CHECK, self.health_check, false),
+            Attribute::scalar(Self::DEREGISTRATION_DELAY, self.deregistration_delay, false),
         ]
     }
 
@@ -127,23 +140,32 @@ impl ResourceSpec for TargetGroupSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl ListenerSpec {
+    pub const ACTION: &'static str = "action";
+    pub const CERTIFICATE: &'static str = "certificate";
+    pub const PORT: &'static str = "port";
+    pub const PROTOCOL: &'static str = "protocol";
+    pub const SSL_POLICY: &'static str = "ssl_policy";
+}
+
 impl ResourceSpec for ListenerSpec {
     fn attributes(&self) -> Vec<Attribute> {
         let none = || "(none)".to_owned();
         vec![
             Attribute::scalar("load_balancer", &self.load_balancer, true),
-            Attribute::scalar("port", self.port, false),
-            Attribute::scalar("protocol", &self.protocol, false),
-            Attribute::scalar("certificate", self.certificate.clone().unwrap_or_else(none), false),
-            Attribute::scalar("ssl_policy", self.ssl_policy.clone().unwrap_or_else(none), false),
-            Attribute::scalar("action", &self.action, false),
+            Attribute::scalar(Self::PORT, self.port, false),
+            Attribute::scalar(Self::PROTOCOL, &self.protocol, false),
+            Attribute::scalar(Self::CERTIFICATE, self.certificate.clone().unwrap_or_else(none), false),
+            Attribute::scalar(Self::SSL_POLICY, self.ssl_policy.clone().unwrap_or_else(none), false),
+            Attribute::scalar(Self::ACTION, &self.action, false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
         let mut references = vec![Reference::strong("load_balancer", &self.load_balancer)];
         if let ListenerAction::Forward(target) = &self.action {
-            references.push(Reference::weak("action", target));
+            references.push(Reference::weak(Self::ACTION, target));
         }
         references
     }

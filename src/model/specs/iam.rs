@@ -61,15 +61,23 @@ pub struct InstanceProfileSpec {
     pub role: Ref,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl RoleSpec {
+    pub const INLINE_POLICY: &'static str = "inline_policy";
+    pub const MANAGED_POLICIES: &'static str = "managed_policies";
+    pub const OTHER_INLINE_POLICIES: &'static str = "other_inline_policies";
+    pub const TRUST_POLICY: &'static str = "trust_policy";
+}
+
 impl ResourceSpec for RoleSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("path", &self.path, true),
-            Attribute::scalar("trust_policy", &self.trust_policy, false),
-            Attribute::set("managed_policies", &self.managed_policies),
-            Attribute::scalar("inline_policy", &self.inline_policy, false),
-            Attribute::scalar("other_inline_policies", self.other_inline_policies_value(), false),
+            Attribute::scalar(Self::TRUST_POLICY, &self.trust_policy, false),
+            Attribute::set(Self::MANAGED_POLICIES, &self.managed_policies),
+            Attribute::scalar(Self::INLINE_POLICY, &self.inline_policy, false),
+            Attribute::scalar(Self::OTHER_INLINE_POLICIES, self.other_inline_policies_value(), false),
         ]
     }
 
@@ -78,16 +86,21 @@ impl ResourceSpec for RoleSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl InstanceProfileSpec {
+    pub const ROLE: &'static str = "role";
+}
+
 impl ResourceSpec for InstanceProfileSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
             Attribute::scalar("path", &self.path, true),
-            Attribute::scalar("role", &self.role, false),
+            Attribute::scalar(Self::ROLE, &self.role, false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        vec![Reference::weak("role", &self.role)]
+        vec![Reference::weak(Self::ROLE, &self.role)]
     }
 }

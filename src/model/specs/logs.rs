@@ -12,6 +12,11 @@ pub struct LogGroupSpec {
     pub retention_days: u16,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl LogGroupSpec {
+    pub const RETENTION_DAYS: &'static str = "retention_days";
+}
+
 impl ResourceSpec for LogGroupSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -20,7 +25,7 @@ impl ResourceSpec for LogGroupSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::scalar("retention_days", self.retention_days, false),
+            Attribute::scalar(Self::RETENTION_DAYS, self.retention_days, false),
         ]
     }
 

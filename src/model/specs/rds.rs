@@ -40,6 +40,11 @@ pub struct DbInstanceSpec {
     pub availability_zone: String,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl DbSubnetGroupSpec {
+    pub const SUBNETS: &'static str = "subnets";
+}
+
 impl ResourceSpec for DbSubnetGroupSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -48,13 +53,21 @@ impl ResourceSpec for DbSubnetGroupSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::set("subnets", &self.subnets),
+            Attribute::set(Self::SUBNETS, &self.subnets),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        Reference::weak_all("subnets", &self.subnets).collect()
+        Reference::weak_all(Self::SUBNETS, &self.subnets).collect()
     }
+}
+
+/// The attribute names `aws/` acts on, spelled once.
+impl DbClusterSpec {
+    pub const BACKUP_RETENTION_DAYS: &'static str = "backup_retention_days";
+    pub const DELETION_PROTECTION: &'static str = "deletion_protection";
+    pub const ENGINE_VERSION: &'static str = "engine_version";
+    pub const SECURITY_GROUPS: &'static str = "security_groups";
 }
 
 impl ResourceSpec for DbClusterSpec {
@@ -66,12 +79,12 @@ impl ResourceSpec for DbClusterSpec {
         vec![
             Attribute::scalar("identifier", &self.identifier, true),
             Attribute::scalar("engine", &self.engine, true),
-            Attribute::version("engine_version", &self.engine_version),
+            Attribute::version(Self::ENGINE_VERSION, &self.engine_version),
             Attribute::scalar("subnet_group", &self.subnet_group, true),
-            Attribute::set("security_groups", &self.security_groups),
+            Attribute::set(Self::SECURITY_GROUPS, &self.security_groups),
             Attribute::scalar("storage_encrypted", self.storage_encrypted, true),
-            Attribute::protection("deletion_protection", self.deletion_protection),
-            Attribute::scalar("backup_retention_days", self.backup_retention_days, false),
+            Attribute::protection(Self::DELETION_PROTECTION, self.deletion_protection),
+            Attribute::scalar(Self::BACKUP_RETENTION_DAYS, self.backup_retention_days, false),
             Attribute::scalar("master_username", &self.master_username, true),
             Attribute::scalar("database_name", &self.database_name, true),
         ]
@@ -79,7 +92,7 @@ impl ResourceSpec for DbClusterSpec {
 
     fn references(&self) -> Vec<Reference<'_>> {
         let mut refs = vec![Reference::strong("subnet_group", &self.subnet_group)];
-        refs.extend(Reference::weak_all("security_groups", &self.security_groups));
+        refs.extend(Reference::weak_all(Self::SECURITY_GROUPS, &self.security_groups));
         refs
     }
 
@@ -93,6 +106,11 @@ impl ResourceSpec for DbClusterSpec {
     }
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl DbInstanceSpec {
+    pub const INSTANCE_CLASS: &'static str = "instance_class";
+}
+
 impl ResourceSpec for DbInstanceSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.identifier)
@@ -102,7 +120,7 @@ impl ResourceSpec for DbInstanceSpec {
         vec![
             Attribute::scalar("identifier", &self.identifier, true),
             Attribute::scalar("cluster", &self.cluster, true),
-            Attribute::scalar("instance_class", &self.instance_class, false),
+            Attribute::scalar(Self::INSTANCE_CLASS, &self.instance_class, false),
             Attribute::scalar("engine", &self.engine, true),
         ]
     }

@@ -21,6 +21,14 @@ pub struct LogBucketSpec {
     pub policy: String,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl LogBucketSpec {
+    pub const BLOCK_PUBLIC_ACCESS: &'static str = "block_public_access";
+    pub const ENCRYPTION: &'static str = "encryption";
+    pub const EXPIRATION_DAYS: &'static str = "expiration_days";
+    pub const POLICY: &'static str = "policy";
+}
+
 impl ResourceSpec for LogBucketSpec {
     fn physical_name(&self) -> Option<&str> {
         Some(&self.name)
@@ -29,10 +37,10 @@ impl ResourceSpec for LogBucketSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::scalar("expiration_days", self.expiration_days, false),
-            Attribute::scalar("encryption", &self.encryption, false),
-            Attribute::scalar("block_public_access", self.block_public_access, false),
-            Attribute::scalar("policy", &self.policy, false),
+            Attribute::scalar(Self::EXPIRATION_DAYS, self.expiration_days, false),
+            Attribute::scalar(Self::ENCRYPTION, &self.encryption, false),
+            Attribute::scalar(Self::BLOCK_PUBLIC_ACCESS, self.block_public_access, false),
+            Attribute::scalar(Self::POLICY, &self.policy, false),
         ]
     }
 

@@ -15,12 +15,18 @@ pub struct AlarmTopicSpec {
     pub policy: String,
 }
 
+/// The attribute names `aws/` acts on, spelled once.
+impl AlarmTopicSpec {
+    pub const EMAILS: &'static str = "emails";
+    pub const POLICY: &'static str = "policy";
+}
+
 impl ResourceSpec for AlarmTopicSpec {
     fn attributes(&self) -> Vec<Attribute> {
         vec![
             Attribute::scalar("name", &self.name, true),
-            Attribute::set("emails", &self.emails),
-            Attribute::scalar("policy", &self.policy, false),
+            Attribute::set(Self::EMAILS, &self.emails),
+            Attribute::scalar(Self::POLICY, &self.policy, false),
         ]
     }
 

@@ -23,18 +23,23 @@ pub struct RequestScaling {
 }
 
 impl ScalingPolicies {
+    /// The attribute names both scalers' adapters ask about.
+    pub const CPU_PERCENT: &'static str = "cpu_percent";
+    pub const REQUESTS_PER_TARGET: &'static str = "requests_per_target";
+    pub const REQUESTS_COUNTED_AT: &'static str = "requests_counted_at";
+
     pub(super) fn attributes(&self) -> [Attribute; 3] {
         [
-            Attribute::scalar("cpu_percent", self.cpu_percent, false),
+            Attribute::scalar(Self::CPU_PERCENT, self.cpu_percent, false),
             Attribute::scalar(
-                "requests_per_target",
+                Self::REQUESTS_PER_TARGET,
                 self.requests
                     .as_ref()
                     .map_or_else(|| "(none)".to_owned(), |r| r.per_target.to_string()),
                 false,
             ),
             Attribute::optional(
-                "requests_counted_at",
+                Self::REQUESTS_COUNTED_AT,
                 self.requests.as_ref().map(|r| &r.target_group),
                 false,
             ),
@@ -46,8 +51,8 @@ impl ScalingPolicies {
             .iter()
             .flat_map(|r| {
                 [
-                    Reference::weak("requests_counted_at", &r.load_balancer),
-                    Reference::weak("requests_counted_at", &r.target_group),
+                    Reference::weak(Self::REQUESTS_COUNTED_AT, &r.load_balancer),
+                    Reference::weak(Self::REQUESTS_COUNTED_AT, &r.target_group),
                 ]
             })
             .collect()
