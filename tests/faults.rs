@@ -5,7 +5,7 @@
 #![allow(clippy::print_stderr)]
 
 use crate::destroy_order::{assert_dependants_deleted_first, dependencies};
-use crate::support::proxy::{Answer, Call, Proxy, summary};
+use crate::support::proxy::{Answer, Call, Fault, Proxy, summary};
 use crate::support::{Deployer, Moto, tagged_resources};
 
 const FAULT_RATE: f64 = 0.2;
@@ -101,4 +101,38 @@ fn a_new_instance_profile_that_auto_scaling_cannot_see_yet_is_waited_for() {
         .filter(|c| c.operation == "CreateAutoScalingGroup")
         .count();
     assert_eq!(creates, 3, "two rejected, the third accepted");
+}
+
+/// IAM takes no client token: a CreateRole whose answer was lost, retried, meets
+/// EntityAlreadyExists. The role its first attempt made is deployer's (it carries the
+/// environment and logical id), so it is adopted, not made twice nor left failing.
+#[test]
+fn a_role_whose_create_answer_was_lost_is_adopted_not_duplicated() {
+    let moto = Moto::start();
+    let proxy = Proxy::start(&moto.endpoint, 0.0, 1);
+    proxy.lose_answer("CreateRole", 1);
+    Deployer::new(&moto)
+        .through(&proxy)
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    let calls = proxy.take_calls();
+    let creates: Vec<&Call> = calls.iter().filter(|c| c.operation == "CreateRole").collect();
+    let lost = creates.iter().position(|c| c.answer == Answer::Fault(Fault::Lost));
+    let lost = lost.expect("the first CreateRole's answer was dropped");
+    let name = &creates[lost].params["RoleName"];
+    let again: Vec<&&Call> = creates[lost + 1..]
+        .iter()
+        .filter(|c| &c.params["RoleName"] == name)
+        .collect();
+    assert!(
+        again.iter().any(|c| !c.succeeded()),
+        "the retry met the role its first attempt made: {}",
+        summary(&calls)
+    );
+    // Adopted: the environment converged, with nothing left to create or replace.
+    Deployer::new(&moto)
+        .args(["plan", "development", "--detailed-exitcode"])
+        .run()
+        .expect_status(0);
 }

@@ -37,6 +37,9 @@ pub(crate) enum Fault {
     Reset,
     /// A client error chosen by the test: (code, message), HTTP 400.
     Rejected(String, String),
+    /// Forwarded and carried out by the emulator, then the connection closed without the
+    /// answer: a create that succeeded while its caller saw only a dropped connection.
+    Lost,
 }
 
 const FAULTS: [Fault; 4] = [Fault::Unavailable, Fault::Throttled, Fault::InternalError, Fault::Reset];
@@ -207,11 +210,25 @@ impl Proxy {
     }
 
     fn script(&self, operation: &str, param: Option<&str>, times: usize, code: &str, message: &str) {
+        self.script_fault(
+            operation,
+            param,
+            times,
+            Fault::Rejected(code.to_owned(), message.to_owned()),
+        );
+    }
+
+    /// Carries out the next `times` calls of `operation` and drops their answers (`Fault::Lost`).
+    pub(crate) fn lose_answer(&self, operation: &str, times: usize) {
+        self.script_fault(operation, None, times, Fault::Lost);
+    }
+
+    fn script_fault(&self, operation: &str, param: Option<&str>, times: usize, fault: Fault) {
         self.rules.lock().unwrap().scripted.push(Scripted {
             operation: operation.to_owned(),
             param: param.map(str::to_owned),
             left: times,
-            fault: Fault::Rejected(code.to_owned(), message.to_owned()),
+            fault,
         });
     }
 
@@ -528,6 +545,17 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     // The answer's tick is taken before the client can see the answer, so a call it makes
     // next always arrives later.
     let (answer, answered) = match fault {
+        Some(Fault::Lost) => {
+            let (status, mut response) = forward(upstream, &request);
+            if (200..300).contains(&status)
+                && let Some(strict) = &mut rules.lock().unwrap().strict
+            {
+                learn(&mut response, |body| strict.rules.after(&call, body, &facts));
+            }
+            let answered = TICKS.fetch_add(1, Ordering::SeqCst);
+            let _ = client.shutdown(Shutdown::Both);
+            (Answer::Fault(Fault::Lost), answered)
+        }
         Some(fault) => {
             let answered = TICKS.fetch_add(1, Ordering::SeqCst);
             answer_fault(&mut client, &fault, request.protocol);
@@ -560,7 +588,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
 
 fn answer_fault(client: &mut TcpStream, fault: &Fault, protocol: Protocol) {
     let (status, content_type, body) = match (fault, protocol) {
-        (Fault::Reset, _) => {
+        (Fault::Reset | Fault::Lost, _) => {
             // Closing without an answer: what a dropped connection looks like to the client.
             let _ = client.shutdown(Shutdown::Both);
             return;
