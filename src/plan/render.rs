@@ -9,7 +9,7 @@ use super::{Action, Plan, Reason};
 use crate::model::Id;
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
-pub(super) const FORMAT_VERSION: &str = "1.4";
+pub(super) const FORMAT_VERSION: &str = "1.5";
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
@@ -207,6 +207,8 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         "format_version": FORMAT_VERSION,
         "environment": plan.environment,
         "changes": changes,
+        // What the text shows for a new resource's references (`Plan::known`).
+        "known_physical_ids": plan.known,
         "summary": plan.summary(),
     })
 }

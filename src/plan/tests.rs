@@ -268,6 +268,9 @@ fn json_rendering_names_every_change() {
     assert_eq!(json["changes"][0]["id"], "internet-gateway");
     assert_eq!(json["changes"][0]["action"], "create");
     assert_eq!(json["changes"][0]["kind"], "internet_gateway");
+    // What exists is known by its id; the gateway to create, whose id AWS gives, is not.
+    assert_eq!(json["known_physical_ids"]["vpc"], "aws-vpc");
+    assert!(json["known_physical_ids"].get("internet-gateway").is_none());
 }
 
 #[test]
