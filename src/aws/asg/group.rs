@@ -442,21 +442,6 @@ fn template(spec: &AutoScalingGroupSpec, resolved: &Resolved) -> Result<LaunchTe
         .build())
 }
 
-/// Tags propagate to the instances the group launches, so they are found by tag too.
-pub(super) fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .resource_id(group)
-                .resource_type(GROUP_RESOURCE_TYPE)
-                .propagate_at_launch(![TAG_DIGEST, TAG_SPEC, TAG_ID].contains(&k.as_str()))
-                .build()
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

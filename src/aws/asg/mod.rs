@@ -17,8 +17,6 @@ use crate::aws::status::Health;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
 
 mod group;
-
-use group::sdk_tags;
 mod group_scaling;
 
 pub(crate) use group::AutoScalingGroups;
@@ -76,4 +74,19 @@ impl TagApi for Asg {
             .op("DeleteTags")
             .map(drop)
     }
+}
+
+/// Tags propagate to the instances the group launches, so they are found by tag too.
+fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .resource_id(group)
+                .resource_type(GROUP_RESOURCE_TYPE)
+                .propagate_at_launch(![TAG_DIGEST, TAG_SPEC, TAG_ID].contains(&k.as_str()))
+                .build()
+        })
+        .collect()
 }

@@ -355,9 +355,3 @@ fn listener(spec: &ClassicLoadBalancerSpec) -> Listener {
         .build()
         .expect("protocol and port are set")
 }
-
-pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key is set"))
-        .collect()
-}

@@ -20,8 +20,6 @@ use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
 
 mod load_balancer;
 
-use load_balancer::sdk_tags;
-
 pub(crate) use load_balancer::ClassicLoadBalancers;
 
 /// DescribeTags takes at most 20 load balancer names per call.
@@ -90,4 +88,10 @@ impl TagApi for Elb {
             .op("RemoveTags")
             .map(drop)
     }
+}
+
+fn sdk_tags(tags: &Tags) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key is set"))
+        .collect()
 }
