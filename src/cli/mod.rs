@@ -11,6 +11,7 @@ pub mod graph;
 pub mod history;
 pub mod logs;
 pub mod output;
+pub mod permissions;
 pub mod plan;
 pub mod push;
 pub mod rollback;
@@ -113,6 +114,9 @@ pub enum Command {
     /// Open a Systems Manager session on one of an EC2 environment's instances (through the
     /// AWS CLI and its Session Manager plugin; no SSH port is open anywhere).
     Shell(shell::ShellArgs),
+    /// Print the IAM policies an operator of the environment needs (`--for deploy`, `plan` or
+    /// `push`), scoped to its own resources, each under IAM's size limit.
+    Permissions(permissions::PermissionsArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(validate::ValidateArgs),
     /// Print the dependency graph of an environment (what waits for what, the critical path
@@ -184,6 +188,7 @@ async fn dispatch(cli: &Cli) -> Result<Status> {
         Command::History(args) => history::exec(workspace, args).await,
         Command::Rollback(args) => rollback::exec(workspace, args).await,
         Command::Shell(args) => shell::exec(workspace, args).await,
+        Command::Permissions(args) => permissions::exec(workspace, args).await,
         Command::Validate(args) => validate::exec(workspace, args),
         Command::Graph(args) => graph::exec(workspace, args),
         Command::Schema => documents::schema(),

@@ -37,6 +37,9 @@ pub struct EnvironmentConfig {
     /// CloudWatch alarms on the load balancer, the compute and the database; none without it.
     #[serde(default)]
     pub alarms: Option<AlarmsConfig>,
+    /// IAM settings of the roles deployer creates for the environment.
+    #[serde(default)]
+    pub iam: IamConfig,
     /// When true, destroy and replacements refuse without `--allow-destroy`.
     #[serde(default)]
     pub protect: bool,
@@ -443,6 +446,17 @@ pub struct AppConfig {
     #[serde(default = "default_metrics_port")]
     pub metrics_port: u16,
     pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IamConfig {
+    /// A managed policy's ARN that every role deployer creates gets as its permissions
+    /// boundary (`arn:aws:iam::<account>:policy/<name>`); with it, the policy `deployer
+    /// permissions` prints lets the deploy role create no role without it, so the deploy role
+    /// cannot mint a role with more rights than the boundary.
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, JsonSchema)]

@@ -27,6 +27,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_logs(config, &mut problems);
     check_access_logs(config, &mut problems);
     check_https(config, &mut problems);
+    check_iam(config, &mut problems);
     check_alarms(config, &mut problems);
     check_tags(config, &mut problems);
     problems
@@ -557,6 +558,35 @@ fn check_scaling(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
                 "0 requests per target would scale out forever",
             )
             .help("use 1 or more requests per target per minute (default 1000)"),
+        );
+    }
+}
+
+fn check_iam(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let Some(arn) = &config.iam.permissions_boundary else {
+        return;
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let account = parts.get(4).copied().unwrap_or_default();
+    let name = parts.get(5).and_then(|p| p.strip_prefix("policy/")).unwrap_or_default();
+    let well_formed = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[3].is_empty()
+        && (account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+        && !name.is_empty()
+        && name.len() <= 512
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c));
+    if !well_formed {
+        problems.push(
+            Problem::new(
+                "iam.permissions_boundary",
+                format!("`{}` is not an IAM managed policy ARN", crate::printable::printable_line(arn)),
+            )
+            .help("use the policy's ARN, arn:aws:iam::<account>:policy/<name> (`aws iam list-policies --scope Local` prints them)"),
         );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::Style;
 use super::events::{RunEvent, emit};
-use crate::aws::{Hold, LockHolder, LogLine, PushedImage, Revision};
+use crate::aws::{Hold, LockHolder, LogLine, POLICY_SIZE_LIMIT, Permissions, PushedImage, Revision, policy_size};
 use crate::model::Outputs;
 use crate::ops::{Applied, Destroyed, EnvironmentStatus, SavedPlan, Validated};
 use crate::plan::{Plan, render_json, render_text};
@@ -384,3 +384,46 @@ fn outputs_text(outputs: &Outputs) -> String {
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     lines.into_iter().map(|(k, v)| format!("{k:width$} = {v}\n")).collect()
 }
+
+/// `permissions`: each policy document, then what stays on `*` and why; or one JSON object.
+pub fn permissions(environment: &str, permissions: &Permissions, json: bool) -> serde_json::Result<()> {
+    if json {
+        let object = serde_json::json!({
+            "format_version": PERMISSIONS_FORMAT_VERSION,
+            "environment": environment,
+            "role": permissions.role,
+            "policies": permissions.policies,
+            "actions": permissions.actions,
+            "unscoped": permissions.unscoped,
+        });
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
+    println!(
+        "The {} operator of {environment} needs {} actions, in {} managed {}:",
+        permissions.role.name(),
+        permissions.actions.len(),
+        permissions.policies.len(),
+        if permissions.policies.len() == 1 { "policy" } else { "policies" },
+    );
+    for policy in &permissions.policies {
+        println!(
+            "\n# {} ({} of IAM's {} characters)",
+            policy.name,
+            policy_size(&policy.document),
+            POLICY_SIZE_LIMIT
+        );
+        println!("{}", serde_json::to_string_pretty(&policy.document)?);
+    }
+    if !permissions.unscoped.is_empty() {
+        println!("\nOn \"*\", because AWS cannot scope them:");
+        let width = permissions.unscoped.iter().map(|u| u.action.len()).max().unwrap_or(0);
+        for unscoped in &permissions.unscoped {
+            println!("  {:<width$}  {}", unscoped.action, unscoped.reason);
+        }
+    }
+    Ok(())
+}
+
+/// The version of `permissions --json`'s shape.
+pub const PERMISSIONS_FORMAT_VERSION: &str = "1.0";

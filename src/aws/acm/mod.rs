@@ -4,6 +4,7 @@
 use aws_sdk_acm::Client;
 
 use super::error::{AwsError, Classify};
+use super::permissions::{Arn, Call, On, read};
 
 #[derive(Debug, Clone)]
 pub struct Acm {
@@ -40,3 +41,6 @@ impl Acm {
         }
     }
 }
+
+/// What the certificate check calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[read("acm:DescribeCertificate", On::Own(&[Arn::Certificate]))];

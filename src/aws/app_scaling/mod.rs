@@ -2,6 +2,7 @@
 //! (`service_scaling.rs`).
 
 use aws_sdk_applicationautoscaling::Client;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod service_scaling;
 
@@ -19,3 +20,32 @@ impl AppScaling {
         }
     }
 }
+
+/// What the ECS service's scaling calls (see `aws::permissions`). Scalable targets and their
+/// policies are named by ids AWS gives, and deployer cannot tag them on every endpoint, so they
+/// stay on `*`.
+pub(crate) const CALLS: &[Call] = &[
+    read("application-autoscaling:DescribeScalableTargets", On::Anything(LIST)),
+    read("application-autoscaling:DescribeScalingPolicies", On::Anything(LIST)),
+    write(
+        "application-autoscaling:RegisterScalableTarget",
+        On::Anything("a scalable target's ARN holds an id AWS gives it"),
+    ),
+    write(
+        "application-autoscaling:DeregisterScalableTarget",
+        On::Anything("a scalable target's ARN holds an id AWS gives it"),
+    ),
+    write(
+        "application-autoscaling:PutScalingPolicy",
+        On::Anything("a scalable target's ARN holds an id AWS gives it"),
+    ),
+    write(
+        "application-autoscaling:DeleteScalingPolicy",
+        On::Anything("a scalable target's ARN holds an id AWS gives it"),
+    ),
+    // A target tracking policy has Application Auto Scaling make and remove its alarms as the
+    // caller (the guide's identity-based policy examples).
+    write("cloudwatch:PutMetricAlarm", On::Own(&[Arn::TargetTrackingAlarms])),
+    write("cloudwatch:DeleteAlarms", On::Own(&[Arn::TargetTrackingAlarms])),
+    write("iam:CreateServiceLinkedRole", On::ServiceLinked(&["ecs.application-autoscaling.amazonaws.com"])),
+];

@@ -15,6 +15,7 @@ use crate::apply::Resolved;
 use crate::aws::resource::Read;
 use crate::aws::status::Health;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod group;
 mod group_scaling;
@@ -90,3 +91,56 @@ fn sdk_tags(group: &str, tags: &Tags) -> Vec<Tag> {
         })
         .collect()
 }
+
+/// What the Auto Scaling adapters call (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("autoscaling:DescribeAutoScalingGroups", On::Anything(LIST)),
+    read("autoscaling:DescribeInstanceRefreshes", On::Anything(LIST)),
+    read("autoscaling:DescribePolicies", On::Anything(LIST)),
+    read("autoscaling:DescribeScalingActivities", On::Anything(LIST)),
+    write("autoscaling:CreateAutoScalingGroup", On::Creating(&[Arn::AutoScalingGroup])),
+    write("autoscaling:UpdateAutoScalingGroup", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:DeleteAutoScalingGroup", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:CreateOrUpdateTags", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:DeleteTags", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:AttachLoadBalancers", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:DetachLoadBalancers", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:AttachLoadBalancerTargetGroups", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:DetachLoadBalancerTargetGroups", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:StartInstanceRefresh", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:PutScalingPolicy", On::Own(&[Arn::AutoScalingGroup])),
+    write("autoscaling:DeletePolicy", On::Own(&[Arn::AutoScalingGroup])),
+];
+
+/// What AWS checks on deployer's behalf when a group is created or updated with a launch
+/// template (the Auto Scaling guide, "Permissions to use launch templates"): that the caller
+/// could launch it, and pass its instance profile's role to EC2. The group's own service-linked
+/// role launches the instances.
+pub(crate) const IMPLIED: &[Call] = &[
+    write(
+        "ec2:RunInstances",
+        On::Tagged(&[
+            Arn::Ec2("launch-template"),
+            Arn::Ec2("subnet"),
+            Arn::Ec2("security-group"),
+        ]),
+    ),
+    write(
+        "ec2:RunInstances",
+        On::Own(&[
+            Arn::Ec2("instance"),
+            Arn::Ec2("volume"),
+            Arn::Ec2("network-interface"),
+            Arn::Ec2Image,
+        ]),
+    ),
+    write("ec2:CreateTags", On::TaggingOnCreate(&["RunInstances"])),
+    write("iam:PassRole", On::PassedTo(&["ec2.amazonaws.com"])),
+    // A target tracking policy has Auto Scaling make and remove its alarms as the caller.
+    write("cloudwatch:PutMetricAlarm", On::Own(&[Arn::TargetTrackingAlarms])),
+    write("cloudwatch:DeleteAlarms", On::Own(&[Arn::TargetTrackingAlarms])),
+    write(
+        "iam:CreateServiceLinkedRole",
+        On::ServiceLinked(&["autoscaling.amazonaws.com"]),
+    ),
+];

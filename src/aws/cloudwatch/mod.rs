@@ -21,6 +21,7 @@ use crate::aws::status::AlarmStatus;
 use crate::aws::status::Health;
 use crate::model::Outputs;
 use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, ResourceSpec, Spec, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod alarm;
 
@@ -281,3 +282,13 @@ crate::aws::tags::tag_api!(
     tag_resource("TagResource", tags => tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()),
     untag_resource("UntagResource")
 );
+
+/// What the alarms' adapter calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("cloudwatch:DescribeAlarms", On::Anything(LIST)),
+    read("cloudwatch:ListTagsForResource", On::Own(&[Arn::Alarm])),
+    write("cloudwatch:PutMetricAlarm", On::Own(&[Arn::Alarm])),
+    write("cloudwatch:TagResource", On::Own(&[Arn::Alarm])),
+    write("cloudwatch:UntagResource", On::Own(&[Arn::Alarm])),
+    write("cloudwatch:DeleteAlarms", On::Own(&[Arn::Alarm])),
+];

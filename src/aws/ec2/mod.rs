@@ -31,6 +31,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use super::error::{AwsError, Classify};
 use super::tags::TagApi;
 use crate::model::{TAG_ENVIRONMENT, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Ec2 {
@@ -149,3 +150,88 @@ fn from_sdk_tags(tags: &[Tag]) -> Tags {
         .filter(|(k, _)| !k.starts_with("aws:"))
         .collect()
 }
+
+/// What the EC2 adapters call (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("ec2:DescribeAccountAttributes", On::Anything(LIST)),
+    read("ec2:DescribeAddresses", On::Anything(LIST)),
+    read("ec2:DescribeAvailabilityZones", On::Anything(LIST)),
+    read("ec2:DescribeImages", On::Anything(LIST)),
+    read("ec2:DescribeInternetGateways", On::Anything(LIST)),
+    read("ec2:DescribeLaunchTemplateVersions", On::Anything(LIST)),
+    read("ec2:DescribeLaunchTemplates", On::Anything(LIST)),
+    read("ec2:DescribeNatGateways", On::Anything(LIST)),
+    read("ec2:DescribeRouteTables", On::Anything(LIST)),
+    read("ec2:DescribeSecurityGroups", On::Anything(LIST)),
+    read("ec2:DescribeSubnets", On::Anything(LIST)),
+    read("ec2:DescribeTags", On::Anything(LIST)),
+    read("ec2:DescribeVpcAttribute", On::Tagged(&[Arn::Ec2("vpc")])),
+    read("ec2:DescribeVpcs", On::Anything(LIST)),
+    write("ec2:CreateVpc", On::Creating(&[Arn::Ec2("vpc")])),
+    write("ec2:ModifyVpcAttribute", On::Tagged(&[Arn::Ec2("vpc")])),
+    write("ec2:DeleteVpc", On::Tagged(&[Arn::Ec2("vpc")])),
+    write("ec2:CreateSubnet", On::Creating(&[Arn::Ec2("subnet")])),
+    write("ec2:CreateSubnet", On::Tagged(&[Arn::Ec2("vpc")])),
+    write("ec2:DeleteSubnet", On::Tagged(&[Arn::Ec2("subnet")])),
+    write("ec2:CreateInternetGateway", On::Creating(&[Arn::Ec2("internet-gateway")])),
+    write(
+        "ec2:AttachInternetGateway",
+        On::Tagged(&[Arn::Ec2("internet-gateway"), Arn::Ec2("vpc")]),
+    ),
+    write(
+        "ec2:DetachInternetGateway",
+        On::Tagged(&[Arn::Ec2("internet-gateway"), Arn::Ec2("vpc")]),
+    ),
+    write("ec2:DeleteInternetGateway", On::Tagged(&[Arn::Ec2("internet-gateway")])),
+    write("ec2:AllocateAddress", On::Creating(&[Arn::Ec2("elastic-ip")])),
+    write("ec2:ReleaseAddress", On::Tagged(&[Arn::Ec2("elastic-ip")])),
+    write("ec2:CreateNatGateway", On::Creating(&[Arn::Ec2("natgateway")])),
+    write(
+        "ec2:CreateNatGateway",
+        On::Tagged(&[Arn::Ec2("subnet"), Arn::Ec2("elastic-ip")]),
+    ),
+    write("ec2:DeleteNatGateway", On::Tagged(&[Arn::Ec2("natgateway")])),
+    write("ec2:CreateRouteTable", On::Creating(&[Arn::Ec2("route-table")])),
+    write("ec2:CreateRouteTable", On::Tagged(&[Arn::Ec2("vpc")])),
+    write("ec2:DeleteRouteTable", On::Tagged(&[Arn::Ec2("route-table")])),
+    write("ec2:CreateRoute", On::Tagged(&[Arn::Ec2("route-table")])),
+    write("ec2:ReplaceRoute", On::Tagged(&[Arn::Ec2("route-table")])),
+    write("ec2:DeleteRoute", On::Tagged(&[Arn::Ec2("route-table")])),
+    write(
+        "ec2:AssociateRouteTable",
+        On::Tagged(&[Arn::Ec2("route-table"), Arn::Ec2("subnet")]),
+    ),
+    write(
+        "ec2:DisassociateRouteTable",
+        On::Tagged(&[Arn::Ec2("route-table"), Arn::Ec2("subnet")]),
+    ),
+    write("ec2:CreateSecurityGroup", On::Creating(&[Arn::Ec2("security-group")])),
+    write("ec2:CreateSecurityGroup", On::Tagged(&[Arn::Ec2("vpc")])),
+    write("ec2:DeleteSecurityGroup", On::Tagged(&[Arn::Ec2("security-group")])),
+    write("ec2:AuthorizeSecurityGroupIngress", On::Tagged(&[Arn::Ec2("security-group")])),
+    write("ec2:AuthorizeSecurityGroupEgress", On::Tagged(&[Arn::Ec2("security-group")])),
+    write("ec2:RevokeSecurityGroupIngress", On::Tagged(&[Arn::Ec2("security-group")])),
+    write("ec2:RevokeSecurityGroupEgress", On::Tagged(&[Arn::Ec2("security-group")])),
+    // The rules an authorize call creates are new, so carry no tag yet; the group's tag scopes.
+    write("ec2:AuthorizeSecurityGroupIngress", On::Own(&[Arn::Ec2("security-group-rule")])),
+    write("ec2:AuthorizeSecurityGroupEgress", On::Own(&[Arn::Ec2("security-group-rule")])),
+    write("ec2:CreateLaunchTemplate", On::Creating(&[Arn::Ec2("launch-template")])),
+    write("ec2:CreateLaunchTemplateVersion", On::Tagged(&[Arn::Ec2("launch-template")])),
+    write("ec2:ModifyLaunchTemplate", On::Tagged(&[Arn::Ec2("launch-template")])),
+    write("ec2:DeleteLaunchTemplate", On::Tagged(&[Arn::Ec2("launch-template")])),
+    write(
+        "ec2:CreateTags",
+        On::TaggingOnCreate(&[
+            "AllocateAddress",
+            "CreateInternetGateway",
+            "CreateLaunchTemplate",
+            "CreateNatGateway",
+            "CreateRouteTable",
+            "CreateSecurityGroup",
+            "CreateSubnet",
+            "CreateVpc",
+        ]),
+    ),
+    write("ec2:CreateTags", On::Tagged(&[Arn::Ec2("*")])),
+    write("ec2:DeleteTags", On::Tagged(&[Arn::Ec2("*")])),
+];

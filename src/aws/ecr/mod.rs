@@ -12,6 +12,7 @@ use aws_sdk_ecr::types::Tag;
 
 use super::error::{AwsError, Classify};
 use crate::model::Tags;
+use super::permissions::{Arn, Call, LIST, On, read, reads_data, write};
 
 #[derive(Debug, Clone)]
 pub struct Ecr {
@@ -155,3 +156,38 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
 }
+
+/// What the ECR adapter calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("ecr:DescribeRepositories", On::Anything(LIST)),
+    read("ecr:ListTagsForResource", On::Own(&[Arn::Repository])),
+    read("ecr:GetLifecyclePolicy", On::Own(&[Arn::Repository])),
+    read("ecr:GetRepositoryPolicy", On::Own(&[Arn::Repository])),
+    read("ecr:DescribeImages", On::Own(&[Arn::Repository])),
+    write("ecr:CreateRepository", On::Own(&[Arn::Repository])),
+    write("ecr:TagResource", On::Own(&[Arn::Repository])),
+    write("ecr:UntagResource", On::Own(&[Arn::Repository])),
+    write("ecr:PutImageScanningConfiguration", On::Own(&[Arn::Repository])),
+    write("ecr:PutImageTagMutability", On::Own(&[Arn::Repository])),
+    write("ecr:PutLifecyclePolicy", On::Own(&[Arn::Repository])),
+    write("ecr:SetRepositoryPolicy", On::Own(&[Arn::Repository])),
+    write("ecr:DeleteRepositoryPolicy", On::Own(&[Arn::Repository])),
+    write("ecr:DeleteRepository", On::Own(&[Arn::Repository])),
+];
+
+/// What a push needs: ECR's token for the container engine, and the registry calls the engine
+/// makes with it on the environment's repository.
+pub(crate) const PUSH: &[Call] = &[
+    reads_data(
+        "ecr:GetAuthorizationToken",
+        On::Anything("ECR's authorization token is for the whole registry, not one repository"),
+    ),
+    read("ecr:DescribeImages", On::Own(&[Arn::Repository])),
+    reads_data("ecr:BatchCheckLayerAvailability", On::Own(&[Arn::Repository])),
+    reads_data("ecr:BatchGetImage", On::Own(&[Arn::Repository])),
+    reads_data("ecr:GetDownloadUrlForLayer", On::Own(&[Arn::Repository])),
+    write("ecr:InitiateLayerUpload", On::Own(&[Arn::Repository])),
+    write("ecr:UploadLayerPart", On::Own(&[Arn::Repository])),
+    write("ecr:CompleteLayerUpload", On::Own(&[Arn::Repository])),
+    write("ecr:PutImage", On::Own(&[Arn::Repository])),
+];

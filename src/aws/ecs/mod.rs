@@ -14,6 +14,7 @@ use aws_sdk_ecs::types::Tag;
 
 use super::error::{AwsError, Classify};
 use crate::model::Tags;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Ecs {
@@ -166,3 +167,51 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
+
+/// What the ECS adapters call (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("ecs:ListClusters", On::Anything(LIST)),
+    read("ecs:ListServices", On::Anything(LIST)),
+    read("ecs:ListTasks", On::Anything(LIST)),
+    read("ecs:ListTaskDefinitions", On::Anything(LIST)),
+    read("ecs:ListTaskDefinitionFamilies", On::Anything(LIST)),
+    read(
+        "ecs:DescribeTaskDefinition",
+        On::Anything("ECS gives DescribeTaskDefinition no resource-level permission"),
+    ),
+    read("ecs:DescribeClusters", On::Own(&[Arn::EcsCluster])),
+    read("ecs:DescribeServices", On::Own(&[Arn::EcsService])),
+    read("ecs:DescribeTasks", On::Own(&[Arn::EcsTask])),
+    read(
+        "ecs:ListTagsForResource",
+        On::Own(&[Arn::EcsCluster, Arn::EcsService, Arn::TaskDefinition]),
+    ),
+    write("ecs:CreateCluster", On::Own(&[Arn::EcsCluster])),
+    write("ecs:DeleteCluster", On::Own(&[Arn::EcsCluster])),
+    write("ecs:CreateService", On::Own(&[Arn::EcsService])),
+    write("ecs:UpdateService", On::Own(&[Arn::EcsService])),
+    write("ecs:DeleteService", On::Own(&[Arn::EcsService])),
+    write(
+        "ecs:RegisterTaskDefinition",
+        On::Anything("ECS gives RegisterTaskDefinition no resource-level permission"),
+    ),
+    write(
+        "ecs:DeregisterTaskDefinition",
+        On::Anything("ECS gives DeregisterTaskDefinition no resource-level permission"),
+    ),
+    write(
+        "ecs:TagResource",
+        On::Own(&[Arn::EcsCluster, Arn::EcsService, Arn::TaskDefinition]),
+    ),
+    write(
+        "ecs:UntagResource",
+        On::Own(&[Arn::EcsCluster, Arn::EcsService, Arn::TaskDefinition]),
+    ),
+];
+
+/// What AWS checks on deployer's behalf: a task definition naming a task role and an execution
+/// role passes them to ECS's tasks.
+pub(crate) const IMPLIED: &[Call] = &[
+    write("iam:PassRole", On::PassedTo(&["ecs-tasks.amazonaws.com"])),
+    write("iam:CreateServiceLinkedRole", On::ServiceLinked(&["ecs.amazonaws.com"])),
+];

@@ -17,6 +17,7 @@ use crate::aws::status::Health;
 use crate::model::HealthCheck as Check;
 use crate::model::Outputs;
 use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod load_balancer;
 
@@ -95,3 +96,45 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
         .map(|(k, v)| Tag::builder().key(k).value(v).build().expect("key is set"))
         .collect()
 }
+
+/// What the classic ELB adapter calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("elasticloadbalancing:DescribeLoadBalancers", On::Anything(LIST)),
+    read("elasticloadbalancing:DescribeTags", On::Anything(LIST)),
+    read("elasticloadbalancing:DescribeLoadBalancerAttributes", On::Anything(LIST)),
+    read("elasticloadbalancing:DescribeInstanceHealth", On::Anything(LIST)),
+    write("elasticloadbalancing:CreateLoadBalancer", On::Creating(&[Arn::ClassicLoadBalancer])),
+    write("elasticloadbalancing:AddTags", On::Own(&[Arn::ClassicLoadBalancer])),
+    write("elasticloadbalancing:RemoveTags", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write(
+        "elasticloadbalancing:AttachLoadBalancerToSubnets",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write(
+        "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write("elasticloadbalancing:ConfigureHealthCheck", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:CreateLoadBalancerListeners",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write(
+        "elasticloadbalancing:DeleteLoadBalancerListeners",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write("elasticloadbalancing:CreateLoadBalancerPolicy", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write(
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
+    write("elasticloadbalancing:DeleteLoadBalancer", On::Own(&[Arn::ClassicLoadBalancer])),
+];

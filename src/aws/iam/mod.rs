@@ -12,6 +12,7 @@ use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 
 use crate::model::Tags;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Iam {
@@ -56,6 +57,38 @@ pub(super) fn sdk_tags(tags: &Tags) -> Vec<Tag> {
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect()
 }
+
+/// What the IAM adapters call (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("iam:ListRoles", On::Anything(LIST)),
+    read("iam:ListInstanceProfiles", On::Anything(LIST)),
+    read("iam:GetRole", On::Own(&[Arn::Role])),
+    read("iam:GetRolePolicy", On::Own(&[Arn::Role])),
+    read("iam:ListRolePolicies", On::Own(&[Arn::Role])),
+    read("iam:ListAttachedRolePolicies", On::Own(&[Arn::Role])),
+    read("iam:ListRoleTags", On::Own(&[Arn::Role])),
+    read("iam:ListInstanceProfilesForRole", On::Own(&[Arn::Role])),
+    read("iam:GetInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:CreateRole", On::Own(&[Arn::Role])),
+    write("iam:UpdateAssumeRolePolicy", On::Own(&[Arn::Role])),
+    write("iam:PutRolePolicy", On::Own(&[Arn::Role])),
+    write("iam:DeleteRolePolicy", On::Own(&[Arn::Role])),
+    write("iam:AttachRolePolicy", On::Own(&[Arn::Role])),
+    write("iam:DetachRolePolicy", On::Own(&[Arn::Role])),
+    write("iam:PutRolePermissionsBoundary", On::Own(&[Arn::Role])),
+    write("iam:TagRole", On::Own(&[Arn::Role])),
+    write("iam:UntagRole", On::Own(&[Arn::Role])),
+    write("iam:DeleteRole", On::Own(&[Arn::Role])),
+    write("iam:CreateInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:AddRoleToInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:RemoveRoleFromInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:TagInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:UntagInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+    write("iam:DeleteInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+];
+
+/// What AWS checks on deployer's behalf: adding a role to an instance profile passes it to EC2.
+pub(crate) const IMPLIED: &[Call] = &[write("iam:PassRole", On::PassedTo(&["ec2.amazonaws.com"]))];
 
 #[cfg(test)]
 mod tests {

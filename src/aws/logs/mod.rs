@@ -10,6 +10,7 @@ use super::found::{Found, recorded_arn};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::model::{LogGroupSpec, Spec, TAG_ENVIRONMENT, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, reads_data, write};
 
 mod log_group;
 
@@ -124,3 +125,15 @@ fn group_arn(group: &aws_sdk_cloudwatchlogs::types::LogGroup) -> Option<String> 
         .map(str::to_owned)
         .or_else(|| group.arn().map(|arn| arn.trim_end_matches(":*").to_owned()))
 }
+
+/// What the CloudWatch Logs adapter calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("logs:DescribeLogGroups", On::Anything(LIST)),
+    read("logs:ListTagsForResource", On::Own(&[Arn::LogGroup])),
+    reads_data("logs:FilterLogEvents", On::Own(&[Arn::LogGroup])),
+    write("logs:CreateLogGroup", On::Own(&[Arn::LogGroup])),
+    write("logs:PutRetentionPolicy", On::Own(&[Arn::LogGroup])),
+    write("logs:TagResource", On::Own(&[Arn::LogGroup])),
+    write("logs:UntagResource", On::Own(&[Arn::LogGroup])),
+    write("logs:DeleteLogGroup", On::Own(&[Arn::LogGroup])),
+];

@@ -15,6 +15,7 @@ use aws_sdk_rds::types::Tag;
 use super::error::{AwsError, Classify};
 use super::wait::{Check, Goal};
 use crate::model::{TAG_ENVIRONMENT, Tags};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Rds {
@@ -120,6 +121,55 @@ fn database_check(status: Option<&str>, goal: Goal) -> Check<()> {
         (_, Some(status)) => Check::Pending(status.to_owned()),
     }
 }
+
+/// What the Aurora adapters call (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("rds:DescribeDBClusters", On::Anything(LIST)),
+    read("rds:DescribeDBInstances", On::Anything(LIST)),
+    read("rds:DescribeDBSubnetGroups", On::Anything(LIST)),
+    read(
+        "rds:ListTagsForResource",
+        On::Own(&[Arn::DbCluster, Arn::DbInstance, Arn::DbSubnetGroup]),
+    ),
+    write("rds:CreateDBSubnetGroup", On::Creating(&[Arn::DbSubnetGroup])),
+    write("rds:ModifyDBSubnetGroup", On::Own(&[Arn::DbSubnetGroup])),
+    write("rds:DeleteDBSubnetGroup", On::Own(&[Arn::DbSubnetGroup])),
+    write("rds:CreateDBCluster", On::Creating(&[Arn::DbCluster])),
+    write("rds:CreateDBCluster", On::Own(&[Arn::DbSubnetGroup, Arn::DbDefaults])),
+    write("rds:ModifyDBCluster", On::Own(&[Arn::DbCluster, Arn::DbDefaults])),
+    write("rds:DeleteDBCluster", On::Own(&[Arn::DbCluster])),
+    write("rds:CreateDBInstance", On::Creating(&[Arn::DbInstance])),
+    write(
+        "rds:CreateDBInstance",
+        On::Own(&[Arn::DbCluster, Arn::DbSubnetGroup, Arn::DbDefaults]),
+    ),
+    write("rds:ModifyDBInstance", On::Own(&[Arn::DbInstance, Arn::DbDefaults])),
+    write("rds:DeleteDBInstance", On::Own(&[Arn::DbInstance])),
+    write(
+        "rds:AddTagsToResource",
+        On::Own(&[Arn::DbCluster, Arn::DbInstance, Arn::DbSubnetGroup]),
+    ),
+    write(
+        "rds:RemoveTagsFromResource",
+        On::Own(&[Arn::DbCluster, Arn::DbInstance, Arn::DbSubnetGroup]),
+    ),
+];
+
+/// What AWS checks on deployer's behalf: a cluster created with `ManageMasterUserPassword` has
+/// RDS create, tag and later delete its master password secret as the caller (AWS's guide,
+/// "Password management with Amazon RDS and AWS Secrets Manager"), encrypted with the
+/// account's default key for Secrets Manager.
+pub(crate) const IMPLIED: &[Call] = &[
+    write("secretsmanager:CreateSecret", On::Own(&[Arn::DbSecret])),
+    write("secretsmanager:TagResource", On::Own(&[Arn::DbSecret])),
+    write("secretsmanager:RotateSecret", On::Own(&[Arn::DbSecret])),
+    write("secretsmanager:DeleteSecret", On::Own(&[Arn::DbSecret])),
+    write(
+        "kms:DescribeKey",
+        On::Anything("the default key of Secrets Manager has an id AWS gives each account"),
+    ),
+    write("iam:CreateServiceLinkedRole", On::ServiceLinked(&["rds.amazonaws.com"])),
+];
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ use super::found::Found;
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::model::{LogBucketSpec, Spec, TAG_ENVIRONMENT, Tags};
+use super::permissions::{Arn, Call, On, read, write};
 
 mod log_bucket;
 
@@ -105,3 +106,29 @@ impl TagApi for S3 {
         self.put_tags(bucket, &all).await
     }
 }
+
+/// What the access log bucket's adapter calls, as IAM names them (S3's actions are not its
+/// operations' names: `ListObjectVersions` is `s3:ListBucketVersions`; see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read(
+        "s3:ListAllMyBuckets",
+        On::Anything("ListBuckets lists the account's buckets: no resource-level permission"),
+    ),
+    read("s3:GetBucketTagging", On::Own(&[Arn::LogBucket])),
+    read("s3:GetEncryptionConfiguration", On::Own(&[Arn::LogBucket])),
+    read("s3:GetLifecycleConfiguration", On::Own(&[Arn::LogBucket])),
+    read("s3:GetBucketPolicy", On::Own(&[Arn::LogBucket])),
+    read("s3:GetBucketPublicAccessBlock", On::Own(&[Arn::LogBucket])),
+    write("s3:CreateBucket", On::Own(&[Arn::LogBucket])),
+    write("s3:PutBucketTagging", On::Own(&[Arn::LogBucket])),
+    write("s3:PutEncryptionConfiguration", On::Own(&[Arn::LogBucket])),
+    write("s3:PutLifecycleConfiguration", On::Own(&[Arn::LogBucket])),
+    write("s3:PutBucketPolicy", On::Own(&[Arn::LogBucket])),
+    write("s3:DeleteBucketPolicy", On::Own(&[Arn::LogBucket])),
+    write("s3:PutBucketPublicAccessBlock", On::Own(&[Arn::LogBucket])),
+    // Emptying the bucket before deleting it.
+    write("s3:ListBucketVersions", On::Own(&[Arn::LogBucket])),
+    write("s3:DeleteObject", On::Own(&[Arn::LogObjects])),
+    write("s3:DeleteObjectVersion", On::Own(&[Arn::LogObjects])),
+    write("s3:DeleteBucket", On::Own(&[Arn::LogBucket])),
+];

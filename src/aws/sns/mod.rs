@@ -14,6 +14,7 @@ use super::tags::sync_tags;
 use crate::aws::resource::Read;
 use crate::model::Outputs;
 use crate::model::{AlarmTopicSpec, Spec, Tags, alarm_topic_name};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod alarm_topic;
 
@@ -111,3 +112,21 @@ crate::aws::tags::tag_api!(
     tag_resource("TagResource", tags => to_sns_tags(tags)?),
     untag_resource("UntagResource")
 );
+
+/// What the alarm topic's adapter calls (see `aws::permissions`).
+pub(crate) const CALLS: &[Call] = &[
+    read("sns:ListTopics", On::Anything(LIST)),
+    read("sns:GetTopicAttributes", On::Own(&[Arn::AlarmTopic])),
+    read("sns:ListTagsForResource", On::Own(&[Arn::AlarmTopic])),
+    read("sns:ListSubscriptionsByTopic", On::Own(&[Arn::AlarmTopic])),
+    write("sns:CreateTopic", On::Own(&[Arn::AlarmTopic])),
+    write("sns:SetTopicAttributes", On::Own(&[Arn::AlarmTopic])),
+    write("sns:TagResource", On::Own(&[Arn::AlarmTopic])),
+    write("sns:UntagResource", On::Own(&[Arn::AlarmTopic])),
+    write("sns:Subscribe", On::Own(&[Arn::AlarmTopic])),
+    write(
+        "sns:Unsubscribe",
+        On::Anything("Unsubscribe names a subscription, which SNS gives no resource-level permission"),
+    ),
+    write("sns:DeleteTopic", On::Own(&[Arn::AlarmTopic])),
+];

@@ -15,6 +15,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::error::{AwsError, Classify};
+use super::permissions::{Arn, Call, On, read, write};
 
 mod hold;
 mod lock;
@@ -154,3 +155,14 @@ impl Locks {
 }
 
 const TABLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What the lock and the hold call (see `aws::permissions`): the table is shared, its items
+/// are each environment's own.
+pub(crate) const CALLS: &[Call] = &[
+    read("dynamodb:DescribeTable", On::Own(&[Arn::LockTable])),
+    read("dynamodb:GetItem", On::LockItems),
+    write("dynamodb:CreateTable", On::Own(&[Arn::LockTable])),
+    write("dynamodb:PutItem", On::LockItems),
+    write("dynamodb:UpdateItem", On::LockItems),
+    write("dynamodb:DeleteItem", On::LockItems),
+];

@@ -1,0 +1,21 @@
+//! `deployer permissions`: the policies an operator of one environment needs, scoped to its
+//! account, region and names.
+
+use anyhow::Result;
+
+use super::Session;
+use crate::aws::{OperatorRole, PermissionScope, Permissions};
+
+/// What `role` needs to run deployer on the session's environment. The account is the
+/// caller's (STS, which needs no permission), so the policies are for this account.
+pub async fn permissions(session: &Session, role: OperatorRole) -> Result<Permissions> {
+    let config = &session.file()?.config;
+    let scope = PermissionScope {
+        environment: session.name().to_owned(),
+        region: session.aws.region.clone(),
+        account: session.aws.sts.account_id().await?,
+        certificate: config.load_balancer.https.as_ref().map(|https| https.certificate_arn.clone()),
+        permissions_boundary: config.iam.permissions_boundary.clone(),
+    };
+    Ok(crate::aws::permissions(&scope, role))
+}
