@@ -3,8 +3,11 @@
 use crate::support::{Deployer, Moto, block_on, environments_copy, tagged_resources};
 
 /// `tasks`: what the emulator reports running per ECS service (the environment's desired count).
+/// deployer runs as a user holding only `deployer permissions ENV --for deploy`, with the
+/// emulator checking every call's action against it: a call missing from the policy fails here.
 fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_flags: &[&str]) {
-    let moto = Moto::start_with_tasks(tasks);
+    let mut moto = Moto::start_with_tasks(tasks);
+    moto.enforce_least_privilege(environment);
     Deployer::new(&moto).args(["validate"]).run().expect_status(0);
 
     let plan = Deployer::new(&moto)

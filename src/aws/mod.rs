@@ -44,7 +44,10 @@ pub use elbv2::Elbv2;
 pub use error::AwsError;
 pub use iam::Iam;
 pub use logs::{LogLine, Logs};
-pub use permissions::{POLICY_SIZE_LIMIT, Permissions, PolicyDocument, Role as OperatorRole, Scope as PermissionScope, Unscoped, permissions, size as policy_size};
+pub use permissions::{
+    POLICY_SIZE_LIMIT, Permissions, PolicyDocument, Role as OperatorRole, Scope as PermissionScope, Unscoped,
+    permissions, size as policy_size,
+};
 pub use rds::Rds;
 pub use s3::S3;
 pub use sns::Sns;

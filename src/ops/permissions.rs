@@ -14,7 +14,11 @@ pub async fn permissions(session: &Session, role: OperatorRole) -> Result<Permis
         environment: session.name().to_owned(),
         region: session.aws.region.clone(),
         account: session.aws.sts.account_id().await?,
-        certificate: config.load_balancer.https.as_ref().map(|https| https.certificate_arn.clone()),
+        certificate: config
+            .load_balancer
+            .https
+            .as_ref()
+            .map(|https| https.certificate_arn.clone()),
         permissions_boundary: config.iam.permissions_boundary.clone(),
     };
     Ok(crate::aws::permissions(&scope, role))

@@ -404,7 +404,11 @@ pub fn permissions(environment: &str, permissions: &Permissions, json: bool) -> 
         permissions.role.name(),
         permissions.actions.len(),
         permissions.policies.len(),
-        if permissions.policies.len() == 1 { "policy" } else { "policies" },
+        if permissions.policies.len() == 1 {
+            "policy"
+        } else {
+            "policies"
+        },
     );
     for policy in &permissions.policies {
         println!(

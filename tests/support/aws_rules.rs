@@ -527,12 +527,22 @@ fn blocks<'x>(xml: &'x str, tag: &str) -> Vec<&'x str> {
     found
 }
 
-/// `Facts` read from the emulator itself, with the query API (unsigned: the emulator checks
-/// no signatures unless told to, and these calls are the proxy's own).
+/// `Facts` read from the emulator itself, with the query API: unsigned while the emulator
+/// checks no signatures, signed as the harness's administrator once it enforces IAM.
 pub(crate) struct EmulatorFacts<'a> {
     pub(crate) upstream: &'a str,
     pub(crate) region: &'a str,
+    /// The administrator's access key id and secret, under enforcement.
+    pub(crate) admin: Option<&'a (String, String)>,
 }
+
+/// How Python encodes a form (what the emulator checks signatures over): letters, digits and
+/// `_.-~` as they are, a space as `+`, the rest as `%XX`.
+const PYTHON_FORM: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 impl EmulatorFacts<'_> {
     fn ask(&self, service: &str, form: &[(&str, &str)]) -> String {
@@ -541,7 +551,9 @@ impl EmulatorFacts<'_> {
             .map(|(k, v)| {
                 format!(
                     "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                    percent_encoding::utf8_percent_encode(v, PYTHON_FORM)
+                        .to_string()
+                        .replace("%20", "+")
                 )
             })
             .collect::<Vec<_>>()
@@ -549,12 +561,18 @@ impl EmulatorFacts<'_> {
         let Ok(mut stream) = TcpStream::connect(self.upstream) else {
             return String::new();
         };
-        let request = format!(
-            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential=proxy/20260101/{}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        let key = self.admin.map_or("proxy", |(id, _)| id.as_str());
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Amz-Date: 20260101T000000Z\r\nAuthorization: AWS4-HMAC-SHA256 Credential={key}/20260101/{}/{service}/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=0\r\nContent-Length: {}\r\n\r\n",
             self.upstream,
             self.region,
             body.len()
         );
+        let head = match self.admin {
+            Some((_, secret)) => super::proxy::signed_again(&head, body.as_bytes(), secret),
+            None => head,
+        };
+        let request = format!("{}\r\nConnection: close\r\n\r\n{body}", head.trim_end_matches("\r\n"));
         let mut answer = String::new();
         let _ = stream.write_all(request.as_bytes());
         let _ = stream.read_to_string(&mut answer);

@@ -50,6 +50,27 @@ pub(crate) struct Moto {
     pub(crate) strict: proxy::Proxy,
     /// What `Deployer::new` reads (see `prepare_environments`).
     environments: tempfile::TempDir,
+    /// The access keys the harness's own clients sign with, and deployer's: moto's defaults
+    /// until `enforce`, then an administrator's and a least-privileged operator's.
+    admin: Keys,
+    deployer: Keys,
+    enforcing: bool,
+}
+
+/// An IAM user's access key.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    pub id: String,
+    pub secret: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            id: "test".to_owned(),
+            secret: "test".to_owned(),
+        }
+    }
 }
 
 /// The certificate production.yaml names until its owner puts theirs.
@@ -81,6 +102,9 @@ impl Moto {
             strict,
             server: Some(server),
             environments: tempfile::tempdir().unwrap(),
+            admin: Keys::default(),
+            deployer: Keys::default(),
+            enforcing: false,
         };
         moto.prepare_environments();
         moto
@@ -127,9 +151,99 @@ impl Moto {
             .region(aws_config::Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
-                aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"),
+                aws_sdk_ec2::config::Credentials::new(&self.admin.id, &self.admin.secret, None, None, "tests"),
             ))
             .build()
+    }
+
+    /// From now on the emulator checks every call against its caller's IAM policies
+    /// (shared/MOTO.md: it checks the action, not resources or conditions): the harness's own
+    /// clients sign as an administrator, and deployer as a user holding exactly what
+    /// `deployer permissions ENVIRONMENT --for deploy` prints.
+    pub(crate) fn enforce_least_privilege(&mut self, environment: &str) {
+        self.enforce();
+        self.deployer = self.operator(environment, "deploy");
+    }
+
+    /// Turns IAM enforcement on, with an administrator for the harness.
+    pub(crate) fn enforce(&mut self) {
+        if self.enforcing {
+            return;
+        }
+        let everything = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }],
+        });
+        self.admin = self.user_with("harness-admin", &[("everything".to_owned(), everything)]);
+        self.strict.sign_own_calls_as(&self.admin.id, &self.admin.secret);
+        self.set_auth("0");
+        self.enforcing = true;
+    }
+
+    /// A new IAM user holding exactly the policies `deployer permissions ENVIRONMENT --for
+    /// ROLE` prints (each a managed policy attached to the user), and its access key.
+    pub(crate) fn operator(&self, environment: &str, role: &str) -> Keys {
+        let printed = Deployer::new(self)
+            .signed_by(&self.admin)
+            .args(["permissions", environment, "--for", role, "--json"])
+            .run()
+            .expect_status(0);
+        let permissions: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
+        let policies: Vec<(String, serde_json::Value)> = permissions["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap().to_owned(), as_moto_checks(&p["document"])))
+            .collect();
+        self.user_with(&format!("{environment}-{role}"), &policies)
+    }
+
+    /// Creates an IAM user with `policies` (managed, attached) and an access key.
+    fn user_with(&self, name: &str, policies: &[(String, serde_json::Value)]) -> Keys {
+        block_on(async {
+            let iam = aws_sdk_iam::Client::new(&self.sdk_config());
+            iam.create_user().user_name(name).send().await.unwrap();
+            for (policy, document) in policies {
+                let arn = iam
+                    .create_policy()
+                    .policy_name(format!("{name}-{policy}"))
+                    .policy_document(document.to_string())
+                    .send()
+                    .await
+                    .unwrap()
+                    .policy()
+                    .and_then(|p| p.arn())
+                    .unwrap()
+                    .to_owned();
+                iam.attach_user_policy()
+                    .user_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let key = iam.create_access_key().user_name(name).send().await.unwrap();
+            let key = key.access_key().unwrap();
+            self.strict.know_key(key.access_key_id(), key.secret_access_key());
+            Keys {
+                id: key.access_key_id().to_owned(),
+                secret: key.secret_access_key().to_owned(),
+            }
+        })
+    }
+
+    /// moto's switch for credential checks: `0` checks every later call, `inf` none.
+    fn set_auth(&self, after: &str) {
+        let port = self.server.as_ref().expect("a running server").port;
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let request = format!(
+            "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{after}",
+            after.len()
+        );
+        let mut answer = String::new();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "reset-auth: {answer}");
     }
 
     pub(crate) fn ec2(&self) -> aws_sdk_ec2::Client {
@@ -209,6 +323,9 @@ impl Server {
 impl Drop for Moto {
     fn drop(&mut self) {
         let violations = self.strict.violations();
+        if self.enforcing {
+            self.set_auth("inf");
+        }
         let Some(server) = self.server.take() else { return };
         if server.reset() {
             IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(server);
@@ -271,11 +388,19 @@ impl Deployer {
         deployer
             .command
             .env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_ACCESS_KEY_ID", &moto.deployer.id)
+            .env("AWS_SECRET_ACCESS_KEY", &moto.deployer.secret)
             .env("DEPLOYER_IMAGE", TEST_IMAGE)
             .env("DEPLOYER_ENVIRONMENTS", moto.environments.path());
         deployer
+    }
+
+    /// Signing as `keys`' user instead of the test's operator.
+    pub(crate) fn signed_by(mut self, keys: &Keys) -> Self {
+        self.command
+            .env("AWS_ACCESS_KEY_ID", &keys.id)
+            .env("AWS_SECRET_ACCESS_KEY", &keys.secret);
+        self
     }
 
     /// Through `proxy` (faults, call records) instead of straight to the emulator.
@@ -819,4 +944,40 @@ pub(crate) async fn target_group_arn(elbv2: &aws_sdk_elasticloadbalancingv2::Cli
         .collect();
     assert_eq!(ours.len(), 1, "one target group for {environment}: {ours:?}");
     ours[0].to_owned()
+}
+
+/// A policy as moto can check it, which is by action alone (what deployer prints stays AWS's
+/// own; its scoping is checked by `permission_scope`'s evaluator instead):
+/// - moto matches a statement's `Resource` against `*` (it knows no request's resource but
+///   S3's), so a scoped statement would never match: every statement is on `*`;
+/// - it evaluates conditions with no request context, so any condition fails, and a failed
+///   condition refuses the whole request even in an Allow: conditions are dropped;
+/// - it names CloudWatch's actions after the signing name, `monitoring:<Action>`
+///   (shared/MOTO.md), so each `cloudwatch:` action is granted under that name too;
+/// - it checks S3 calls whose sub-resource its table misspells (`public_access_block` for
+///   `?publicAccessBlock`, no `encryption`) as the method's default, `s3:ListBucket` for a GET
+///   and `s3:CreateBucket` for a PUT: granted with the actions IAM names for them.
+fn as_moto_checks(document: &serde_json::Value) -> serde_json::Value {
+    let mut document = document.clone();
+    for statement in document["Statement"].as_array_mut().unwrap() {
+        let statement = statement.as_object_mut().unwrap();
+        statement.insert("Resource".to_owned(), "*".into());
+        statement.remove("Condition");
+        let actions = statement.get_mut("Action").unwrap().as_array_mut().unwrap();
+        let renamed: Vec<serde_json::Value> = actions
+            .iter()
+            .filter_map(|a| {
+                let a = a.as_str()?;
+                if let Some(rest) = a.strip_prefix("cloudwatch:") {
+                    return Some(format!("monitoring:{rest}").into());
+                }
+                match a {
+                    "s3:GetBucketPublicAccessBlock" | "s3:GetEncryptionConfiguration" => Some("s3:ListBucket".into()),
+                    _ => None,
+                }
+            })
+            .collect();
+        actions.extend(renamed);
+    }
+    document
 }

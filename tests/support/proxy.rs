@@ -94,6 +94,11 @@ struct Rules {
     started: Instant,
     scripted: Vec<Scripted>,
     rewrites: Vec<Rewrite>,
+    /// Secrets of the access keys the harness made (`know_key`), by key id: what lets the
+    /// proxy sign again a request it must re-encode for the emulator (`for_moto_signature`).
+    secrets: BTreeMap<String, String>,
+    /// The key the proxy signs its own calls with once the emulator enforces IAM.
+    admin: Option<(String, String)>,
     fault_rate: f64,
     rng: fastrand::Rng,
     next_fault: usize,
@@ -125,6 +130,21 @@ impl Proxy {
     /// A proxy that refuses what AWS refuses and the emulator accepts: every request checked
     /// against AWS's API model (`api_model`), and AWS's preconditions (`aws_rules`) answered
     /// with AWS's own errors. Every integration test's emulator sits behind one.
+    /// The proxy's own calls to the emulator (`aws_rules::EmulatorFacts`) are signed with
+    /// this key from now on.
+    pub(crate) fn sign_own_calls_as(&self, id: &str, secret: &str) {
+        self.rules.lock().unwrap().admin = Some((id.to_owned(), secret.to_owned()));
+    }
+
+    /// Tells the proxy an access key's secret (see `for_moto_signature`).
+    pub(crate) fn know_key(&self, id: &str, secret: &str) {
+        self.rules
+            .lock()
+            .unwrap()
+            .secrets
+            .insert(id.to_owned(), secret.to_owned());
+    }
+
     pub(crate) fn strict(upstream: &str) -> Self {
         let strict = Strict {
             rules: AwsRules::new(),
@@ -143,6 +163,8 @@ impl Proxy {
             started: Instant::now(),
             scripted: Vec::new(),
             rewrites: Vec::new(),
+            secrets: BTreeMap::new(),
+            admin: None,
             fault_rate,
             rng: fastrand::Rng::with_seed(seed),
             next_fault: 0,
@@ -478,9 +500,13 @@ fn title(verb: &str) -> &'static str {
 
 fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mutex<Rules>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(request) = read_request(&mut reader) else {
+    let Some(mut request) = read_request(&mut reader) else {
         return;
     };
+    let secret = access_key_id(&request.head).and_then(|id| rules.lock().unwrap().secrets.get(&id).cloned());
+    if let Some(secret) = secret {
+        for_moto_signature(&mut request, &secret);
+    }
     let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
     let at = rules.lock().unwrap().started.elapsed();
     let (service, region) = credential_scope(&request.head);
@@ -490,9 +516,11 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         form: &request.params,
         json: request.json.as_ref(),
     };
+    let admin = rules.lock().unwrap().admin.clone();
     let facts = aws_rules::EmulatorFacts {
         upstream,
         region: &region,
+        admin: admin.as_ref(),
     };
     // The model check is pure and the slowest part (patterns compile on first use): done
     // before the lock, so concurrent calls are not queued behind it.
@@ -764,4 +792,101 @@ fn rewrite(response: &mut Vec<u8>, operation: &str, rewrites: &mut [Rewrite]) {
     if changed {
         *response = with_body(&head, &body);
     }
+}
+
+/// The access key id a request is signed with (`Credential=AKID/...`).
+fn access_key_id(head: &str) -> Option<String> {
+    let at = head.find("Credential=")? + "Credential=".len();
+    head[at..].split('/').next().map(str::to_owned)
+}
+
+/// An enforcing emulator checks a query-protocol request's signature over the form it
+/// re-encodes from the parameters it parsed, the way Python does (a space as `+`), not over
+/// the bytes sent: the Rust SDK's `%20` (as correct: both mean a space) fails that check, which
+/// is why moto refuses the SDK's PutMetricAlarm (its descriptions have spaces; shared/MOTO.md).
+/// The same request is forwarded with `+` for `%20`, signed again with the caller's own key, so
+/// the emulator still checks its action against the caller's policies.
+fn for_moto_signature(request: &mut Request, secret: &str) {
+    let form = request.head.lines().any(|l| {
+        l.to_ascii_lowercase()
+            .starts_with("content-type: application/x-www-form-urlencoded")
+    });
+    let body = String::from_utf8_lossy(&request.body);
+    if !form || !body.contains("%20") {
+        return;
+    }
+    request.body = body.replace("%20", "+").into_bytes();
+    request.head = signed_again(&request.head, &request.body, secret);
+}
+
+/// `head` with its Content-Length set to `body`'s and its SigV4 signature computed again over
+/// the same signed headers (AWS's Signature Version 4 signing process).
+pub(super) fn signed_again(head: &str, body: &[u8], secret: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hmac = |key: &[u8], data: &str| {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+        mac.update(data.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    };
+    let mut lines: Vec<String> = head.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
+    for line in &mut lines {
+        if line.to_ascii_lowercase().starts_with("content-length:") {
+            *line = format!("content-length: {}", body.len());
+        }
+    }
+    let header = |name: &str| {
+        lines.iter().skip(1).find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+    };
+    let authorization = header("authorization").unwrap();
+    let part = |name: &str| {
+        let at = authorization.find(name).unwrap() + name.len();
+        authorization[at..].split([',', ' ']).next().unwrap().to_owned()
+    };
+    let (credential, signed_headers) = (part("Credential="), part("SignedHeaders="));
+    let scope: Vec<&str> = credential.split_once('/').unwrap().1.split('/').collect();
+    let (date, region, service) = (scope[0], scope[1], scope[2]);
+    let amz_date = header("x-amz-date").unwrap();
+    let target = lines[0].split(' ').nth(1).unwrap();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut query: Vec<&str> = query.split('&').filter(|q| !q.is_empty()).collect();
+    query.sort_unstable();
+    let canonical_headers: String = signed_headers
+        .split(';')
+        .map(|name| {
+            let value = header(name).unwrap_or_default();
+            format!("{name}:{}\n", value.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+        .collect();
+    let canonical = format!(
+        "{}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
+        lines[0].split(' ').next().unwrap(),
+        query.join("&"),
+        hex(&Sha256::digest(body))
+    );
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
+        hex(&Sha256::digest(canonical.as_bytes()))
+    );
+    let key = [date, region, service, "aws4_request"]
+        .iter()
+        .fold(format!("AWS4{secret}").into_bytes(), |key, part| hmac(&key, part));
+    let signature = hex(&hmac(&key, &to_sign));
+    let old = part("Signature=");
+    lines
+        .into_iter()
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("authorization:") {
+                l.replace(&old, &signature)
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\r\n"))
+        .collect::<String>()
+        + "\r\n"
 }

@@ -1,8 +1,8 @@
 //! Application Auto Scaling: the client, and the ECS service's scalable target and policies
 //! (`service_scaling.rs`).
 
-use aws_sdk_applicationautoscaling::Client;
 use super::permissions::{Arn, Call, LIST, On, read, write};
+use aws_sdk_applicationautoscaling::Client;
 
 mod service_scaling;
 
@@ -47,5 +47,8 @@ pub(crate) const CALLS: &[Call] = &[
     // caller (the guide's identity-based policy examples).
     write("cloudwatch:PutMetricAlarm", On::Own(&[Arn::TargetTrackingAlarms])),
     write("cloudwatch:DeleteAlarms", On::Own(&[Arn::TargetTrackingAlarms])),
-    write("iam:CreateServiceLinkedRole", On::ServiceLinked(&["ecs.application-autoscaling.amazonaws.com"])),
+    write(
+        "iam:CreateServiceLinkedRole",
+        On::ServiceLinked(&["ecs.application-autoscaling.amazonaws.com"]),
+    ),
 ];

@@ -8,6 +8,7 @@ use aws_sdk_autoscaling::types::{Filter, LaunchTemplateSpecification, Tag};
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use super::wait::{Check, Wait, poll};
@@ -15,7 +16,6 @@ use crate::apply::Resolved;
 use crate::aws::resource::Read;
 use crate::aws::status::Health;
 use crate::model::{AutoScalingGroupSpec, Spec, TAG_DIGEST, TAG_ENVIRONMENT, TAG_ID, TAG_SPEC, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod group;
 mod group_scaling;
@@ -98,15 +98,24 @@ pub(crate) const CALLS: &[Call] = &[
     read("autoscaling:DescribeInstanceRefreshes", On::Anything(LIST)),
     read("autoscaling:DescribePolicies", On::Anything(LIST)),
     read("autoscaling:DescribeScalingActivities", On::Anything(LIST)),
-    write("autoscaling:CreateAutoScalingGroup", On::Creating(&[Arn::AutoScalingGroup])),
+    write(
+        "autoscaling:CreateAutoScalingGroup",
+        On::Creating(&[Arn::AutoScalingGroup]),
+    ),
     write("autoscaling:UpdateAutoScalingGroup", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:DeleteAutoScalingGroup", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:CreateOrUpdateTags", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:DeleteTags", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:AttachLoadBalancers", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:DetachLoadBalancers", On::Own(&[Arn::AutoScalingGroup])),
-    write("autoscaling:AttachLoadBalancerTargetGroups", On::Own(&[Arn::AutoScalingGroup])),
-    write("autoscaling:DetachLoadBalancerTargetGroups", On::Own(&[Arn::AutoScalingGroup])),
+    write(
+        "autoscaling:AttachLoadBalancerTargetGroups",
+        On::Own(&[Arn::AutoScalingGroup]),
+    ),
+    write(
+        "autoscaling:DetachLoadBalancerTargetGroups",
+        On::Own(&[Arn::AutoScalingGroup]),
+    ),
     write("autoscaling:StartInstanceRefresh", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:PutScalingPolicy", On::Own(&[Arn::AutoScalingGroup])),
     write("autoscaling:DeletePolicy", On::Own(&[Arn::AutoScalingGroup])),

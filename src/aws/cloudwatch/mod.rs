@@ -13,6 +13,7 @@ use futures::future::try_join_all;
 
 use super::error::{AwsError, Classify};
 use super::found::{Found, recorded_arn};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::sync_tags;
 use crate::apply::Resolved;
@@ -21,7 +22,6 @@ use crate::aws::status::AlarmStatus;
 use crate::aws::status::Health;
 use crate::model::Outputs;
 use crate::model::{AlarmMetric, AlarmSpec, DimensionValue, MetricRead, Ref, ResourceSpec, Spec, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod alarm;
 

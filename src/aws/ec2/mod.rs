@@ -29,9 +29,9 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
 use super::error::{AwsError, Classify};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::tags::TagApi;
 use crate::model::{TAG_ENVIRONMENT, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Ec2 {
@@ -173,7 +173,10 @@ pub(crate) const CALLS: &[Call] = &[
     write("ec2:CreateSubnet", On::Creating(&[Arn::Ec2("subnet")])),
     write("ec2:CreateSubnet", On::Tagged(&[Arn::Ec2("vpc")])),
     write("ec2:DeleteSubnet", On::Tagged(&[Arn::Ec2("subnet")])),
-    write("ec2:CreateInternetGateway", On::Creating(&[Arn::Ec2("internet-gateway")])),
+    write(
+        "ec2:CreateInternetGateway",
+        On::Creating(&[Arn::Ec2("internet-gateway")]),
+    ),
     write(
         "ec2:AttachInternetGateway",
         On::Tagged(&[Arn::Ec2("internet-gateway"), Arn::Ec2("vpc")]),
@@ -208,15 +211,36 @@ pub(crate) const CALLS: &[Call] = &[
     write("ec2:CreateSecurityGroup", On::Creating(&[Arn::Ec2("security-group")])),
     write("ec2:CreateSecurityGroup", On::Tagged(&[Arn::Ec2("vpc")])),
     write("ec2:DeleteSecurityGroup", On::Tagged(&[Arn::Ec2("security-group")])),
-    write("ec2:AuthorizeSecurityGroupIngress", On::Tagged(&[Arn::Ec2("security-group")])),
-    write("ec2:AuthorizeSecurityGroupEgress", On::Tagged(&[Arn::Ec2("security-group")])),
-    write("ec2:RevokeSecurityGroupIngress", On::Tagged(&[Arn::Ec2("security-group")])),
-    write("ec2:RevokeSecurityGroupEgress", On::Tagged(&[Arn::Ec2("security-group")])),
+    write(
+        "ec2:AuthorizeSecurityGroupIngress",
+        On::Tagged(&[Arn::Ec2("security-group")]),
+    ),
+    write(
+        "ec2:AuthorizeSecurityGroupEgress",
+        On::Tagged(&[Arn::Ec2("security-group")]),
+    ),
+    write(
+        "ec2:RevokeSecurityGroupIngress",
+        On::Tagged(&[Arn::Ec2("security-group")]),
+    ),
+    write(
+        "ec2:RevokeSecurityGroupEgress",
+        On::Tagged(&[Arn::Ec2("security-group")]),
+    ),
     // The rules an authorize call creates are new, so carry no tag yet; the group's tag scopes.
-    write("ec2:AuthorizeSecurityGroupIngress", On::Own(&[Arn::Ec2("security-group-rule")])),
-    write("ec2:AuthorizeSecurityGroupEgress", On::Own(&[Arn::Ec2("security-group-rule")])),
+    write(
+        "ec2:AuthorizeSecurityGroupIngress",
+        On::Own(&[Arn::Ec2("security-group-rule")]),
+    ),
+    write(
+        "ec2:AuthorizeSecurityGroupEgress",
+        On::Own(&[Arn::Ec2("security-group-rule")]),
+    ),
     write("ec2:CreateLaunchTemplate", On::Creating(&[Arn::Ec2("launch-template")])),
-    write("ec2:CreateLaunchTemplateVersion", On::Tagged(&[Arn::Ec2("launch-template")])),
+    write(
+        "ec2:CreateLaunchTemplateVersion",
+        On::Tagged(&[Arn::Ec2("launch-template")]),
+    ),
     write("ec2:ModifyLaunchTemplate", On::Tagged(&[Arn::Ec2("launch-template")])),
     write("ec2:DeleteLaunchTemplate", On::Tagged(&[Arn::Ec2("launch-template")])),
     write(

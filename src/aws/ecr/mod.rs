@@ -11,8 +11,8 @@ use aws_sdk_ecr::Client;
 use aws_sdk_ecr::types::Tag;
 
 use super::error::{AwsError, Classify};
-use crate::model::Tags;
 use super::permissions::{Arn, Call, LIST, On, read, reads_data, write};
+use crate::model::Tags;
 
 #[derive(Debug, Clone)]
 pub struct Ecr {

@@ -13,8 +13,8 @@ use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::Tag;
 
 use super::error::{AwsError, Classify};
-use crate::model::Tags;
 use super::permissions::{Arn, Call, LIST, On, read, write};
+use crate::model::Tags;
 
 #[derive(Debug, Clone)]
 pub struct Ecs {

@@ -9,6 +9,7 @@ use aws_sdk_elasticloadbalancing::types::{
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::apply::Resolved;
@@ -17,7 +18,6 @@ use crate::aws::status::Health;
 use crate::model::HealthCheck as Check;
 use crate::model::Outputs;
 use crate::model::{ClassicLoadBalancerSpec, Spec, TAG_ENVIRONMENT, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod load_balancer;
 
@@ -101,9 +101,15 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 pub(crate) const CALLS: &[Call] = &[
     read("elasticloadbalancing:DescribeLoadBalancers", On::Anything(LIST)),
     read("elasticloadbalancing:DescribeTags", On::Anything(LIST)),
-    read("elasticloadbalancing:DescribeLoadBalancerAttributes", On::Anything(LIST)),
+    read(
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        On::Anything(LIST),
+    ),
     read("elasticloadbalancing:DescribeInstanceHealth", On::Anything(LIST)),
-    write("elasticloadbalancing:CreateLoadBalancer", On::Creating(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:CreateLoadBalancer",
+        On::Creating(&[Arn::ClassicLoadBalancer]),
+    ),
     write("elasticloadbalancing:AddTags", On::Own(&[Arn::ClassicLoadBalancer])),
     write("elasticloadbalancing:RemoveTags", On::Own(&[Arn::ClassicLoadBalancer])),
     write(
@@ -118,7 +124,10 @@ pub(crate) const CALLS: &[Call] = &[
         "elasticloadbalancing:DetachLoadBalancerFromSubnets",
         On::Own(&[Arn::ClassicLoadBalancer]),
     ),
-    write("elasticloadbalancing:ConfigureHealthCheck", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:ConfigureHealthCheck",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
     write(
         "elasticloadbalancing:CreateLoadBalancerListeners",
         On::Own(&[Arn::ClassicLoadBalancer]),
@@ -127,7 +136,10 @@ pub(crate) const CALLS: &[Call] = &[
         "elasticloadbalancing:DeleteLoadBalancerListeners",
         On::Own(&[Arn::ClassicLoadBalancer]),
     ),
-    write("elasticloadbalancing:CreateLoadBalancerPolicy", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:CreateLoadBalancerPolicy",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
     write(
         "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
         On::Own(&[Arn::ClassicLoadBalancer]),
@@ -136,5 +148,8 @@ pub(crate) const CALLS: &[Call] = &[
         "elasticloadbalancing:ModifyLoadBalancerAttributes",
         On::Own(&[Arn::ClassicLoadBalancer]),
     ),
-    write("elasticloadbalancing:DeleteLoadBalancer", On::Own(&[Arn::ClassicLoadBalancer])),
+    write(
+        "elasticloadbalancing:DeleteLoadBalancer",
+        On::Own(&[Arn::ClassicLoadBalancer]),
+    ),
 ];

@@ -15,8 +15,8 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 
 use super::error::{AwsError, Classify};
-use crate::model::{TAG_ENVIRONMENT, Tags};
 use super::permissions::{Arn, Call, LIST, On, read, write};
+use crate::model::{TAG_ENVIRONMENT, Tags};
 
 /// DescribeTags takes at most 20 ARNs per call.
 const TAG_BATCH: usize = 20;
@@ -108,15 +108,27 @@ fn sdk_tags(tags: &Tags) -> Vec<Tag> {
 /// What the ALB adapters call (see `aws::permissions`).
 pub(crate) const CALLS: &[Call] = &[
     read("elasticloadbalancing:DescribeLoadBalancers", On::Anything(LIST)),
-    read("elasticloadbalancing:DescribeLoadBalancerAttributes", On::Anything(LIST)),
+    read(
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        On::Anything(LIST),
+    ),
     read("elasticloadbalancing:DescribeListeners", On::Anything(LIST)),
     read("elasticloadbalancing:DescribeTags", On::Anything(LIST)),
     read("elasticloadbalancing:DescribeTargetGroups", On::Anything(LIST)),
     read("elasticloadbalancing:DescribeTargetGroupAttributes", On::Anything(LIST)),
     read("elasticloadbalancing:DescribeTargetHealth", On::Anything(LIST)),
-    write("elasticloadbalancing:CreateLoadBalancer", On::Creating(&[Arn::LoadBalancer])),
-    write("elasticloadbalancing:CreateTargetGroup", On::Creating(&[Arn::TargetGroup])),
-    write("elasticloadbalancing:CreateListener", On::Own(&[Arn::LoadBalancer, Arn::Listener])),
+    write(
+        "elasticloadbalancing:CreateLoadBalancer",
+        On::Creating(&[Arn::LoadBalancer]),
+    ),
+    write(
+        "elasticloadbalancing:CreateTargetGroup",
+        On::Creating(&[Arn::TargetGroup]),
+    ),
+    write(
+        "elasticloadbalancing:CreateListener",
+        On::Own(&[Arn::LoadBalancer, Arn::Listener]),
+    ),
     write(
         "elasticloadbalancing:AddTags",
         On::Own(&[Arn::LoadBalancer, Arn::TargetGroup, Arn::Listener]),
@@ -127,13 +139,22 @@ pub(crate) const CALLS: &[Call] = &[
     ),
     write("elasticloadbalancing:ModifyListener", On::Own(&[Arn::Listener])),
     write("elasticloadbalancing:DeleteListener", On::Own(&[Arn::Listener])),
-    write("elasticloadbalancing:ModifyLoadBalancerAttributes", On::Own(&[Arn::LoadBalancer])),
+    write(
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        On::Own(&[Arn::LoadBalancer]),
+    ),
     write("elasticloadbalancing:SetSecurityGroups", On::Own(&[Arn::LoadBalancer])),
     write("elasticloadbalancing:SetSubnets", On::Own(&[Arn::LoadBalancer])),
     write("elasticloadbalancing:DeleteLoadBalancer", On::Own(&[Arn::LoadBalancer])),
     write("elasticloadbalancing:ModifyTargetGroup", On::Own(&[Arn::TargetGroup])),
-    write("elasticloadbalancing:ModifyTargetGroupAttributes", On::Own(&[Arn::TargetGroup])),
+    write(
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        On::Own(&[Arn::TargetGroup]),
+    ),
     write("elasticloadbalancing:DeleteTargetGroup", On::Own(&[Arn::TargetGroup])),
     // The first load balancer of an account has ELB create its service-linked role.
-    write("iam:CreateServiceLinkedRole", On::ServiceLinked(&["elasticloadbalancing.amazonaws.com"])),
+    write(
+        "iam:CreateServiceLinkedRole",
+        On::ServiceLinked(&["elasticloadbalancing.amazonaws.com"]),
+    ),
 ];

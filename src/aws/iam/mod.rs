@@ -11,8 +11,8 @@ pub(crate) use role::Roles;
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::Tag;
 
-use crate::model::Tags;
 use super::permissions::{Arn, Call, LIST, On, read, write};
+use crate::model::Tags;
 
 #[derive(Debug, Clone)]
 pub struct Iam {

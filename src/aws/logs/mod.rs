@@ -7,10 +7,10 @@ use aws_sdk_cloudwatchlogs::Client;
 
 use super::error::{AwsError, Classify};
 use super::found::{Found, recorded_arn};
+use super::permissions::{Arn, Call, LIST, On, read, reads_data, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::model::{LogGroupSpec, Spec, TAG_ENVIRONMENT, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, reads_data, write};
 
 mod log_group;
 

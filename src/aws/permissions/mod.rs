@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::model::names;
 use crate::model::TAG_ENVIRONMENT;
+use crate::model::names;
 
 /// What a call does with what it touches: which policies carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,7 +192,10 @@ impl Scope {
                 "arn:{p}:ecr:{r}:{a}:repository/{}*",
                 names::repository_prefix(env)
             )],
-            Arn::LogGroup => vec![format!("arn:{p}:logs:{r}:{a}:log-group:{}*", names::log_group_prefix(env))],
+            Arn::LogGroup => vec![format!(
+                "arn:{p}:logs:{r}:{a}:log-group:{}*",
+                names::log_group_prefix(env)
+            )],
             Arn::LogBucket => vec![format!("arn:{p}:s3:::{}", names::log_bucket(env, a, r))],
             Arn::LogObjects => vec![format!("arn:{p}:s3:::{}/*", names::log_bucket(env, a, r))],
             Arn::Role => vec![format!("arn:{p}:iam::{a}:role{iam_path}*")],
@@ -216,7 +219,10 @@ impl Scope {
             ],
             Arn::DbSecret => vec![format!("arn:{p}:secretsmanager:{r}:{a}:secret:rds!cluster-*")],
             Arn::AlarmTopic => vec![format!("arn:{p}:sns:{r}:{a}:{}", names::alarm_topic(env))],
-            Arn::Alarm => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{}*", names::alarm_prefix(env))],
+            Arn::Alarm => vec![format!(
+                "arn:{p}:cloudwatch:{r}:{a}:alarm:{}*",
+                names::alarm_prefix(env)
+            )],
             Arn::TargetTrackingAlarms => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:TargetTracking-*")],
             Arn::LockTable => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}", super::LOCK_TABLE)],
             Arn::SessionDocument => vec![format!("arn:{p}:ssm:{r}:{a}:document/SSM-SessionManagerRunShell")],
@@ -252,10 +258,19 @@ fn grants(call: &Call, scope: &Scope) -> Vec<(Grant, Option<&'static str>)> {
         arns.sort();
         arns
     };
-    let tag = |key: &str| condition_equals(&format!("{key}/{TAG_ENVIRONMENT}"), std::slice::from_ref(&scope.environment));
+    let tag = |key: &str| {
+        condition_equals(
+            &format!("{key}/{TAG_ENVIRONMENT}"),
+            std::slice::from_ref(&scope.environment),
+        )
+    };
     let grant = |resources: Vec<String>, condition: Value| Grant {
         resources,
-        condition: if condition.is_null() { String::new() } else { condition.to_string() },
+        condition: if condition.is_null() {
+            String::new()
+        } else {
+            condition.to_string()
+        },
     };
     match call.on {
         On::Anything(reason) => vec![(grant(vec!["*".to_owned()], Value::Null), Some(reason))],
@@ -266,7 +281,12 @@ fn grants(call: &Call, scope: &Scope) -> Vec<(Grant, Option<&'static str>)> {
             let creates: Vec<String> = creates.iter().map(|c| (*c).to_owned()).collect();
             vec![(
                 grant(
-                    vec![format!("arn:{}:ec2:{}:{}:*/*", scope.partition(), scope.region, scope.account)],
+                    vec![format!(
+                        "arn:{}:ec2:{}:{}:*/*",
+                        scope.partition(),
+                        scope.region,
+                        scope.account
+                    )],
                     condition_equals("ec2:CreateAction", &creates),
                 ),
                 None,
@@ -393,7 +413,8 @@ pub fn permissions(scope: &Scope, role: Role) -> Permissions {
     for call in calls_of(role) {
         for (mut grant, reason) in grants(&call, scope) {
             if let (Some(boundary), true) = (&scope.permissions_boundary, BOUNDED.contains(&call.action)) {
-                grant.condition = condition_equals("iam:PermissionsBoundary", std::slice::from_ref(boundary)).to_string();
+                grant.condition =
+                    condition_equals("iam:PermissionsBoundary", std::slice::from_ref(boundary)).to_string();
             }
             if let Some(reason) = reason {
                 unscoped.entry(call.action).or_insert(reason);

@@ -63,7 +63,10 @@ fn operations_called(folder: &Path) -> BTreeSet<String> {
             .collect();
         for (at, _) in text.match_indices("client.") {
             let rest = &text[at + "client.".len()..];
-            let name: String = rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit()).collect();
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                .collect();
             if !name.is_empty() && rest[name.len()..].starts_with("()") {
                 operations.insert(pascal(&name));
             }
@@ -94,7 +97,10 @@ fn every_aws_call_in_the_adapters_has_its_permission_declared() {
     let mut missing = Vec::new();
     for (folder, prefix) in PREFIXES {
         let called = operations_called(&root.join(folder));
-        assert!(!called.is_empty(), "no call found in src/aws/{folder}: the scan is broken");
+        assert!(
+            !called.is_empty(),
+            "no call found in src/aws/{folder}: the scan is broken"
+        );
         for operation in called {
             let named = format!("{prefix}:{operation}");
             let actions: Vec<String> = match NOT_NAMED_AFTER_THEIR_OPERATION.iter().find(|(op, _)| *op == named) {
@@ -109,7 +115,11 @@ fn every_aws_call_in_the_adapters_has_its_permission_declared() {
             }
         }
     }
-    assert!(missing.is_empty(), "calls without a declared permission:\n  {}", missing.join("\n  "));
+    assert!(
+        missing.is_empty(),
+        "calls without a declared permission:\n  {}",
+        missing.join("\n  ")
+    );
     assert!(checked > 150, "only {checked} calls found");
 }
 
@@ -149,7 +159,12 @@ fn statements(permissions: &Permissions) -> Vec<&Value> {
 }
 
 fn actions_of(statement: &Value) -> Vec<&str> {
-    statement["Action"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect()
+    statement["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
 }
 
 #[test]
@@ -201,8 +216,16 @@ fn every_document_fits_iams_limit_and_every_action_is_in_one() {
         let permissions = permissions(&scope("a-long-environment-x"), role);
         let mut granted = BTreeSet::new();
         for policy in &permissions.policies {
-            assert!(size(&policy.document) <= POLICY_SIZE_LIMIT, "{} is too big", policy.name);
-            assert!(policy.name.starts_with("deployer-a-long-environment-x-"), "{}", policy.name);
+            assert!(
+                size(&policy.document) <= POLICY_SIZE_LIMIT,
+                "{} is too big",
+                policy.name
+            );
+            assert!(
+                policy.name.starts_with("deployer-a-long-environment-x-"),
+                "{}",
+                policy.name
+            );
             for statement in policy.document["Statement"].as_array().unwrap() {
                 granted.extend(actions_of(statement).into_iter().map(str::to_owned));
             }
@@ -218,14 +241,21 @@ fn only_actions_without_resource_level_permissions_stay_on_star_each_with_its_re
         if statement["Resource"] == "*" {
             for action in actions_of(statement) {
                 let reason = deploy.unscoped.iter().find(|u| u.action == action);
-                assert!(reason.is_some_and(|u| !u.reason.is_empty()), "{action} is on * without a reason");
+                assert!(
+                    reason.is_some_and(|u| !u.reason.is_empty()),
+                    "{action} is on * without a reason"
+                );
             }
         }
     }
     let writes_on_star: Vec<&Unscoped> = deploy
         .unscoped
         .iter()
-        .filter(|u| ["Create", "Put", "Delete", "Modify", "Update"].iter().any(|w| u.action.contains(&format!(":{w}"))))
+        .filter(|u| {
+            ["Create", "Put", "Delete", "Modify", "Update"]
+                .iter()
+                .any(|w| u.action.contains(&format!(":{w}")))
+        })
         .collect();
     assert!(writes_on_star.len() <= 6, "{writes_on_star:?}");
 }
@@ -244,8 +274,7 @@ fn with_a_boundary_no_role_is_created_or_given_policies_without_it() {
         for action in actions_of(statement) {
             if BOUNDED.contains(&action) {
                 assert_eq!(
-                    statement["Condition"]["StringEquals"]["iam:PermissionsBoundary"],
-                    boundary,
+                    statement["Condition"]["StringEquals"]["iam:PermissionsBoundary"], boundary,
                     "{action}"
                 );
             }

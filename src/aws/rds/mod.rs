@@ -13,9 +13,9 @@ use aws_sdk_rds::Client;
 use aws_sdk_rds::types::Tag;
 
 use super::error::{AwsError, Classify};
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::wait::{Check, Goal};
 use crate::model::{TAG_ENVIRONMENT, Tags};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 #[derive(Debug, Clone)]
 pub struct Rds {

@@ -12,10 +12,10 @@ use aws_sdk_s3::types::{
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
+use super::permissions::{Arn, Call, On, read, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::{TagApi, sync_tags};
 use crate::model::{LogBucketSpec, Spec, TAG_ENVIRONMENT, Tags};
-use super::permissions::{Arn, Call, On, read, write};
 
 mod log_bucket;
 

@@ -9,12 +9,12 @@ use aws_sdk_sns::types::Tag;
 
 use super::error::{AwsError, Classify};
 use super::found::Found;
+use super::permissions::{Arn, Call, LIST, On, read, write};
 use super::resource::{Create, Delete, Resource, Update};
 use super::tags::sync_tags;
 use crate::aws::resource::Read;
 use crate::model::Outputs;
 use crate::model::{AlarmTopicSpec, Spec, Tags, alarm_topic_name};
-use super::permissions::{Arn, Call, LIST, On, read, write};
 
 mod alarm_topic;
 
