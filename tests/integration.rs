@@ -13,6 +13,7 @@ mod graph;
 mod https;
 mod lock;
 mod operate;
+mod permissions;
 mod push;
 mod real_aws;
 mod round_trip;

@@ -82,7 +82,9 @@ fn of_two_applies_started_together_one_proceeds_and_the_other_names_the_holder()
 
 #[test]
 fn a_killed_apply_blocks_others_until_unlocked_or_expired() {
-    let moto = Moto::start_with_tasks(2);
+    // As the least-privileged operator: unlock needs nothing beyond the deploy policy.
+    let mut moto = Moto::start_with_tasks(2);
+    moto.enforce_least_privilege("staging");
     // A fresh emulator loads each service on its first call, for seconds on a busy machine:
     // long enough to stall the apply's renewals past the 4 s lock below. Warm it first.
     Deployer::new(&moto).args(["plan", "staging"]).run().expect_status(0);

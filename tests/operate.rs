@@ -59,7 +59,10 @@ fn retention(moto: &Moto) -> Option<i32> {
 
 #[test]
 fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
-    let moto = Moto::start();
+    // As the least-privileged operator: status, history and logs need nothing beyond the
+    // deploy policy.
+    let mut moto = Moto::start();
+    moto.enforce_least_privilege("development");
     let dir = environments_copy();
     Deployer::new(&moto)
         .environments(dir.path())
@@ -204,7 +207,9 @@ fn status_then_logs_of_tasks_and_instances_read_back_filtered_and_followed() {
 
 #[test]
 fn rollout_settings_drift_is_planned_and_corrected_and_history_lists_each_revision() {
-    let moto = Moto::start_with_tasks(2);
+    // As the least-privileged operator: rollback and its hold need nothing beyond the deploy policy.
+    let mut moto = Moto::start_with_tasks(2);
+    moto.enforce_least_privilege("staging");
     Deployer::new(&moto)
         .args(["apply", "staging", "--auto-approve"])
         .run()

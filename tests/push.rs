@@ -84,7 +84,9 @@ fn pushed_digest(stdout: &str, registry: &Registry) -> String {
 
 #[test]
 fn push_then_apply_runs_the_pushed_digest_and_apply_build_rolls_a_new_one() {
-    let moto = Moto::start_with_tasks(2);
+    // As the least-privileged operator: push and apply --build need nothing beyond the deploy policy.
+    let mut moto = Moto::start_with_tasks(2);
+    moto.enforce_least_privilege("staging");
     let registry = Registry::start(ECR_USER, ECR_PASSWORD);
     let context = fixture(&format!("first build {:?}", std::time::SystemTime::now()));
 

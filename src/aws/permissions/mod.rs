@@ -56,6 +56,8 @@ pub(crate) enum Arn {
     DbSubnetGroup,
     /// AWS's default parameter and option groups a cluster and its instances use.
     DbDefaults,
+    /// The snapshot a cluster's delete takes (`<env>-db-final-<time>`), tags copied.
+    DbFinalSnapshot,
     /// The master password secret RDS keeps for the cluster in Secrets Manager.
     DbSecret,
     AlarmTopic,
@@ -217,6 +219,7 @@ impl Scope {
                 format!("{rds}:pg:default.*"),
                 format!("{rds}:og:default:*"),
             ],
+            Arn::DbFinalSnapshot => vec![format!("{rds}:cluster-snapshot:{}-final-*", names::database(env))],
             Arn::DbSecret => vec![format!("arn:{p}:secretsmanager:{r}:{a}:secret:rds!cluster-*")],
             Arn::AlarmTopic => vec![format!("arn:{p}:sns:{r}:{a}:{}", names::alarm_topic(env))],
             Arn::Alarm => vec![format!(

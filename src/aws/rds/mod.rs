@@ -137,7 +137,7 @@ pub(crate) const CALLS: &[Call] = &[
     write("rds:CreateDBCluster", On::Creating(&[Arn::DbCluster])),
     write("rds:CreateDBCluster", On::Own(&[Arn::DbSubnetGroup, Arn::DbDefaults])),
     write("rds:ModifyDBCluster", On::Own(&[Arn::DbCluster, Arn::DbDefaults])),
-    write("rds:DeleteDBCluster", On::Own(&[Arn::DbCluster])),
+    write("rds:DeleteDBCluster", On::Own(&[Arn::DbCluster, Arn::DbFinalSnapshot])),
     write("rds:CreateDBInstance", On::Creating(&[Arn::DbInstance])),
     write(
         "rds:CreateDBInstance",
@@ -147,7 +147,12 @@ pub(crate) const CALLS: &[Call] = &[
     write("rds:DeleteDBInstance", On::Own(&[Arn::DbInstance])),
     write(
         "rds:AddTagsToResource",
-        On::Own(&[Arn::DbCluster, Arn::DbInstance, Arn::DbSubnetGroup]),
+        On::Own(&[
+            Arn::DbCluster,
+            Arn::DbInstance,
+            Arn::DbSubnetGroup,
+            Arn::DbFinalSnapshot,
+        ]),
     ),
     write(
         "rds:RemoveTagsFromResource",

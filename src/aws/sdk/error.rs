@@ -25,6 +25,12 @@ pub enum AwsError {
     )]
     Unreachable { operation: &'static str, detail: String },
 
+    #[error("{}", refusal(operation, denied))]
+    AccessDenied {
+        operation: &'static str,
+        denied: Box<Denied>,
+    },
+
     #[error("{operation} failed: the endpoint answered HTTP {status} without an AWS error code{hint}")]
     Unrecognized {
         operation: &'static str,
@@ -51,6 +57,67 @@ pub enum AwsError {
     Unresolved(#[from] crate::apply::Unresolved),
 }
 
+/// What an AccessDenied answer says, read from AWS's message where it says it
+/// (`User: ARN is not authorized to perform: ACTION on resource: ARN because …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    pub code: String,
+    pub principal: Option<String>,
+    pub action: Option<String>,
+    pub resource: Option<String>,
+    pub message: String,
+}
+
+/// AWS's codes for a call the caller's policies do not allow, service by service.
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+    "UnauthorizedAccess",
+];
+
+impl Denied {
+    pub(crate) fn read(code: &str, message: &str) -> Self {
+        let after = |marker: &str| {
+            let at = message.find(marker)? + marker.len();
+            let word: String = message[at..]
+                .trim_start()
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            let word = word.trim_end_matches(['.', ',', ';']).to_owned();
+            (!word.is_empty()).then_some(word)
+        };
+        Self {
+            code: code.to_owned(),
+            principal: after("User:"),
+            action: after("to perform:"),
+            resource: after("on resource:"),
+            message: message.to_owned(),
+        }
+    }
+}
+
+fn refusal(operation: &str, denied: &Denied) -> String {
+    let who = denied.principal.as_deref().map_or("these credentials".to_owned(), |p| {
+        crate::printable::printable_line(p).into_owned()
+    });
+    let what = denied.action.as_deref().map_or_else(
+        || format!("call {operation}"),
+        |a| crate::printable::printable_line(a).into_owned(),
+    );
+    let on = denied
+        .resource
+        .as_deref()
+        .map(|r| format!(" on {}", crate::printable::printable_line(r)))
+        .unwrap_or_default();
+    format!(
+        "{operation} was refused ({}): {who} may not {what}{on}\n  help: `deployer permissions ENV` prints the policies deployer needs for an environment (`--for plan` for a role that only plans); attach them to this principal, or run as one that has them",
+        denied.code
+    )
+}
+
 fn wait_timeout(what: &str, last_seen: &str, waited: Duration, kind: Option<crate::model::Kind>) -> String {
     let help = match kind {
         Some(kind) => format!(
@@ -69,6 +136,7 @@ impl AwsError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Service { code, .. } => Some(code),
+            Self::AccessDenied { denied, .. } => Some(&denied.code),
             _ => None,
         }
     }
@@ -124,14 +192,18 @@ where
     }
     match &error {
         SdkError::ServiceError(service) => match error.code() {
+            Some(code) if DENIED_CODES.contains(&code) => AwsError::AccessDenied {
+                operation,
+                denied: Box::new(Denied::read(code, error.message().unwrap_or_default())),
+            },
             Some(code) => AwsError::Service {
                 operation,
                 code: code.to_owned(),
                 message: error.message().unwrap_or("(no message)").to_owned(),
             },
-            None => unrecognized(operation, service.raw().status().as_u16()),
+            None => unrecognized(operation, service.raw()),
         },
-        SdkError::ResponseError(response) => unrecognized(operation, response.raw().status().as_u16()),
+        SdkError::ResponseError(response) => unrecognized(operation, response.raw()),
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => AwsError::Unreachable {
             operation,
             detail: chain,
@@ -143,7 +215,24 @@ where
     }
 }
 
-fn unrecognized(operation: &'static str, status: u16) -> AwsError {
+/// An answer the SDK could not read an error code from. A 403 is a refusal all the same: AWS's
+/// query-style XML error, when the body holds one (the emulator answers DynamoDB so), says why.
+fn unrecognized(operation: &'static str, response: &HttpResponse) -> AwsError {
+    let status = response.status().as_u16();
+    if status == 403 {
+        let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+        let element = |name: &str| {
+            let open = format!("<{name}>");
+            let start = body.find(&open)? + open.len();
+            let end = body[start..].find(&format!("</{name}>"))? + start;
+            Some(body[start..end].to_owned())
+        };
+        let code = element("Code").unwrap_or_else(|| "HTTP 403".to_owned());
+        return AwsError::AccessDenied {
+            operation,
+            denied: Box::new(Denied::read(&code, &element("Message").unwrap_or_default())),
+        };
+    }
     let hint = if status == 500 {
         " (the local emulator answers this way for actions it does not implement)"
     } else {
@@ -202,5 +291,47 @@ mod not_found_tests {
         ] {
             assert!(!error(code).is_not_found(), "{code}");
         }
+    }
+}
+
+#[cfg(test)]
+mod denied_tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_action_the_resource_and_the_principal_and_what_to_run() {
+        let denied = Denied::read(
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/plan/ci is not authorized to perform: ec2:CreateVpc on resource: arn:aws:ec2:us-east-1:123456789012:vpc/* because no identity-based policy allows the ec2:CreateVpc action",
+        );
+        assert_eq!(denied.action.as_deref(), Some("ec2:CreateVpc"));
+        assert_eq!(
+            denied.resource.as_deref(),
+            Some("arn:aws:ec2:us-east-1:123456789012:vpc/*")
+        );
+        let text = AwsError::AccessDenied {
+            operation: "CreateVpc",
+            denied: Box::new(denied),
+        }
+        .to_string();
+        assert!(
+            text.starts_with("CreateVpc was refused (AccessDenied): arn:aws:sts::123456789012:assumed-role/plan/ci may not ec2:CreateVpc on arn:aws:ec2:us-east-1:123456789012:vpc/*\n"),
+            "{text}"
+        );
+        assert!(text.contains("`deployer permissions ENV`"), "{text}");
+    }
+
+    #[test]
+    fn a_refusal_without_details_still_says_what_to_run() {
+        let text = AwsError::AccessDenied {
+            operation: "PutBucketPolicy",
+            denied: Box::new(Denied::read("AccessDenied", "Access Denied")),
+        }
+        .to_string();
+        assert!(
+            text.contains("these credentials may not call PutBucketPolicy"),
+            "{text}"
+        );
+        assert!(text.contains("deployer permissions"), "{text}");
     }
 }

@@ -84,7 +84,11 @@ const PROPAGATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Whether `error` says a new IAM role or instance profile has not reached the service yet.
 pub(crate) fn is_iam_propagation(error: &AwsError) -> bool {
-    let text = error.to_string();
+    // A refusal is shown in deployer's words; AWS's own are in its message.
+    let text = match error {
+        AwsError::AccessDenied { denied, .. } => denied.message.clone(),
+        other => other.to_string(),
+    };
     NOT_YET_PROPAGATED.iter().any(|words| text.contains(words))
 }
 
@@ -124,6 +128,16 @@ mod tests {
         )));
         assert!(is_iam_propagation(&error(
             "ECS was unable to assume the role 'arn:aws:iam::123456789012:role/staging-task' that was provided for this task."
+        )));
+        let denied = |message: &str| AwsError::AccessDenied {
+            operation: "RegisterTaskDefinition",
+            denied: Box::new(crate::aws::error::Denied::read("AccessDeniedException", message)),
+        };
+        assert!(is_iam_propagation(&denied(
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/deployer/staging/staging-task"
+        )));
+        assert!(!is_iam_propagation(&denied(
+            "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: ecs:RegisterTaskDefinition"
         )));
         assert!(!is_iam_propagation(&error(
             "Max bound, 8, must be greater than or equal to min bound, 9"
