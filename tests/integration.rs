@@ -5,6 +5,7 @@ mod support;
 mod access_logs;
 mod alarms;
 mod api;
+mod bootstrap;
 mod destroy_order;
 mod drift;
 mod errors;

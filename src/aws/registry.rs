@@ -125,6 +125,8 @@ registry!(|aws| {
     LogBucket => s3::LogBuckets(&aws.s3),
     IamRole => iam::Roles(&aws.iam),
     InstanceProfile => iam::InstanceProfiles(&aws.iam),
+    IamOidcProvider => iam::OidcProviders(&aws.iam),
+    IamPolicy => iam::ManagedPolicies(&aws.iam),
     AutoScalingGroup => asg::AutoScalingGroups(&aws.asg),
     GroupScaling => asg::GroupScalings(&aws.asg),
     EcsCluster => ecs::Clusters(&aws.ecs),

@@ -5,6 +5,7 @@
 //! help text users see.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod destroy;
 pub mod documents;
 pub mod graph;
@@ -117,6 +118,9 @@ pub enum Command {
     /// Print the IAM policies an operator of the environment needs (`--for deploy`, `plan` or
     /// `push`), scoped to its own resources, each under IAM's size limit.
     Permissions(permissions::PermissionsArgs),
+    /// Make GitHub Actions' identity provider and each environment's deploy and plan roles,
+    /// holding the policies `permissions` prints (`--destroy` removes them).
+    Bootstrap(bootstrap::BootstrapArgs),
     /// Check environment files without calling AWS (all of them when none is named).
     Validate(validate::ValidateArgs),
     /// Print the dependency graph of an environment (what waits for what, the critical path
@@ -189,6 +193,7 @@ async fn dispatch(cli: &Cli) -> Result<Status> {
         Command::Rollback(args) => rollback::exec(workspace, args).await,
         Command::Shell(args) => shell::exec(workspace, args).await,
         Command::Permissions(args) => permissions::exec(workspace, args).await,
+        Command::Bootstrap(args) => bootstrap::exec(workspace, args).await,
         Command::Validate(args) => validate::exec(workspace, args),
         Command::Graph(args) => graph::exec(workspace, args),
         Command::Schema => documents::schema(),

@@ -13,7 +13,8 @@ pub struct PermissionsArgs {
     /// Environment name.
     pub environment: String,
     /// Which operator: `deploy` (apply, destroy, rollback, unlock, status, logs, history,
-    /// shell, push), `plan` (plan, show: reads only, not even the lock), `push` (ECR only).
+    /// shell, push), `plan` (plan, show: reads only, not even the lock), `push` (ECR only),
+    /// `bootstrap` (what the administrator running `deployer bootstrap` in its region needs).
     #[arg(long = "for", value_enum, default_value = "deploy")]
     pub role: RoleArg,
     /// Print the policies as one JSON object (`policies[].document` is each policy).
@@ -26,6 +27,7 @@ pub enum RoleArg {
     Deploy,
     Plan,
     Push,
+    Bootstrap,
 }
 
 impl From<RoleArg> for OperatorRole {
@@ -34,6 +36,7 @@ impl From<RoleArg> for OperatorRole {
             RoleArg::Deploy => Self::Deploy,
             RoleArg::Plan => Self::Plan,
             RoleArg::Push => Self::Push,
+            RoleArg::Bootstrap => Self::Bootstrap,
         }
     }
 }

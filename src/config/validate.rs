@@ -33,6 +33,10 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     problems
 }
 
+/// The name `deployer bootstrap` tags its CI roles with in place of an environment's
+/// (`model::names::BOOTSTRAP`): no environment may take it.
+pub const RESERVED_NAME: &str = "bootstrap";
+
 fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Problem>) {
     let name = &config.name;
     let valid = name.len() <= 20
@@ -55,6 +59,11 @@ fn check_name(config: &EnvironmentConfig, expected: &str, problems: &mut Vec<Pro
         problems.push(
             Problem::new("name", format!("`{name}` ends with `-` or has `--`"))
                 .help("AWS refuses such database identifiers and repository names (`<name>-db`, `deployer/<name>/api`): use single hyphens between letters or digits"),
+        );
+    } else if name == RESERVED_NAME {
+        problems.push(
+            Problem::new("name", format!("`{name}` is reserved"))
+                .help("`deployer bootstrap` tags the CI roles it makes with it: choose another name"),
         );
     } else if let Some(prefix) = refused_prefix {
         problems.push(

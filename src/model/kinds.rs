@@ -153,6 +153,10 @@ resource_kinds! {
     LogBucket(LogBucketSpec) { name: "log_bucket", tagged: true, typical_seconds: 2 }
     IamRole(RoleSpec) { name: "iam_role", tagged: true, typical_seconds: 5 }
     InstanceProfile(InstanceProfileSpec) { name: "instance_profile", tagged: true, typical_seconds: 10 }
+    /// `deployer bootstrap`'s: GitHub Actions' identity provider, when the account has none.
+    IamOidcProvider(OidcProviderSpec) { name: "iam_oidc_provider", tagged: true, typical_seconds: 2 }
+    /// `deployer bootstrap`'s: the CI roles' policies.
+    IamPolicy(ManagedPolicySpec) { name: "iam_policy", tagged: true, typical_seconds: 2 }
     LaunchTemplate(LaunchTemplateSpec) { name: "launch_template", tagged: true, typical_seconds: 2 }
     AutoScalingGroup(AutoScalingGroupSpec) { name: "auto_scaling_group", tagged: true, typical_seconds: 300 }
     GroupScaling(GroupScalingSpec) { name: "group_scaling", tagged: false, typical_seconds: 2 }

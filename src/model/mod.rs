@@ -14,7 +14,10 @@ mod specs;
 mod tags;
 mod templates;
 
-pub use build::{ModelError, check_without_aws, desired, desired_repository, log_bucket_name, stand_in_facts};
+pub use build::{
+    BootstrapInput, CiPolicies, ModelError, check_without_aws, desired, desired_bootstrap, desired_repository,
+    github_environment, log_bucket_name, stand_in_facts,
+};
 pub use facts::Facts;
 // The names' older spellings, used across the crate and its tests.
 #[cfg(test)]
@@ -22,8 +25,8 @@ pub(crate) use build::{as_deployed, example_facts};
 pub use containers::*;
 pub use id::Id;
 pub use names::{
-    iam as iam_name, iam_path, is_target_group as is_target_group_name, log_group as log_group_name,
-    repository as repository_name, target_group as target_group_name,
+    BOOTSTRAP, GITHUB_OIDC_URL, ci_policy, ci_role, iam as iam_name, iam_path, is_target_group as is_target_group_name,
+    log_group as log_group_name, repository as repository_name, target_group as target_group_name,
 };
 pub use ordering::delete_waits_for;
 pub use outputs::Outputs;

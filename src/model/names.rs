@@ -126,6 +126,25 @@ pub fn alarm_prefix(environment: &str) -> String {
     format!("{environment}-")
 }
 
+/// What `deployer bootstrap` tags its resources with in place of an environment's name, and
+/// puts its roles and policies under (`/deployer/bootstrap/<region>/`): no environment may be
+/// called so (`config` refuses it), and no environment's deploy role can touch them.
+pub const BOOTSTRAP: &str = crate::config::RESERVED_NAME;
+
+/// A CI role of `deployer bootstrap`: `bootstrap-<region>-<env>-deploy` or `-plan`.
+pub fn ci_role(region: &str, environment: &str, role: &str) -> String {
+    iam(BOOTSTRAP, region, &format!("{environment}-{role}"))
+}
+
+/// A CI policy of `deployer bootstrap`: the document's name and the region (managed policy
+/// names are unique in the account, whatever their path).
+pub fn ci_policy(document: &str, region: &str) -> String {
+    format!("{document}-{region}")
+}
+
+/// GitHub Actions' OpenID Connect issuer.
+pub const GITHUB_OIDC_URL: &str = "https://token.actions.githubusercontent.com";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 //! calls and questions, `ui` renders what comes back as text or JSON.
 
 mod apply;
+mod bootstrap;
 mod destroy;
 mod graph;
 mod history;
@@ -20,6 +21,7 @@ mod status;
 mod validate;
 
 pub use apply::{Applied, apply};
+pub use bootstrap::{CiRole, PreparedBootstrap, bootstrap, prepare_bootstrap};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
 pub use graph::{Diagram, Node, environment_graph, read_timeline, timeline_graph, write_timeline};
 pub use history::history;

@@ -10,8 +10,14 @@ use crate::aws::{OperatorRole, PermissionScope, Permissions};
 /// caller's (STS, which needs no permission), so the policies are for this account.
 pub async fn permissions(session: &Session, role: OperatorRole) -> Result<Permissions> {
     let config = &session.file()?.config;
+    // Bootstrap works on its own resources, named as if for an environment of that name.
+    let environment = if role == OperatorRole::Bootstrap {
+        crate::model::BOOTSTRAP
+    } else {
+        session.name()
+    };
     let scope = PermissionScope {
-        environment: session.name().to_owned(),
+        environment: environment.to_owned(),
         region: session.aws.region.clone(),
         account: session.aws.sts.account_id().await?,
         certificate: config

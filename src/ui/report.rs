@@ -431,3 +431,20 @@ pub fn permissions(environment: &str, permissions: &Permissions, json: bool) -> 
 
 /// The version of `permissions --json`'s shape.
 pub const PERMISSIONS_FORMAT_VERSION: &str = "1.0";
+
+/// `bootstrap`: the role ARNs to set, as the deploy workflow's header asks for them.
+pub fn bootstrapped(region: &str, roles: &[crate::ops::CiRole]) {
+    if roles.is_empty() {
+        println!("The CI roles are removed.");
+        return;
+    }
+    println!(
+        "\nSet these in your GitHub repository's environments (Settings > Environments), each with AWS_REGION={region}:"
+    );
+    for role in roles {
+        println!(
+            "  {:<24} AWS_ROLE_ARN={}  ({} role of {})",
+            role.github_environment, role.arn, role.role, role.environment
+        );
+    }
+}

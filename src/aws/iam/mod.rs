@@ -3,9 +3,13 @@
 //! region (IAM is global; each region's deployment keeps its own).
 
 mod instance_profile;
+mod managed_policy;
+mod oidc_provider;
 mod role;
 
 pub(crate) use instance_profile::InstanceProfiles;
+pub(crate) use managed_policy::ManagedPolicies;
+pub(crate) use oidc_provider::OidcProviders;
 pub(crate) use role::Roles;
 
 use aws_sdk_iam::Client;
@@ -66,7 +70,6 @@ pub(crate) const CALLS: &[Call] = &[
     read("iam:GetRolePolicy", On::Own(&[Arn::Role])),
     read("iam:ListRolePolicies", On::Own(&[Arn::Role])),
     read("iam:ListAttachedRolePolicies", On::Own(&[Arn::Role])),
-    read("iam:ListRoleTags", On::Own(&[Arn::Role])),
     read("iam:ListInstanceProfilesForRole", On::Own(&[Arn::Role])),
     read("iam:GetInstanceProfile", On::Own(&[Arn::InstanceProfile])),
     write("iam:CreateRole", On::Own(&[Arn::Role])),
@@ -76,6 +79,7 @@ pub(crate) const CALLS: &[Call] = &[
     write("iam:AttachRolePolicy", On::Own(&[Arn::Role])),
     write("iam:DetachRolePolicy", On::Own(&[Arn::Role])),
     write("iam:PutRolePermissionsBoundary", On::Own(&[Arn::Role])),
+    write("iam:DeleteRolePermissionsBoundary", On::Own(&[Arn::Role])),
     write("iam:TagRole", On::Own(&[Arn::Role])),
     write("iam:UntagRole", On::Own(&[Arn::Role])),
     write("iam:DeleteRole", On::Own(&[Arn::Role])),
@@ -85,6 +89,35 @@ pub(crate) const CALLS: &[Call] = &[
     write("iam:TagInstanceProfile", On::Own(&[Arn::InstanceProfile])),
     write("iam:UntagInstanceProfile", On::Own(&[Arn::InstanceProfile])),
     write("iam:DeleteInstanceProfile", On::Own(&[Arn::InstanceProfile])),
+];
+
+/// What `deployer bootstrap` calls beside the role calls above, as the administrator who
+/// runs it: in no environment's policy (see `aws::permissions`).
+pub(crate) const BOOTSTRAP: &[Call] = &[
+    read("iam:ListOpenIDConnectProviders", On::Anything(LIST)),
+    read("iam:GetOpenIDConnectProvider", On::Own(&[Arn::OidcProviders])),
+    read("iam:ListPolicies", On::Anything(LIST)),
+    read("iam:GetPolicyVersion", On::Own(&[Arn::CiPolicies])),
+    read("iam:ListPolicyTags", On::Own(&[Arn::CiPolicies])),
+    read("iam:ListPolicyVersions", On::Own(&[Arn::CiPolicies])),
+    write("iam:CreateOpenIDConnectProvider", On::Own(&[Arn::GithubOidcProvider])),
+    write(
+        "iam:AddClientIDToOpenIDConnectProvider",
+        On::Own(&[Arn::GithubOidcProvider]),
+    ),
+    write(
+        "iam:RemoveClientIDFromOpenIDConnectProvider",
+        On::Own(&[Arn::GithubOidcProvider]),
+    ),
+    write("iam:TagOpenIDConnectProvider", On::Own(&[Arn::GithubOidcProvider])),
+    write("iam:UntagOpenIDConnectProvider", On::Own(&[Arn::GithubOidcProvider])),
+    write("iam:DeleteOpenIDConnectProvider", On::Own(&[Arn::GithubOidcProvider])),
+    write("iam:CreatePolicy", On::Own(&[Arn::CiPolicies])),
+    write("iam:CreatePolicyVersion", On::Own(&[Arn::CiPolicies])),
+    write("iam:DeletePolicyVersion", On::Own(&[Arn::CiPolicies])),
+    write("iam:TagPolicy", On::Own(&[Arn::CiPolicies])),
+    write("iam:UntagPolicy", On::Own(&[Arn::CiPolicies])),
+    write("iam:DeletePolicy", On::Own(&[Arn::CiPolicies])),
 ];
 
 /// What AWS checks on deployer's behalf: adding a role to an instance profile passes it to EC2.

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures::future::try_join_all;
 
 use super::{Iam, canonical_document, sdk_tags, tags_of};
+use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
@@ -66,6 +67,7 @@ impl Resource for Roles<'_> {
             .role_name(&spec.name)
             .path(&spec.path)
             .assume_role_policy_document(&spec.trust_policy)
+            .set_permissions_boundary(spec.permissions_boundary.clone())
             .set_tags(Some(sdk_tags(request.tags)))
             .send()
             .await
@@ -87,11 +89,12 @@ impl Resource for Roles<'_> {
         };
         let none = RoleSpec {
             managed_policies: BTreeSet::new(),
+            permissions_boundary: spec.permissions_boundary.clone(),
             inline_policy: String::new(),
             other_inline_policies: BTreeMap::new(),
             ..spec.clone()
         };
-        self.sync_policies(spec, &none).await?;
+        self.sync_policies(spec, &none, request.resolved).await?;
         Ok(arn)
     }
 
@@ -100,12 +103,15 @@ impl Resource for Roles<'_> {
         if request.changed(RoleSpec::TRUST_POLICY) {
             self.set_trust_policy(spec).await?;
         }
+        if request.changed(RoleSpec::PERMISSIONS_BOUNDARY) {
+            self.set_boundary(spec).await?;
+        }
         if request.changed_any(&[
             RoleSpec::MANAGED_POLICIES,
             RoleSpec::INLINE_POLICY,
             RoleSpec::OTHER_INLINE_POLICIES,
         ]) {
-            self.sync_policies(spec, observed).await?;
+            self.sync_policies(spec, observed, request.resolved).await?;
         }
         sync_tags(self, &spec.name, request.tags, request.current_tags).await
     }
@@ -192,10 +198,12 @@ impl Resource for Roles<'_> {
 impl Roles<'_> {
     /// Attaches and detaches managed policies, rewrites deployer's inline one and deletes every
     /// other inline policy, where they differ.
-    async fn sync_policies(&self, spec: &RoleSpec, observed: &RoleSpec) -> Result<(), AwsError> {
+    async fn sync_policies(&self, spec: &RoleSpec, observed: &RoleSpec, resolved: &Resolved) -> Result<(), AwsError> {
         let role = spec.name.as_str();
+        let wanted: BTreeSet<String> = resolved.physical_all(&spec.managed_policies)?.into_iter().collect();
+        let attached: BTreeSet<String> = resolved.physical_all(&observed.managed_policies)?.into_iter().collect();
 
-        for arn in spec.managed_policies.difference(&observed.managed_policies) {
+        for arn in wanted.difference(&attached) {
             self.0
                 .client
                 .attach_role_policy()
@@ -205,7 +213,7 @@ impl Roles<'_> {
                 .await
                 .op("AttachRolePolicy")?;
         }
-        for arn in observed.managed_policies.difference(&spec.managed_policies) {
+        for arn in attached.difference(&wanted) {
             self.0
                 .client
                 .detach_role_policy()
@@ -276,12 +284,35 @@ impl TagApi for Roles<'_> {
 }
 
 impl Roles<'_> {
-    /// A role's tags, attached policies and inline policies, read concurrently: deployer's own
-    /// with the list of every inline policy, then any other the list names (rarely any).
+    /// Sets the role's permissions boundary to the spec's, or removes it.
+    async fn set_boundary(&self, spec: &RoleSpec) -> Result<(), AwsError> {
+        let client = &self.0.client;
+        match &spec.permissions_boundary {
+            Some(boundary) => client
+                .put_role_permissions_boundary()
+                .role_name(&spec.name)
+                .permissions_boundary(boundary)
+                .send()
+                .await
+                .op("PutRolePermissionsBoundary")
+                .map(drop),
+            None => client
+                .delete_role_permissions_boundary()
+                .role_name(&spec.name)
+                .send()
+                .await
+                .op("DeleteRolePermissionsBoundary")
+                .map(drop),
+        }
+    }
+
+    /// A role's tags and boundary (GetRole: ListRoles answers neither), attached policies and
+    /// inline policies, read concurrently: deployer's own with the list of every inline policy,
+    /// then any other the list names (rarely any).
     async fn read_role(&self, role: aws_sdk_iam::types::Role) -> Result<Found, AwsError> {
         let name = role.role_name().to_owned();
         let client = &self.0.client;
-        let tags = async { client.list_role_tags().role_name(&name).send().await.op("ListRoleTags") };
+        let tags = async { client.get_role().role_name(&name).send().await.op("GetRole") };
         let attached = async {
             client
                 .list_attached_role_policies()
@@ -303,8 +334,16 @@ impl Roles<'_> {
         .await?
         .into_iter()
         .collect();
-        let tags = tags_of(tags.tags());
-        let managed_policies: BTreeSet<String> = attached
+        let (tags, permissions_boundary) = match tags.role() {
+            Some(full) => (
+                tags_of(full.tags()),
+                full.permissions_boundary()
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_owned),
+            ),
+            None => (Tags::new(), None),
+        };
+        let attached: Vec<String> = attached
             .attached_policies()
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_owned))
@@ -314,12 +353,13 @@ impl Roles<'_> {
             .map(canonical_document)
             .unwrap_or_default();
         let role_path = role.path().to_owned();
-        Ok(Found::new(role.arn(), tags, move |_| {
+        Ok(Found::new(role.arn(), tags, move |lookup| {
             Spec::IamRole(RoleSpec {
                 name,
                 path: role_path,
                 trust_policy,
-                managed_policies,
+                managed_policies: attached.iter().map(|arn| lookup(arn)).collect(),
+                permissions_boundary,
                 inline_policy,
                 other_inline_policies,
             })

@@ -66,6 +66,12 @@ pub(crate) enum Arn {
     TargetTrackingAlarms,
     LockTable,
     Certificate,
+    /// Every OpenID Connect provider of the account (bootstrap reads them to find GitHub's).
+    OidcProviders,
+    /// GitHub Actions' provider.
+    GithubOidcProvider,
+    /// The CI roles' managed policies (`/deployer/bootstrap/<region>/`).
+    CiPolicies,
     /// The document `aws ssm start-session` runs when it names none.
     SessionDocument,
     /// Session Manager sessions in the account and region (their ids are AWS's).
@@ -140,6 +146,9 @@ pub enum Role {
     Plan,
     /// push: ECR's authorization and the environment's repository.
     Push,
+    /// bootstrap, run by an administrator: every read (bootstrap plans as deployer does), the
+    /// CI roles and their policies, GitHub's identity provider.
+    Bootstrap,
 }
 
 impl Role {
@@ -148,6 +157,7 @@ impl Role {
             Self::Deploy => "deploy",
             Self::Plan => "plan",
             Self::Push => "push",
+            Self::Bootstrap => "bootstrap",
         }
     }
 }
@@ -228,6 +238,12 @@ impl Scope {
             )],
             Arn::TargetTrackingAlarms => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:TargetTracking-*")],
             Arn::LockTable => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}", super::LOCK_TABLE)],
+            Arn::OidcProviders => vec![format!("arn:{p}:iam::{a}:oidc-provider/*")],
+            Arn::GithubOidcProvider => vec![format!(
+                "arn:{p}:iam::{a}:oidc-provider/{}",
+                names::GITHUB_OIDC_URL.trim_start_matches("https://")
+            )],
+            Arn::CiPolicies => vec![format!("arn:{p}:iam::{a}:policy{iam_path}*")],
             Arn::SessionDocument => vec![format!("arn:{p}:ssm:{r}:{a}:document/SSM-SessionManagerRunShell")],
             Arn::Sessions => vec![format!("arn:{p}:ssm:{r}:{a}:session/*")],
             Arn::Certificate => vec![
@@ -406,6 +422,12 @@ fn calls_of(role: Role) -> Vec<Call> {
         Role::Deploy => all,
         Role::Plan => all.into_iter().filter(|c| c.access == Access::Read).collect(),
         Role::Push => [super::ecr::PUSH, super::sts::CALLS].concat(),
+        Role::Bootstrap => all
+            .into_iter()
+            .filter(|c| c.access == Access::Read)
+            .chain(super::iam::CALLS.iter().copied())
+            .chain(super::iam::BOOTSTRAP.iter().copied())
+            .collect(),
     }
 }
 
@@ -414,6 +436,10 @@ pub fn permissions(scope: &Scope, role: Role) -> Permissions {
     let mut merged: BTreeMap<Grant, Vec<&'static str>> = BTreeMap::new();
     let mut unscoped: BTreeMap<&'static str, &'static str> = BTreeMap::new();
     for call in calls_of(role) {
+        // With a boundary set, nothing may take it off a role.
+        if scope.permissions_boundary.is_some() && call.action == "iam:DeleteRolePermissionsBoundary" {
+            continue;
+        }
         for (mut grant, reason) in grants(&call, scope) {
             if let (Some(boundary), true) = (&scope.permissions_boundary, BOUNDED.contains(&call.action)) {
                 grant.condition =

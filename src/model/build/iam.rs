@@ -232,6 +232,7 @@ pub(super) fn role(
         path: names::iam_path(&config.name, &facts.region),
         trust_policy: trust_policy(service, facts),
         managed_policies: BTreeSet::new(),
+        permissions_boundary: config.iam.permissions_boundary.clone(),
         inline_policy,
         other_inline_policies: BTreeMap::new(),
     })

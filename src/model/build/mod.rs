@@ -6,6 +6,7 @@
 
 mod access_logs;
 mod alarms;
+mod bootstrap;
 mod compute;
 mod database;
 mod iam;
@@ -15,6 +16,7 @@ mod registry;
 mod security_groups;
 
 pub use access_logs::log_bucket_name;
+pub use bootstrap::{BootstrapInput, CiPolicies, desired_bootstrap, github_environment};
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -166,7 +166,7 @@ fn too_few_zones_is_an_error_naming_the_field() {
     );
 }
 
-fn role_policy(desired: &Desired, id: &str) -> (BTreeSet<String>, serde_json::Value) {
+fn role_policy(desired: &Desired, id: &str) -> (BTreeSet<Ref>, serde_json::Value) {
     let Spec::IamRole(role) = &desired.resources[&Id::from(id)].spec else {
         panic!("{id} is not a role")
     };

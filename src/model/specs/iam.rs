@@ -16,7 +16,11 @@ pub struct RoleSpec {
     /// The whole trust (assume-role) policy, canonical JSON: which service may assume the role,
     /// on what conditions, and nobody else (a second statement is drift).
     pub trust_policy: String,
-    pub managed_policies: BTreeSet<String>,
+    /// Managed policies attached: deployer's own (`deployer bootstrap`'s), or any other ARN,
+    /// which is drift.
+    pub managed_policies: BTreeSet<Ref>,
+    /// The managed policy bounding what the role may ever do (`iam.permissions_boundary`).
+    pub permissions_boundary: Option<String>,
     /// deployer's inline policy (named `deployer`), canonical JSON.
     pub inline_policy: String,
     /// Every other inline policy on the role, by name, canonical JSON: never deployer's, so
@@ -66,6 +70,7 @@ impl RoleSpec {
     pub const INLINE_POLICY: &'static str = "inline_policy";
     pub const MANAGED_POLICIES: &'static str = "managed_policies";
     pub const OTHER_INLINE_POLICIES: &'static str = "other_inline_policies";
+    pub const PERMISSIONS_BOUNDARY: &'static str = "permissions_boundary";
     pub const TRUST_POLICY: &'static str = "trust_policy";
 }
 
@@ -76,13 +81,18 @@ impl ResourceSpec for RoleSpec {
             Attribute::scalar("path", &self.path, true),
             Attribute::scalar(Self::TRUST_POLICY, &self.trust_policy, false),
             Attribute::set(Self::MANAGED_POLICIES, &self.managed_policies),
+            Attribute::scalar(
+                Self::PERMISSIONS_BOUNDARY,
+                self.permissions_boundary.as_deref().unwrap_or(NONE),
+                false,
+            ),
             Attribute::scalar(Self::INLINE_POLICY, &self.inline_policy, false),
             Attribute::scalar(Self::OTHER_INLINE_POLICIES, self.other_inline_policies_value(), false),
         ]
     }
 
     fn references(&self) -> Vec<Reference<'_>> {
-        Vec::new()
+        Reference::weak_all(Self::MANAGED_POLICIES, &self.managed_policies).collect()
     }
 }
 
@@ -102,5 +112,58 @@ impl ResourceSpec for InstanceProfileSpec {
 
     fn references(&self) -> Vec<Reference<'_>> {
         vec![Reference::weak(Self::ROLE, &self.role)]
+    }
+}
+
+/// An account's OpenID Connect identity provider (GitHub Actions' for `deployer bootstrap`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OidcProviderSpec {
+    /// `https://token.actions.githubusercontent.com`: the issuer, which names the provider.
+    pub url: String,
+    /// The audiences (client ids) tokens must carry: `sts.amazonaws.com`.
+    pub audiences: BTreeSet<String>,
+}
+
+impl OidcProviderSpec {
+    pub const AUDIENCES: &'static str = "audiences";
+}
+
+impl ResourceSpec for OidcProviderSpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("url", &self.url, true),
+            Attribute::set(Self::AUDIENCES, &self.audiences),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
+    }
+}
+
+/// A customer managed IAM policy (what `deployer bootstrap` gives the CI roles).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ManagedPolicySpec {
+    pub name: String,
+    pub path: String,
+    /// The default version's document, canonical JSON.
+    pub document: String,
+}
+
+impl ManagedPolicySpec {
+    pub const DOCUMENT: &'static str = "document";
+}
+
+impl ResourceSpec for ManagedPolicySpec {
+    fn attributes(&self) -> Vec<Attribute> {
+        vec![
+            Attribute::scalar("name", &self.name, true),
+            Attribute::scalar("path", &self.path, true),
+            Attribute::scalar(Self::DOCUMENT, &self.document, false),
+        ]
+    }
+
+    fn references(&self) -> Vec<Reference<'_>> {
+        Vec::new()
     }
 }
