@@ -390,6 +390,11 @@ fn the_check_catches_a_vpc_deleted_while_its_subnet_still_exists() {
     use crate::support::proxy::Answer;
     let call = |operation: &str, param: &str, id: &str, arrived: u64, answered: u64| Call {
         operation: operation.into(),
+        service: "ec2".into(),
+        key_id: None,
+        target: "/".into(),
+        json: None,
+        tags: BTreeMap::new(),
         params: BTreeMap::from([(param.to_owned(), id.to_owned())]),
         answer: Answer::Forwarded(200),
         arrived,

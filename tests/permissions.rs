@@ -218,3 +218,109 @@ fn parliament_finds_nothing_in_any_role_but_what_is_explained() {
     // The split statements are found each time: parliament ran and was read.
     assert!(seen > 0, "parliament found nothing at all: did it run?");
 }
+
+/// The evaluator the round trips check every recorded call with, on calls written out: what
+/// staging's deploy policy allows on staging, it refuses on production (its tags, names and
+/// lock items).
+#[test]
+fn stagings_deploy_policy_cannot_change_production() {
+    use crate::support::iam_evaluator::Authorization;
+    use std::collections::BTreeMap;
+    let moto = Moto::start();
+    let policies: Vec<serde_json::Value> = printed(&moto, "staging", "deploy")["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["document"].clone())
+        .collect();
+    let on = |action: &str, resource: &str, tags: &[(&str, &str)], context: &[(&str, &str)]| Authorization {
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        resource_tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        context: context
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), vec![(*v).to_owned()]))
+            .collect::<BTreeMap<_, _>>(),
+    };
+    let vpc = "arn:aws:ec2:us-east-1:123456789012:vpc/vpc-0123";
+    let pairs = [
+        (
+            on("ec2:DeleteVpc", vpc, &[("deployer:environment", "staging")], &[]),
+            on("ec2:DeleteVpc", vpc, &[("deployer:environment", "production")], &[]),
+        ),
+        (
+            on(
+                "ec2:CreateVpc",
+                "arn:aws:ec2:us-east-1:123456789012:vpc/new",
+                &[],
+                &[("aws:RequestTag/deployer:environment", "staging")],
+            ),
+            on(
+                "ec2:CreateVpc",
+                "arn:aws:ec2:us-east-1:123456789012:vpc/new",
+                &[],
+                &[("aws:RequestTag/deployer:environment", "production")],
+            ),
+        ),
+        (
+            on(
+                "dynamodb:PutItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/deployer-locks",
+                &[],
+                &[("dynamodb:LeadingKeys", "staging#hold")],
+            ),
+            on(
+                "dynamodb:PutItem",
+                "arn:aws:dynamodb:us-east-1:123456789012:table/deployer-locks",
+                &[],
+                &[("dynamodb:LeadingKeys", "production#hold")],
+            ),
+        ),
+        (
+            on(
+                "iam:PutRolePolicy",
+                "arn:aws:iam::123456789012:role/deployer/staging/us-east-1/staging-us-east-1-task",
+                &[],
+                &[],
+            ),
+            on(
+                "iam:PutRolePolicy",
+                "arn:aws:iam::123456789012:role/deployer/production/us-east-1/production-us-east-1-task",
+                &[],
+                &[],
+            ),
+        ),
+        (
+            on(
+                "rds:DeleteDBCluster",
+                "arn:aws:rds:us-east-1:123456789012:cluster:staging-db",
+                &[],
+                &[],
+            ),
+            on(
+                "rds:DeleteDBCluster",
+                "arn:aws:rds:us-east-1:123456789012:cluster:production-db",
+                &[],
+                &[],
+            ),
+        ),
+        (
+            on(
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/deployer/staging/us-east-1/staging-us-east-1-task",
+                &[],
+                &[("iam:PassedToService", "ecs-tasks.amazonaws.com")],
+            ),
+            on(
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/deployer/staging/us-east-1/staging-us-east-1-task",
+                &[],
+                &[("iam:PassedToService", "lambda.amazonaws.com")],
+            ),
+        ),
+    ];
+    for (ours, theirs) in pairs {
+        assert!(ours.allowed(&policies), "refused: {ours:?}");
+        assert!(!theirs.allowed(&policies), "allowed: {theirs:?}");
+    }
+}

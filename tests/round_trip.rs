@@ -78,6 +78,7 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
         "{}",
         destroy.stdout
     );
+    moto.assert_calls_scoped_to(environment);
     assert_eq!(tagged_resources(&moto, environment), Vec::<String>::new());
 
     let after = Deployer::new(&moto)

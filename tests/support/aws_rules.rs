@@ -579,6 +579,27 @@ impl EmulatorFacts<'_> {
         answer
     }
 
+    /// The tags of EC2 resources by id (DescribeTags), as they are now.
+    pub(crate) fn ec2_tags(&self, ids: &[String]) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut form: Vec<(String, String)> = vec![
+            ("Action".to_owned(), "DescribeTags".to_owned()),
+            ("Filter.1.Name".to_owned(), "resource-id".to_owned()),
+        ];
+        for (at, id) in ids.iter().enumerate() {
+            form.push((format!("Filter.1.Value.{}", at + 1), id.clone()));
+        }
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let answer = self.ec2(&form);
+        let mut tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for item in blocks(&answer, "item") {
+            let one = |tag: &str| values(item, tag).into_iter().next().unwrap_or_default();
+            tags.entry(one("resourceId"))
+                .or_default()
+                .insert(one("key"), one("value"));
+        }
+        tags
+    }
+
     fn ec2(&self, form: &[(&str, &str)]) -> String {
         let mut all = vec![("Version", "2016-11-15")];
         all.extend_from_slice(form);

@@ -3,6 +3,7 @@
 
 pub(crate) mod api_model;
 pub(crate) mod aws_rules;
+pub(crate) mod iam_evaluator;
 pub(crate) mod proxy;
 pub(crate) mod registry;
 
@@ -55,6 +56,8 @@ pub(crate) struct Moto {
     admin: Keys,
     deployer: Keys,
     enforcing: bool,
+    /// The policies deployer's user holds, as `deployer permissions` printed them.
+    deployer_policies: Vec<serde_json::Value>,
 }
 
 /// An IAM user's access key.
@@ -105,6 +108,7 @@ impl Moto {
             admin: Keys::default(),
             deployer: Keys::default(),
             enforcing: false,
+            deployer_policies: Vec::new(),
         };
         moto.prepare_environments();
         moto
@@ -162,7 +166,80 @@ impl Moto {
     /// `deployer permissions ENVIRONMENT --for deploy` prints.
     pub(crate) fn enforce_least_privilege(&mut self, environment: &str) {
         self.enforce();
-        self.deployer = self.operator(environment, "deploy");
+        let (keys, policies) = self.operator_holding(environment, "deploy");
+        self.deployer = keys;
+        self.deployer_policies = policies;
+    }
+
+    /// Every call deployer made so far, read as the authorizations IAM makes for it
+    /// (`iam_evaluator`: resources and conditions, which the emulator does not check), is
+    /// allowed by the policies it holds; and each one that names `environment`'s resources is
+    /// refused when aimed at another environment's. Needs `enforce_least_privilege`.
+    pub(crate) fn assert_calls_scoped_to(&self, environment: &str) {
+        use iam_evaluator::{Account, authorizations};
+        let calls = self.strict.calls_so_far();
+        let ours: Vec<&proxy::Call> = calls
+            .iter()
+            .filter(|c| c.key_id.as_deref() == Some(self.deployer.id.as_str()))
+            .collect();
+        assert!(ours.len() > 50, "only {} calls recorded as deployer's", ours.len());
+        // Role and profile ARNs, from the calls that made them (their paths).
+        let mut iam_arns = std::collections::BTreeMap::new();
+        for call in &ours {
+            let (key, kind) = match call.operation.as_str() {
+                "CreateRole" => ("RoleName", "role"),
+                "CreateInstanceProfile" => ("InstanceProfileName", "instance-profile"),
+                _ => continue,
+            };
+            if let (Some(name), Some(path)) = (call.params.get(key), call.params.get("Path")) {
+                iam_arns.insert(
+                    format!("{kind}/{name}"),
+                    format!("arn:aws:iam::123456789012:{kind}{path}{name}"),
+                );
+            }
+        }
+        let account = Account {
+            account: "123456789012",
+            region: "us-east-1",
+            iam_arns: &iam_arns,
+        };
+        let other = if environment == "production" {
+            "staging"
+        } else {
+            "production"
+        };
+        let (mut refused, mut leaks, mut checked) = (Vec::new(), Vec::new(), 0);
+        for call in ours {
+            let needed = authorizations(call, &account);
+            for authorization in &needed {
+                checked += 1;
+                if !authorization.allowed(&self.deployer_policies) {
+                    refused.push(format!("{authorization:?}"));
+                }
+            }
+            // Aimed at the other environment, the call is refused when any authorization it
+            // needs is. Calls AWS lets no policy scope (on `*`: lists, describes) read every
+            // environment's, by design.
+            let scoped = needed
+                .iter()
+                .any(|a| a.names(environment) && !a.unscoped(&self.deployer_policies));
+            let theirs: Vec<_> = needed.iter().map(|a| a.aimed_at(environment, other)).collect();
+            if scoped && theirs.iter().all(|a| a.allowed(&self.deployer_policies)) {
+                leaks.push(format!("{} {theirs:?}", call.operation));
+            }
+        }
+        assert!(
+            refused.is_empty(),
+            "{} of {checked} authorizations deployer needed are not in its policy:\n  {}",
+            refused.len(),
+            refused.join("\n  ")
+        );
+        assert!(
+            leaks.is_empty(),
+            "{} calls aimed at {other} are allowed by {environment}'s policy:\n  {}",
+            leaks.len(),
+            leaks.join("\n  ")
+        );
     }
 
     /// Turns IAM enforcement on, with an administrator for the harness.
@@ -183,19 +260,30 @@ impl Moto {
     /// A new IAM user holding exactly the policies `deployer permissions ENVIRONMENT --for
     /// ROLE` prints (each a managed policy attached to the user), and its access key.
     pub(crate) fn operator(&self, environment: &str, role: &str) -> Keys {
+        self.operator_holding(environment, role).0
+    }
+
+    /// `operator`, and the policies as printed.
+    fn operator_holding(&self, environment: &str, role: &str) -> (Keys, Vec<serde_json::Value>) {
         let printed = Deployer::new(self)
             .signed_by(&self.admin)
             .args(["permissions", environment, "--for", role, "--json"])
             .run()
             .expect_status(0);
         let permissions: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
+        let printed: Vec<serde_json::Value> = permissions["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["document"].clone())
+            .collect();
         let policies: Vec<(String, serde_json::Value)> = permissions["policies"]
             .as_array()
             .unwrap()
             .iter()
             .map(|p| (p["name"].as_str().unwrap().to_owned(), as_moto_checks(&p["document"])))
             .collect();
-        self.user_with(&format!("{environment}-{role}"), &policies)
+        (self.user_with(&format!("{environment}-{role}"), &policies), printed)
     }
 
     /// Creates an IAM user with `policies` (managed, attached) and an access key.

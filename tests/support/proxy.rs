@@ -47,6 +47,16 @@ const FAULTS: [Fault; 4] = [Fault::Unavailable, Fault::Throttled, Fault::Interna
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub(crate) operation: String,
+    /// The signing name (`ec2`, `monitoring`, ...), and the access key the call was signed with.
+    pub(crate) service: String,
+    pub(crate) key_id: Option<String>,
+    /// The request line's target (S3 names its bucket there).
+    pub(crate) target: String,
+    /// The JSON protocol's body.
+    pub(crate) json: Option<serde_json::Value>,
+    /// Under IAM enforcement, the tags of the EC2 resources the call names, as they were when
+    /// it arrived (for `iam_evaluator`).
+    pub(crate) tags: BTreeMap<String, BTreeMap<String, String>>,
     /// The request's parameters: form fields for the query protocols (decoded), top-level
     /// string and number fields for JSON.
     pub(crate) params: BTreeMap<String, String>,
@@ -471,7 +481,8 @@ fn s3_operation(request_line: &str) -> String {
         .split('=')
         .next()
         .unwrap_or_default();
-    let object = path.trim_start_matches('/').contains('/');
+    // `/bucket/?tagging` is the bucket's, as `/bucket?tagging` is.
+    let object = path.trim_matches('/').contains('/');
     let named = match (method, sub, object) {
         ("GET", "", false) if path == "/" => "ListBuckets",
         ("GET", "x-id", false) if path == "/" => "ListBuckets",
@@ -521,6 +532,38 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
         upstream,
         region: &region,
         admin: admin.as_ref(),
+    };
+    // Read before the call, so that a delete's resource still has its tags.
+    let ids: Vec<String> = request
+        .params
+        .iter()
+        .filter(|(key, _)| {
+            !["Filter", "TagSpecification", "Tag."]
+                .iter()
+                .any(|p| key.starts_with(p))
+        })
+        .map(|(_, value)| value)
+        .filter(|value| {
+            [
+                "vpc-",
+                "subnet-",
+                "sg-",
+                "rtb-",
+                "igw-",
+                "eipalloc-",
+                "nat-",
+                "lt-",
+                "i-",
+            ]
+            .iter()
+            .any(|p| value.starts_with(p))
+        })
+        .cloned()
+        .collect();
+    let tags = if admin.is_some() && service == "ec2" && !ids.is_empty() {
+        facts.ec2_tags(&ids)
+    } else {
+        BTreeMap::new()
     };
     // The model check is pure and the slowest part (patterns compile on first use): done
     // before the lock, so concurrent calls are not queued behind it.
@@ -605,6 +648,19 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     };
     calls.lock().unwrap().push(Call {
         operation: request.operation,
+        service,
+        key_id: access_key_id(&request.head),
+        target: request
+            .head
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split(' ')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+        json: request.json,
+        tags,
         params: request.params,
         answer,
         arrived,

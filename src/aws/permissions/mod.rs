@@ -298,6 +298,9 @@ fn grants(call: &Call, scope: &Scope) -> Vec<(Grant, Option<&'static str>)> {
         On::Creating(targets) => vec![(grant(arns(targets), tag("aws:RequestTag")), None)],
         On::TaggingOnCreate(creates) => {
             let creates: Vec<String> = creates.iter().map(|c| (*c).to_owned()).collect();
+            // Inside a create, and only with the environment's tag.
+            let mut condition = condition_equals("ec2:CreateAction", &creates);
+            condition["StringEquals"][format!("aws:RequestTag/{TAG_ENVIRONMENT}")] = json!(scope.environment);
             vec![(
                 grant(
                     vec![format!(
@@ -306,7 +309,7 @@ fn grants(call: &Call, scope: &Scope) -> Vec<(Grant, Option<&'static str>)> {
                         scope.region,
                         scope.account
                     )],
-                    condition_equals("ec2:CreateAction", &creates),
+                    condition,
                 ),
                 None,
             )]
