@@ -1146,3 +1146,67 @@ fn a_peer_reached_over_ipv6_as_a_mapped_address_is_its_ipv4_address() {
     );
     assert_eq!(other.status, 503, "another client, past authentication: {}", other.body);
 }
+
+/// The API as deployed on EC2, under IAM enforcement, signing as a user holding exactly the
+/// policy deployer gave the instance role: listing, deregistering and registering work.
+#[test]
+fn the_api_works_holding_only_the_instance_roles_policy() {
+    let mut moto = Moto::start();
+    moto.enforce_least_privilege("development");
+    crate::support::Deployer::new(&moto)
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    let policy = crate::support::block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
+        let role = "development-us-east-1-instance";
+        let document = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("deployer")
+            .send()
+            .await
+            .unwrap();
+        let text = percent_encoding::percent_decode_str(document.policy_document())
+            .decode_utf8()
+            .unwrap()
+            .into_owned();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    });
+    let keys = moto.user_holding("api-instance-role", &[policy]);
+    let api = serve_api(
+        runtime(),
+        &moto.sdk_config_as(&keys),
+        &[("API_ENVIRONMENT", "development"), ("CACHE_TTL_SECONDS", "0")],
+    );
+    let calls = |moto: &Moto| -> String {
+        let calls = moto.strict.calls_so_far();
+        let theirs = calls.iter().filter(|c| c.key_id.as_deref() == Some(keys.id.as_str()));
+        theirs
+            .filter(|c| !c.succeeded())
+            .map(|c| format!("{} {:?} {:?}", c.operation, c.answer, c.params))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let members = |api: &Api| -> Vec<String> {
+        let response = authed(api.address, "GET", "/elb/development-lb", None);
+        assert_eq!(response.status, 200, "{}: {}", response.body, calls(&moto));
+        response.json()["message"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["instanceId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let registered = members(&api);
+    let instance = registered.first().expect("the group's instance is registered").clone();
+    let body = format!(r#"{{"instanceId":"{instance}"}}"#);
+    // Each write was allowed (a refusal answers 403 with a request id). The emulator lists an
+    // Auto Scaling group's instances as its load balancer's whatever was deregistered, so the
+    // membership itself is checked by `register_and_deregister_round_trip`, not here.
+    let response = authed(api.address, "DELETE", "/elb/development-lb", Some(&body));
+    assert_eq!(response.status, 200, "{}", response.body);
+    let response = authed(api.address, "POST", "/elb/development-lb", Some(&body));
+    assert_eq!(response.status, 201, "{}", response.body);
+    assert!(members(&api).contains(&instance));
+}

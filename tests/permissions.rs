@@ -324,3 +324,104 @@ fn stagings_deploy_policy_cannot_change_production() {
         assert!(!theirs.allowed(&policies), "allowed: {theirs:?}");
     }
 }
+
+/// The roles of an environment whose file sets `iam.permissions_boundary`, as IAM holds them.
+fn boundaries(moto: &Moto, environment: &str) -> Vec<Option<String>> {
+    crate::support::block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
+        let listed = iam
+            .list_roles()
+            .path_prefix(format!("/deployer/{environment}/"))
+            .send()
+            .await
+            .unwrap();
+        let mut found = Vec::new();
+        for role in listed.roles() {
+            let full = iam.get_role().role_name(role.role_name()).send().await.unwrap();
+            found.push(
+                full.role()
+                    .and_then(|r| r.permissions_boundary())
+                    .and_then(|b| b.permissions_boundary_arn())
+                    .map(str::to_owned),
+            );
+        }
+        found
+    })
+}
+
+#[test]
+fn a_permissions_boundary_is_put_on_every_role_kept_and_taken_off_with_the_file() {
+    let mut moto = Moto::start();
+    let boundary = crate::support::block_on(async {
+        aws_sdk_iam::Client::new(&moto.sdk_config())
+            .create_policy()
+            .policy_name("deployer-boundary")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned()
+    });
+    let dir = moto.environments_copy();
+    crate::support::edit_environment(
+        dir.path(),
+        "development",
+        "protect: false",
+        &format!("protect: false\niam:\n  permissions_boundary: {boundary}"),
+    );
+    // The deploy policy printed from this file creates no role without the boundary.
+    let printed = Deployer::new(&moto)
+        .environments(dir.path())
+        .args(["permissions", "development", "--json"])
+        .run()
+        .expect_status(0);
+    let permissions: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
+    let text = permissions["policies"].to_string();
+    assert!(
+        text.contains(&format!(r#""iam:PermissionsBoundary":"{boundary}""#)),
+        "{text}"
+    );
+    assert!(!text.contains("iam:DeleteRolePermissionsBoundary"), "{text}");
+
+    moto.enforce_least_privilege("development");
+    Deployer::new(&moto)
+        .environments(dir.path())
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    let roles = boundaries(&moto, "development");
+    assert!(!roles.is_empty());
+    assert!(
+        roles.iter().all(|b| b.as_deref() == Some(boundary.as_str())),
+        "{roles:?}"
+    );
+    Deployer::new(&moto)
+        .environments(dir.path())
+        .args(["plan", "development", "--detailed-exitcode"])
+        .run()
+        .expect_status(0);
+
+    // Without it in the file, the plan takes it off (as the default deploy policy may).
+    let plain = moto.environments_copy();
+    let plan = Deployer::new(&moto)
+        .environments(plain.path())
+        .args(["plan", "development", "--detailed-exitcode"])
+        .run()
+        .expect_status(2);
+    assert!(
+        plan.stdout
+            .contains(&format!("permissions_boundary: {boundary} → (none)")),
+        "{}",
+        plan.stdout
+    );
+    Deployer::new(&moto)
+        .environments(plain.path())
+        .args(["apply", "development", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    assert!(boundaries(&moto, "development").iter().all(Option::is_none));
+}

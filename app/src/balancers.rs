@@ -261,10 +261,15 @@ impl Balancers {
             return Ok(HashMap::new());
         }
         self.metrics.aws_call("DescribeInstances");
+        // A load balancer can list an instance twice (the emulator does, after a deregister and
+        // register of a group's instance); each id is asked for once.
+        let mut unique = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
         let output = match self
             .ec2
             .describe_instances()
-            .set_instance_ids(Some(ids.to_vec()))
+            .set_instance_ids(Some(unique))
             .send()
             .await
         {

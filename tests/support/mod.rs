@@ -286,6 +286,26 @@ impl Moto {
         (self.user_with(&format!("{environment}-{role}"), &policies), printed)
     }
 
+    /// A new IAM user holding exactly `documents` (as moto can check them), and its key.
+    pub(crate) fn user_holding(&self, name: &str, documents: &[serde_json::Value]) -> Keys {
+        let policies: Vec<(String, serde_json::Value)> = documents
+            .iter()
+            .enumerate()
+            .map(|(at, d)| (format!("policy-{at}"), as_moto_checks(d)))
+            .collect();
+        self.user_with(name, &policies)
+    }
+
+    /// SDK configuration signing as `keys`' user.
+    pub(crate) fn sdk_config_as(&self, keys: &Keys) -> aws_config::SdkConfig {
+        self.sdk_config()
+            .into_builder()
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                aws_sdk_ec2::config::Credentials::new(&keys.id, &keys.secret, None, None, "tests"),
+            ))
+            .build()
+    }
+
     /// Creates an IAM user with `policies` (managed, attached) and an access key.
     fn user_with(&self, name: &str, policies: &[(String, serde_json::Value)]) -> Keys {
         block_on(async {
