@@ -147,7 +147,10 @@ fn bootstrap_makes_the_provider_and_six_roles_changes_nothing_again_and_removes_
 
 #[test]
 fn an_account_with_githubs_provider_keeps_it_and_the_roles_trust_it() {
-    let moto = Moto::start();
+    // Run as an administrator holding only what `permissions --for bootstrap` prints.
+    let mut moto = Moto::start();
+    moto.enforce();
+    let administrator = moto.operator("staging", "bootstrap");
     let theirs = block_on(async {
         let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
         iam.create_open_id_connect_provider()
@@ -162,6 +165,7 @@ fn an_account_with_githubs_provider_keeps_it_and_the_roles_trust_it() {
             .to_owned()
     });
     Deployer::new(&moto)
+        .signed_by(&administrator)
         .args(["bootstrap", "--github", "octo/api", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
@@ -169,6 +173,7 @@ fn an_account_with_githubs_provider_keeps_it_and_the_roles_trust_it() {
     assert_eq!(roles.len(), 2);
     assert_eq!(roles[0].1["Statement"][0]["Principal"]["Federated"], theirs.as_str());
     Deployer::new(&moto)
+        .signed_by(&administrator)
         .args(["bootstrap", "--destroy", "staging", "--auto-approve"])
         .run()
         .expect_status(0);
