@@ -123,6 +123,17 @@ fn push_then_apply_runs_the_pushed_digest_and_apply_build_rolls_a_new_one() {
     );
     let digest = pushed_digest(&push.stdout, &registry);
     assert!(push.stdout.contains("tag first"), "{}", push.stdout);
+
+    // Once the repository exists, a role holding only `permissions --for push` pushes.
+    let pusher = moto.operator("staging", "push");
+    let again = Deployer::new(&moto)
+        .signed_by(&pusher)
+        .without_image()
+        .args(["push", "staging", "--tag", "by-the-push-role"])
+        .args(push_args(&registry.url(), context.path()))
+        .run()
+        .expect_status(0);
+    assert!(again.stdout.contains("tag by-the-push-role"), "{}", again.stdout);
     assert!(!format!("{}{}", push.stdout, push.stderr).contains(ECR_PASSWORD));
     // What the registry stored is what push printed.
     assert_eq!(registry.manifest(REPOSITORY, "first").1, digest);

@@ -197,6 +197,16 @@ impl Aws {
         Ok(found::resolve(found, environment))
     }
 
+    /// The environment's resources of one kind.
+    pub async fn discover_kind(
+        &self,
+        environment: &str,
+        kind: crate::model::Kind,
+    ) -> Result<Vec<ObservedResource>, AwsError> {
+        let found = registry::discover_kind(self, environment, kind).await?;
+        Ok(found::resolve(found, environment))
+    }
+
     /// The outputs of an environment, from what discovery found.
     pub fn outputs(&self, environment: &str, observed: &[ObservedResource]) -> crate::model::Outputs {
         registry::outputs(self, environment, observed)

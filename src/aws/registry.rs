@@ -23,6 +23,14 @@ macro_rules! registry {
             Ok(try_join_all(searches).await?.into_iter().flatten().collect())
         }
 
+        /// Everything of one kind tagged for `environment` (what `push` reads: the repository
+        /// alone, so a role that may only push needs no other read).
+        pub(super) async fn discover_kind($aws: &Aws, environment: &str, kind: Kind) -> Result<Vec<Found>, AwsError> {
+            match kind {
+                $( Kind::$kind => $resource.discover(environment).await, )*
+            }
+        }
+
         /// The environment's outputs, each kind adding its part.
         pub(super) fn outputs($aws: &Aws, environment: &str, observed: &[ObservedResource]) -> Outputs {
             let mut outputs = Outputs::new(environment, &$aws.region);

@@ -171,12 +171,9 @@ fn explain(error: EngineError, what: &str, help: &str) -> anyhow::Error {
 /// exists is left to `apply`.
 async fn ensure_repository(aws: &Aws, config: &crate::config::EnvironmentConfig, steps: &dyn Reporter) -> Result<bool> {
     let observed: Vec<_> = aws
-        .discover(&config.name)
+        .discover_kind(&config.name, Kind::EcrRepository)
         .await
-        .with_context(|| format!("could not read the current state of {}", config.name))?
-        .into_iter()
-        .filter(|resource| resource.spec.kind() == Kind::EcrRepository)
-        .collect();
+        .with_context(|| format!("could not read the current state of {}", config.name))?;
     if !observed.is_empty() {
         return Ok(false);
     }

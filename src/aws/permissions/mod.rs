@@ -424,7 +424,13 @@ fn calls_of(role: Role) -> Vec<Call> {
     match role {
         Role::Deploy => all,
         Role::Plan => all.into_iter().filter(|c| c.access == Access::Read).collect(),
-        Role::Push => [super::ecr::PUSH, super::sts::CALLS].concat(),
+        // The repository's reads too: push finds it (and creates it only when missing, which
+        // takes the deploy policy).
+        Role::Push => super::ecr::PUSH
+            .iter()
+            .chain(super::ecr::CALLS.iter().filter(|c| c.access == Access::Read))
+            .copied()
+            .collect(),
         Role::Bootstrap => all
             .into_iter()
             .filter(|c| c.access == Access::Read)

@@ -3,7 +3,6 @@
 use aws_sdk_sts::Client;
 
 use super::error::{AwsError, Classify};
-use super::permissions::Call;
 
 #[derive(Debug, Clone)]
 pub struct Sts {
@@ -22,7 +21,3 @@ impl Sts {
         Ok(output.account().unwrap_or_default().to_owned())
     }
 }
-
-/// `GetCallerIdentity` needs no permission (AWS allows it to every principal, even under an
-/// explicit deny), so STS adds nothing to any policy.
-pub(crate) const CALLS: &[Call] = &[];
