@@ -5,6 +5,7 @@ pub mod apply;
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod engine;
 pub mod error_chain;
 pub mod model;

@@ -6,6 +6,7 @@ mod access_logs;
 mod alarms;
 mod api;
 mod bootstrap;
+mod cost;
 mod destroy_order;
 mod drift;
 mod errors;

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod bootstrap;
+pub mod cost;
 pub mod destroy;
 pub mod documents;
 pub mod graph;
@@ -115,6 +116,9 @@ pub enum Command {
     /// Open a Systems Manager session on one of an EC2 environment's instances (through the
     /// AWS CLI and its Session Manager plugin; no SSH port is open anywhere).
     Shell(shell::ShellArgs),
+    /// What the environment costs a month as its file describes it, per resource and
+    /// dimension, from the prices in prices/aws.yaml (offline).
+    Cost(cost::CostArgs),
     /// Print the IAM policies an operator of the environment needs (`--for deploy`, `plan` or
     /// `push`), scoped to its own resources, each under IAM's size limit.
     Permissions(permissions::PermissionsArgs),
@@ -192,6 +196,7 @@ async fn dispatch(cli: &Cli) -> Result<Status> {
         Command::History(args) => history::exec(workspace, args).await,
         Command::Rollback(args) => rollback::exec(workspace, args).await,
         Command::Shell(args) => shell::exec(workspace, args).await,
+        Command::Cost(args) => cost::exec(workspace, args),
         Command::Permissions(args) => permissions::exec(workspace, args).await,
         Command::Bootstrap(args) => bootstrap::exec(workspace, args).await,
         Command::Validate(args) => validate::exec(workspace, args),

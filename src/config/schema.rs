@@ -40,6 +40,10 @@ pub struct EnvironmentConfig {
     /// IAM settings of the roles deployer creates for the environment.
     #[serde(default)]
     pub iam: IamConfig,
+    /// Expected monthly usage, for the usage-based lines of the cost estimate (`deployer
+    /// cost`); a quantity left out is shown per unit and not added to the total.
+    #[serde(default)]
+    pub usage: UsageConfig,
     /// When true, destroy and replacements refuse without `--allow-destroy`.
     #[serde(default)]
     pub protect: bool,
@@ -446,6 +450,39 @@ pub struct AppConfig {
     #[serde(default = "default_metrics_port")]
     pub metrics_port: u16,
     pub auth: AuthConfig,
+}
+
+/// Monthly quantities of what is billed by use. Each is optional: none is assumed.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UsageConfig {
+    /// GB processed by each NAT gateway in a month.
+    #[serde(default)]
+    pub nat_gb_processed: Option<f64>,
+    /// The ALB's average load balancer capacity units (LCUs) over the month.
+    #[serde(default)]
+    pub load_balancer_lcus: Option<f64>,
+    /// GB processed by the classic ELB in a month.
+    #[serde(default)]
+    pub load_balancer_gb: Option<f64>,
+    /// GB the Aurora cluster stores.
+    #[serde(default)]
+    pub database_storage_gb: Option<f64>,
+    /// Millions of I/O requests the Aurora cluster makes in a month.
+    #[serde(default)]
+    pub database_io_millions: Option<f64>,
+    /// GB of API logs ingested in a month.
+    #[serde(default)]
+    pub log_ingest_gb: Option<f64>,
+    /// GB of API logs kept.
+    #[serde(default)]
+    pub log_storage_gb: Option<f64>,
+    /// GB of images the repository keeps.
+    #[serde(default)]
+    pub image_storage_gb: Option<f64>,
+    /// GB of load balancer access logs the bucket keeps.
+    #[serde(default)]
+    pub access_log_storage_gb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, JsonSchema)]

@@ -28,6 +28,7 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     check_access_logs(config, &mut problems);
     check_https(config, &mut problems);
     check_iam(config, &mut problems);
+    check_usage(config, &mut problems);
     check_alarms(config, &mut problems);
     check_tags(config, &mut problems);
     problems
@@ -568,6 +569,31 @@ fn check_scaling(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
             )
             .help("use 1 or more requests per target per minute (default 1000)"),
         );
+    }
+}
+
+fn check_usage(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
+    let usage = &config.usage;
+    let quantities = [
+        ("nat_gb_processed", usage.nat_gb_processed),
+        ("load_balancer_lcus", usage.load_balancer_lcus),
+        ("load_balancer_gb", usage.load_balancer_gb),
+        ("database_storage_gb", usage.database_storage_gb),
+        ("database_io_millions", usage.database_io_millions),
+        ("log_ingest_gb", usage.log_ingest_gb),
+        ("log_storage_gb", usage.log_storage_gb),
+        ("image_storage_gb", usage.image_storage_gb),
+        ("access_log_storage_gb", usage.access_log_storage_gb),
+    ];
+    for (field, value) in quantities {
+        if let Some(value) = value
+            && !(value.is_finite() && value >= 0.0)
+        {
+            problems.push(
+                Problem::new(format!("usage.{field}"), format!("{value} is not a quantity"))
+                    .help("give a number of 0 or more, or leave the field out to see its price per unit"),
+            );
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod apply;
 mod bootstrap;
+mod cost;
 mod destroy;
 mod graph;
 mod history;
@@ -22,6 +23,7 @@ mod validate;
 
 pub use apply::{Applied, apply};
 pub use bootstrap::{CiRole, PreparedBootstrap, bootstrap, prepare_bootstrap};
+pub use cost::{Costed, cost};
 pub use destroy::{DestroyTarget, Destroyed, PreparedDestroy, destroy, destroy_target, prepare_destroy};
 pub use graph::{Diagram, Node, environment_graph, read_timeline, timeline_graph, write_timeline};
 pub use history::history;
@@ -75,8 +77,14 @@ pub struct Situation {
 }
 
 impl Situation {
+    /// The plan, priced (`cost`).
     pub fn plan(&self) -> Plan {
-        plan(&self.desired, &self.observed)
+        plan(&self.desired, &self.observed).with_cost(
+            &self.desired,
+            &self.observed,
+            &self.config.usage,
+            &self.aws.region,
+        )
     }
 
     /// The quotas `plan` would go over, said before anything is created.

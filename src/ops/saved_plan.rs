@@ -271,7 +271,7 @@ pub async fn prepare_saved(session: &Session, saved: &SavedPlan, file: &Path) ->
         );
     }
     let desired = desired(&config, &saved.facts)?;
-    let plan = plan(&desired, &observed);
+    let plan = plan(&desired, &observed).with_cost(&desired, &observed, &config.usage, &aws.region);
     // What `show` prints and a reviewer read must be what is carried out.
     let text = console::strip_ansi_codes(&render_text(&plan)).into_owned();
     if render_json(&plan) != saved.plan || text != saved.text {

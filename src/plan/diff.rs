@@ -116,6 +116,7 @@ pub fn plan(desired: &Desired, observed: &[ObservedResource]) -> Plan {
         environment: desired.environment.clone(),
         changes: ordered,
         known,
+        cost: None,
     }
 }
 

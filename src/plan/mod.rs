@@ -90,6 +90,8 @@ pub struct Plan {
     /// plan is applied: what exists and is kept, by its id; what is created or replaced under
     /// a name deployer gives, by that name. Absent: AWS assigns it (`(known after apply)`).
     pub known: std::collections::BTreeMap<Id, String>,
+    /// What the plan does to the monthly cost, when the caller priced it (`with_cost`).
+    pub cost: Option<crate::cost::PlanCost>,
 }
 
 /// Counts in terraform's sense: a replacement is one add and one destroy.
@@ -101,6 +103,22 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// The plan with what it does to the month: `desired` and `observed` in full (a plan
+    /// holds only what changes), the environment's expected usage and its region.
+    #[must_use]
+    pub fn with_cost(
+        mut self,
+        desired: &crate::model::Desired,
+        observed: &[crate::model::ObservedResource],
+        usage: &crate::config::UsageConfig,
+        region: &str,
+    ) -> Self {
+        let desired: Vec<_> = desired.resources.iter().map(|(id, r)| (id, &r.spec)).collect();
+        let observed: Vec<_> = observed.iter().map(|r| (&r.id, &r.spec)).collect();
+        self.cost = Some(crate::cost::change(&desired, &observed, usage, region));
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }

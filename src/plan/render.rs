@@ -9,13 +9,14 @@ use super::{Action, Plan, Reason};
 use crate::model::Id;
 
 /// The version of `plan --json`'s shape; raised when a field changes meaning or goes away.
-pub(super) const FORMAT_VERSION: &str = "1.5";
+pub(super) const FORMAT_VERSION: &str = "1.6";
 
 pub fn render_text(plan: &Plan) -> String {
     if plan.is_empty() {
         return format!(
-            "No changes. Environment {} matches its configuration.\n",
-            plan.environment
+            "No changes. Environment {} matches its configuration.\n{}",
+            plan.environment,
+            cost_text(plan)
         );
     }
     let mut out = format!("deployer will perform these actions on {}:\n\n", plan.environment);
@@ -66,6 +67,85 @@ pub fn render_text(plan: &Plan) -> String {
         "\nPlan: {} to add, {} to change, {} to destroy.\n",
         summary.add, summary.change, summary.destroy
     ));
+    out.push_str(&cost_text(plan));
+    out
+}
+
+/// `Cost: $312.40/month → $345.25/month (+$32.85: + nat_gateway nat-gateway-b)`, then what the
+/// figures leave out.
+fn cost_text(plan: &Plan) -> String {
+    use crate::cost::{PlanCost, dollars, range};
+    let Some(cost) = &plan.cost else {
+        return String::new();
+    };
+    let change = match cost {
+        PlanCost::Unpriced(unpriced) => {
+            return format!(
+                "Cost: not estimated: prices/aws.yaml (prices of {}) has no prices for {}.\n",
+                unpriced.date, unpriced.region
+            );
+        }
+        PlanCost::Estimated(change) => change,
+    };
+    let at_least = |r: crate::cost::Range| crate::cost::Range { min: r.min, max: r.min };
+    let what: Vec<String> = change
+        .changed
+        .iter()
+        .map(|resource| {
+            let symbol = plan.changes.iter().find(|c| c.id == resource.id).map_or("~", |c| {
+                if c.action == Action::Replace {
+                    "-/+"
+                } else {
+                    c.action.symbol()
+                }
+            });
+            format!("{symbol} {} {}", resource.kind.name(), resource.id)
+        })
+        .collect();
+    let sign = if change.difference.min >= 0.0 { "+" } else { "" };
+    let mut out = if what.is_empty() {
+        format!("Cost: {}/month, unchanged", range(at_least(change.after)))
+    } else {
+        format!(
+            "Cost: {}/month → {}/month",
+            range(at_least(change.before)),
+            range(at_least(change.after))
+        )
+    };
+    if !what.is_empty() {
+        // The first few; `deployer cost` lists every line.
+        const SHOWN: usize = 6;
+        let mut listed = what[..what.len().min(SHOWN)].join(", ");
+        if what.len() > SHOWN {
+            listed.push_str(&format!(" and {} more", what.len() - SHOWN));
+        }
+        out.push_str(&format!(" ({sign}{}: {listed})", dollars(change.difference.min)));
+    }
+    out.push('\n');
+    if change.before.max != change.before.min || change.after.max != change.after.min {
+        out.push_str(&format!(
+            "      {}/month → {}/month with autoscaled compute at its maximum\n",
+            dollars(change.before.max),
+            dollars(change.after.max)
+        ));
+    }
+    let mut notes = vec![format!(
+        "on-demand {}, prices of {} in {}",
+        change.currency, change.price_date, change.region
+    )];
+    if change.per_unit > 0 {
+        notes.push(format!(
+            "{} usage-based charges not included (`deployer cost {}` prices them per unit)",
+            change.per_unit, plan.environment
+        ));
+    }
+    if change.unconfirmed {
+        notes.push("some prices not confirmed from a primary source".to_owned());
+    }
+    if !change.unpriced.is_empty() {
+        notes.push(format!("no price for {}", change.unpriced.join(", ")));
+    }
+    out.push_str(&format!("      ({})\n", notes.join("; ")));
     out
 }
 
@@ -210,5 +290,7 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         // What the text shows for a new resource's references (`Plan::known`).
         "known_physical_ids": plan.known,
         "summary": plan.summary(),
+        // What the plan does to the monthly cost (`cost::PlanCost`), when priced.
+        "cost": plan.cost,
     })
 }

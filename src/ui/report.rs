@@ -448,3 +448,95 @@ pub fn bootstrapped(region: &str, roles: &[crate::ops::CiRole]) {
         );
     }
 }
+
+/// The version of `cost --json`'s shape.
+pub const COST_FORMAT_VERSION: &str = "1.0";
+
+/// `cost`: a table per resource and dimension, the fixed lines, then the usage-based ones.
+pub fn cost(costed: &crate::ops::Costed, json: bool) -> serde_json::Result<()> {
+    use crate::cost::{Quantity, range};
+    let estimate = &costed.estimate;
+    if json {
+        let object = serde_json::json!({
+            "format_version": COST_FORMAT_VERSION,
+            "environment": costed.environment,
+            "estimate": estimate,
+        });
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
+    println!(
+        "{} in {}: on-demand {}, prices of {} (prices/aws.yaml), a month of 730 hours.\n",
+        costed.environment, estimate.region, estimate.currency, estimate.price_date
+    );
+    let mark = |unconfirmed: bool| if unconfirmed { "*" } else { "" };
+    let quantity = |q: &Quantity| match q {
+        Quantity::Fixed { min, max } if (min - max).abs() < 1e-9 => round(*min),
+        Quantity::Fixed { min, max } => format!("{}–{}", round(*min), round(*max)),
+        Quantity::Usage { given: Some(given), .. } => round(*given),
+        Quantity::Usage { field, given: None } => format!("(usage.{field})"),
+    };
+    println!(
+        "{:<24} {:<44} {:>14} {:>12}  monthly",
+        "resource", "what", "quantity", "unit price"
+    );
+    for line in estimate.lines.iter().filter(|l| l.monthly.is_some()) {
+        println!(
+            "{:<24} {:<44} {:>14} {:>12}  {}{}",
+            line.resource.as_str(),
+            line.what,
+            quantity(&line.quantity),
+            unit_price(line.unit_price),
+            line.monthly.map(range).unwrap_or_default(),
+            mark(line.unconfirmed)
+        );
+    }
+    println!("\nBaseline: {}/month", range(estimate.baseline));
+    if estimate.usage.max > 0.0 {
+        println!("Usage (from usage:): {}/month", range(estimate.usage));
+    }
+    println!("Total: {}/month", range(estimate.total));
+    if estimate.total.min != estimate.total.max {
+        println!("  (autoscaled compute at its minimum, then at its maximum)");
+    }
+    let per_unit: Vec<_> = estimate.lines.iter().filter(|l| l.monthly.is_none()).collect();
+    if !per_unit.is_empty() {
+        println!("\nBilled by use, not in the total (give quantities under usage: in the file):");
+        for line in per_unit {
+            println!(
+                "  {:<24} {:<36} {}/{}{}  {}",
+                line.resource.as_str(),
+                line.what,
+                unit_price(line.unit_price),
+                line.unit,
+                mark(line.unconfirmed),
+                quantity(&line.quantity)
+            );
+        }
+    }
+    if !estimate.unpriced.is_empty() {
+        println!("\nNo price in prices/aws.yaml for: {}", estimate.unpriced.join(", "));
+    }
+    if estimate.lines.iter().any(|l| l.unconfirmed) {
+        println!("\n* a price not confirmed from a primary source (see prices/aws.yaml)");
+    }
+    println!("\nNot included: taxes, the free tier, data transfer out, support, savings plans and reserved prices.");
+    Ok(())
+}
+
+/// A unit price as the price file gives it, with at least cents: `$0.045`, `$0.10`.
+fn unit_price(price: f64) -> String {
+    let text = price.to_string();
+    let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+    if decimals < 2 {
+        format!("${price:.2}")
+    } else {
+        format!("${text}")
+    }
+}
+
+/// At most two decimals, without trailing zeros.
+fn round(value: f64) -> String {
+    let text = format!("{value:.2}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
