@@ -7,7 +7,7 @@ fn cost_prints_each_environments_month_offline_and_refuses_to_guess_a_region() {
     // No endpoint, no credentials: the estimate needs no AWS.
     let staging = Deployer::offline().args(["cost", "staging"]).run().expect_status(0);
     assert!(
-        staging.stdout.contains("Total: $132.44–$150.46/month"),
+        staging.stdout.contains("Total: $132.84–$150.86/month"),
         "{}",
         staging.stdout
     );
@@ -20,8 +20,8 @@ fn cost_prints_each_environments_month_offline_and_refuses_to_guess_a_region() {
         .expect_status(0);
     let object: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(object["format_version"], "1.0");
-    assert_eq!(object["estimate"]["total"]["min"], 589.46);
-    assert_eq!(object["estimate"]["total"]["max"], 661.54);
+    assert_eq!(object["estimate"]["total"]["min"], 589.86);
+    assert_eq!(object["estimate"]["total"]["max"], 661.94);
     let lines = object["estimate"]["lines"].as_array().unwrap();
     assert!(
         lines
@@ -48,13 +48,13 @@ fn every_plan_ends_with_the_month_before_and_after_and_what_changes_it() {
         .run()
         .expect_status(2);
     assert!(
-        plan.stdout.contains("Cost: $0.00/month → $132.44/month (+$132.44: "),
+        plan.stdout.contains("Cost: $0.00/month → $132.84/month (+$132.84: "),
         "{}",
         plan.stdout
     );
     assert!(
         plan.stdout
-            .contains("$0.00/month → $150.46/month with autoscaled compute at its maximum"),
+            .contains("$0.00/month → $150.86/month with autoscaled compute at its maximum"),
         "{}",
         plan.stdout
     );
@@ -64,7 +64,7 @@ fn every_plan_ends_with_the_month_before_and_after_and_what_changes_it() {
         .expect_status(0);
     let object: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(object["cost"]["status"], "estimated");
-    assert_eq!(object["cost"]["after"]["min"], 132.44);
+    assert_eq!(object["cost"]["after"]["min"], 132.84);
 
     Deployer::new(&moto)
         .args(["apply", "staging", "--auto-approve"])
@@ -86,7 +86,7 @@ fn every_plan_ends_with_the_month_before_and_after_and_what_changes_it() {
         .expect_status(0);
     assert!(
         more.stdout.contains(
-            "Cost: $132.44/month → $168.94/month (+$36.50: + elastic_ip nat-eip-b, + nat_gateway nat-gateway-b)"
+            "Cost: $132.84/month → $169.34/month (+$36.50: + elastic_ip nat-eip-b, + nat_gateway nat-gateway-b)"
         ),
         "{}",
         more.stdout
@@ -100,4 +100,15 @@ fn every_plan_ends_with_the_month_before_and_after_and_what_changes_it() {
         .run()
         .expect_status(0);
     assert!(shown.stdout.contains("(+$36.50: "), "{}", shown.stdout);
+
+    // A destroy's plan says what it saves.
+    let destroy = Deployer::new(&moto)
+        .args(["destroy", "staging", "--auto-approve"])
+        .run()
+        .expect_status(0);
+    assert!(
+        destroy.stdout.contains("Cost: $132.84/month → $0.00/month (-$132.84: "),
+        "{}",
+        destroy.stdout
+    );
 }

@@ -425,3 +425,26 @@ fn a_permissions_boundary_is_put_on_every_role_kept_and_taken_off_with_the_file(
         .expect_status(0);
     assert!(boundaries(&moto, "development").iter().all(Option::is_none));
 }
+
+#[test]
+fn with_an_account_given_the_policies_need_no_aws_at_all() {
+    let run = Deployer::offline()
+        .args(["permissions", "staging", "--account", "210987654321", "--json"])
+        .run()
+        .expect_status(0);
+    let permissions: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let text = permissions["policies"].to_string();
+    assert!(
+        text.contains("arn:aws:iam::210987654321:role/deployer/staging/us-east-1/*"),
+        "{text}"
+    );
+    let refused = Deployer::offline()
+        .args(["permissions", "staging", "--account", "12345"])
+        .run()
+        .expect_status(1);
+    assert!(
+        refused.stderr.contains("is not an AWS account id"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -20,6 +20,10 @@ pub struct PermissionsArgs {
     /// Print the policies as one JSON object (`policies[].document` is each policy).
     #[arg(long)]
     pub json: bool,
+    /// The account the policies are for (12 digits); without it, the credentials' own, asked
+    /// of STS. With it, no AWS call is made and no credentials are needed.
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,7 +47,7 @@ impl From<RoleArg> for OperatorRole {
 
 pub async fn exec(workspace: &Workspace, args: &PermissionsArgs) -> Result<Status> {
     let session = Session::open(workspace, &args.environment).await?;
-    let permissions = ops::permissions(&session, args.role.into()).await?;
+    let permissions = ops::permissions(&session, args.role.into(), args.account.as_deref()).await?;
     report::permissions(&args.environment, &permissions, args.json)?;
     Ok(Status::Done)
 }

@@ -1,7 +1,7 @@
 //! What each kind bills, read from its spec: the model prices itself. A kind not named here
 //! bills nothing of its own (VPCs, subnets, route tables, security groups, target groups,
-//! listeners, roles, the ECS cluster, task definitions, scaling policies, the SNS topic, whose
-//! first thousand email notifications a month are free).
+//! listeners, roles, the ECS cluster, task definitions, the SNS topic, whose first thousand
+//! email notifications a month are free). Scaling bills the alarms AWS makes for it.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +46,8 @@ pub const BILLING_KINDS: &[(Kind, &[&str])] = &[
             "cloudwatch-alarm-high-resolution-metric-month",
         ],
     ),
+    (Kind::ServiceScaling, &["cloudwatch-alarm-metric-month"]),
+    (Kind::GroupScaling, &["cloudwatch-alarm-metric-month"]),
     (Kind::LogGroup, &["logs-ingest-gb", "logs-storage-gb-month"]),
     (Kind::EcrRepository, &["ecr-storage-gb-month"]),
     (Kind::LogBucket, &["s3-standard-gb-month"]),
@@ -216,6 +218,9 @@ pub(super) fn billed(id: &Id, spec: &Spec, all: &BTreeMap<&Id, &Spec>, usage: &U
             };
             vec![fixed(dimension, "alarm metrics", metrics, metrics)]
         }
+        // Target tracking: AWS makes two alarms (high and low) of one metric for each policy.
+        Spec::ServiceScaling(scaling) => target_tracking_alarms(&scaling.policies),
+        Spec::GroupScaling(scaling) => target_tracking_alarms(&scaling.policies),
         Spec::LogGroup(_) => vec![
             by_use(
                 "logs-ingest-gb",
@@ -248,4 +253,14 @@ pub(super) fn billed(id: &Id, spec: &Spec, all: &BTreeMap<&Id, &Spec>, usage: &U
         )],
         _ => Vec::new(),
     }
+}
+
+fn target_tracking_alarms(policies: &crate::model::ScalingPolicies) -> Vec<Billed> {
+    let count = 1.0 + f64::from(u8::from(policies.requests.is_some()));
+    vec![fixed(
+        "cloudwatch-alarm-metric-month",
+        "target tracking alarms (two per policy, made by AWS)",
+        2.0 * count,
+        2.0 * count,
+    )]
 }

@@ -96,12 +96,13 @@ fn staging_prices_to_its_hand_computed_month_at_two_and_at_four_tasks() {
     let fixed = 0.045 * HOURS + 0.005 * HOURS // one NAT gateway and its address
         + 0.0225 * HOURS + 2.0 * 0.005 * HOURS // the ALB and its 2 zones' addresses
         + 0.073 * HOURS                         // one db.t4g.medium
-        + (6.0 + 3.0) * 0.10; // 7 alarms, the 5xx rate of three metrics
+        + (6.0 + 3.0) * 0.10                    // 7 alarms, the 5xx rate of three metrics
+        + 2.0 * 2.0 * 0.10; // target tracking on CPU and on requests: two alarms each
     // 0.25 vCPU and 0.5 GB per task.
     let task = 0.25 * 0.04048 * HOURS + 0.5 * 0.004445 * HOURS;
     assert!(close(estimate.total.min, fixed + 2.0 * task), "{}", estimate.total.min);
     assert!(close(estimate.total.max, fixed + 4.0 * task), "{}", estimate.total.max);
-    assert!(close(estimate.total.min, 132.44) && close(estimate.total.max, 150.46));
+    assert!(close(estimate.total.min, 132.84) && close(estimate.total.max, 150.86));
 }
 
 #[test]
@@ -110,7 +111,8 @@ fn production_prices_to_its_hand_computed_month_at_four_and_at_eight_tasks() {
     let fixed = 3.0 * (0.045 + 0.005) * HOURS   // a NAT gateway and its address per zone
         + 0.0225 * HOURS + 3.0 * 0.005 * HOURS  // the ALB and its 3 zones' addresses
         + 2.0 * 0.26 * HOURS                     // writer and reader, db.r6g.large
-        + (6.0 + 3.0) * 0.10; // 7 alarms
+        + (6.0 + 3.0) * 0.10                     // 7 alarms
+        + 2.0 * 2.0 * 0.10; // target tracking on CPU and on requests: two alarms each
     // 0.5 vCPU and 1 GB per task.
     let task = 0.5 * 0.04048 * HOURS + 1.0 * 0.004445 * HOURS;
     assert!(close(estimate.total.min, fixed + 4.0 * task), "{}", estimate.total.min);

@@ -88,8 +88,9 @@ pub async fn prepare_bootstrap(
         .context("could not list what bootstrap made before")?;
     let mut ci = Vec::new();
     for session in &sessions {
+        let account = account.as_str();
         let documents = |role| async move {
-            let permissions = super::permissions(session, role).await?;
+            let permissions = super::permissions(session, role, Some(account)).await?;
             Ok::<_, anyhow::Error>(
                 permissions
                     .policies

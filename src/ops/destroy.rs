@@ -62,9 +62,10 @@ pub async fn prepare_destroy(session: &Session) -> Result<PreparedDestroy> {
             .iter()
             .any(|r| r.tags.get(TAG_PROTECT).is_some_and(|v| v == "true")),
     };
+    let usage = config.map(|c| c.usage.clone()).unwrap_or_default();
     Ok(PreparedDestroy {
         environment: environment.to_owned(),
-        plan: plan(&empty, &observed),
+        plan: plan(&empty, &observed).with_cost(&empty, &observed, &usage, &aws.region),
         protected,
         aws,
         observed,

@@ -8,7 +8,7 @@ use crate::aws::{OperatorRole, PermissionScope, Permissions};
 
 /// What `role` needs to run deployer on the session's environment. The account is the
 /// caller's (STS, which needs no permission), so the policies are for this account.
-pub async fn permissions(session: &Session, role: OperatorRole) -> Result<Permissions> {
+pub async fn permissions(session: &Session, role: OperatorRole, account: Option<&str>) -> Result<Permissions> {
     let config = &session.file()?.config;
     // Bootstrap works on its own resources, named as if for an environment of that name.
     let environment = if role == OperatorRole::Bootstrap {
@@ -19,7 +19,14 @@ pub async fn permissions(session: &Session, role: OperatorRole) -> Result<Permis
     let scope = PermissionScope {
         environment: environment.to_owned(),
         region: session.aws.region.clone(),
-        account: session.aws.sts.account_id().await?,
+        account: match account {
+            Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => account.to_owned(),
+            Some(other) => anyhow::bail!(
+                "--account `{}` is not an AWS account id\n  help: give the 12 digits `aws sts get-caller-identity` prints as Account",
+                crate::printable::printable_line(other)
+            ),
+            None => session.aws.sts.account_id().await?,
+        },
         certificate: config
             .load_balancer
             .https
