@@ -307,6 +307,8 @@ fn demo() -> Result<()> {
         .env("METRICS_PORT", metrics_port.to_string())
         .env("API_USER", DEMO_USER)
         .env("API_PASSWORD", DEMO_PASSWORD)
+        // As deployer sets it on the instances: the API answers for its own environment only.
+        .env("API_ENVIRONMENT", "development")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ENDPOINT_URL", &moto.endpoint)
         .env("AWS_ACCESS_KEY_ID", "demo")
@@ -317,8 +319,15 @@ fn demo() -> Result<()> {
     wait_for_port(port, "the API", API_START_TIMEOUT)?;
     let url = format!("http://127.0.0.1:{port}/elb/development-lb");
     eprintln!("\n$ curl -s -u {DEMO_USER}:{DEMO_PASSWORD} {url}");
-    status(Command::new("curl").args(["-s", "-u", &format!("{DEMO_USER}:{DEMO_PASSWORD}"), &url]))
-        .context("calling the API with curl (is curl installed?)")?;
+    // Anything but a 2xx fails the demo (curl exits 22), its body still shown.
+    status(Command::new("curl").args([
+        "-s",
+        "--fail-with-body",
+        "-u",
+        &format!("{DEMO_USER}:{DEMO_PASSWORD}"),
+        &url,
+    ]))
+    .context("calling the API with curl (is curl installed?)")?;
     println!();
     drop(api);
     eprintln!("\nxtask: demo done; the emulator stops now and takes the environment with it.");
