@@ -9,7 +9,7 @@ use crate::apply::Reporter;
 use crate::aws::{Aws, OperatorRole};
 use crate::config::available_environments;
 use crate::model::{
-    BOOTSTRAP, BootstrapInput, CiPolicies, Desired, GITHUB_OIDC_URL, Kind, ObservedResource, ci_role,
+    BOOTSTRAP, BootstrapInput, CiPolicies, Desired, DesiredResource, GITHUB_OIDC_URL, Kind, ObservedResource, ci_role,
     desired_bootstrap, github_environment, iam_path,
 };
 use crate::plan::{Plan, plan};
@@ -120,10 +120,28 @@ pub async fn prepare_bootstrap(
             environments: &ci,
         }),
         (false, None) => bail!("bootstrap needs --github OWNER/REPO (or --destroy)"),
-        (true, _) => Desired {
-            environment: BOOTSTRAP.to_owned(),
-            resources: Default::default(),
-        },
+        (true, _) => {
+            // The identity provider is the account's: it stays while another region's
+            // bootstrap roles trust it.
+            let mut kept = Desired {
+                environment: BOOTSTRAP.to_owned(),
+                resources: Default::default(),
+            };
+            let provider = observed.iter().find(|r| r.spec.kind() == Kind::IamOidcProvider);
+            if let Some(provider) = provider
+                && !aws.iam.bootstrap_roles_elsewhere().await?.is_empty()
+            {
+                kept.resources.insert(
+                    provider.id.clone(),
+                    DesiredResource {
+                        spec: provider.spec.clone(),
+                        tags: provider.tags.clone(),
+                        after: Default::default(),
+                    },
+                );
+            }
+            kept
+        }
     };
     let roles = if destroy {
         Vec::new()

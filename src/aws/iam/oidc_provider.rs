@@ -50,6 +50,19 @@ impl Iam {
         Ok(providers)
     }
 
+    /// Bootstrap's roles in regions other than this one (the identity provider is the
+    /// account's, shared by every region's bootstrap).
+    pub async fn bootstrap_roles_elsewhere(&self) -> Result<Vec<String>, AwsError> {
+        let here = self.environment_path(BOOTSTRAP);
+        let every_region = format!("/deployer/{BOOTSTRAP}/");
+        let roles: Vec<_> = all_pages!(self.client.list_roles().path_prefix(&every_region), "ListRoles")?;
+        Ok(roles
+            .into_iter()
+            .filter(|role| role.path() != here)
+            .map(|role| role.arn().to_owned())
+            .collect())
+    }
+
     /// The ARN of the account's provider for `url`, whoever made it.
     pub async fn oidc_provider_for(&self, url: &str) -> Result<Option<String>, AwsError> {
         Ok(self
