@@ -401,6 +401,22 @@ pub(crate) fn authorizations(call: &Call, at: &Account<'_>) -> Vec<Authorization
             if let Some(resource) = p.get("resourceArn") {
                 resources.push((resource.clone(), BTreeMap::new()));
             }
+            // A task definition naming roles passes them to ECS's tasks.
+            if op == "RegisterTaskDefinition" {
+                for key in ["taskRoleArn", "executionRoleArn"] {
+                    if let Some(role) = p.get(key) {
+                        implied.push(Authorization {
+                            action: "iam:PassRole".to_owned(),
+                            resource: role.clone(),
+                            resource_tags: BTreeMap::new(),
+                            context: BTreeMap::from([(
+                                "iam:PassedToService".to_owned(),
+                                vec!["ecs-tasks.amazonaws.com".to_owned()],
+                            )]),
+                        });
+                    }
+                }
+            }
         }
         "dynamodb" => {
             if let Some(table) = p.get("TableName") {
