@@ -143,7 +143,7 @@ fn parliament_finds_nothing_in_any_role_but_what_is_explained() {
     let moto = Moto::start();
     let mut seen = 0;
     for environment in ["development", "staging", "production"] {
-        for role in ["deploy", "plan", "push"] {
+        for role in ["deploy", "plan", "push", "bootstrap"] {
             let permissions = printed(&moto, environment, role);
             let statements: Vec<&serde_json::Value> = permissions["policies"]
                 .as_array()
