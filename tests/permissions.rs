@@ -89,29 +89,20 @@ fn the_push_role_holds_only_ecr() {
     );
 }
 
-/// parliament's findings on `document`, as it prints them with `--json`.
-fn findings(document: &serde_json::Value) -> Vec<serde_json::Value> {
-    use std::io::Write;
+/// parliament's findings on every policy file in `folder`, one run for all (a run is a Python
+/// start), as it prints them with `--json`: each names its file.
+fn findings(folder: &std::path::Path) -> Vec<serde_json::Value> {
     let parliament = root().join(".venv/bin/parliament");
     assert!(
         parliament.exists(),
         "parliament is not installed: run `cargo xtask setup`"
     );
-    // parliament reads the policy from stdin when stdin is not a terminal.
-    let mut child = std::process::Command::new(parliament)
-        .arg("--json")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+    let output = std::process::Command::new(parliament)
+        .args(["--json", "--directory"])
+        .arg(folder)
+        .stdin(std::process::Stdio::null())
+        .output()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(document.to_string().as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
     assert!(
         output.stderr.is_empty(),
         "parliament: {}",
@@ -138,85 +129,93 @@ fn covers(pattern: &str, format: &str) -> bool {
         && !(format[5].contains("/net/") || format[5].contains("/gwy/"))
 }
 
+/// A policy file's environment, role, printed permissions, and action → resources granted.
+type Written<'a> = (&'a str, &'a str, serde_json::Value, BTreeMap<String, Vec<String>>);
+
 #[test]
 fn parliament_finds_nothing_in_any_role_but_what_is_explained() {
     let moto = Moto::start();
-    let mut seen = 0;
+    let folder = tempfile::tempdir().unwrap();
+    // Each file's environment, role, printed permissions, and where each action is allowed
+    // across every statement of the role's policies.
+    let mut written: BTreeMap<String, Written<'_>> = BTreeMap::new();
     for environment in ["development", "staging", "production"] {
         for role in ["deploy", "plan", "push", "bootstrap"] {
             let permissions = printed(&moto, environment, role);
-            let statements: Vec<&serde_json::Value> = permissions["policies"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .flat_map(|p| p["document"]["Statement"].as_array().unwrap())
-                .collect();
-            // Where each action is allowed, across every statement of the role's policies.
             let mut granted: BTreeMap<String, Vec<String>> = BTreeMap::new();
-            for statement in &statements {
-                let resources: Vec<String> = match &statement["Resource"] {
-                    serde_json::Value::String(one) => vec![one.clone()],
-                    many => many
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|r| r.as_str().unwrap().to_owned())
-                        .collect(),
-                };
-                for action in statement["Action"].as_array().unwrap() {
-                    granted
-                        .entry(action.as_str().unwrap().to_ascii_lowercase())
-                        .or_default()
-                        .extend(resources.clone());
+            for policy in permissions["policies"].as_array().unwrap() {
+                for statement in policy["document"]["Statement"].as_array().unwrap() {
+                    let resources: Vec<String> = match &statement["Resource"] {
+                        serde_json::Value::String(one) => vec![one.clone()],
+                        many => many
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|r| r.as_str().unwrap().to_owned())
+                            .collect(),
+                    };
+                    for action in statement["Action"].as_array().unwrap() {
+                        granted
+                            .entry(action.as_str().unwrap().to_ascii_lowercase())
+                            .or_default()
+                            .extend(resources.clone());
+                    }
                 }
             }
             for policy in permissions["policies"].as_array().unwrap() {
-                let name = policy["name"].as_str().unwrap();
-                for finding in findings(&policy["document"]) {
-                    seen += 1;
-                    let issue = finding["issue"].as_str().unwrap();
-                    let explained = match issue {
-                        // parliament wants every resource type an action requires in one
-                        // statement; AWS's own examples split a create's new resource (with
-                        // its request tag) from the existing ones it touches (with theirs).
-                        // Explained when another statement grants the action on that type,
-                        // or the type is a load balancer kind deployer never makes (NLB).
-                        "RESOURCE_MISMATCH" => finding["detail"].as_array().unwrap().iter().all(|mismatch| {
-                            let action = mismatch["action"].as_str().unwrap().to_ascii_lowercase();
-                            let format = mismatch["required_format"].as_str().unwrap();
-                            format.contains("/net/")
-                                || format.contains("/gwy/")
-                                || granted
-                                    .get(&action)
-                                    .is_some_and(|arns| arns.iter().any(|arn| covers(arn, format)))
-                        }),
-                        // Listing calls: AWS checks them against the whole type, which is
-                        // what `*` says; each is listed with its reason by `permissions`.
-                        "RESOURCE_STAR" => finding["detail"].as_array().unwrap().iter().all(|action| {
-                            let action = action.as_str().unwrap();
-                            permissions["unscoped"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .any(|u| u["action"] == action)
-                        }),
-                        // The deploy role writes the access log bucket's policy (the one the
-                        // plan shows); it holds no object read or write itself.
-                        "RESOURCE_POLICY_PRIVILEGE_ESCALATION" => {
-                            role == "deploy"
-                                && finding["detail"]
-                                    .as_str()
-                                    .is_some_and(|d| d.contains("s3:PutBucketPolicy"))
-                        }
-                        _ => false,
-                    };
-                    assert!(explained, "{environment} {role} {name}: {finding}");
-                }
+                let file = folder.path().join(format!("{}.json", policy["name"].as_str().unwrap()));
+                std::fs::write(&file, policy["document"].to_string()).unwrap();
+                written.insert(
+                    file.display().to_string(),
+                    (environment, role, permissions.clone(), granted.clone()),
+                );
             }
         }
     }
+    let found = findings(folder.path());
     // The split statements are found each time: parliament ran and was read.
-    assert!(seen > 0, "parliament found nothing at all: did it run?");
+    assert!(!found.is_empty(), "parliament found nothing at all: did it run?");
+    for finding in found {
+        let file = finding["location"]["filepath"].as_str().unwrap_or_default();
+        let (environment, role, permissions, granted) = written
+            .get(file)
+            .unwrap_or_else(|| panic!("a finding on no policy file: {finding}"));
+        let issue = finding["issue"].as_str().unwrap();
+        let explained = match issue {
+            // parliament wants every resource type an action requires in one statement; AWS's
+            // own examples split a create's new resource (with its request tag) from the
+            // existing ones it touches (with theirs). Explained when another statement grants
+            // the action on that type, or the type is a load balancer kind deployer never makes.
+            "RESOURCE_MISMATCH" => finding["detail"].as_array().unwrap().iter().all(|mismatch| {
+                let action = mismatch["action"].as_str().unwrap().to_ascii_lowercase();
+                let format = mismatch["required_format"].as_str().unwrap();
+                format.contains("/net/")
+                    || format.contains("/gwy/")
+                    || granted
+                        .get(&action)
+                        .is_some_and(|arns| arns.iter().any(|arn| covers(arn, format)))
+            }),
+            // Listing calls: AWS checks them against the whole type, which is what `*` says;
+            // each is listed with its reason by `permissions`.
+            "RESOURCE_STAR" => finding["detail"].as_array().unwrap().iter().all(|action| {
+                permissions["unscoped"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|u| u["action"] == *action)
+            }),
+            // The deploy role writes the access log bucket's policy (the one the plan shows);
+            // it holds no object read or write itself.
+            "RESOURCE_POLICY_PRIVILEGE_ESCALATION" => {
+                *role == "deploy"
+                    && finding["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("s3:PutBucketPolicy"))
+            }
+            _ => false,
+        };
+        assert!(explained, "{environment} {role} {file}: {finding}");
+    }
 }
 
 /// The evaluator the round trips check every recorded call with, on calls written out: what
