@@ -1157,22 +1157,7 @@ fn the_api_works_holding_only_the_instance_roles_policy() {
         .args(["apply", "development", "--auto-approve"])
         .run()
         .expect_status(0);
-    let policy = crate::support::block_on(async {
-        let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
-        let role = "development-us-east-1-instance";
-        let document = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name("deployer")
-            .send()
-            .await
-            .unwrap();
-        let text = percent_encoding::percent_decode_str(document.policy_document())
-            .decode_utf8()
-            .unwrap()
-            .into_owned();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()
-    });
+    let policy = crate::support::deployer_policy(&moto, "development-us-east-1-instance");
     let keys = moto.user_holding("api-instance-role", &[policy]);
     let api = serve_api(
         runtime(),

@@ -1,6 +1,6 @@
 //! `deployer bootstrap`: GitHub's identity provider and six CI roles, found again by tag.
 
-use crate::support::{Deployer, Moto, block_on};
+use crate::support::{Deployer, Moto, block_on, iam_document};
 
 /// The roles under bootstrap's path: name → (trust policy, attached policy ARNs).
 fn ci_roles(moto: &Moto) -> Vec<(String, serde_json::Value, Vec<String>)> {
@@ -14,10 +14,7 @@ fn ci_roles(moto: &Moto) -> Vec<(String, serde_json::Value, Vec<String>)> {
             .unwrap();
         let mut roles = Vec::new();
         for role in listed.roles() {
-            let trust = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
-                .decode_utf8()
-                .unwrap()
-                .into_owned();
+            let trust = iam_document(role.assume_role_policy_document().unwrap());
             let attached = iam
                 .list_attached_role_policies()
                 .role_name(role.role_name())
@@ -29,7 +26,7 @@ fn ci_roles(moto: &Moto) -> Vec<(String, serde_json::Value, Vec<String>)> {
                 .iter()
                 .filter_map(|p| p.policy_arn().map(str::to_owned))
                 .collect();
-            roles.push((role.role_name().to_owned(), serde_json::from_str(&trust).unwrap(), arns));
+            roles.push((role.role_name().to_owned(), trust, arns));
         }
         roles.sort_by(|a, b| a.0.cmp(&b.0));
         roles

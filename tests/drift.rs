@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::support::{Deployer, Moto, block_on, edit_environment};
+use crate::support::{Deployer, Moto, block_on, edit_environment, iam_document};
 
 const ROLE: &str = "staging-us-east-1-task";
 const EXECUTION_ROLE: &str = "staging-us-east-1-execution";
@@ -20,15 +20,10 @@ fn iam(moto: &Moto) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&moto.sdk_config())
 }
 
-fn decoded(document: &str) -> serde_json::Value {
-    let text = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
-    serde_json::from_str(&text).unwrap()
-}
-
 fn trust_policy(moto: &Moto) -> serde_json::Value {
     block_on(async {
         let role = iam(moto).get_role().role_name(ROLE).send().await.unwrap();
-        decoded(role.role().unwrap().assume_role_policy_document().unwrap())
+        iam_document(role.role().unwrap().assume_role_policy_document().unwrap())
     })
 }
 

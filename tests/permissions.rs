@@ -145,15 +145,7 @@ fn parliament_finds_nothing_in_any_role_but_what_is_explained() {
             let mut granted: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for policy in permissions["policies"].as_array().unwrap() {
                 for statement in policy["document"]["Statement"].as_array().unwrap() {
-                    let resources: Vec<String> = match &statement["Resource"] {
-                        serde_json::Value::String(one) => vec![one.clone()],
-                        many => many
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|r| r.as_str().unwrap().to_owned())
-                            .collect(),
-                    };
+                    let resources = crate::support::iam_evaluator::strings(&statement["Resource"]);
                     for action in statement["Action"].as_array().unwrap() {
                         granted
                             .entry(action.as_str().unwrap().to_ascii_lowercase())

@@ -637,22 +637,7 @@ fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment
             )
         }
     });
-    let policy = block_on(async {
-        let iam = aws_sdk_iam::Client::new(&config);
-        let names = iam.list_role_policies().role_name(&role).send().await.unwrap();
-        let document = iam
-            .get_role_policy()
-            .role_name(&role)
-            .policy_name(&names.policy_names()[0])
-            .send()
-            .await
-            .unwrap();
-        let text = percent_encoding::percent_decode_str(document.policy_document())
-            .decode_utf8()
-            .unwrap()
-            .into_owned();
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()
-    });
+    let policy = crate::support::deployer_policy(moto, &role);
     if environment != "development" {
         for action in [action, "elasticloadbalancing:RegisterTargets"] {
             assert!(
@@ -676,34 +661,14 @@ fn the_api_role_stored_in_aws_moves_instances_only_here(moto: &Moto, environment
     );
 }
 
-/// Whether an Allow statement of `policy` grants `action` on `resource` tagged with
-/// `deployer:environment=tagged` (IAM's matching: `*` globs, StringEquals on the tag).
+/// Whether `policy` grants `action` on `resource` tagged `deployer:environment=tagged`, as IAM
+/// evaluates it (`support::iam_evaluator`).
 fn allows(policy: &serde_json::Value, action: &str, resource: &str, tagged: &str) -> bool {
-    let list = |value: &serde_json::Value| -> Vec<String> {
-        match value {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(items) => items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect(),
-            _ => Vec::new(),
-        }
-    };
-    fn glob(pattern: &str, text: &str) -> bool {
-        match pattern.split_once('*') {
-            None => pattern == text,
-            Some((head, tail)) => text.starts_with(head) && (head.len()..=text.len()).any(|at| glob(tail, &text[at..])),
-        }
+    crate::support::iam_evaluator::Authorization {
+        action: action.to_owned(),
+        resource: resource.to_owned(),
+        resource_tags: [("deployer:environment".to_owned(), tagged.to_owned())].into(),
+        context: Default::default(),
     }
-    policy["Statement"].as_array().unwrap().iter().any(|statement| {
-        let conditions_hold = statement["Condition"].as_object().is_none_or(|conditions| {
-            conditions.iter().all(|(operator, pairs)| {
-                operator == "StringEquals"
-                    && pairs.as_object().unwrap().iter().all(|(key, value)| {
-                        key == "aws:ResourceTag/deployer:environment" && value.as_str() == Some(tagged)
-                    })
-            })
-        });
-        statement["Effect"] == "Allow"
-            && list(&statement["Action"]).iter().any(|a| glob(a, action))
-            && list(&statement["Resource"]).iter().any(|r| glob(r, resource))
-            && conditions_hold
-    })
+    .allowed(std::slice::from_ref(policy))
 }

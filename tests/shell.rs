@@ -45,12 +45,9 @@ fn an_operator_gets_a_systems_manager_session_on_an_instance_and_no_ssh_port_exi
             .send()
             .await
             .unwrap();
-        let document = percent_encoding::percent_decode_str(inline.policy_document())
-            .decode_utf8_lossy()
-            .into_owned();
         (
             attached.attached_policies().len(),
-            serde_json::from_str::<serde_json::Value>(&document).unwrap(),
+            crate::support::iam_document(inline.policy_document()),
         )
     });
     assert_eq!(attached, 0);

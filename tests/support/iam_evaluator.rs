@@ -29,7 +29,8 @@ fn glob(pattern: &str, text: &str) -> bool {
     }
 }
 
-fn strings(value: &serde_json::Value) -> Vec<String> {
+/// A policy element that is one string or a list of them (`Action`, `Resource`, a condition's values).
+pub(crate) fn strings(value: &serde_json::Value) -> Vec<String> {
     match value {
         serde_json::Value::String(one) => vec![one.clone()],
         serde_json::Value::Array(many) => many.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),

@@ -688,6 +688,27 @@ pub(crate) fn edit_environment(dir: &Path, environment: &str, from: &str, to: &s
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
+/// A policy document as IAM answers it (URL-encoded JSON), parsed.
+pub(crate) fn iam_document(encoded: &str) -> serde_json::Value {
+    let text = percent_encoding::percent_decode_str(encoded).decode_utf8_lossy();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// deployer's inline policy (named `deployer`) on `role`, read back from IAM.
+pub(crate) fn deployer_policy(moto: &Moto, role: &str) -> serde_json::Value {
+    block_on(async {
+        let iam = aws_sdk_iam::Client::new(&moto.sdk_config());
+        let output = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("deployer")
+            .send()
+            .await
+            .unwrap();
+        iam_document(output.policy_document())
+    })
+}
+
 /// S3 against the emulator: path-style, as deployer itself addresses it there.
 pub(crate) fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())

@@ -514,13 +514,15 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     let Some(mut request) = read_request(&mut reader) else {
         return;
     };
-    let secret = access_key_id(&request.head).and_then(|id| rules.lock().unwrap().secrets.get(&id).cloned());
+    let (key_id, service, region) = credential_scope(&request.head);
+    let secret = key_id
+        .as_ref()
+        .and_then(|id| rules.lock().unwrap().secrets.get(id).cloned());
     if let Some(secret) = secret {
         for_moto_signature(&mut request, &secret);
     }
     let arrived = TICKS.fetch_add(1, Ordering::SeqCst);
     let at = rules.lock().unwrap().started.elapsed();
-    let (service, region) = credential_scope(&request.head);
     let call = aws_rules::Call {
         operation: &request.operation,
         service: &service,
@@ -649,7 +651,7 @@ fn serve(stream: TcpStream, upstream: &str, calls: &Mutex<Vec<Call>>, rules: &Mu
     calls.lock().unwrap().push(Call {
         operation: request.operation,
         service,
-        key_id: access_key_id(&request.head),
+        key_id,
         target: request
             .head
             .lines()
@@ -778,9 +780,9 @@ fn forward(upstream: &str, request: &Request) -> (u16, Vec<u8>) {
     (status, response)
 }
 
-/// The signing name and region of a request's credential scope
+/// The access key id, the signing name and the region of a request's credential scope
 /// (`Credential=AKID/20261201/us-east-1/ec2/aws4_request`).
-fn credential_scope(head: &str) -> (String, String) {
+fn credential_scope(head: &str) -> (Option<String>, String, String) {
     let scope = head
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
@@ -788,7 +790,8 @@ fn credential_scope(head: &str) -> (String, String) {
         .unwrap_or_default();
     let parts: Vec<&str> = scope.split(['/', ',']).collect();
     let part = |i: usize| parts.get(i).map_or_else(String::new, |p| (*p).to_owned());
-    (part(3), part(2))
+    let key = Some(part(0)).filter(|key| !key.is_empty());
+    (key, part(3), part(2))
 }
 
 /// Hands a whole HTTP answer's body to `look` (which may change it), keeping Content-Length
@@ -848,12 +851,6 @@ fn rewrite(response: &mut Vec<u8>, operation: &str, rewrites: &mut [Rewrite]) {
     if changed {
         *response = with_body(&head, &body);
     }
-}
-
-/// The access key id a request is signed with (`Credential=AKID/...`).
-fn access_key_id(head: &str) -> Option<String> {
-    let at = head.find("Credential=")? + "Credential=".len();
-    head[at..].split('/').next().map(str::to_owned)
 }
 
 /// An enforcing emulator checks a query-protocol request's signature over the form it
