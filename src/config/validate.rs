@@ -34,6 +34,11 @@ pub(super) fn validate(config: &EnvironmentConfig, expected_name: &str) -> Vec<P
     problems
 }
 
+/// An AWS account id: 12 digits.
+pub fn is_account_id(text: &str) -> bool {
+    text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The name `deployer bootstrap` tags its CI roles with in place of an environment's
 /// (`model::names::BOOTSTRAP`): no environment may take it.
 pub const RESERVED_NAME: &str = "bootstrap";
@@ -609,7 +614,7 @@ fn check_iam(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         && parts[1].starts_with("aws")
         && parts[2] == "iam"
         && parts[3].is_empty()
-        && (account == "aws" || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())))
+        && (account == "aws" || is_account_id(account))
         && !name.is_empty()
         && name.len() <= 512
         && name
@@ -638,8 +643,7 @@ fn check_https(config: &EnvironmentConfig, problems: &mut Vec<Problem>) {
         && parts[1].starts_with("aws")
         && parts[2] == "acm"
         && !parts[3].is_empty()
-        && account.len() == 12
-        && account.chars().all(|c| c.is_ascii_digit())
+        && is_account_id(account)
         && parts[5].len() > "certificate/".len()
         && parts[5].starts_with("certificate/");
     if !well_formed {

@@ -31,7 +31,7 @@ impl Facts {
         if !crate::config::is_region_name(&self.region) {
             return Err(fact("facts.region", &self.region, "a region name such as us-east-1"));
         }
-        if self.account_id.len() != 12 || !self.account_id.chars().all(|c| c.is_ascii_digit()) {
+        if !crate::config::is_account_id(&self.account_id) {
             return Err(fact("facts.account_id", &self.account_id, "a 12-digit account id"));
         }
         for zone in &self.availability_zones {

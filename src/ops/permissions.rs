@@ -20,7 +20,7 @@ pub async fn permissions(session: &Session, role: OperatorRole, account: Option<
         environment: environment.to_owned(),
         region: session.aws.region.clone(),
         account: match account {
-            Some(account) if account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) => account.to_owned(),
+            Some(account) if crate::config::is_account_id(account) => account.to_owned(),
             Some(other) => anyhow::bail!(
                 "--account `{}` is not an AWS account id\n  help: give the 12 digits `aws sts get-caller-identity` prints as Account",
                 crate::printable::printable_line(other)

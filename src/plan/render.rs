@@ -74,7 +74,7 @@ pub fn render_text(plan: &Plan) -> String {
 /// `Cost: $312.40/month → $345.25/month (+$32.85: + nat_gateway nat-gateway-b)`, then what the
 /// figures leave out.
 fn cost_text(plan: &Plan) -> String {
-    use crate::cost::{PlanCost, dollars, range};
+    use crate::cost::{PlanCost, dollars};
     let Some(cost) = &plan.cost else {
         return String::new();
     };
@@ -87,7 +87,6 @@ fn cost_text(plan: &Plan) -> String {
         }
         PlanCost::Estimated(change) => change,
     };
-    let at_least = |r: crate::cost::Range| crate::cost::Range { min: r.min, max: r.min };
     let what: Vec<String> = change
         .changed
         .iter()
@@ -104,12 +103,12 @@ fn cost_text(plan: &Plan) -> String {
         .collect();
     let sign = if change.difference.min >= 0.0 { "+" } else { "" };
     let mut out = if what.is_empty() {
-        format!("Cost: {}/month, unchanged", range(at_least(change.after)))
+        format!("Cost: {}/month, unchanged", dollars(change.after.min))
     } else {
         format!(
             "Cost: {}/month → {}/month",
-            range(at_least(change.before)),
-            range(at_least(change.after))
+            dollars(change.before.min),
+            dollars(change.after.min)
         )
     };
     if !what.is_empty() {

@@ -444,12 +444,13 @@ fn calls_of(role: Role) -> Vec<Call> {
 pub fn permissions(scope: &Scope, role: Role) -> Permissions {
     let mut merged: BTreeMap<Grant, Vec<&'static str>> = BTreeMap::new();
     let mut unscoped: BTreeMap<&'static str, &'static str> = BTreeMap::new();
-    for call in calls_of(role) {
+    let calls = calls_of(role);
+    for call in &calls {
         // With a boundary set, nothing may take it off a role.
         if scope.permissions_boundary.is_some() && call.action == "iam:DeleteRolePermissionsBoundary" {
             continue;
         }
-        for (mut grant, reason) in grants(&call, scope) {
+        for (mut grant, reason) in grants(call, scope) {
             if let (Some(boundary), true) = (&scope.permissions_boundary, BOUNDED.contains(&call.action)) {
                 grant.condition =
                     condition_equals("iam:PermissionsBoundary", std::slice::from_ref(boundary)).to_string();
@@ -478,7 +479,7 @@ pub fn permissions(scope: &Scope, role: Role) -> Permissions {
             statements.push(statement);
         }
     }
-    let mut actions: Vec<String> = calls_of(role).iter().map(|c| c.action.to_owned()).collect();
+    let mut actions: Vec<String> = calls.iter().map(|c| c.action.to_owned()).collect();
     actions.sort();
     actions.dedup();
     Permissions {
