@@ -90,6 +90,9 @@ pub(crate) trait Facts {
     /// Whether some listener forwards to the target group (`targetgroup/<name>/<id>` or a whole ARN).
     fn target_group_has_load_balancer(&self, target_group: &str) -> bool;
     fn cluster_engine_version(&self, cluster: &str) -> Option<String>;
+    /// What keeps a managed policy from being deleted: attached to a role, or versions
+    /// besides the default.
+    fn policy_in_use(&self, policy: &str) -> Option<&'static str>;
 }
 
 /// The rules' memory across calls.
@@ -142,6 +145,7 @@ impl AwsRules {
             .or_else(|| fargate_behind_classic_elb(call))
             .or_else(|| request_count_before_listener(call, facts))
             .or_else(|| target_group_in_use(call, facts))
+            .or_else(|| policy_in_use(call, facts))
             .or_else(|| major_upgrade_without_flag(call, facts))
             .or_else(|| self.role_not_yet_usable(call))
             .or_else(|| self.concurrent_instance_create(call))
@@ -449,6 +453,19 @@ fn target_group_in_use(call: &Call<'_>, facts: &dyn Facts) -> Option<Refusal> {
     })
 }
 
+/// DeletePolicy of a policy still attached, or with versions besides the default (IAM API
+/// Reference, DeletePolicy: detach it from every user, group and role and delete its other
+/// versions first), is DeleteConflict; the emulator deletes it anyway.
+fn policy_in_use(call: &Call<'_>, facts: &dyn Facts) -> Option<Refusal> {
+    if !call.is("iam", "DeletePolicy") {
+        return None;
+    }
+    facts.policy_in_use(call.param("PolicyArn")?).map(|message| Refusal {
+        code: "DeleteConflict".into(),
+        message: message.into(),
+    })
+}
+
 /// ModifyDBCluster to a new major version needs AllowMajorVersionUpgrade (RDS API Reference,
 /// ModifyDBCluster: "you must set AllowMajorVersionUpgrade to true").
 fn major_upgrade_without_flag(call: &Call<'_>, facts: &dyn Facts) -> Option<Refusal> {
@@ -684,6 +701,21 @@ impl Facts for EmulatorFacts<'_> {
         );
         values(&answer, "EngineVersion").into_iter().next()
     }
+
+    fn policy_in_use(&self, policy: &str) -> Option<&'static str> {
+        let iam = |action: &str| {
+            self.ask(
+                "iam",
+                &[("Action", action), ("Version", "2010-05-08"), ("PolicyArn", policy)],
+            )
+        };
+        if !values(&iam("ListEntitiesForPolicy"), "RoleName").is_empty() {
+            return Some("Cannot delete a policy attached to entities.");
+        }
+        (values(&iam("ListPolicyVersions"), "VersionId").len() > 1).then_some(
+            "This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy.",
+        )
+    }
 }
 
 #[cfg(test)]
@@ -698,6 +730,7 @@ mod tests {
         routed: BTreeSet<String>,
         associated: BTreeSet<String>,
         versions: BTreeMap<String, String>,
+        policies_in_use: BTreeSet<String>,
     }
 
     impl Facts for Known {
@@ -715,6 +748,11 @@ mod tests {
         }
         fn cluster_engine_version(&self, cluster: &str) -> Option<String> {
             self.versions.get(cluster).cloned()
+        }
+        fn policy_in_use(&self, policy: &str) -> Option<&'static str> {
+            self.policies_in_use
+                .contains(policy)
+                .then_some("Cannot delete a policy attached to entities.")
         }
     }
 
@@ -750,6 +788,20 @@ mod tests {
     }
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/staging-app-0a1b2c/943f017f";
+
+    #[test]
+    fn a_policy_still_attached_is_not_deleted() {
+        let arn = "arn:aws:iam::123456789012:policy/deployer/bootstrap/us-east-1/p";
+        let params = form(&[("PolicyArn", arn)]);
+        let call = query("iam", "DeletePolicy", &params);
+        let mut known = Known::default();
+        assert_eq!(code(AwsRules::new().before(&call, &known)), None);
+        known.policies_in_use.insert(arn.to_owned());
+        assert_eq!(
+            code(AwsRules::new().before(&call, &known)).as_deref(),
+            Some("DeleteConflict")
+        );
+    }
 
     #[test]
     fn a_service_waits_for_a_listener_forwarding_to_its_target_group() {
