@@ -353,7 +353,7 @@ fn serve_api(runtime: tokio::runtime::Runtime, aws: &aws_config::SdkConfig, sett
     let bind = || runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let (listener, metrics) = (bind(), bind());
     let (address, metrics_address) = (listener.local_addr().unwrap(), metrics.local_addr().unwrap());
-    runtime.spawn(app::serve(listener, metrics, state.clone(), std::future::pending()));
+    runtime.spawn(app::serve(listener, metrics, state, std::future::pending()));
     Api {
         runtime,
         address,

@@ -15,7 +15,6 @@ use std::time::Duration;
 use axum::http::Method;
 
 use crate::config::LogFormat;
-use crate::request::RequestId;
 
 /// How long the writer lets lines gather after the first one arrives.
 const GATHER: Duration = Duration::from_millis(10);
@@ -53,11 +52,6 @@ fn print_batch(batch: &str) {
     let _ = std::panic::catch_unwind(|| print!("{batch}"));
 }
 
-/// Appends one line (a newline is added).
-pub fn line(text: &str) {
-    log().line(text);
-}
-
 /// Returns once every line appended before the call is written.
 pub fn flush() {
     log().flush();
@@ -82,7 +76,9 @@ impl Log {
         log
     }
 
-    fn line(&self, text: &str) {
+    /// Appends the line `write` puts in the buffer, and a newline. It writes in place, under
+    /// the lock: a line made apart and then copied cost an allocation and a copy per request.
+    fn append(&self, write: impl FnOnce(&mut String)) {
         let mut state = lock(self);
         while state.buffer.len() >= MAX_PENDING {
             state = self
@@ -91,8 +87,7 @@ impl Log {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         let was_empty = state.buffer.is_empty();
-        state.buffer.reserve(text.len() + 1);
-        state.buffer.push_str(text);
+        write(&mut state.buffer);
         state.buffer.push('\n');
         let full = state.buffer.len() >= BATCH;
         drop(state);
@@ -145,22 +140,18 @@ fn writer(log: &Log, out: &mut impl FnMut(&str)) {
 }
 
 /// One request's line, `200 GET /elb/web (10.0.1.7) 0.84ms` or its JSON form: begun before
-/// the request is answered (method, path, client, id), ended with the status and the time.
-/// Put together piece by piece: `format!` with its arguments' `Display` was the largest single
-/// cost of answering a cached request.
+/// the request is answered (method, path, client), ended with the status, the time and the
+/// request id. Put together piece by piece: `format!` with its arguments' `Display` was the
+/// largest single cost of answering a cached request.
 pub struct Line {
     format: LogFormat,
     /// Text: `GET /elb/web (10.0.1.7) `; JSON: `,"method":"GET",…,"client":"10.0.1.7"`.
     middle: String,
-    id: RequestId,
 }
 
 impl Line {
-    pub fn begin(format: LogFormat, method: &Method, path: &str, client: Option<IpAddr>, id: RequestId) -> Self {
-        // Room for the status in front and the time (and the id) behind, so `end` does not
-        // grow it.
-        let mut middle = String::with_capacity(112 + path.len());
-        middle.push_str(STATUS_ROOM);
+    pub fn begin(format: LogFormat, method: &Method, path: &str, client: Option<IpAddr>) -> Self {
+        let mut middle = String::with_capacity(64 + path.len());
         match format {
             LogFormat::Text => {
                 middle.push_str(method.as_str());
@@ -171,49 +162,50 @@ impl Line {
                 middle.push_str(") ");
             }
             LogFormat::Json => {
-                middle.push_str(",\"method\":");
-                push_json_string(&mut middle, method.as_str());
-                middle.push_str(",\"path\":");
+                // A method is a token (letters, digits and `!#$%&'*+-.^_`|~`, as `http` checks
+                // it): nothing in it needs escaping.
+                middle.push_str(",\"method\":\"");
+                middle.push_str(method.as_str());
+                middle.push_str("\",\"path\":");
                 push_json_string(&mut middle, path);
                 middle.push_str(",\"client\":\"");
                 push_client(&mut middle, client);
                 middle.push('"');
             }
         }
-        Self { format, middle, id }
+        Self { format, middle }
     }
 
-    pub fn end(self, status: u16, elapsed: Duration) -> String {
+    /// Appends the line to the access log.
+    pub fn end(self, status: u16, elapsed: Duration, id: &str) {
+        log().append(|buffer| self.write(buffer, status, elapsed, id));
+    }
+
+    /// The whole line, without its newline, onto `out`.
+    fn write(&self, out: &mut String, status: u16, elapsed: Duration, id: &str) {
         // Hundredths of a millisecond, rounded, printed without float formatting.
         let hundredths = u64::try_from((elapsed.as_micros() + 5) / 10).unwrap_or(u64::MAX);
-        let mut line = self.middle;
-        let mut head = String::with_capacity(STATUS_ROOM.len());
         match self.format {
             LogFormat::Text => {
-                push_number(&mut head, u64::from(status));
-                head.push(' ');
-                push_millis(&mut line, hundredths);
-                line.push_str("ms");
+                push_number(out, u64::from(status));
+                out.push(' ');
+                out.push_str(&self.middle);
+                push_millis(out, hundredths);
+                out.push_str("ms");
             }
             LogFormat::Json => {
-                head.push_str("{\"status\":");
-                push_number(&mut head, u64::from(status));
-                line.push_str(",\"ms\":");
-                push_millis(&mut line, hundredths);
-                line.push_str(",\"requestId\":\"");
-                line.push_str(self.id.encode(&mut [0; 33]));
-                line.push_str("\"}");
+                out.push_str("{\"status\":");
+                push_number(out, u64::from(status));
+                out.push_str(&self.middle);
+                out.push_str(",\"ms\":");
+                push_millis(out, hundredths);
+                out.push_str(",\"requestId\":\"");
+                out.push_str(id);
+                out.push_str("\"}");
             }
         }
-        // The status goes where `begin` left room for it; what is left of the room goes.
-        line.replace_range(..STATUS_ROOM.len(), &head);
-        line
     }
 }
-
-/// Placeholder at the front of a line begun, as long as the longest status prefix
-/// (`{"status":65535`).
-const STATUS_ROOM: &str = "               ";
 
 fn push_json_string(line: &mut String, text: &str) {
     // The usual path needs no escaping; any other goes through serde_json.
@@ -277,7 +269,7 @@ mod tests {
             .map(|t| {
                 std::thread::spawn(move || {
                     for i in 0..5_000 {
-                        log.line(&format!("{t} {i}"));
+                        log.append(|buffer| buffer.push_str(&format!("{t} {i}")));
                     }
                 })
             })
@@ -299,13 +291,24 @@ mod tests {
         }
         assert!(writes.len() < 200, "{} writes for 20000 lines", writes.len());
         // A line after a flush is written too.
-        log.line("last");
+        log.append(|buffer| buffer.push_str("last"));
         log.flush();
         assert!(recorder.0.lock().unwrap().concat().ends_with("last\n"));
     }
 
+    fn finished(line: &Line, status: u16, micros: u64, id: &str) -> String {
+        let mut out = String::new();
+        line.write(&mut out, status, Duration::from_micros(micros), id);
+        out
+    }
+
     fn text_line(status: u16, method: &Method, path: &str, client: Option<IpAddr>, micros: u64) -> String {
-        Line::begin(LogFormat::Text, method, path, client, RequestId::next()).end(status, Duration::from_micros(micros))
+        finished(
+            &Line::begin(LogFormat::Text, method, path, client),
+            status,
+            micros,
+            "id",
+        )
     }
 
     #[test]
@@ -324,17 +327,17 @@ mod tests {
     #[test]
     fn the_json_line_is_json_whatever_the_path() {
         let client = Some("2001:db8::7".parse().unwrap());
-        let id = RequestId::next();
-        let line = Line::begin(LogFormat::Json, &Method::GET, "/a\"b\\c\u{1}", client, id)
-            .end(404, Duration::from_micros(1_234_560));
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let id = crate::request::RequestId::next().to_string();
+        let method = Method::from_bytes(b"M-SEARCH").unwrap();
+        let line = Line::begin(LogFormat::Json, &method, "/a\"b\\c\u{1}", client);
+        let value: serde_json::Value = serde_json::from_str(&finished(&line, 404, 1_234_560, &id)).unwrap();
         assert_eq!(
             value,
-            serde_json::json!({"status": 404, "method": "GET", "path": "/a\"b\\c\u{1}", "client": "2001:db8::7", "ms": 1234.56, "requestId": id.to_string()})
+            serde_json::json!({"status": 404, "method": "M-SEARCH", "path": "/a\"b\\c\u{1}", "client": "2001:db8::7", "ms": 1234.56, "requestId": id})
         );
-        let line = Line::begin(LogFormat::Json, &Method::GET, "/elb/web", None, id).end(200, Duration::from_micros(40));
+        let line = Line::begin(LogFormat::Json, &Method::GET, "/elb/web", None);
         assert_eq!(
-            line,
+            finished(&line, 200, 40, &id),
             format!(r#"{{"status":200,"method":"GET","path":"/elb/web","client":"-","ms":0.04,"requestId":"{id}"}}"#)
         );
     }

@@ -50,7 +50,7 @@ pub async fn serve(
         let _ = stopped.wait_for(|stop| *stop).await;
     };
     let (stop_api, stop_metrics) = (when_stopped(stopped.clone()), when_stopped(stopped));
-    let api = server::serve_router(api, router(state.clone()), limits, stop_api);
+    let api = server::serve_router(api, router(state), limits, stop_api);
     let metrics = server::serve_router(metrics, metrics_router(state), limits, stop_metrics);
     let served = tokio::try_join!(api, metrics).map(|_| ());
     // The last requests' lines, before the process exits.

@@ -1,16 +1,13 @@
-//! The request being answered: its id, its client, and the peer of its connection, carried
-//! in task-locals rather than request extensions (each extension is an allocation, and the
-//! access log, the auth throttle and the error log all need them).
+//! The request being answered: its id and its client, carried in a task-local rather than a
+//! request extension (the auth throttle and the error log need them, deep in the router).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Instant;
 
 tokio::task_local! {
     /// The request being answered, set by the access log around each request: an error names
     /// its id to the caller and to the log, and the auth throttle counts by its client.
     static CURRENT: Current;
-    /// The peer of the connection being served, set by the server around each connection.
-    static PEER: SocketAddr;
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -26,16 +23,6 @@ pub struct Current {
 /// Runs `future` (a request's answer) as `current`.
 pub async fn scope<F: std::future::Future>(current: Current, future: F) -> F::Output {
     CURRENT.scope(current, future).await
-}
-
-/// Runs `future` (a connection) with `peer` as its peer.
-pub async fn with_peer<F: std::future::Future>(peer: SocketAddr, future: F) -> F::Output {
-    PEER.scope(peer, future).await
-}
-
-/// The peer of the connection being served, if any.
-pub fn peer() -> Option<SocketAddr> {
-    PEER.try_with(|peer| *peer).ok()
 }
 
 /// The current request's client, if known.

@@ -27,10 +27,12 @@ use crate::request::{Current, RequestId};
 use crate::server::ConnectionLimits;
 use crate::throttle::Throttle;
 
-/// Everything handlers share.
-#[derive(Clone)]
+/// Everything handlers share, for the rest of the process: a reference rather than an `Arc`,
+/// because every request copies it (axum hands each handler its own), and an `Arc`'s count is
+/// one word that both cores wrote twice per request.
+#[derive(Clone, Copy)]
 pub struct AppState {
-    inner: Arc<Inner>,
+    inner: &'static Inner,
 }
 
 struct Inner {
@@ -52,8 +54,8 @@ struct Inner {
     request_timeout: std::time::Duration,
     limits: ConnectionLimits,
     max_concurrent_requests: usize,
-    /// `/elb/*` requests in flight, one count for every method. A counter rather than a
-    /// semaphore: nothing waits for a place (past the limit the answer is 503 at once), and a
+    /// `/elb/*` requests in flight, one count for every method, but for the cache's answers
+    /// (`cached_answer`), which never wait. A counter rather than a semaphore: nothing waits for a place (past the limit the answer is 503 at once), and a
     /// semaphore's release takes a lock that both cores wrote on every request.
     in_flight: AtomicUsize,
     throttle: Throttle,
@@ -64,7 +66,7 @@ impl AppState {
     pub fn new(config: &Config, aws: &aws_config::SdkConfig) -> Self {
         let metrics = Metrics::new();
         Self {
-            inner: Arc::new(Inner {
+            inner: Box::leak(Box::new(Inner {
                 balancers: Balancers::new(aws, metrics.clone(), config.environment.clone()),
                 credentials: config.credentials.clone(),
                 cache: Cache::builder()
@@ -81,7 +83,7 @@ impl AppState {
                 in_flight: AtomicUsize::new(0),
                 throttle: Throttle::new(config.throttle),
                 trusted_proxies: config.trusted_proxies.clone(),
-            }),
+            })),
         }
     }
 
@@ -97,7 +99,7 @@ impl AppState {
 /// The API: its routes inside the access log.
 pub fn router(state: AppState) -> AccessLog {
     AccessLog {
-        inner: routes().with_state(state.clone()),
+        inner: routes().with_state(state),
         state,
     }
 }
@@ -198,7 +200,14 @@ impl<S: Sync> axum::extract::FromRequestParts<S> for LbName {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, AppError> {
-        let raw = parts.uri.path().strip_prefix("/elb/").unwrap_or_default();
+        Self::from_path(parts.uri.path())
+    }
+}
+
+impl LbName {
+    /// The name in `/elb/{name}`.
+    fn from_path(path: &str) -> Result<Self, AppError> {
+        let raw = path.strip_prefix("/elb/").unwrap_or_default();
         // Decoded only when encoded: decoding walks the name byte by byte.
         let name = if raw.contains('%') {
             percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
@@ -212,20 +221,29 @@ impl<S: Sync> axum::extract::FromRequestParts<S> for LbName {
     }
 }
 
-async fn list_members(
-    State(state): State<AppState>,
-    _: Authorized,
-    name: LbName,
-) -> Result<impl IntoResponse, AppError> {
+/// The `Content-Type` of a JSON body, made at compile time: from a `&str`, every response
+/// checked the text and copied it into an allocation of its own.
+const APPLICATION_JSON: axum::http::HeaderValue = axum::http::HeaderValue::from_static("application/json");
+
+/// The whole request rather than the `Authorized` and `LbName` extractors (the same checks,
+/// in the same order): each extractor is a future of its own and a `Result` moved out of it.
+async fn list_members(State(state): State<AppState>, request: Request) -> Result<Response, AppError> {
+    let inner = state.inner;
+    inner.authorize(request.headers(), crate::request::client())?;
+    let name = LbName::from_path(request.uri().path())?;
     let name = name.as_str();
-    let inner = &state.inner;
-    if let Some(body) = inner.fresh_answer(name) {
-        return Ok(([(header::CONTENT_TYPE, "application/json")], body));
+    if let Some(body) = inner.fresh_answer(name, crate::request::started()) {
+        return Ok(members_answer(body));
     }
     // A miss on the heap: moka's load is a large future, and inline it made every request,
     // hits too, move it into the route's box.
     let body = Box::pin(inner.load(name.to_owned())).await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body))
+    Ok(members_answer(body))
+}
+
+/// What `GET /elb/{name}` answers, from the router or from `Inner::cached_answer`.
+fn members_answer(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, APPLICATION_JSON)], body).into_response()
 }
 
 /// A place among `MAX_CONCURRENT_REQUESTS`, given back when dropped.
@@ -260,9 +278,8 @@ impl Inner {
         Ok(body)
     }
 
-    /// The answer for `name` if still fresh when the request arrived.
-    fn fresh_answer(&self, name: &str) -> Option<Bytes> {
-        let started = crate::request::started();
+    /// The answer for `name` if still fresh at `started` (when the request arrived).
+    fn fresh_answer(&self, name: &str, started: Instant) -> Option<Bytes> {
         let fresh = self.fresh.load();
         let entry = fresh.iter().find(|entry| *entry.name == *name)?;
         (started < entry.until).then(|| entry.body.clone())
@@ -367,38 +384,75 @@ impl axum::extract::FromRequestParts<AppState> for Authorized {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, AppError> {
-        let inner = &state.inner;
-        let Some(credentials) = &inner.credentials else {
-            return Ok(Self);
-        };
-        let client = crate::request::client();
-        let throttle = &inner.throttle;
-        // A locked-out address gets 429 without a comparison; others at full speed.
-        if let Some(client) = client
-            && let Some(left) = throttle.locked_out(client)
-        {
-            inner.metrics.auth_throttled();
-            return Err(AppError::TooManyFailures(left));
-        }
-        if credentials.accepts(parts.headers.get(header::AUTHORIZATION)) {
-            if let Some(client) = client {
-                throttle.succeeded(client);
-            }
-            return Ok(Self);
-        }
-        if let Some(client) = client {
-            throttle.failed(client);
-        }
-        Err(AppError::Unauthorized)
+        state
+            .inner
+            .authorize(&parts.headers, crate::request::client())
+            .map(|()| Self)
     }
 }
 
-/// The client's address: the connection's peer, or behind a trusted proxy what its
-/// `X-Forwarded-For` says (see `client::TrustedProxies`). None for a request that came through
-/// no socket (a test driving the router).
-fn client_address(state: &AppState, request: &Request) -> Option<IpAddr> {
-    let peer = crate::request::peer()?.ip();
-    Some(state.inner.trusted_proxies.client(peer, request.headers()))
+/// What basic auth found, before any effect of a failure.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Allowed,
+    LockedOut(std::time::Duration),
+    Refused,
+}
+
+impl Inner {
+    /// Basic auth, with password guessing throttled per client address (None: a request that
+    /// came through no socket, a test driving the router).
+    fn authorize(&self, headers: &axum::http::HeaderMap, client: Option<IpAddr>) -> Result<(), AppError> {
+        match self.verdict(headers, client) {
+            Verdict::Allowed => Ok(()),
+            Verdict::LockedOut(left) => {
+                self.metrics.auth_throttled();
+                Err(AppError::TooManyFailures(left))
+            }
+            Verdict::Refused => {
+                if let Some(client) = client {
+                    self.throttle.failed(client);
+                }
+                Err(AppError::Unauthorized)
+            }
+        }
+    }
+
+    /// The verdict on a request's credentials. Only a success has an effect (it forgets the
+    /// address's failures), so a request the cache would answer can be judged here first and,
+    /// unless allowed, go through the router to be judged again and refused there, once.
+    fn verdict(&self, headers: &axum::http::HeaderMap, client: Option<IpAddr>) -> Verdict {
+        let Some(credentials) = &self.credentials else {
+            return Verdict::Allowed;
+        };
+        // A locked-out address gets 429 without a comparison; others at full speed.
+        if let Some(left) = client.and_then(|client| self.throttle.locked_out(client)) {
+            return Verdict::LockedOut(left);
+        }
+        if !credentials.accepts(headers.get(header::AUTHORIZATION)) {
+            return Verdict::Refused;
+        }
+        if let Some(client) = client {
+            self.throttle.succeeded(client);
+        }
+        Verdict::Allowed
+    }
+
+    /// `GET /elb/{name}` answered from the cache without the router, or None for the router to
+    /// answer: the one request a load balancer's clients make over and over, and routing it
+    /// (matching, extensions, path parameters, a boxed handler) cost as much as the rest of
+    /// its answer. The same checks as `list_members`, the same answer (a test compares the two
+    /// on every kind of request); a name that is percent-encoded, not fresh, or refused is left
+    /// to the router. It never waits, so it takes no place among `MAX_CONCURRENT_REQUESTS`.
+    fn cached_answer(&self, request: &Request, client: IpAddr, started: Instant) -> Option<Response> {
+        if request.method() != axum::http::Method::GET {
+            return None;
+        }
+        let name = request.uri().path().strip_prefix("/elb/")?;
+        check_name(name).ok()?;
+        let body = self.fresh_answer(name, started)?;
+        (self.verdict(request.headers(), Some(client)) == Verdict::Allowed).then(|| members_answer(body))
+    }
 }
 
 /// The response header naming the request.
@@ -406,7 +460,7 @@ const REQUEST_ID_HEADER: axum::http::HeaderName = axum::http::HeaderName::from_s
 
 /// Around the router: the request id, the client address, the request timeout, the metrics
 /// and one access log line (`200 GET /elb/web (10.0.1.7) 0.84ms`). A service of its own, not
-/// `middleware::from_fn` and tower-http's timeout: one boxed future per request instead of
+/// `middleware::from_fn` and tower-http's timeout: one future per request instead of a boxed
 /// one per layer, with a clone of the rest of the stack each.
 #[derive(Clone)]
 pub struct AccessLog {
@@ -414,71 +468,207 @@ pub struct AccessLog {
     state: AppState,
 }
 
-impl tower::Service<Request> for AccessLog {
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        tower::Service::<Request>::poll_ready(&mut self.inner, cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
+impl crate::server::Routes for AccessLog {
+    fn answer(
+        &mut self,
+        request: Request,
+        peer: std::net::SocketAddr,
+    ) -> impl std::future::Future<Output = Response> + Send + 'static + use<> {
         let started = Instant::now();
-        let state = self.state.clone();
+        let state = self.state;
         let method = request.method().clone();
         let route = route_template(request.uri().path());
-        let client = client_address(&state, &request);
+        let client = state.inner.trusted_proxies.client(peer.ip(), request.headers());
         let id = RequestId::next();
-        // All but the status and the time, now: no copy of the path to keep for later.
-        let line = Line::begin(state.inner.log_format, &method, request.uri().path(), client, id);
+        // All but the status, the time and the id, now: no copy of the path to keep for later.
+        let line = Line::begin(state.inner.log_format, &method, request.uri().path(), Some(client));
+        let cached = if route == ELB_ROUTE {
+            state.inner.cached_answer(&request, client, started)
+        } else {
+            None
+        };
         // A router is always ready (axum's `poll_ready` is always `Ready`), and its future
         // borrows nothing: it answers from here, without a clone of it per request.
-        let call = tower::Service::<Request>::call(&mut self.inner, request);
-        Box::pin(async move {
-            // Past the limit, a clear 503 at once: a queue would only add latency to every
-            // request while the load balancer keeps sending more.
-            let place = (route == ELB_ROUTE).then(|| state.inner.enter());
-            let mut refusal =
-                matches!(place, Some(None)).then(|| AppError::overloaded(state.inner.max_concurrent_requests));
-            // The request timeout, from the request's start. Its timer is made only for a
-            // request not answered at the first poll (a cached answer never needs one), and on
-            // the heap: a timer in this future made every request copy a far larger future.
-            let deadline = tokio::time::Instant::from_std(started + state.inner.request_timeout);
-            let mut call = std::pin::pin!(call);
-            let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
-            let answer = std::future::poll_fn(|cx| {
-                if let Some(refusal) = refusal.take() {
-                    return std::task::Poll::Ready(Some(Ok(refusal.into_response())));
-                }
-                if let std::task::Poll::Ready(answer) = call.as_mut().poll(cx) {
-                    return std::task::Poll::Ready(Some(answer));
-                }
-                let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-                timer.as_mut().poll(cx).map(|()| None)
-            });
-            let mut response = match crate::request::scope(Current { id, client, started }, answer).await {
-                Some(Ok(response)) => response,
-                Some(Err(never)) => match never {},
-                // As tower-http's timeout answered: the status, no body.
-                None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        let answer = cached.ok_or_else(|| tower::Service::<Request>::call(&mut self.inner, request));
+        async move {
+            let mut response = match answer {
+                Ok(cached) => cached,
+                Err(call) => state.inner.routed(call, route, id, client, started).await,
             };
-            drop(place);
-            if let Ok(value) = axum::http::HeaderValue::from_str(id.encode(&mut [0; 33])) {
+            let mut id_text = [0; 33];
+            let id_text = id.encode(&mut id_text);
+            if let Ok(value) = axum::http::HeaderValue::from_str(id_text) {
                 response.headers_mut().insert(REQUEST_ID_HEADER, value);
             }
             let elapsed = started.elapsed();
             let status = response.status();
             state.inner.metrics.observe(route, &method, status, elapsed);
-            crate::access_log::line(&line.end(status.as_u16(), elapsed));
-            Ok(response)
-        })
+            line.end(status.as_u16(), elapsed, id_text);
+            response
+        }
+    }
+}
+
+impl Inner {
+    /// The router's answer, within the limit on requests in flight and the request timeout.
+    async fn routed(
+        &self,
+        call: axum::routing::future::RouteFuture<std::convert::Infallible>,
+        route: &str,
+        id: RequestId,
+        client: IpAddr,
+        started: Instant,
+    ) -> Response {
+        // Past the limit, a clear 503 at once: a queue would only add latency to every
+        // request while the load balancer keeps sending more.
+        let place = (route == ELB_ROUTE).then(|| self.enter());
+        let mut refusal = matches!(place, Some(None)).then(|| AppError::overloaded(self.max_concurrent_requests));
+        // The request timeout, from the request's start. Its timer is made only for a
+        // request not answered at the first poll, and on the heap: a timer in this future
+        // made every request copy a far larger future.
+        let deadline = tokio::time::Instant::from_std(started + self.request_timeout);
+        let mut call = std::pin::pin!(call);
+        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        let answer = std::future::poll_fn(|cx| {
+            if let Some(refusal) = refusal.take() {
+                return std::task::Poll::Ready(Some(Ok(refusal.into_response())));
+            }
+            if let std::task::Poll::Ready(answer) = call.as_mut().poll(cx) {
+                return std::task::Poll::Ready(Some(answer));
+            }
+            let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            timer.as_mut().poll(cx).map(|()| None)
+        });
+        let current = Current {
+            id,
+            client: Some(client),
+            started,
+        };
+        let response = match crate::request::scope(current, answer).await {
+            Some(Ok(response)) => response,
+            Some(Err(never)) => match never {},
+            // As tower-http's timeout answered: the status, no body.
+            None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        };
+        drop(place);
+        response
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn state_with(settings: &[(&str, &str)]) -> AppState {
+        let config = Config::from_lookup(|name| {
+            settings
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+        .unwrap();
+        let aws = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        AppState::new(&config, &aws)
+    }
+
+    fn get(path: &str, authorization: Option<&str>) -> Request {
+        let mut request = Request::get(path);
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    }
+
+    /// What a response says, all of it: status, headers and body.
+    async fn said(response: Response) -> (StatusCode, axum::http::HeaderMap, Bytes) {
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        (parts.status, parts.headers, body)
+    }
+
+    /// The router's answer to `request` from `client`, as the access log runs it.
+    async fn routed(state: AppState, request: Request, client: IpAddr) -> (StatusCode, axum::http::HeaderMap, Bytes) {
+        use tower::ServiceExt;
+        let current = Current {
+            id: RequestId::next(),
+            client: Some(client),
+            started: Instant::now(),
+        };
+        let router = routes().with_state(state);
+        said(crate::request::scope(current, router.oneshot(request)).await.unwrap()).await
+    }
+
+    /// `Inner::cached_answer` answers exactly what the router answers, or leaves the request
+    /// to the router without any effect of its own (a refused guess is counted once).
+    #[tokio::test]
+    async fn the_cached_answer_is_the_router_s_answer() {
+        let right = "Basic dTpw"; // u:p
+        let wrong = "Basic dTp4"; // u:x
+        for settings in [
+            &[("API_USER", "u"), ("API_PASSWORD", "p"), ("AUTH_FAILURE_LIMIT", "3")][..],
+            &[("API_ALLOW_ANONYMOUS", "true")][..],
+        ] {
+            let state = state_with(settings);
+            let inner = state.inner;
+            let body = Bytes::from_static(br#"{"message":[{"instanceId":"i-0123456789abcdef0"}]}"#);
+            inner.remember("web", &body);
+            let client: IpAddr = "10.0.1.7".parse().unwrap();
+            let cached = |request: &Request| inner.cached_answer(request, client, Instant::now());
+
+            let answer = cached(&get("/elb/web", Some(right))).expect("a fresh name, allowed");
+            let mut from_router = routed(state, get("/elb/web", Some(right)), client).await;
+            assert_eq!(from_router.0, StatusCode::OK);
+            // axum's router writes the length of a body of known size; hyper writes it for
+            // any such body it sends, so on the wire both answers carry it.
+            let length = from_router
+                .1
+                .remove(header::CONTENT_LENGTH)
+                .expect("the router gives the length");
+            assert_eq!(length, from_router.2.len().to_string().as_str());
+            assert_eq!(said(answer).await, from_router, "the same answer either way");
+
+            // Left to the router: not fresh, encoded, another method, another path.
+            for request in [
+                get("/elb/other", Some(right)),
+                get("/elb/w%65b", Some(right)),
+                get("/elb/web/", Some(right)),
+                Request::post("/elb/web")
+                    .header(header::AUTHORIZATION, right)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            ] {
+                assert!(cached(&request).is_none(), "{} {}", request.method(), request.uri());
+            }
+            if inner.credentials.is_none() {
+                continue;
+            }
+
+            // Refused guesses are the router's to answer and count, once each.
+            for _ in 0..5 {
+                assert!(cached(&get("/elb/web", Some(wrong))).is_none());
+                assert!(cached(&get("/elb/web", None)).is_none());
+            }
+            assert_eq!(inner.throttle.locked_out(client), None, "the cache counted no failure");
+            for _ in 0..3 {
+                assert_eq!(
+                    routed(state, get("/elb/web", Some(wrong)), client).await.0,
+                    StatusCode::UNAUTHORIZED
+                );
+            }
+            // Locked out: even the right password goes to the router, which answers 429.
+            assert!(cached(&get("/elb/web", Some(right))).is_none());
+            let locked = routed(state, get("/elb/web", Some(right)), client).await;
+            assert_eq!(locked.0, StatusCode::TOO_MANY_REQUESTS);
+            let elsewhere: IpAddr = "10.0.2.9".parse().unwrap();
+            assert!(
+                inner
+                    .cached_answer(&get("/elb/web", Some(right)), elsewhere, Instant::now())
+                    .is_some()
+            );
+        }
+    }
 
     /// `route_template` against what axum itself matches, for paths in and around every route.
     #[tokio::test]
