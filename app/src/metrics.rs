@@ -1,7 +1,9 @@
 //! Prometheus metrics: requests by route, method and status; a latency histogram whose
 //! buckets make "% of requests under 250 ms" and p50/p90/p99 computable; AWS calls made.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::time::Duration;
 
 use prometheus::{
@@ -22,10 +24,13 @@ pub struct Metrics {
     auth_throttled: prometheus::IntCounter,
     /// Series already resolved: prometheus's own lookup hashes every label on every call,
     /// which showed in the profile of a cached answer. A handful of entries (the routes and
-    /// statuses in use), searched in order; past `MAX_HOT`, lookups go to prometheus.
-    hot: Arc<RwLock<Vec<Hot>>>,
+    /// statuses in use), searched in order; past `MAX_HOT`, lookups go to prometheus. In a
+    /// snapshot that a read takes without writing to memory the other core reads (a lock's
+    /// count of readers was written twice per request, by both cores).
+    hot: Arc<ArcSwap<Vec<Hot>>>,
 }
 
+#[derive(Clone)]
 struct Hot {
     route: Box<str>,
     method: &'static str,
@@ -92,34 +97,30 @@ impl Metrics {
     pub fn observe(&self, route: &str, method: &axum::http::Method, status: axum::http::StatusCode, elapsed: Duration) {
         let method = method_label(method);
         let seconds = elapsed.as_secs_f64();
-        {
-            let hot = self.hot.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let found = hot
-                .iter()
-                .find(|h| h.status == status && h.method == method && *h.route == *route);
-            if let Some(found) = found {
-                found.requests.inc();
-                found.latency.observe(seconds);
-                return;
-            }
+        let is = |h: &Hot| h.status == status && h.method == method && *h.route == *route;
+        if let Some(found) = self.hot.load().iter().find(|h| is(h)) {
+            found.requests.inc();
+            found.latency.observe(seconds);
+            return;
         }
         let requests = self.requests.with_label_values(&[route, method, status.as_str()]);
         let latency = self.latency.with_label_values(&[route]);
         requests.inc();
         latency.observe(seconds);
-        let mut hot = self.hot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let known = hot
-            .iter()
-            .any(|h| h.status == status && h.method == method && *h.route == *route);
-        if hot.len() < MAX_HOT && !known {
-            hot.push(Hot {
-                route: route.into(),
-                method,
-                status,
-                requests,
-                latency,
-            });
-        }
+        let found = Hot {
+            route: route.into(),
+            method,
+            status,
+            requests,
+            latency,
+        };
+        self.hot.rcu(|hot| {
+            let mut hot = Vec::clone(hot);
+            if hot.len() < MAX_HOT && !hot.iter().any(is) {
+                hot.push(found.clone());
+            }
+            hot
+        });
     }
 
     pub fn auth_throttled(&self) {
