@@ -55,7 +55,8 @@ struct Inner {
     limits: ConnectionLimits,
     max_concurrent_requests: usize,
     /// `/elb/*` requests in flight, one count for every method, but for the cache's answers
-    /// (`cached_answer`), which never wait. A counter rather than a semaphore: nothing waits for a place (past the limit the answer is 503 at once), and a
+    /// (`cached_answer`), which never wait (and are refused at the limit all the same). A
+    /// counter rather than a semaphore: nothing waits for a place (past the limit the answer is 503 at once), and a
     /// semaphore's release takes a lock that both cores wrote on every request.
     in_flight: AtomicUsize,
     throttle: Throttle,
@@ -443,9 +444,13 @@ impl Inner {
     /// (matching, extensions, path parameters, a boxed handler) cost as much as the rest of
     /// its answer. The same checks as `list_members`, the same answer (a test compares the two
     /// on every kind of request); a name that is percent-encoded, not fresh, or refused is left
-    /// to the router. It never waits, so it takes no place among `MAX_CONCURRENT_REQUESTS`.
+    /// to the router. It never waits, so it takes no place among `MAX_CONCURRENT_REQUESTS`
+    /// (a count both cores would write twice per request), but at the limit it is refused as
+    /// every request is: left to the router, which answers 503.
     fn cached_answer(&self, request: &Request, client: IpAddr, started: Instant) -> Option<Response> {
-        if request.method() != axum::http::Method::GET {
+        if request.method() != axum::http::Method::GET
+            || self.in_flight.load(Ordering::Acquire) >= self.max_concurrent_requests
+        {
             return None;
         }
         let name = request.uri().path().strip_prefix("/elb/")?;
@@ -607,7 +612,12 @@ mod tests {
         let right = "Basic dTpw"; // u:p
         let wrong = "Basic dTp4"; // u:x
         for settings in [
-            &[("API_USER", "u"), ("API_PASSWORD", "p"), ("AUTH_FAILURE_LIMIT", "3")][..],
+            &[
+                ("API_USER", "u"),
+                ("API_PASSWORD", "p"),
+                ("AUTH_FAILURE_LIMIT", "3"),
+                ("MAX_CONCURRENT_REQUESTS", "2"),
+            ][..],
             &[("API_ALLOW_ANONYMOUS", "true")][..],
         ] {
             let state = state_with(settings);
@@ -644,6 +654,17 @@ mod tests {
             if inner.credentials.is_none() {
                 continue;
             }
+
+            // At `MAX_CONCURRENT_REQUESTS`, the router's 503 for a cached name too.
+            let places = [inner.enter(), inner.enter()];
+            assert!(places.iter().all(Option::is_some));
+            assert!(cached(&get("/elb/web", Some(right))).is_none());
+            let request = get("/elb/web", Some(right));
+            let peer = std::net::SocketAddr::from((client, 4242));
+            let refused = said(crate::server::Routes::answer(&mut router(state), request, peer).await).await;
+            assert_eq!(refused.0, StatusCode::SERVICE_UNAVAILABLE);
+            drop(places);
+            assert!(cached(&get("/elb/web", Some(right))).is_some());
 
             // Refused guesses are the router's to answer and count, once each.
             for _ in 0..5 {
