@@ -872,73 +872,59 @@ fn for_moto_signature(request: &mut Request, secret: &str) {
     request.head = signed_again(&request.head, &request.body, secret);
 }
 
-/// `head` with its Content-Length set to `body`'s and its SigV4 signature computed again over
-/// the same signed headers (AWS's Signature Version 4 signing process).
+/// `head` with its Content-Length set to `body`'s, signed again (SigV4, by `aws-sigv4`, as the
+/// SDK signs) with the access key, region and service of its signature and `secret`, over the
+/// headers it signed before.
 pub(super) fn signed_again(head: &str, body: &[u8], secret: &str) -> String {
-    use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let hmac = |key: &[u8], data: &str| {
-        let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-        mac.update(data.as_bytes());
-        mac.finalize().into_bytes().to_vec()
-    };
-    let mut lines: Vec<String> = head.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect();
-    for line in &mut lines {
-        if line.to_ascii_lowercase().starts_with("content-length:") {
-            *line = format!("content-length: {}", body.len());
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let mut lines = head.lines().filter(|l| !l.is_empty());
+    let request_line = lines.next().unwrap().to_owned();
+    let mut headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    for (name, value) in &mut headers {
+        if name == "content-length" {
+            *value = body.len().to_string();
         }
     }
-    let header = |name: &str| {
-        lines.iter().skip(1).find_map(|l| {
-            let (key, value) = l.split_once(':')?;
-            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
-        })
-    };
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let authorization = header("authorization").unwrap();
     let part = |name: &str| {
         let at = authorization.find(name).unwrap() + name.len();
         authorization[at..].split([',', ' ']).next().unwrap().to_owned()
     };
     let (credential, signed_headers) = (part("Credential="), part("SignedHeaders="));
-    let scope: Vec<&str> = credential.split_once('/').unwrap().1.split('/').collect();
-    let (date, region, service) = (scope[0], scope[1], scope[2]);
-    let amz_date = header("x-amz-date").unwrap();
-    let target = lines[0].split(' ').nth(1).unwrap();
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut query: Vec<&str> = query.split('&').filter(|q| !q.is_empty()).collect();
-    query.sort_unstable();
-    let canonical_headers: String = signed_headers
-        .split(';')
-        .map(|name| {
-            let value = header(name).unwrap_or_default();
-            format!("{name}:{}\n", value.split_whitespace().collect::<Vec<_>>().join(" "))
-        })
-        .collect();
-    let canonical = format!(
-        "{}\n{path}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
-        lines[0].split(' ').next().unwrap(),
-        query.join("&"),
-        hex(&Sha256::digest(body))
-    );
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{date}/{region}/{service}/aws4_request\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
-    let key = [date, region, service, "aws4_request"]
+    let scope: Vec<&str> = credential.split('/').collect();
+    let (key_id, region, service) = (scope[0], scope[2], scope[3]);
+    // What the signer writes itself is left out; the rest it signed before, it signs again.
+    let written = ["authorization", "x-amz-date", "x-amz-security-token"];
+    let signed: Vec<(&str, &str)> = headers
         .iter()
-        .fold(format!("AWS4{secret}").into_bytes(), |key, part| hmac(&key, part));
-    let signature = hex(&hmac(&key, &to_sign));
-    let old = part("Signature=");
-    lines
-        .into_iter()
-        .map(|l| {
-            if l.to_ascii_lowercase().starts_with("authorization:") {
-                l.replace(&old, &signature)
-            } else {
-                l
-            }
-        })
+        .filter(|(name, _)| signed_headers.split(';').any(|s| s == name) && !written.contains(&name.as_str()))
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let identity =
+        aws_credential_types::Credentials::new(key_id, secret, header("x-amz-security-token"), None, "proxy").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let (method, target) = request_line.split_once(' ').unwrap();
+    let target = target.split(' ').next().unwrap();
+    let uri = format!("http://{}{target}", header("host").unwrap());
+    let request = SignableRequest::new(method, uri, signed.into_iter(), SignableBody::Bytes(body)).unwrap();
+    let (instructions, _) = sign(request, &params).unwrap().into_parts();
+    let (new, _) = instructions.into_parts();
+    headers.retain(|(name, _)| !new.iter().any(|h| h.name().eq_ignore_ascii_case(name)));
+    headers.extend(new.iter().map(|h| (h.name().to_owned(), h.value().to_owned())));
+    std::iter::once(request_line)
+        .chain(headers.into_iter().map(|(name, value)| format!("{name}: {value}")))
         .map(|l| format!("{l}\r\n"))
         .collect::<String>()
         + "\r\n"

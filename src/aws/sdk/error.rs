@@ -215,8 +215,10 @@ where
     }
 }
 
-/// An answer the SDK could not read an error code from. A 403 is a refusal all the same: AWS's
-/// query-style XML error, when the body holds one (the emulator answers DynamoDB so), says why.
+/// An answer the SDK could not read an error code from. A 403 is a refusal all the same, unless
+/// AWS's query-style XML error, when the body holds one (the emulator answers DynamoDB and
+/// CloudWatch so), names another reason: a bad signature, an unknown or expired key is not a
+/// policy to change, and `deployer permissions` would not help.
 fn unrecognized(operation: &'static str, response: &HttpResponse) -> AwsError {
     let status = response.status().as_u16();
     if status == 403 {
@@ -227,6 +229,13 @@ fn unrecognized(operation: &'static str, response: &HttpResponse) -> AwsError {
             let end = body[start..].find(&format!("</{name}>"))? + start;
             Some(body[start..end].to_owned())
         };
+        if let Some(code) = element("Code").filter(|code| !DENIED_CODES.contains(&code.as_str())) {
+            return AwsError::Service {
+                operation,
+                code,
+                message: element("Message").unwrap_or_else(|| "(no message)".to_owned()),
+            };
+        }
         let code = element("Code").unwrap_or_else(|| "HTTP 403".to_owned());
         return AwsError::AccessDenied {
             operation,
@@ -319,6 +328,36 @@ mod denied_tests {
             "{text}"
         );
         assert!(text.contains("`deployer permissions ENV`"), "{text}");
+    }
+
+    fn answered_403(body: &str) -> AwsError {
+        let response = HttpResponse::new(
+            403.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body.to_owned()),
+        );
+        unrecognized("PutMetricAlarm", &response)
+    }
+
+    #[test]
+    fn a_403_is_a_refusal_unless_its_code_names_another_reason() {
+        let signature = answered_403(
+            "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error></ErrorResponse>",
+        );
+        assert_eq!(signature.code(), Some("SignatureDoesNotMatch"));
+        let text = signature.to_string();
+        assert!(
+            text.contains("The request signature we calculated does not match"),
+            "{text}"
+        );
+        assert!(!text.contains("deployer permissions"), "{text}");
+        for body in [
+            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></ErrorResponse>",
+            "",
+        ] {
+            let refused = answered_403(body);
+            assert!(matches!(refused, AwsError::AccessDenied { .. }), "{refused:?}");
+            assert!(refused.to_string().contains("deployer permissions"));
+        }
     }
 
     #[test]
