@@ -316,6 +316,67 @@ fn stagings_deploy_policy_cannot_change_production() {
     }
 }
 
+/// Production's deploy policy against an environment called `production-eu` (or `production-db-1`),
+/// whose resource names begin with `production-`: name patterns such as `production-*` would
+/// hand it their alarms, target groups, database instances and task definitions.
+#[test]
+fn a_policy_does_not_reach_an_environment_whose_name_begins_with_its_own() {
+    use crate::support::iam_evaluator::Authorization;
+    let moto = Moto::start();
+    let policies: Vec<serde_json::Value> = printed(&moto, "production", "deploy")["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["document"].clone())
+        .collect();
+    let on = |action: &str, resource: String, environment: &str| Authorization {
+        action: action.to_owned(),
+        resource,
+        resource_tags: [("deployer:environment".to_owned(), environment.to_owned())].into(),
+        context: Default::default(),
+    };
+    let at = "us-east-1:123456789012";
+    let checks = |env: &str| {
+        vec![
+            on(
+                "cloudwatch:DeleteAlarms",
+                format!("arn:aws:cloudwatch:{at}:alarm:{env}-db-cpu"),
+                env,
+            ),
+            on(
+                "cloudwatch:PutMetricAlarm",
+                format!("arn:aws:cloudwatch:{at}:alarm:{env}-lb-5xx-rate"),
+                env,
+            ),
+            on(
+                "elasticloadbalancing:DeleteTargetGroup",
+                format!("arn:aws:elasticloadbalancing:{at}:targetgroup/{env}-app-0a1b2c/0123456789abcdef"),
+                env,
+            ),
+            on("rds:DeleteDBInstance", format!("arn:aws:rds:{at}:db:{env}-db-1"), env),
+            on("rds:ModifyDBInstance", format!("arn:aws:rds:{at}:db:{env}-db-12"), env),
+            on(
+                "rds:DeleteDBCluster",
+                format!("arn:aws:rds:{at}:cluster-snapshot:{env}-db-final-1764633600"),
+                env,
+            ),
+            on(
+                "ecs:TagResource",
+                format!("arn:aws:ecs:{at}:task-definition/{env}-api:7"),
+                env,
+            ),
+        ]
+    };
+    for ours in checks("production") {
+        assert!(ours.allowed(&policies), "refused: {ours:?}");
+    }
+    for other in ["production-eu", "production-app", "production-db-1"] {
+        for theirs in checks(other) {
+            assert!(!theirs.allowed(&policies), "allowed: {theirs:?}");
+        }
+    }
+}
+
 /// The roles of an environment whose file sets `iam.permissions_boundary`, as IAM holds them.
 fn boundaries(moto: &Moto, environment: &str) -> Vec<Option<String>> {
     crate::support::block_on(async {

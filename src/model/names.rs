@@ -116,12 +116,34 @@ pub fn alarm_topic(environment: &str) -> String {
     format!("{environment}-alarms")
 }
 
-/// An alarm: `<env>-<what it watches>`.
+/// What each alarm deployer may make watches: its name is `<env>-<suffix>`. The deploy policy
+/// names each one, not `<env>-*`, which would also reach the alarms of an environment called
+/// `<env>-<anything>`. No suffix ends with `-` and another suffix (a test checks), so no
+/// environment's alarm has another environment's name.
+pub const ALARM_SUFFIXES: &[&str] = &[
+    "lb-5xx-rate",
+    "lb-latency-p99",
+    "lb-unhealthy-hosts",
+    "lb-surge-queue",
+    "lb-spillover",
+    "app-cpu",
+    "app-memory",
+    "db-cpu",
+    "db-free-memory",
+];
+
+/// An alarm: `<env>-<what it watches>`, one of `ALARM_SUFFIXES`.
 pub fn alarm(environment: &str, suffix: &str) -> String {
+    debug_assert!(ALARM_SUFFIXES.contains(&suffix), "{suffix} is not in ALARM_SUFFIXES");
     format!("{}{suffix}", alarm_prefix(environment))
 }
 
-/// What the environment's alarms start with.
+/// Every alarm name the environment may have (`ALARM_SUFFIXES`): what its policies name.
+pub fn alarms(environment: &str) -> Vec<String> {
+    ALARM_SUFFIXES.iter().map(|suffix| alarm(environment, suffix)).collect()
+}
+
+/// What the environment's alarms start with (for listing them; never for a policy).
 pub fn alarm_prefix(environment: &str) -> String {
     format!("{environment}-")
 }
@@ -165,6 +187,29 @@ mod tests {
             "deployer-staging-logs-123456789012-eu-west-1"
         );
         assert_eq!(alarm("staging", "db-cpu"), "staging-db-cpu");
+        for (one, other) in ALARM_SUFFIXES
+            .iter()
+            .flat_map(|a| ALARM_SUFFIXES.iter().map(move |b| (a, b)))
+        {
+            assert!(
+                !one.ends_with(&format!("-{other}")),
+                "`prod-eu-{other}` would be prod's `{one}`"
+            );
+        }
+        // Every alarm the model makes is one the policy names.
+        let alarms = include_str!("build/alarms.rs");
+        let made: Vec<&str> = alarms
+            .split("suffix: \"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(made.len() >= ALARM_SUFFIXES.len(), "{made:?}");
+        for suffix in made {
+            assert!(
+                ALARM_SUFFIXES.contains(&suffix),
+                "alarm `{suffix}` is missing from ALARM_SUFFIXES"
+            );
+        }
         let longest = "a".repeat(20);
         assert!(target_group(&longest, 65535, "instance").len() <= 32);
         assert!(log_bucket(&longest, "123456789012", "ap-southeast-4").len() <= 63);

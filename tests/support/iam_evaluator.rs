@@ -22,11 +22,17 @@ pub(crate) struct Authorization {
 /// The resource of a call whose resources are in a list or body the evaluator does not read.
 const UNREAD: &str = "(unread)";
 
+/// IAM's wildcards: `*` any run of characters, `?` any one.
 fn glob(pattern: &str, text: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == text,
-        Some((head, tail)) => text.starts_with(head) && (head.len()..=text.len()).any(|at| glob(tail, &text[at..])),
+    fn bytes(pattern: &[u8], text: &[u8]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some((b'*', rest)) => (0..=text.len()).any(|at| bytes(rest, &text[at..])),
+            Some((b'?', rest)) => !text.is_empty() && bytes(rest, &text[1..]),
+            Some((c, rest)) => text.first() == Some(c) && bytes(rest, &text[1..]),
+        }
     }
+    bytes(pattern.as_bytes(), text.as_bytes())
 }
 
 /// A policy element that is one string or a list of them (`Action`, `Resource`, a condition's values).

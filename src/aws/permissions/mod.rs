@@ -198,7 +198,9 @@ impl Scope {
             Arn::Ec2Image => vec![format!("arn:{p}:ec2:{r}::image/*")],
             Arn::ClassicLoadBalancer => vec![format!("{elb}:loadbalancer/{lb}")],
             Arn::LoadBalancer => vec![format!("{elb}:loadbalancer/app/{lb}/*")],
-            Arn::TargetGroup => vec![format!("{elb}:targetgroup/{}-*/*", names::app(env))],
+            // `?` for each character of the hash (`names::target_group`), not `*`: `<env>-app-*`
+            // would also match the target groups of an environment called `<env>-app-<x>`.
+            Arn::TargetGroup => vec![format!("{elb}:targetgroup/{}-??????/*", names::app(env))],
             Arn::Listener => vec![format!("{elb}:listener/app/{lb}/*/*")],
             Arn::Repository => vec![format!(
                 "arn:{p}:ecr:{r}:{a}:repository/{}*",
@@ -219,23 +221,34 @@ impl Scope {
             )],
             Arn::EcsCluster => vec![format!("{ecs}:cluster/{env}")],
             Arn::EcsService => vec![format!("{ecs}:service/{env}/*")],
-            Arn::TaskDefinition => vec![format!("{ecs}:task-definition/{}*", names::task_family_prefix(env))],
+            // The environment's one family, every revision: `<env>-*` would reach the task
+            // definitions of an environment called `<env>-<x>`.
+            Arn::TaskDefinition => vec![format!("{ecs}:task-definition/{}:*", names::task_family(env))],
             Arn::EcsTask => vec![format!("{ecs}:task/{env}/*")],
             Arn::DbCluster => vec![format!("{rds}:cluster:{}", names::database(env))],
-            Arn::DbInstance => vec![format!("{rds}:db:{}-*", names::database(env))],
+            // Instances 1 to 99 (`names::database_instance`), with `?` rather than `*` for the
+            // same reason.
+            Arn::DbInstance => vec![
+                format!("{rds}:db:{}-?", names::database(env)),
+                format!("{rds}:db:{}-??", names::database(env)),
+            ],
             Arn::DbSubnetGroup => vec![format!("{rds}:subgrp:{}", names::database_subnet_group(env))],
             Arn::DbDefaults => vec![
                 format!("{rds}:cluster-pg:default.*"),
                 format!("{rds}:pg:default.*"),
                 format!("{rds}:og:default:*"),
             ],
-            Arn::DbFinalSnapshot => vec![format!("{rds}:cluster-snapshot:{}-final-*", names::database(env))],
+            // `-final-` and ten digits of Unix time (until 2286).
+            Arn::DbFinalSnapshot => vec![format!(
+                "{rds}:cluster-snapshot:{}-final-??????????",
+                names::database(env)
+            )],
             Arn::DbSecret => vec![format!("arn:{p}:secretsmanager:{r}:{a}:secret:rds!cluster-*")],
             Arn::AlarmTopic => vec![format!("arn:{p}:sns:{r}:{a}:{}", names::alarm_topic(env))],
-            Arn::Alarm => vec![format!(
-                "arn:{p}:cloudwatch:{r}:{a}:alarm:{}*",
-                names::alarm_prefix(env)
-            )],
+            Arn::Alarm => names::alarms(env)
+                .into_iter()
+                .map(|alarm| format!("arn:{p}:cloudwatch:{r}:{a}:alarm:{alarm}"))
+                .collect(),
             Arn::TargetTrackingAlarms => vec![format!("arn:{p}:cloudwatch:{r}:{a}:alarm:TargetTracking-*")],
             Arn::LockTable => vec![format!("arn:{p}:dynamodb:{r}:{a}:table/{}", super::LOCK_TABLE)],
             Arn::OidcProviders => vec![format!("arn:{p}:iam::{a}:oidc-provider/*")],

@@ -40,7 +40,12 @@ fn alarm_topic_policy(environment: &str, region: &str, account: &str) -> String 
                 "Resource": topic,
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": format!("arn:aws:cloudwatch:{region}:{account}:alarm:{environment}-*")}
+                    // Each of the environment's alarms by name: `<env>-*` would let the alarms of
+                    // an environment called `<env>-<x>` publish here too.
+                    "ArnEquals": {"aws:SourceArn": super::names::alarms(environment)
+                        .iter()
+                        .map(|alarm| format!("arn:aws:cloudwatch:{region}:{account}:alarm:{alarm}"))
+                        .collect::<Vec<_>>()}
                 }
             }
         ]
@@ -362,7 +367,10 @@ mod tests {
             publisher["Condition"],
             serde_json::json!({
                 "StringEquals": {"aws:SourceAccount": "123456789012"},
-                "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:production-*"}
+                "ArnEquals": {"aws:SourceArn": crate::model::names::alarms("production")
+                    .iter()
+                    .map(|alarm| format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}"))
+                    .collect::<Vec<_>>()}
             })
         );
         let owner = statements.iter().find(|s| s["Sid"] == "AccountManagesTopic").unwrap();
