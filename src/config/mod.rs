@@ -19,4 +19,5 @@ pub use json_schema::environment_schema;
 pub use load::{LoadedEnvironment, available_environments, load_environment, parse_environment};
 pub use locate::Position;
 pub use schema::*;
+pub(crate) use validate::MAX_DB_INSTANCES;
 pub use validate::{RESERVED_NAME, is_account_id, is_region_name};

@@ -10,7 +10,7 @@ use super::subnets::{CARVE_BITS, MAX_AZS};
 /// id, spec hash, protect, and a digest or the final-snapshot mark).
 const MAX_USER_TAGS: usize = 44;
 /// Aurora allows 15 readers beside the writer.
-const MAX_DB_INSTANCES: u8 = 16;
+pub(crate) const MAX_DB_INSTANCES: u8 = 16;
 /// A sanity cap on counts, so a typo such as `max: 400` is caught before AWS quota errors.
 const MAX_TASKS_OR_INSTANCES: u32 = 100;
 

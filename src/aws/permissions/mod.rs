@@ -78,6 +78,9 @@ pub(crate) enum Arn {
     Sessions,
 }
 
+// The database instances' ARNs (`Arn::DbInstance`) cover numbers of one and two digits.
+const _: () = assert!(crate::config::MAX_DB_INSTANCES < 100);
+
 /// Where an action is allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum On {
@@ -226,8 +229,8 @@ impl Scope {
             Arn::TaskDefinition => vec![format!("{ecs}:task-definition/{}:*", names::task_family(env))],
             Arn::EcsTask => vec![format!("{ecs}:task/{env}/*")],
             Arn::DbCluster => vec![format!("{rds}:cluster:{}", names::database(env))],
-            // Instances 1 to 99 (`names::database_instance`), with `?` rather than `*` for the
-            // same reason.
+            // Instances 1 to 99 (`names::database_instance`; the file may ask for at most
+            // `MAX_DB_INSTANCES`, checked below), with `?` rather than `*` for the same reason.
             Arn::DbInstance => vec![
                 format!("{rds}:db:{}-?", names::database(env)),
                 format!("{rds}:db:{}-??", names::database(env)),
