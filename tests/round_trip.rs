@@ -8,6 +8,11 @@ use crate::support::{Deployer, Moto, block_on, environments_copy, tagged_resourc
 fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_flags: &[&str]) {
     let mut moto = Moto::start_with_tasks(tasks);
     moto.enforce_least_privilege(environment);
+    // An environment whose name begins with this one's, with an alarm deployer's prefix search
+    // finds: never read (its policy does not reach it) nor touched.
+    let neighbour = format!("{environment}-eu");
+    let neighbours_alarm = format!("{neighbour}-db-cpu");
+    block_on(put_alarm(&moto, &neighbours_alarm, &neighbour));
     Deployer::new(&moto).args(["validate"]).run().expect_status(0);
 
     let plan = Deployer::new(&moto)
@@ -80,6 +85,11 @@ fn round_trip(environment: &str, expected_resources: usize, tasks: u32, destroy_
     );
     moto.assert_calls_scoped_to(environment);
     assert_eq!(tagged_resources(&moto, environment), Vec::<String>::new());
+    assert_eq!(
+        block_on(alarms_named(&moto, &neighbours_alarm)),
+        vec![neighbours_alarm.clone()],
+        "the neighbour's alarm is left alone"
+    );
 
     let after = Deployer::new(&moto)
         .args(["plan", environment, "--detailed-exitcode"])
@@ -671,4 +681,36 @@ fn allows(policy: &serde_json::Value, action: &str, resource: &str, tagged: &str
         context: Default::default(),
     }
     .allowed(std::slice::from_ref(policy))
+}
+
+/// An alarm named `name`, tagged as deployer tags `environment`'s, made as the administrator.
+async fn put_alarm(moto: &Moto, name: &str, environment: &str) {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic, Tag};
+    aws_sdk_cloudwatch::Client::new(&moto.sdk_config())
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/RDS")
+        .metric_name("CPUUtilization")
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(80.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .tags(Tag::builder().key("deployer:environment").value(environment).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn alarms_named(moto: &Moto, name: &str) -> Vec<String> {
+    aws_sdk_cloudwatch::Client::new(&moto.sdk_config())
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .unwrap()
+        .metric_alarms()
+        .iter()
+        .filter_map(|alarm| alarm.alarm_name().map(str::to_owned))
+        .collect()
 }

@@ -1,4 +1,5 @@
-//! CloudWatch alarms: found by the environment's name prefix, kept only when deployer's tags say so.
+//! CloudWatch alarms: found by the environment's name prefix and deployer's names for them, kept
+//! only when deployer's tags say so.
 
 use super::*;
 
@@ -12,8 +13,15 @@ impl Resource for Alarms<'_> {
             .0
             .alarms_named(&crate::model::names::alarm_prefix(environment))
             .await?;
-        // CloudWatch filters by name only: each candidate's tags say whether it is ours.
-        let tagged = try_join_all(alarms.into_iter().filter_map(|alarm| {
+        // The prefix also finds the alarms of an environment called `<env>-<x>`: only the names
+        // deployer gives (which its policies name, one by one) are candidates, and each
+        // candidate's tags say whether it is ours. A suffix is never taken out of
+        // `ALARM_SUFFIXES` while an alarm may carry it.
+        let names = crate::model::names::alarms(environment);
+        let alarms = alarms
+            .into_iter()
+            .filter(|alarm| alarm.alarm_name().is_some_and(|name| names.iter().any(|n| n == name)));
+        let tagged = try_join_all(alarms.filter_map(|alarm| {
             let arn = alarm.alarm_arn()?.to_owned();
             Some(async move { Ok::<_, AwsError>((self.0.tags_of(&arn).await?, arn, alarm)) })
         }))
