@@ -23,6 +23,16 @@ impl Response {
     fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
+
+    /// The instance ids of a `GET /elb/{name}` answer, in its order.
+    fn instance_ids(&self) -> Vec<String> {
+        self.json()["message"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["instanceId"].as_str().unwrap().to_owned())
+            .collect()
+    }
 }
 
 /// One HTTP/1.1 request on its own connection; `headers` as raw lines.
@@ -458,15 +468,7 @@ fn unknown_load_balancer_is_404_and_bad_names_400() {
 fn register_and_deregister_round_trip() {
     let moto = Moto::start();
     let (api, fixture) = start_api(&moto, "60");
-    let members = |api: &Api| -> Vec<String> {
-        let response = authed(api.address, "GET", "/elb/web", None);
-        response.json()["message"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["instanceId"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let members = |api: &Api| authed(api.address, "GET", "/elb/web", None).instance_ids();
     assert!(!members(&api).contains(&fixture.spare));
     let body = format!(r#"{{"instanceId":"{}"}}"#, fixture.spare);
 
@@ -1176,12 +1178,7 @@ fn the_api_works_holding_only_the_instance_roles_policy() {
     let members = |api: &Api| -> Vec<String> {
         let response = authed(api.address, "GET", "/elb/development-lb", None);
         assert_eq!(response.status, 200, "{}: {}", response.body, calls(&moto));
-        response.json()["message"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["instanceId"].as_str().unwrap().to_owned())
-            .collect()
+        response.instance_ids()
     };
     let registered = members(&api);
     let instance = registered.first().expect("the group's instance is registered").clone();

@@ -181,47 +181,24 @@ fn an_account_with_githubs_provider_keeps_it_and_the_roles_trust_it() {
 #[test]
 fn the_provider_stays_while_another_regions_roles_trust_it() {
     let moto = Moto::start();
-    for region in ["us-east-1", "us-west-2"] {
+    let bootstrap = |region: &str, args: &[&str]| {
         Deployer::new(&moto)
-            .args([
-                "--region",
-                region,
-                "bootstrap",
-                "--github",
-                "octo/api",
-                "staging",
-                "--auto-approve",
-            ])
+            .args(["--region", region, "bootstrap"])
+            .args(args)
+            .args(["staging", "--auto-approve"])
             .run()
             .expect_status(0);
+    };
+    for region in ["us-east-1", "us-west-2"] {
+        bootstrap(region, &["--github", "octo/api"]);
     }
     assert_eq!(ci_roles(&moto).len(), 4);
     assert_eq!(providers(&moto).len(), 1);
-    Deployer::new(&moto)
-        .args([
-            "--region",
-            "us-west-2",
-            "bootstrap",
-            "--destroy",
-            "staging",
-            "--auto-approve",
-        ])
-        .run()
-        .expect_status(0);
+    bootstrap("us-west-2", &["--destroy"]);
     // us-east-1's roles still trust it.
     assert_eq!(ci_roles(&moto).len(), 2);
     assert_eq!(providers(&moto).len(), 1);
-    Deployer::new(&moto)
-        .args([
-            "--region",
-            "us-east-1",
-            "bootstrap",
-            "--destroy",
-            "staging",
-            "--auto-approve",
-        ])
-        .run()
-        .expect_status(0);
+    bootstrap("us-east-1", &["--destroy"]);
     assert!(ci_roles(&moto).is_empty());
     assert!(providers(&moto).is_empty());
 }

@@ -74,6 +74,22 @@ fn by_use(dimension: &str, what: &'static str, field: &'static str, given: Optio
     }
 }
 
+/// A load balancer's hours (its `hour` dimension), what it bills by use, and a public IPv4
+/// address in each of its `zones`.
+fn load_balancer(hour: &str, by_use: Billed, zones: usize, hours: f64) -> Vec<Billed> {
+    let zones = zones as f64;
+    vec![
+        fixed(hour, "load balancer hours", hours, hours),
+        by_use,
+        fixed(
+            "public-ipv4-hour",
+            "public IPv4 address hours (one per zone)",
+            zones * hours,
+            zones * hours,
+        ),
+    ]
+}
+
 /// What `spec` bills in a month of `hours`; `all` holds the specs it points at (a service's
 /// task definition and scaling, a group's launch template).
 pub(super) fn billed(id: &Id, spec: &Spec, all: &BTreeMap<&Id, &Spec>, usage: &UsageConfig, hours: f64) -> Vec<Billed> {
@@ -101,45 +117,31 @@ pub(super) fn billed(id: &Id, spec: &Spec, all: &BTreeMap<&Id, &Spec>, usage: &U
             ),
         ],
         Spec::ElasticIp(_) => vec![fixed("public-ipv4-hour", "public IPv4 address hours", hours, hours)],
-        Spec::LoadBalancer(lb) => {
-            // An internet-facing load balancer has a public IPv4 address in each of its zones.
-            let zones = lb.subnets.len() as f64;
-            vec![
-                fixed("alb-hour", "load balancer hours", hours, hours),
-                by_use(
-                    "alb-lcu-hour",
-                    "capacity units (LCU-hours)",
-                    "load_balancer_lcus",
-                    usage.load_balancer_lcus,
-                    hours,
-                ),
-                fixed(
-                    "public-ipv4-hour",
-                    "public IPv4 address hours (one per zone)",
-                    zones * hours,
-                    zones * hours,
-                ),
-            ]
-        }
-        Spec::ClassicLoadBalancer(lb) => {
-            let zones = lb.subnets.len() as f64;
-            vec![
-                fixed("elb-hour", "load balancer hours", hours, hours),
-                by_use(
-                    "elb-gb",
-                    "data processed",
-                    "load_balancer_gb",
-                    usage.load_balancer_gb,
-                    1.0,
-                ),
-                fixed(
-                    "public-ipv4-hour",
-                    "public IPv4 address hours (one per zone)",
-                    zones * hours,
-                    zones * hours,
-                ),
-            ]
-        }
+        // An internet-facing load balancer has a public IPv4 address in each of its zones.
+        Spec::LoadBalancer(lb) => load_balancer(
+            "alb-hour",
+            by_use(
+                "alb-lcu-hour",
+                "capacity units (LCU-hours)",
+                "load_balancer_lcus",
+                usage.load_balancer_lcus,
+                hours,
+            ),
+            lb.subnets.len(),
+            hours,
+        ),
+        Spec::ClassicLoadBalancer(lb) => load_balancer(
+            "elb-hour",
+            by_use(
+                "elb-gb",
+                "data processed",
+                "load_balancer_gb",
+                usage.load_balancer_gb,
+                1.0,
+            ),
+            lb.subnets.len(),
+            hours,
+        ),
         Spec::EcsService(service) => {
             let Some(Spec::TaskDefinition(task)) = target(&service.task_definition) else {
                 return Vec::new();
