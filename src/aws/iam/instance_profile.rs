@@ -4,8 +4,8 @@ use super::{Iam, role_name, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
-use crate::aws::tags::{TagApi, sync_tags};
-use crate::model::{InstanceProfileSpec, Spec, Tags};
+use crate::aws::tags::sync_tags;
+use crate::model::{InstanceProfileSpec, Spec};
 
 pub(crate) struct InstanceProfiles<'a>(pub(crate) &'a Iam);
 
@@ -145,28 +145,9 @@ impl InstanceProfiles<'_> {
     }
 }
 
-impl TagApi for InstanceProfiles<'_> {
-    async fn tag(&self, profile: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.0
-            .client
-            .tag_instance_profile()
-            .instance_profile_name(profile)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagInstanceProfile")
-            .map(drop)
-    }
-
-    async fn untag(&self, profile: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.0
-            .client
-            .untag_instance_profile()
-            .instance_profile_name(profile)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagInstanceProfile")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    InstanceProfiles<'_> [0.client],
+    instance_profile_name,
+    tag_instance_profile("TagInstanceProfile", tags => sdk_tags(tags)),
+    untag_instance_profile("UntagInstanceProfile")
+);

@@ -6,8 +6,8 @@ use super::{Iam, canonical_document, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
-use crate::aws::tags::{TagApi, sync_tags};
-use crate::model::{BOOTSTRAP, ManagedPolicySpec, Spec, Tags};
+use crate::aws::tags::sync_tags;
+use crate::model::{BOOTSTRAP, ManagedPolicySpec, Spec};
 
 pub(crate) struct ManagedPolicies<'a>(pub(crate) &'a Iam);
 
@@ -169,28 +169,9 @@ impl ManagedPolicies<'_> {
     }
 }
 
-impl TagApi for ManagedPolicies<'_> {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.0
-            .client
-            .tag_policy()
-            .policy_arn(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagPolicy")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.0
-            .client
-            .untag_policy()
-            .policy_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagPolicy")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    ManagedPolicies<'_> [0.client],
+    policy_arn,
+    tag_policy("TagPolicy", tags => sdk_tags(tags)),
+    untag_policy("UntagPolicy")
+);

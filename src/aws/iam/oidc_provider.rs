@@ -7,7 +7,7 @@ use super::{Iam, sdk_tags, tags_of};
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
-use crate::aws::tags::{TagApi, sync_tags};
+use crate::aws::tags::sync_tags;
 use crate::model::{BOOTSTRAP, OidcProviderSpec, Spec, Tags};
 
 pub(crate) struct OidcProviders<'a>(pub(crate) &'a Iam);
@@ -150,28 +150,9 @@ impl Resource for OidcProviders<'_> {
     }
 }
 
-impl TagApi for OidcProviders<'_> {
-    async fn tag(&self, arn: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.0
-            .client
-            .tag_open_id_connect_provider()
-            .open_id_connect_provider_arn(arn)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagOpenIDConnectProvider")
-            .map(drop)
-    }
-
-    async fn untag(&self, arn: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.0
-            .client
-            .untag_open_id_connect_provider()
-            .open_id_connect_provider_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagOpenIDConnectProvider")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    OidcProviders<'_> [0.client],
+    open_id_connect_provider_arn,
+    tag_open_id_connect_provider("TagOpenIDConnectProvider", tags => sdk_tags(tags)),
+    untag_open_id_connect_provider("UntagOpenIDConnectProvider")
+);

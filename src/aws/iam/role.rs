@@ -11,7 +11,7 @@ use crate::apply::Resolved;
 use crate::aws::error::{AwsError, Classify};
 use crate::aws::found::Found;
 use crate::aws::resource::{Create, Delete, Resource, Update};
-use crate::aws::tags::{TagApi, sync_tags};
+use crate::aws::tags::sync_tags;
 use crate::model::{RoleSpec, Spec, TAG_ENVIRONMENT, TAG_ID, Tags};
 
 /// The one inline policy deployer writes on each role.
@@ -257,31 +257,12 @@ impl Roles<'_> {
     }
 }
 
-impl TagApi for Roles<'_> {
-    async fn tag(&self, role: &str, tags: &Tags) -> Result<(), AwsError> {
-        self.0
-            .client
-            .tag_role()
-            .role_name(role)
-            .set_tags(Some(sdk_tags(tags)))
-            .send()
-            .await
-            .op("TagRole")
-            .map(drop)
-    }
-
-    async fn untag(&self, role: &str, keys: &[String]) -> Result<(), AwsError> {
-        self.0
-            .client
-            .untag_role()
-            .role_name(role)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .op("UntagRole")
-            .map(drop)
-    }
-}
+crate::aws::tags::tag_api!(
+    Roles<'_> [0.client],
+    role_name,
+    tag_role("TagRole", tags => sdk_tags(tags)),
+    untag_role("UntagRole")
+);
 
 impl Roles<'_> {
     /// Sets the role's permissions boundary to the spec's, or removes it.

@@ -44,14 +44,19 @@ pub(crate) trait TagApi {
 /// take the keys to remove as a list: most of them. `tag_api!(Ecr, resource_arn,
 /// tag_resource("TagResource", tags => sdk_tags(tags)), untag_resource("UntagResource"))`:
 /// the service, the setter of the resource, the tag call and its operation name, the SDK's
-/// tags from deployer's `tags`, the untag call and its operation name. The others (EC2, Auto
-/// Scaling, IAM, S3, classic ELB) spell their calls differently and implement it by hand.
+/// tags from deployer's `tags`, the untag call and its operation name. An adapter that reaches
+/// its client through a field names the path after the type (IAM's, `Roles<'_> [0.client]`).
+/// The others (EC2, Auto Scaling, S3, classic ELB) spell their calls differently and implement
+/// it by hand.
 macro_rules! tag_api {
     ($service:ty, $id:ident, $tag:ident($tag_op:literal, $tags:ident => $convert:expr), $untag:ident($untag_op:literal)) => {
+        crate::aws::tags::tag_api!($service [client], $id, $tag($tag_op, $tags => $convert), $untag($untag_op));
+    };
+    ($service:ty [$($client:tt)+], $id:ident, $tag:ident($tag_op:literal, $tags:ident => $convert:expr), $untag:ident($untag_op:literal)) => {
         impl crate::aws::tags::TagApi for $service {
             async fn tag(&self, resource: &str, $tags: &crate::model::Tags) -> Result<(), crate::aws::AwsError> {
                 use crate::aws::error::Classify;
-                self.client
+                self.$($client)+
                     .$tag()
                     .$id(resource)
                     .set_tags(Some($convert))
@@ -63,7 +68,7 @@ macro_rules! tag_api {
 
             async fn untag(&self, resource: &str, keys: &[String]) -> Result<(), crate::aws::AwsError> {
                 use crate::aws::error::Classify;
-                self.client
+                self.$($client)+
                     .$untag()
                     .$id(resource)
                     .set_tag_keys(Some(keys.to_vec()))
